@@ -1,0 +1,41 @@
+# letterbox: the two commands a newcomer needs are `make sim` and `make test`.
+# Every target installs what it needs first, so a fresh clone works.
+
+SHELL := /bin/bash
+NODE_DEPS := node_modules/.package-lock.json
+TSC := node_modules/.bin/tsc
+TSTL := node_modules/.bin/tstl
+export npm_config_loglevel := error
+
+.PHONY: all sim test build check deps debian-deps clean
+
+all: build
+
+# npm ci only when the lock file changed since the last install.
+$(NODE_DEPS): package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_DEPS)
+
+deps: $(NODE_DEPS)
+
+# Debian packages some tests drive (listed in test/debian-packages.txt).
+debian-deps:
+	@bash test/tools/install-debian-deps.sh
+
+build: $(NODE_DEPS)
+	$(TSC) -p tsconfig.json
+
+# The portable-core gates: ES5 compile, Lua 5.3 compile, subset lint.
+check: $(NODE_DEPS)
+	$(TSC) -p firmware/tsconfig.es5.json
+	$(TSTL) -p firmware/tsconfig.lua.json
+	node test/tools/check-portable.js
+
+sim: build
+	node host/bin/letterbox.js sim
+
+test: check build debian-deps
+	node --test --test-concurrency=2 --test-timeout=300000 build/test/
+
+clean:
+	rm -rf build dist

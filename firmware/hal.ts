@@ -1,0 +1,90 @@
+/**
+ * The hardware-abstraction interface: everything the portable core may ask of
+ * a board. The simulator implements it on Node (sim/), the Espruino and
+ * NodeMCU adapters on the boards' own APIs (boards/).
+ *
+ * Shaped after ECMA-419: small objects created from an options object that
+ * carries the callbacks. Everything here stays inside PLATFORMS.md's
+ * intersection: 8-bit strings as the only byte container, integers below
+ * 2^31, times in whole seconds, synchronous storage, event-driven sockets
+ * with no receive throttling and one send outstanding.
+ */
+
+/** One accepted TCP connection. */
+export interface Connection {
+  /**
+   * Hands bytes to the network. At most ONE send may be outstanding: call
+   * again only after `onSent` has fired (NodeMCU's rule, and Espruino's
+   * drain pacing). The core's Sender (firmware/sender.ts) enforces this.
+   */
+  send(data: string): void;
+  /** Closes the connection. Only called when no send is outstanding. */
+  close(): void;
+}
+
+export interface ConnectionEvents {
+  /** Bytes received, in chunks of any size split at arbitrary points. */
+  onData: (data: string) => void;
+  /** The last send has been handed to the network stack. */
+  onSent: () => void;
+  /** The peer closed the connection, or it failed. Called once. */
+  onClose: () => void;
+}
+
+export interface ListenOptions {
+  port: number;
+  /** Called for every accepted connection; returns the handlers for it. */
+  onConnection: (conn: Connection) => ConnectionEvents;
+}
+
+export interface Listener {
+  close(): void;
+}
+
+/** An open file on the card. All calls are synchronous and throw on failure. */
+export interface FileHandle {
+  /** Up to `length` bytes from the current position; undefined at the end. */
+  read(length: number): string | undefined;
+  /** Appends or overwrites at the current position; durable when it returns. */
+  write(data: string): void;
+  /** Moves to an absolute byte offset (files opened with "r"). */
+  seek(offset: number): void;
+  close(): void;
+}
+
+/**
+ * The removable card. Paths are absolute ("/LB/JRNL.A"), names are FAT 8.3,
+ * and no more than four files are open at once. There is no rename and no
+ * truncate (Espruino has neither). Every call throws on failure (card
+ * missing, card full, I/O error); the message is for logs only.
+ */
+export interface Storage {
+  /** "r" read, "w" create or truncate, "a" append (creates). */
+  open(path: string, mode: string): FileHandle;
+  /** Size in bytes, or -1 when the file does not exist. */
+  size(path: string): number;
+  remove(path: string): void;
+  /** Creates a directory; no error when it exists already. */
+  mkdir(path: string): void;
+  /** Names (not paths) in a directory. */
+  list(path: string): string[];
+}
+
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Hal {
+  listen(options: ListenOptions): Listener;
+  storage: Storage;
+  /** Calls `callback` once after `ms` milliseconds. */
+  setTimer(ms: number, callback: () => void): Timer;
+  /** Seconds since 1970-01-01 UTC (fits int32 until 2038). */
+  now(): number;
+  /** A random integer in [0, 2^31). */
+  random(): number;
+  /** One line of log output, without a line ending. */
+  log(line: string): void;
+  /** Board name and runtime, for the SMTP banner and POP3 IMPLEMENTATION. */
+  implementation: string;
+}

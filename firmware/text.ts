@@ -1,0 +1,49 @@
+/** String helpers every runtime agrees on. */
+
+/**
+ * Position of `needle` in `s` at or after `from`, or -1. Guards against
+ * Espruino 2v29's indexOf bug, which reports a match when the end of `s`
+ * cuts the needle short (PLATFORMS.md): a hit must fit inside `s`.
+ */
+export function find(s: string, needle: string, from: number): number {
+  const i = s.indexOf(needle, from);
+  if (i < 0 || i + needle.length > s.length) return -1;
+  return i;
+}
+
+/** ASCII upper case (toUpperCase would touch 8-bit bytes differently per runtime). */
+export function upper(s: string): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 97 && c <= 122) {
+      out += s.substring(start, i) + String.fromCharCode(c - 32);
+      start = i + 1;
+    }
+  }
+  return start === 0 ? s : out + s.substring(start);
+}
+
+/** ASCII lower case. */
+export function lower(s: string): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) {
+      out += s.substring(start, i) + String.fromCharCode(c + 32);
+      start = i + 1;
+    }
+  }
+  return start === 0 ? s : out + s.substring(start);
+}
+
+/** Removes leading and trailing spaces and tabs. */
+export function trim(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return s.substring(a, b);
+}

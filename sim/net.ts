@@ -1,0 +1,29 @@
+/**
+ * Host-side TCP listening shared by every runtime: maps the device's ports
+ * (25, 110) to host ports and reports what was bound.
+ */
+import * as net from "node:net";
+
+export interface BoundListener {
+  server: net.Server;
+  hostPort: number;
+}
+
+/** Binds the host port that `devicePort` maps to; resolves once listening. */
+export function bindDevicePort(
+  devicePort: number,
+  portMap: { [devicePort: number]: number },
+  bindHost: string,
+  onSocket: (socket: net.Socket) => void,
+): Promise<BoundListener> {
+  const wanted = portMap[devicePort] !== undefined ? portMap[devicePort] : devicePort;
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ noDelay: true }, onSocket);
+    server.once("error", reject);
+    server.listen(wanted, bindHost, () => {
+      server.off("error", reject);
+      const addr = server.address() as net.AddressInfo;
+      resolve({ server, hostPort: addr.port });
+    });
+  });
+}
