@@ -1,0 +1,92 @@
+/**
+ * The `node` runtime: the core compiled for Node, run in this process, with
+ * the HAL implemented on Node's `net`, timers and the simulated card.
+ */
+import * as net from "node:net";
+import type { Connection, ConnectionEvents, Hal, Listener, ListenOptions, Timer } from "../firmware/hal";
+import { startLetterbox } from "../firmware/main";
+import { bindDevicePort } from "./net";
+import type { RunningBox, Runtime, RuntimeOptions } from "./runtime";
+
+/** Largest chunk handed to onData: the smaller of the two boards' limits. */
+const MAX_CHUNK = 536;
+
+function adoptSocket(socket: net.Socket, onConnection: (conn: Connection) => ConnectionEvents, sockets: Set<net.Socket>): void {
+  sockets.add(socket);
+  let sending = false;
+  let closed = false;
+  const conn: Connection = {
+    send(data: string) {
+      if (sending) throw new Error("HAL violation: send() while a send is outstanding");
+      if (closed) return;
+      sending = true;
+      socket.write(Buffer.from(data, "latin1"), () => {
+        sending = false;
+        if (!closed) events.onSent();
+      });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      socket.end();
+    },
+  };
+  const events = onConnection(conn);
+  socket.on("data", (buf: Buffer) => {
+    for (let i = 0; i < buf.length && !closed; i += MAX_CHUNK) {
+      events.onData(buf.toString("latin1", i, Math.min(buf.length, i + MAX_CHUNK)));
+    }
+  });
+  socket.on("error", () => socket.destroy());
+  socket.on("close", () => {
+    sockets.delete(socket);
+    closed = true;
+    events.onClose(); // once, whoever closed it: the core releases the session here
+  });
+}
+
+export const nodeRuntime: Runtime = {
+  name: "node",
+  async start(options: RuntimeOptions): Promise<RunningBox> {
+    const binds: Promise<{ devicePort: number; server: net.Server; hostPort: number }>[] = [];
+    const sockets = new Set<net.Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    const hal: Hal = {
+      implementation: "letterbox-sim (node)",
+      storage: options.card,
+      listen(listenOptions: ListenOptions): Listener {
+        const bound = bindDevicePort(listenOptions.port, options.portMap, options.bindHost, (socket) =>
+          adoptSocket(socket, listenOptions.onConnection, sockets),
+        ).then((b) => ({ devicePort: listenOptions.port, server: b.server, hostPort: b.hostPort }));
+        binds.push(bound);
+        return { close: () => void bound.then((b) => b.server.close()) };
+      },
+      setTimer(ms: number, callback: () => void): Timer {
+        const handle = setTimeout(() => {
+          timers.delete(handle);
+          callback();
+        }, ms);
+        timers.add(handle);
+        return { cancel: () => (clearTimeout(handle), timers.delete(handle)) };
+      },
+      now: options.clock,
+      random: () => Math.floor(Math.random() * 2147483648),
+      log: options.log,
+    };
+    const box = startLetterbox(hal, options.config);
+    const bound = await Promise.all(binds);
+    const ports: { [devicePort: number]: number } = {};
+    for (const b of bound) ports[b.devicePort] = b.hostPort;
+    return {
+      runtime: "node",
+      ports,
+      async stop() {
+        box.stop();
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        for (const s of sockets) s.destroy();
+        await Promise.all(bound.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
+      },
+    };
+  },
+};
