@@ -87,4 +87,33 @@ export interface Hal {
   log(line: string): void;
   /** Board name and runtime, for the SMTP banner and POP3 IMPLEMENTATION. */
   implementation: string;
+  /** The USB serial line to the host tool (firmware/console.ts), when the board has one. */
+  serial?: SerialLine;
+  /** Internal flash for configuration and secrets (never the removable card). */
+  flash?: InternalFlash;
+  /** Restarts the board; without it the console restarts the core in place. */
+  reboot?(): void;
+  /** Free heap in bytes, for `letterbox status`. */
+  freeMemory?(): number;
+  /** Card capacity and free space in KiB (KiB keep big cards below 2^31). */
+  cardSpace?(): { totalKiB: number; freeKiB: number };
+}
+
+/** The board's serial console line: bytes both ways, console text and protocol frames mixed. */
+export interface SerialLine {
+  write(data: string): void;
+  /** Sets who receives the bytes the host sends (replacing any earlier receiver). */
+  setReceiver(receiver: (data: string) => void): void;
+}
+
+/**
+ * Files in the board's internal flash (Espruino `Storage`, NodeMCU SPIFFS):
+ * names of at most 28 characters, whole-file reads and writes.
+ */
+export interface InternalFlash {
+  /** The file's contents, or undefined when there is none. */
+  read(name: string): string | undefined;
+  /** Replaces the file; throws when the flash is full or fails. */
+  write(name: string, data: string): void;
+  erase(name: string): void;
 }

@@ -1,0 +1,442 @@
+/**
+ * The device side of the serial protocol (docs/SERIAL.md): requests from the
+ * host tool arrive as frames (firmware/frame.ts) carrying MessagePack maps
+ * {id, op, ...}; every request gets one reply {id, ok, ...} or
+ * {id, ok: false, error, message}. Rejected frames get an error reply with
+ * id 0 and change nothing. Passwords are accepted but never sent back.
+ */
+import type { Config, UserConfig } from "./config";
+import { Adler32, Deframer, encodeFrame, FRAME_CRC, MAX_PAYLOAD, PROTOCOL_VERSION } from "./frame";
+import type { Hal, Timer } from "./hal";
+import { decode, encode, MsgMap, MsgValue } from "./msgpack";
+import { decimal } from "./num";
+import { find, lower } from "./text";
+import { MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
+
+export const FIRMWARE_VERSION = "0.1.0";
+
+/** Error codes in replies; 1-4 are the frame rejections of firmware/frame.ts. */
+export const ERR_CRC = FRAME_CRC;
+export const ERR_MALFORMED = 5;
+export const ERR_UNKNOWN_OP = 6;
+export const ERR_INVALID = 7;
+export const ERR_NOT_FOUND = 8;
+export const ERR_CONFLICT = 9;
+export const ERR_STORAGE = 10;
+export const ERR_UNSUPPORTED = 11;
+export const ERR_INTERNAL = 12;
+
+/** A frame that stops arriving for this long is dropped as truncated. */
+export const FRAME_TIMEOUT_MS = 1000;
+/** Bytes of message data per read reply, leaving room for the header map. */
+export const READ_CHUNK = 768;
+const MESSAGES_PER_PAGE = 24;
+
+export interface MessageInfo {
+  id: string;
+  size: number;
+}
+
+/** What the console needs from the running core. */
+export interface ConsoleTarget {
+  /** Puts a configuration into effect at once: new users can log in right away. */
+  applyConfig(config: Config): void;
+  /** The messages in a user's mailbox, oldest first; throws when the card fails. */
+  listMessages(user: string): MessageInfo[];
+  /** Up to `length` bytes of a message from `offset`; undefined past its end or when it is gone. */
+  readMessage(user: string, id: string, offset: number, length: number): string | undefined;
+  /** Restarts the box (the board, or the core in place when the board cannot). */
+  reboot(): void;
+}
+
+/** The last log lines, numbered so a follower can ask for what is new. */
+export class LogRing {
+  private lines: string[] = [];
+  /** Sequence number of lines[0]. */
+  private first = 0;
+
+  constructor(private capacity: number) {}
+
+  add(line: string): void {
+    this.lines.push(line.length > 200 ? line.substring(0, 200) : line);
+    if (this.lines.length > this.capacity) {
+      this.lines.shift();
+      this.first++;
+    }
+  }
+
+  /** Sequence number the next line will get. */
+  next(): number {
+    return this.first + this.lines.length;
+  }
+
+  /** Lines from `seq` on, as many as fit in `maxBytes`; `next` says where to go on. */
+  since(seq: number, maxBytes: number): { lines: string[]; next: number; skipped: number } {
+    const start = seq < this.first ? this.first : seq;
+    const out: string[] = [];
+    let bytes = 0;
+    let i = start - this.first;
+    while (i < this.lines.length && bytes + this.lines[i].length + 3 <= maxBytes) {
+      out.push(this.lines[i]);
+      bytes += this.lines[i].length + 3;
+      i++;
+    }
+    return { lines: out, next: this.first + i, skipped: start - (seq < 0 ? 0 : seq) };
+  }
+
+  /** The last `n` lines that report an error. */
+  errors(n: number): string[] {
+    const out: string[] = [];
+    for (let i = this.lines.length - 1; i >= 0 && out.length < n; i--) {
+      if (find(lower(this.lines[i]), "error", 0) >= 0) out.unshift(this.lines[i]);
+    }
+    return out;
+  }
+}
+
+/** Routes every hal.log line through the ring too (wraps hal.log in place). */
+export function captureLog(hal: Hal, ring: LogRing): void {
+  const original = hal.log;
+  hal.log = function (line: string) {
+    ring.add(line);
+    original(line);
+  };
+}
+
+interface Reply {
+  result?: MsgMap;
+  /** Raw bytes sent after the MessagePack map (message data: msgpack str must be UTF-8 for the host). */
+  raw?: string;
+  error?: number;
+  message?: string;
+}
+
+function fail(code: number, message: string): Reply {
+  return { error: code, message: message };
+}
+
+function ok(result: MsgMap): Reply {
+  return { result: result };
+}
+
+function validUserName(name: MsgValue): boolean {
+  if (typeof name !== "string" || name.length === 0 || name.length > 32) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const alnum = (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+    if (!alnum && (i === 0 || (c !== 46 && c !== 95 && c !== 45))) return false;
+  }
+  return true;
+}
+
+function validPassword(password: MsgValue): boolean {
+  if (typeof password !== "string" || password.length < 4 || password.length > 128) return false;
+  for (let i = 0; i < password.length; i++) {
+    const c = password.charCodeAt(i);
+    if (c < 33 || c > 126) return false;
+  }
+  return true;
+}
+
+export interface ConsoleOptions {
+  hal: Hal;
+  target: ConsoleTarget;
+  /** The settings the core runs with, and where they came from in flash (undefined: never provisioned). */
+  settings: Settings;
+  stored: StoredSettings | undefined;
+  log: LogRing;
+}
+
+/** The console: listens on hal.serial until the board stops. */
+export class Console {
+  private hal: Hal;
+  private target: ConsoleTarget;
+  private settings: Settings;
+  private stored: StoredSettings | undefined;
+  private log: LogRing;
+  private deframer: Deframer;
+  private timer: Timer | undefined;
+  private bootTime: number;
+  /** A provisioning in progress: expected size and checksum, bytes so far. */
+  private upload: { size: number; sum: string; data: string } | undefined;
+
+  constructor(options: ConsoleOptions) {
+    this.hal = options.hal;
+    this.target = options.target;
+    this.settings = options.settings;
+    this.stored = options.stored;
+    this.log = options.log;
+    this.bootTime = options.hal.now();
+    const self = this;
+    this.deframer = new Deframer({
+      onFrame: function (payload: string) {
+        self.request(payload);
+      },
+      onText: function () {
+        // Console input that is not a frame: this console has no REPL.
+      },
+      onReject: function (code: number, detail: string) {
+        self.send(0, fail(code, detail));
+      },
+    });
+    if (options.hal.serial) {
+      options.hal.serial.setReceiver(function (data: string) {
+        self.receive(data);
+      });
+    }
+  }
+
+  /** Stops listening (the core is restarting). */
+  stop(): void {
+    if (this.timer) this.timer.cancel();
+    this.timer = undefined;
+    if (this.hal.serial) this.hal.serial.setReceiver(function () {});
+  }
+
+  receive(data: string): void {
+    this.deframer.push(data);
+    this.watchPartialFrame();
+  }
+
+  private watchPartialFrame(): void {
+    if (this.timer || !this.deframer.pending()) return;
+    const self = this;
+    const frame = this.deframer.started;
+    this.timer = this.hal.setTimer(FRAME_TIMEOUT_MS, function () {
+      self.timer = undefined;
+      if (self.deframer.pending() && self.deframer.started === frame) self.deframer.expire();
+      self.watchPartialFrame();
+    });
+  }
+
+  private send(id: number, reply: Reply): void {
+    if (!this.hal.serial) return;
+    const map: MsgMap = { id: id, ok: reply.error === undefined };
+    if (reply.error !== undefined) {
+      map.error = reply.error;
+      map.message = reply.message;
+    } else if (reply.result) {
+      for (const key in reply.result) map[key] = reply.result[key];
+    }
+    const raw = reply.raw === undefined ? "" : reply.raw;
+    if (raw.length > 0) map.raw = raw.length;
+    let payload = encode(map) + raw;
+    if (payload.length > MAX_PAYLOAD) payload = encode({ id: id, ok: false, error: ERR_INTERNAL, message: "reply too large" });
+    this.hal.serial.write(encodeFrame(payload));
+  }
+
+  private request(payload: string): void {
+    const decoded = decode(payload, 0);
+    const req = decoded.value;
+    if (decoded.end !== payload.length || req === null || typeof req !== "object" || Array.isArray(req)) {
+      this.send(0, fail(ERR_MALFORMED, "request is not a MessagePack map"));
+      return;
+    }
+    const m = req as MsgMap;
+    const id = m.id;
+    if (typeof id !== "number" || Math.floor(id) !== id || id < 1 || typeof m.op !== "string") {
+      this.send(0, fail(ERR_MALFORMED, "request needs an id and an op"));
+      return;
+    }
+    let reply: Reply;
+    try {
+      reply = this.dispatch(m.op as string, m);
+    } catch (e) {
+      reply = fail(ERR_INTERNAL, "request failed");
+    }
+    this.send(id, reply);
+    if (m.op === "reboot" && reply.error === undefined) {
+      const target = this.target;
+      this.hal.setTimer(100, function () {
+        target.reboot();
+      });
+    }
+  }
+
+  private dispatch(op: string, m: MsgMap): Reply {
+    if (op === "hello") {
+      return ok({ protocol: PROTOCOL_VERSION, firmware: FIRMWARE_VERSION, runtime: this.hal.implementation, maxPayload: MAX_PAYLOAD });
+    }
+    if (op === "status") return this.status();
+    if (op === "prov.begin") return this.provisionBegin(m);
+    if (op === "prov.data") return this.provisionData(m);
+    if (op === "prov.commit") return this.provisionCommit();
+    if (op === "users.list") {
+      const names: MsgValue[] = [];
+      for (let i = 0; i < this.settings.config.users.length; i++) names.push(this.settings.config.users[i].name);
+      return ok({ users: names });
+    }
+    if (op === "users.add" || op === "users.passwd" || op === "users.remove") return this.changeUser(op, m);
+    if (op === "logs") {
+      const since = typeof m.since === "number" ? m.since : 0;
+      const part = this.log.since(since, MAX_PAYLOAD - 64);
+      return ok({ lines: part.lines, next: part.next, skipped: part.skipped });
+    }
+    if (op === "msgs.list") return this.listMessages(m);
+    if (op === "msgs.read") return this.readMessage(m);
+    if (op === "msgs.sum") return this.sumMessage(m);
+    if (op === "reboot") return ok({});
+    return fail(ERR_UNKNOWN_OP, "unknown op " + op);
+  }
+
+  private status(): Reply {
+    const mailboxes: MsgValue[] = [];
+    const errors: MsgValue[] = this.log.errors(5);
+    const users = this.settings.config.users;
+    for (let i = 0; i < users.length; i++) {
+      try {
+        const list = this.target.listMessages(users[i].name);
+        let bytes = 0;
+        for (let k = 0; k < list.length; k++) bytes += list[k].size;
+        mailboxes.push({ user: users[i].name, messages: list.length, bytes: bytes });
+      } catch (e) {
+        errors.push("mailbox " + users[i].name + ": cannot read the card");
+      }
+    }
+    const result: MsgMap = {
+      firmware: FIRMWARE_VERSION,
+      runtime: this.hal.implementation,
+      uptime: this.hal.now() - this.bootTime,
+      hostname: this.settings.config.hostname,
+      domains: this.settings.config.domains.slice(0),
+      provisioned: this.stored !== undefined,
+      mailboxes: mailboxes,
+      errors: errors,
+    };
+    if (this.hal.freeMemory) result.freeMemory = this.hal.freeMemory();
+    if (this.hal.cardSpace) {
+      const space = this.hal.cardSpace();
+      result.cardTotalKiB = space.totalKiB;
+      result.cardFreeKiB = space.freeKiB;
+    }
+    return ok(result);
+  }
+
+  private provisionBegin(m: MsgMap): Reply {
+    if (!this.hal.flash) return fail(ERR_UNSUPPORTED, "this board has no internal flash for settings");
+    const size = m.size;
+    if (typeof size !== "number" || size < 1 || size > MAX_SETTINGS_BYTES) return fail(ERR_INVALID, "settings size out of range");
+    if (typeof m.sum !== "string") return fail(ERR_MALFORMED, "prov.begin needs sum");
+    this.upload = { size: size, sum: m.sum as string, data: "" };
+    return ok({});
+  }
+
+  private provisionData(m: MsgMap): Reply {
+    const upload = this.upload;
+    if (!upload) return fail(ERR_CONFLICT, "no provisioning in progress");
+    if (typeof m.data !== "string" || m.offset !== upload.data.length) {
+      return fail(ERR_CONFLICT, "data out of sequence");
+    }
+    if (upload.data.length + m.data.length > upload.size) return fail(ERR_INVALID, "more data than announced");
+    upload.data += m.data;
+    return ok({ received: upload.data.length });
+  }
+
+  private provisionCommit(): Reply {
+    const upload = this.upload;
+    this.upload = undefined;
+    if (!upload) return fail(ERR_CONFLICT, "no provisioning in progress");
+    if (upload.data.length !== upload.size) return fail(ERR_INVALID, "settings incomplete");
+    const sum = new Adler32();
+    sum.update(upload.data);
+    if (sum.hex() !== upload.sum) return fail(ERR_INVALID, "settings checksum mismatch");
+    const decoded = decode(upload.data, 0);
+    if (decoded.end !== upload.data.length) return fail(ERR_MALFORMED, "settings are not one MessagePack value");
+    const settings = parseSettings(decoded.value);
+    if (typeof settings === "string") return fail(ERR_INVALID, settings);
+    const err = this.commit(settings);
+    if (err) return err;
+    return ok({ users: settings.config.users.length });
+  }
+
+  /** Saves to flash first and only then applies, so a failed save changes nothing. */
+  private commit(settings: Settings): Reply | undefined {
+    if (!this.hal.flash) return fail(ERR_UNSUPPORTED, "this board has no internal flash for settings");
+    try {
+      this.stored = saveSettings(this.hal.flash, settings, this.stored);
+    } catch (e) {
+      return fail(ERR_STORAGE, "cannot write the settings to flash");
+    }
+    this.settings = settings;
+    this.target.applyConfig(settings.config);
+    this.hal.log("console: settings committed (" + decimal(settings.config.users.length) + " users)");
+    return undefined;
+  }
+
+  private changeUser(op: string, m: MsgMap): Reply {
+    if (!validUserName(m.name)) return fail(ERR_INVALID, "user name: lower-case letters, digits, . _ -");
+    const name = m.name as string;
+    const old = this.settings.config.users;
+    let index = -1;
+    for (let i = 0; i < old.length; i++) if (old[i].name === name) index = i;
+    if (op === "users.add" && index >= 0) return fail(ERR_CONFLICT, "user " + name + " exists");
+    if (op !== "users.add" && index < 0) return fail(ERR_NOT_FOUND, "no user " + name);
+    if (op !== "users.remove" && !validPassword(m.password)) return fail(ERR_INVALID, "password: 4-128 printable ASCII characters");
+    if (op === "users.remove" && old.length === 1) return fail(ERR_CONFLICT, "cannot remove the last user");
+    const users: UserConfig[] = [];
+    for (let i = 0; i < old.length; i++) {
+      if (i !== index) users.push({ name: old[i].name, password: old[i].password });
+      else if (op === "users.passwd") users.push({ name: name, password: m.password as string });
+    }
+    if (op === "users.add") users.push({ name: name, password: m.password as string });
+    const c = this.settings.config;
+    const next: Settings = {
+      config: { hostname: c.hostname, domains: c.domains, users: users, smtpPort: c.smtpPort, pop3Port: c.pop3Port, limits: c.limits },
+      wifi: this.settings.wifi,
+      sntpServer: this.settings.sntpServer,
+      timezone: this.settings.timezone,
+    };
+    const err = this.commit(next);
+    return err ? err : ok({ users: users.length });
+  }
+
+  private mailboxUser(m: MsgMap): string | undefined {
+    const users = this.settings.config.users;
+    for (let i = 0; i < users.length; i++) if (users[i].name === m.user) return users[i].name;
+    return undefined;
+  }
+
+  private listMessages(m: MsgMap): Reply {
+    const user = this.mailboxUser(m);
+    if (!user) return fail(ERR_NOT_FOUND, "no such mailbox");
+    const start = typeof m.start === "number" && m.start > 0 ? m.start : 0;
+    const all = this.target.listMessages(user);
+    const page: MsgValue[] = [];
+    for (let i = start; i < all.length && page.length < MESSAGES_PER_PAGE; i++) page.push({ id: all[i].id, size: all[i].size });
+    const next = start + page.length;
+    return ok({ messages: page, total: all.length, next: next < all.length ? next : -1 });
+  }
+
+  private findMessage(m: MsgMap): MessageInfo | undefined {
+    const user = this.mailboxUser(m);
+    if (!user || typeof m.msg !== "string") return undefined;
+    const all = this.target.listMessages(user);
+    for (let i = 0; i < all.length; i++) if (all[i].id === m.msg) return all[i];
+    return undefined;
+  }
+
+  private readMessage(m: MsgMap): Reply {
+    const info = this.findMessage(m);
+    if (!info) return fail(ERR_NOT_FOUND, "no such message");
+    const offset = m.offset;
+    if (typeof offset !== "number" || offset < 0) return fail(ERR_MALFORMED, "msgs.read needs an offset");
+    const length = typeof m.length === "number" && m.length > 0 && m.length < READ_CHUNK ? m.length : READ_CHUNK;
+    const data = offset >= info.size ? "" : this.target.readMessage(m.user as string, info.id, offset, length);
+    if (data === undefined) return fail(ERR_NOT_FOUND, "message gone");
+    return { result: { size: info.size }, raw: data };
+  }
+
+  private sumMessage(m: MsgMap): Reply {
+    const info = this.findMessage(m);
+    if (!info) return fail(ERR_NOT_FOUND, "no such message");
+    const sum = new Adler32();
+    let offset = 0;
+    while (offset < info.size) {
+      const data = this.target.readMessage(m.user as string, info.id, offset, 512);
+      if (data === undefined || data.length === 0) return fail(ERR_STORAGE, "message shorter than listed");
+      sum.update(data);
+      offset += data.length;
+    }
+    return ok({ size: offset, adler32: sum.hex() });
+  }
+}
