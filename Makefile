@@ -7,7 +7,7 @@ TSC := node_modules/.bin/tsc
 TSTL := node_modules/.bin/tstl
 export npm_config_loglevel := error
 
-.PHONY: all sim test build check deps debian-deps clean
+.PHONY: all sim test build check deps debian-deps clean espruino
 
 all: build
 
@@ -30,6 +30,10 @@ check: $(NODE_DEPS)
 	$(TSC) -p firmware/tsconfig.es5.json
 	$(TSTL) -p firmware/tsconfig.lua.json
 	node test/tools/check-portable.js
+
+# The Espruino firmware: one minified ES5 file in dist/espruino/, checked against the board's budget.
+espruino: build
+	node build/host/espruino/build.js
 
 sim: build
 	node host/bin/letterbox.js sim

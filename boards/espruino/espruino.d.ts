@@ -1,0 +1,91 @@
+/**
+ * The few Espruino globals and modules the adapter uses (Espruino 2v29,
+ * https://www.espruino.com/Reference). Only what boards/espruino/ calls is
+ * declared, so a typo or an API Espruino lacks is a compile error.
+ */
+
+interface EspruinoSocket {
+  on(event: "data", listener: (data: string) => void): void;
+  on(event: "close" | "drain", listener: () => void): void;
+  on(event: "error", listener: (error: { code: number; message: string }) => void): void;
+  /** Appends to an unbounded in-RAM buffer; `drain` fires once it is sent. */
+  write(data: string): boolean;
+  end(): void;
+}
+
+interface EspruinoServer {
+  listen(port: number): EspruinoServer;
+  close(): void;
+}
+
+interface EspruinoNet {
+  createServer(onConnection: (socket: EspruinoSocket) => void): EspruinoServer;
+}
+
+interface EspruinoStat {
+  size: number;
+  dir: boolean;
+  mtime: unknown;
+}
+
+/** `require("fs")`: synchronous, no rename, no truncate. */
+interface EspruinoFs {
+  readdirSync(path: string): string[] | undefined;
+  statSync(path: string): EspruinoStat | undefined;
+  unlinkSync(path: string): boolean;
+  mkdirSync(path: string): boolean;
+}
+
+interface EspruinoFile {
+  /** Up to `length` bytes, or undefined at the end of the file. */
+  read(length: number): string | undefined;
+  /** Returns the number of bytes written. */
+  write(data: string): number;
+  seek(offset: number): void;
+  close(): void;
+}
+
+/** `require("Storage")`: the internal flash file system (names up to 28 characters). */
+interface EspruinoStorageModule {
+  read(name: string): string | undefined;
+}
+
+interface EspruinoWifi {
+  connect(ssid: string, options: { password?: string }, callback: (error: unknown) => void): void;
+  setSNTP(server: string, timezoneOffset: number): void;
+}
+
+interface EspruinoSpi {
+  setup(options: { sck: EspruinoPin; miso: EspruinoPin; mosi: EspruinoPin }): void;
+}
+
+interface EspruinoPin {
+  getInfo(): unknown;
+}
+
+declare function require(module: "net"): EspruinoNet;
+declare function require(module: "fs"): EspruinoFs;
+declare function require(module: "Storage"): EspruinoStorageModule;
+declare function require(module: "Wifi"): EspruinoWifi;
+
+declare const E: {
+  /** Mounts a FAT card on SPI; throws where there is no SD support (the Linux build). */
+  connectSDCard(spi: EspruinoSpi, csPin: EspruinoPin): void;
+  openFile(path: string, mode: string): EspruinoFile;
+};
+
+/** Hardware SPI peripheral 1 of the ESP32. */
+declare const SPI1: EspruinoSpi;
+/** `new Pin(n)`: the pin with GPIO number n. */
+declare const Pin: { new (gpio: number): EspruinoPin };
+
+declare const process: {
+  memory(): { free: number; usage: number; total: number };
+  env: { BOARD: string; VERSION: string };
+};
+
+declare function setTimeout(callback: () => void, ms: number): number;
+declare function clearTimeout(id: number): void;
+
+declare const console: { log(line: string): void };
+

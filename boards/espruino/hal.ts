@@ -1,0 +1,144 @@
+/**
+ * The core's hardware interface (firmware/hal.ts) on Espruino's own APIs:
+ * `require("net")` sockets, `E.openFile` + `require("fs")` on the SD card
+ * (or on the plain file system of Espruino's Linux build), `setTimeout`.
+ */
+import type { Connection, ConnectionEvents, FileHandle, Hal, Listener, ListenOptions, Storage, Timer } from "../../firmware/hal";
+
+/**
+ * One accepted socket. Espruino's write() only appends to an unbounded RAM
+ * buffer, so the HAL's one-outstanding send maps onto `drain`: the core may
+ * send again only once the previous chunk has left, and the buffer never
+ * holds more than one chunk.
+ */
+function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents): void {
+  let closed = false;
+  let sending = false;
+  const conn: Connection = {
+    send: function (data: string) {
+      if (closed) return;
+      sending = true;
+      socket.write(data);
+    },
+    close: function () {
+      if (closed) return;
+      closed = true;
+      socket.end();
+    },
+  };
+  const events = onConnection(conn);
+  // Chunks go to the core as they came: no copy, no concatenation here.
+  socket.on("data", function (data: string) {
+    if (!closed) events.onData(data);
+  });
+  socket.on("drain", function () {
+    if (!sending) return;
+    sending = false;
+    if (!closed) events.onSent();
+  });
+  let reported = false;
+  socket.on("close", function () {
+    closed = true;
+    if (reported) return;
+    reported = true;
+    events.onClose();
+  });
+  socket.on("error", function () {
+    // Espruino follows an error with `close`; the session ends there.
+  });
+}
+
+function listen(options: ListenOptions): Listener {
+  const server = require("net").createServer(function (socket: EspruinoSocket) {
+    adoptSocket(socket, options.onConnection);
+  });
+  server.listen(options.port);
+  return {
+    close: function () {
+      server.close();
+    },
+  };
+}
+
+/** Wraps an Espruino File so failures throw, as the HAL promises. */
+function fileHandle(file: EspruinoFile, path: string): FileHandle {
+  return {
+    read: function (length: number) {
+      return file.read(length);
+    },
+    write: function (data: string) {
+      const written = file.write(data);
+      if (written !== data.length) throw new Error("write failed (card full?): " + path);
+    },
+    seek: function (offset: number) {
+      file.seek(offset);
+    },
+    close: function () {
+      file.close();
+    },
+  };
+}
+
+/**
+ * The card through `E.openFile` and `require("fs")`. `root` is "" on the SD
+ * card; on the Linux build it is a directory (no trailing slash) so that the
+ * card's absolute paths do not land in the host's root directory.
+ */
+export function fileStorage(root: string): Storage {
+  const fs = require("fs");
+  return {
+    open: function (path: string, mode: string) {
+      const file = E.openFile(root + path, mode);
+      if (!file) throw new Error("cannot open " + path);
+      return fileHandle(file, path);
+    },
+    size: function (path: string) {
+      const st = fs.statSync(root + path);
+      return st && !st.dir ? st.size : -1;
+    },
+    remove: function (path: string) {
+      if (!fs.unlinkSync(root + path)) throw new Error("cannot remove " + path);
+    },
+    mkdir: function (path: string) {
+      const st = fs.statSync(root + path);
+      if (st && st.dir) return;
+      if (!fs.mkdirSync(root + path)) throw new Error("cannot mkdir " + path);
+    },
+    list: function (path: string) {
+      const names = fs.readdirSync(root + path);
+      if (!names) throw new Error("cannot list " + path);
+      const out: string[] = [];
+      for (let i = 0; i < names.length; i++) {
+        if (names[i] !== "." && names[i] !== "..") out.push(names[i]);
+      }
+      return out.sort();
+    },
+  };
+}
+
+function setTimer(ms: number, callback: () => void): Timer {
+  const id = setTimeout(callback, ms);
+  return {
+    cancel: function () {
+      clearTimeout(id);
+    },
+  };
+}
+
+export function espruinoHal(storage: Storage, implementation: string): Hal {
+  return {
+    listen: listen,
+    storage: storage,
+    setTimer: setTimer,
+    now: function () {
+      return Math.floor(Date.now() / 1000);
+    },
+    random: function () {
+      return Math.floor(Math.random() * 2147483648);
+    },
+    log: function (line: string) {
+      console.log(line);
+    },
+    implementation: implementation,
+  };
+}

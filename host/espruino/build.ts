@@ -1,0 +1,144 @@
+/**
+ * `make espruino`: the core plus boards/espruino as ONE minified ES5 script
+ * for Espruino, in dist/espruino/letterbox.js.
+ *
+ *   1. tsc at target ES5 (boards/espruino/tsconfig.json): the TypeScript
+ *      compiler does all lowering, so nothing later has to;
+ *   2. a small CommonJS bundler (host/espruino/bundle.ts) joins the modules;
+ *   3. terser minifies at ecma 5, escaping every non-ASCII byte (the
+ *      interpreter reads its source as 8-bit bytes: a raw "\xc0" written as
+ *      UTF-8 would become two characters);
+ *   4. acorn parses the result at ES5 and host/espruino/verify.ts rejects what
+ *      Espruino lacks;
+ *   5. size and variable estimate against boards/espruino-esp32.json.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as acorn from "acorn";
+import { minify } from "terser";
+import { bundleCommonJs } from "./bundle";
+import { verifyEspruinoSource } from "./verify";
+
+const ROOT = path.resolve(__dirname, "../../..");
+
+export interface EspruinoBoard {
+  name: string;
+  upload: { maximum_size: number; maximum_ram_size: number; speed: number };
+  espruino: { jsvar_bytes: number; variables: number };
+  sd: { sck: number; miso: number; mosi: number; cs: number };
+}
+
+export function loadEspruinoBoard(): EspruinoBoard {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, "boards/espruino-esp32.json"), "utf8"));
+}
+
+export interface EspruinoBuild {
+  /** Path of the bundle written. */
+  file: string;
+  bytes: number;
+  /** Variables the code itself keeps in RAM when saved to flash (function objects, scopes). */
+  codeVariables: number;
+  board: EspruinoBoard;
+  /** The PlatformIO-style report, one line per entry. */
+  report: string[];
+  overBudget: boolean;
+}
+
+/**
+ * Variables the code costs once saved to flash: the bodies stay in flash,
+ * but every function object (with its code link and scope) and each of its
+ * parameter names live in RAM, as does every name declared in a module's
+ * scope. An upper bound, since functions nested in others exist only while
+ * called.
+ */
+export function estimateCodeVariables(code: string): number {
+  const ast = acorn.parse(code, { ecmaVersion: 5 }) as acorn.Node;
+  let vars = 0;
+  const visit = (node: acorn.Node & { [k: string]: unknown }) => {
+    if (node.type === "FunctionDeclaration" || node.type === "FunctionExpression") {
+      vars += 3 + (node.params as unknown[]).length;
+    } else if (node.type === "VariableDeclarator") {
+      vars += 1;
+    }
+    for (const key of Object.keys(node)) {
+      const child = node[key];
+      if (Array.isArray(child)) child.forEach((c) => c && typeof c.type === "string" && visit(c));
+      else if (child && typeof (child as acorn.Node).type === "string") visit(child as never);
+    }
+  };
+  visit(ast as never);
+  return vars;
+}
+
+function bar(fraction: number): string {
+  const filled = Math.min(10, Math.round(fraction * 10));
+  return "[" + "=".repeat(filled) + " ".repeat(10 - filled) + "]";
+}
+
+function percent(fraction: number): string {
+  return (fraction * 100).toFixed(1).padStart(5) + "%";
+}
+
+export interface BuildOptions {
+  /** Output directory (default dist/espruino). */
+  outDir?: string;
+  /** Keep the unminified bundle next to the output, for debugging. */
+  keepDebug?: boolean;
+}
+
+export async function buildEspruino(options: BuildOptions = {}): Promise<EspruinoBuild> {
+  const outDir = options.outDir || path.join(ROOT, "dist/espruino");
+  const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "boards/espruino/tsconfig.json")], {
+    encoding: "utf8",
+  });
+  if (tsc.status !== 0) throw new Error(`tsc (ES5) failed:\n${tsc.stdout}${tsc.stderr}`);
+
+  const bundled = bundleCommonJs(path.join(ROOT, "build/espruino/boards/espruino/main.js"));
+  const minified = await minify(bundled, {
+    ecma: 5,
+    toplevel: true,
+    compress: { passes: 2, unsafe: false },
+    mangle: true,
+    format: { ascii_only: true, comments: false },
+  });
+  if (!minified.code) throw new Error("terser produced no output");
+  const code = minified.code;
+
+  const problems = verifyEspruinoSource(code);
+  if (problems.length > 0) throw new Error(`the bundle uses what Espruino lacks:\n  ${problems.join("\n  ")}`);
+
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, "letterbox.js");
+  fs.writeFileSync(file, code, "latin1");
+  if (options.keepDebug) fs.writeFileSync(path.join(outDir, "letterbox.debug.js"), bundled);
+
+  const board = loadEspruinoBoard();
+  const bytes = Buffer.byteLength(code, "latin1");
+  const codeVariables = estimateCodeVariables(code);
+  const flashUse = bytes / board.upload.maximum_size;
+  const ramUse = codeVariables / board.espruino.variables;
+  const report = [
+    `Espruino bundle: ${path.relative(process.cwd(), file)} (${board.name})`,
+    `RAM:   ${bar(ramUse)} ${percent(ramUse)} (code keeps ~${codeVariables} of ${board.espruino.variables} variables; bodies saved to flash)`,
+    `Flash: ${bar(flashUse)} ${percent(flashUse)} (used ${bytes} bytes from ${board.upload.maximum_size} bytes)`,
+    `If sent to RAM instead of flash the code alone would take ~${Math.ceil(bytes / 10)} variables.`,
+  ];
+  return { file, bytes, codeVariables, board, report, overBudget: flashUse > 1 || ramUse > 1 };
+}
+
+if (require.main === module) {
+  buildEspruino({ keepDebug: process.argv.includes("--debug") }).then(
+    (build) => {
+      for (const line of build.report) console.log(line);
+      if (build.overBudget) {
+        console.error("letterbox: the Espruino bundle is over the board's budget");
+        process.exit(1);
+      }
+    },
+    (err) => {
+      console.error(`letterbox: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
