@@ -47,3 +47,10 @@ export function trim(s: string): string {
   while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
   return s.substring(a, b);
 }
+
+/** Position of the last `char` (one character) in `s`, or -1 (TypeScriptToLua has no lastIndexOf). */
+export function findLast(s: string, char: string): number {
+  const code = char.charCodeAt(0);
+  for (let i = s.length - 1; i >= 0; i--) if (s.charCodeAt(i) === code) return i;
+  return -1;
+}

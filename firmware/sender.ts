@@ -1,0 +1,119 @@
+/**
+ * Output for one connection, honouring the boards' rule of one send
+ * outstanding (NodeMCU's `sent`, Espruino's `drain`): replies queue up and go
+ * out together when the previous send completes; a streamed message is pulled
+ * one chunk per completed send, so it never sits in memory whole.
+ */
+import type { Connection } from "./hal";
+
+/** Produces a long reply piece by piece (RETR, TOP). */
+export interface ChunkSource {
+  /** The next chunk, or undefined when done. Called only when the connection can take it. */
+  next(): string | undefined;
+  /** Releases what the source holds (its open file); called once, also on disconnect. */
+  release(): void;
+}
+
+/** Starts a source only when its turn comes, so queued RETRs don't each hold a file. */
+export type SourceStarter = () => ChunkSource;
+
+/** Replies that a client left unread past this many octets end the session. */
+export const MAX_QUEUED_OCTETS = 16384;
+
+export class Sender {
+  /** Text waiting for the current send to complete. */
+  private text = "";
+  /** Sources and text queued behind the current source, in order. */
+  private later: (string | SourceStarter)[] = [];
+  private source: ChunkSource | undefined = undefined;
+  private sending = false;
+  private closing = false;
+  private closed = false;
+
+  constructor(private conn: Connection) {}
+
+  /** Queues a reply (with its line ending). False when the client reads too little: close it. */
+  send(data: string): boolean {
+    if (this.closed || this.closing) return true;
+    if (this.source !== undefined || this.later.length > 0) this.later.push(data);
+    else this.text += data;
+    this.flush();
+    return this.text.length <= MAX_QUEUED_OCTETS && this.later.length < 64;
+  }
+
+  /** Queues a streamed reply. */
+  stream(start: SourceStarter): void {
+    if (this.closed || this.closing) return;
+    this.later.push(start);
+    this.flush();
+  }
+
+  /** Closes once everything queued has been sent. */
+  closeWhenDone(): void {
+    this.closing = true;
+    this.flush();
+  }
+
+  /** The connection went away: drop everything. */
+  dropped(): void {
+    this.closed = true;
+    this.text = "";
+    this.later = [];
+    if (this.source !== undefined) {
+      const s = this.source;
+      this.source = undefined;
+      s.release();
+    }
+  }
+
+  /** The previous send completed. */
+  onSent(): void {
+    this.sending = false;
+    this.flush();
+  }
+
+  get idle(): boolean {
+    return !this.sending && this.text.length === 0 && this.source === undefined && this.later.length === 0;
+  }
+
+  private flush(): void {
+    if (this.sending || this.closed) return;
+    while (true) {
+      if (this.text.length > 0) {
+        const out = this.text;
+        this.text = "";
+        this.sending = true;
+        this.conn.send(out);
+        return;
+      }
+      if (this.source !== undefined) {
+        const chunk = this.source.next();
+        if (chunk !== undefined) {
+          if (chunk.length === 0) continue;
+          this.sending = true;
+          this.conn.send(chunk);
+          return;
+        }
+        const done = this.source;
+        this.source = undefined;
+        done.release();
+      }
+      if (this.later.length > 0) {
+        const item = this.later.shift() as string | SourceStarter;
+        if (typeof item === "string") {
+          this.text = item;
+          // Merge the text queued right behind it into the same send.
+          while (this.later.length > 0 && typeof this.later[0] === "string") this.text += this.later.shift() as string;
+        } else {
+          this.source = item();
+        }
+        continue;
+      }
+      if (this.closing) {
+        this.closed = true;
+        this.conn.close();
+      }
+      return;
+    }
+  }
+}
