@@ -11,7 +11,7 @@ import type { Hal, Timer } from "./hal";
 import { decode, encode, MsgMap, MsgValue } from "./msgpack";
 import { decimal } from "./num";
 import { find, lower } from "./text";
-import { MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
+import { loadSettings, MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
 
 export const FIRMWARE_VERSION = "0.1.0";
 
@@ -45,8 +45,6 @@ export interface ConsoleTarget {
   listMessages(user: string): MessageInfo[];
   /** Up to `length` bytes of a message from `offset`; undefined past its end or when it is gone. */
   readMessage(user: string, id: string, offset: number, length: number): string | undefined;
-  /** Restarts the box (the board, or the core in place when the board cannot). */
-  reboot(): void;
 }
 
 /** The last log lines, numbered so a follower can ask for what is new. */
@@ -245,10 +243,11 @@ export class Console {
       reply = fail(ERR_INTERNAL, "request failed");
     }
     this.send(id, reply);
-    if (m.op === "reboot" && reply.error === undefined) {
-      const target = this.target;
-      this.hal.setTimer(100, function () {
-        target.reboot();
+    const hal = this.hal;
+    if (m.op === "reboot" && reply.error === undefined && hal.reboot) {
+      // After the reply has gone out.
+      hal.setTimer(100, function () {
+        if (hal.reboot) hal.reboot();
       });
     }
   }
@@ -275,7 +274,7 @@ export class Console {
     if (op === "msgs.list") return this.listMessages(m);
     if (op === "msgs.read") return this.readMessage(m);
     if (op === "msgs.sum") return this.sumMessage(m);
-    if (op === "reboot") return ok({});
+    if (op === "reboot") return this.hal.reboot ? ok({}) : fail(ERR_UNSUPPORTED, "this board cannot reboot");
     return fail(ERR_UNKNOWN_OP, "unknown op " + op);
   }
 
@@ -439,4 +438,43 @@ export class Console {
     }
     return ok({ size: offset, adler32: sum.hex() });
   }
+}
+
+/** What startLetterbox gets from bootConsole. */
+export interface BootedConsole {
+  /** The configuration to run with: the provisioned one from flash, else the board's default. */
+  config: Config;
+  /** Starts the console (when the board has a serial line) once the core can answer it. */
+  attach(target: ConsoleTarget): Console | undefined;
+}
+
+/**
+ * First thing at boot: keeps log lines for `letterbox logs` and reads the
+ * provisioned settings from internal flash, which win over `fallback`.
+ */
+export function bootConsole(hal: Hal, fallback: Config): BootedConsole {
+  const ring = new LogRing(64);
+  captureLog(hal, ring);
+  const stored = hal.flash ? loadSettings(hal.flash) : undefined;
+  const settings: Settings = stored ? stored.settings : { config: fallback };
+  if (stored) hal.log("console: provisioned settings from flash");
+  return {
+    config: settings.config,
+    attach: function (target: ConsoleTarget) {
+      if (!hal.serial) return undefined;
+      return new Console({ hal: hal, target: target, settings: settings, stored: stored, log: ring });
+    },
+  };
+}
+
+/**
+ * Puts `next` into effect in the configuration object the core already
+ * holds, for cores that read users, domains and limits from it on every
+ * use. Ports take effect at the next start.
+ */
+export function applyConfigInPlace(live: Config, next: Config): void {
+  live.hostname = next.hostname;
+  live.domains = next.domains;
+  live.users = next.users;
+  live.limits = next.limits;
 }

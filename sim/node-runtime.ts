@@ -6,6 +6,7 @@ import * as net from "node:net";
 import type { Connection, ConnectionEvents, Hal, Listener, ListenOptions, Timer } from "../firmware/hal";
 import { startLetterbox } from "../firmware/main";
 import { bindDevicePort } from "./net";
+import { cardSpace } from "./space";
 import type { RunningBox, Runtime, RuntimeOptions } from "./runtime";
 
 /** Largest chunk handed to onData: the smaller of the two boards' limits. */
@@ -70,6 +71,10 @@ export const nodeRuntime: Runtime = {
         return { cancel: () => (clearTimeout(handle), timers.delete(handle)) };
       },
       now: options.clock,
+      serial: options.serial,
+      flash: options.flash,
+      reboot: options.reboot,
+      cardSpace: () => cardSpace(options.card.dir),
       random: () => Math.floor(Math.random() * 2147483648),
       log: options.log,
     };

@@ -4,6 +4,7 @@
  * simulated card. Tests run every TCP-level suite against each runtime.
  */
 import type { Config } from "../firmware/config";
+import type { InternalFlash, SerialLine } from "../firmware/hal";
 import type { SimCard } from "./card";
 
 export type RuntimeName = "node" | "lua" | "espruino";
@@ -19,6 +20,12 @@ export interface RuntimeOptions {
   log: (line: string) => void;
   /** Seconds since the epoch; tests may move it. */
   clock: () => number;
+  /** The board's serial line (sim/serial.ts), when the simulator exposes one. */
+  serial?: SerialLine;
+  /** The board's internal flash (sim/flash.ts): provisioned settings. */
+  flash?: InternalFlash;
+  /** Restarts the box (hal.reboot). */
+  reboot?: () => void;
 }
 
 export interface RunningBox {

@@ -5,7 +5,9 @@
  */
 import type { Config } from "../firmware/config";
 import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import type { SerialLine } from "../firmware/hal";
 import { SimCard } from "./card";
+import { SimFlash } from "./flash";
 import type { RunningBox, RuntimeName } from "./runtime";
 import { getRuntime } from "./runtimes";
 
@@ -21,24 +23,56 @@ export interface SimulatorOptions {
   log?: (line: string) => void;
   clock?: () => number;
   card?: SimCard;
+  /** The board's serial line, e.g. a PtySerialLine (sim/serial.ts); log lines are written to it too. */
+  serial?: SerialLine;
+  /** Host directory emulating the board's internal flash (settings, secrets); in memory when absent. */
+  flashDir?: string;
 }
 
 export interface Simulator extends RunningBox {
   smtpPort: number;
   pop3Port: number;
   card: SimCard;
+  flash: SimFlash;
 }
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const card = options.card || new SimCard({ dir: options.dataDir });
   const config: Config = { ...options.config, smtpPort: SMTP_PORT, pop3Port: POP3_PORT };
-  const box = await getRuntime(options.runtime).start({
-    config,
+  const flash = new SimFlash(options.flashDir);
+  const log = options.log || (() => {});
+  const serial = options.serial;
+  const runtime = getRuntime(options.runtime);
+  let box: RunningBox;
+  let stopping = false;
+  const boot = (portMap: { [devicePort: number]: number }) =>
+    runtime.start({
+      config,
+      card,
+      portMap,
+      bindHost: options.bindHost || "127.0.0.1",
+      // As on a board, log lines go out on the serial console too.
+      log: serial ? (line) => (log(line), serial.write(line + "\r\n")) : log,
+      clock: options.clock || (() => Math.floor(Date.now() / 1000)),
+      serial,
+      flash,
+      // A reboot (letterbox reboot) restarts the core on the same ports, keeping card and flash.
+      reboot: () => {
+        void box.stop().then(async () => {
+          if (stopping) return;
+          box = await boot(box.ports);
+          if (stopping) await box.stop();
+        });
+      },
+    });
+  box = await boot({ [SMTP_PORT]: options.smtpPort, [POP3_PORT]: options.pop3Port });
+  return {
+    runtime: box.runtime,
+    ports: box.ports,
+    smtpPort: box.ports[SMTP_PORT],
+    pop3Port: box.ports[POP3_PORT],
     card,
-    portMap: { [SMTP_PORT]: options.smtpPort, [POP3_PORT]: options.pop3Port },
-    bindHost: options.bindHost || "127.0.0.1",
-    log: options.log || (() => {}),
-    clock: options.clock || (() => Math.floor(Date.now() / 1000)),
-  });
-  return { ...box, smtpPort: box.ports[SMTP_PORT], pop3Port: box.ports[POP3_PORT], card };
+    flash,
+    stop: () => ((stopping = true), box.stop()),
+  };
 }
