@@ -39,7 +39,11 @@ const MAX_DEPTH = 16;
 const INT32_MIN = -2147483647 - 1;
 const INT32_MAX = 2147483647;
 
-const chr = String.fromCharCode;
+// A wrapper, not `const chr = String.fromCharCode`: in Lua that reads a
+// field of a nonexistent String table (TypeScriptToLua only rewrites calls).
+function chr(code: number): string {
+  return String.fromCharCode(code);
+}
 
 /** Encodes a value; throws on floats, out-of-range integers and other types. */
 export function encode(value: MsgValue): string {
