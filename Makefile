@@ -7,7 +7,7 @@ TSC := node_modules/.bin/tsc
 TSTL := node_modules/.bin/tstl
 export npm_config_loglevel := error
 
-.PHONY: all sim test build check deps debian-deps clean espruino
+.PHONY: all sim test build check deps debian-deps clean espruino lua
 
 all: build
 
@@ -35,10 +35,14 @@ check: $(NODE_DEPS)
 espruino: build
 	node build/host/espruino/build.js
 
+# The NodeMCU firmware: one Lua 5.3 file plus init.lua in dist/nodemcu/, checked against the LFS budget.
+lua: build
+	node build/host/nodemcu/build.js
+
 sim: build
 	node host/bin/letterbox.js sim
 
-test: check build debian-deps
+test: check build lua debian-deps
 	node --test --test-concurrency=2 --test-timeout=300000 build/test/
 
 clean:
