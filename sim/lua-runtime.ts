@@ -8,7 +8,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { InternalFlash } from "../firmware/hal";
-import { saveSettings } from "../firmware/settings";
+import { encode } from "../firmware/msgpack";
+import { settingsToMap } from "../firmware/settings";
 import { bootSettings, buildNodemcu, NODEMCU_DIST, readBoard } from "../host/nodemcu/build";
 import { NodeMcu } from "./lua/nodemcu";
 import { Spiffs } from "./lua/spiffs";
@@ -82,10 +83,11 @@ export const luaRuntime: Runtime = {
 export async function startLuaBox(options: RuntimeOptions, seed = 1): Promise<LuaRunningBox> {
   const board = readBoard();
   const files = luaBuildFiles();
-  const spiffs = new Spiffs();
+  const spiffs = new Spiffs(options.flash, [board.files.bundle, board.files.boot]);
   spiffs.write(board.files.bundle, files.bundle);
   spiffs.write(board.files.boot, files.init);
-  saveSettings(spiffsFlash(spiffs), { config: options.config }, undefined);
+  // The simulator's configuration stands in for unprovisioned flash, as the node runtime's fallback does.
+  const fallback = Buffer.from(encode(settingsToMap({ config: options.config })), "latin1");
   const errors: string[] = [];
   let restarts = 0;
   let current: LuaBoard;
@@ -108,11 +110,13 @@ export async function startLuaBox(options: RuntimeOptions, seed = 1): Promise<Lu
       portMap,
       bindHost: options.bindHost,
       clock: options.clock,
-      onRestart: () => restart(),
+      serial: options.serial,
+      onRestart: () => (options.reboot ? options.reboot() : restart()),
       seed: seed + restarts,
     });
     try {
-      vm.run(`__letterbox = dofile("${board.files.bundle}").boot(${bootSettings(board, "letterbox-sim (lua)")})`, "=boot");
+      vm.setGlobalBytes("__letterbox_fallback", fallback);
+      vm.run(`__letterbox = dofile("${board.files.bundle}").boot(${bootSettings(board, "letterbox-sim (lua)")}, __letterbox_fallback)`, "=boot");
     } catch (e) {
       await nodemcu.stop();
       throw e;

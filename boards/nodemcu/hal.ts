@@ -3,7 +3,7 @@
  * `net` sockets, `tmr` timers, `io` files on the card mounted at /SD0, the
  * `file` module for directories, `time` for the clock.
  */
-import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, Storage, Timer } from "../../firmware/hal";
+import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, SerialLine, Storage, Timer } from "../../firmware/hal";
 
 /** Where boot() mounts the card. */
 export const CARD_ROOT = "/SD0";
@@ -141,6 +141,20 @@ const spiffs: InternalFlash = {
   },
 };
 
+/**
+ * UART 0 for the host tool's console frames. Input keeps going to the Lua
+ * prompt as well (runInput 1), so that `letterbox flash` can still type Lua
+ * while the box runs; the prompt's replies are text the host skips.
+ */
+const console0: SerialLine = {
+  write(data: string): void {
+    uart.write(0, data);
+  },
+  setReceiver(receiver: (data: string) => void): void {
+    uart.on("data", 0, 0, (data) => receiver(data), 1);
+  },
+};
+
 export function nodemcuHal(implementation: string): Hal {
   return {
     listen,
@@ -158,6 +172,7 @@ export function nodemcuHal(implementation: string): Hal {
     },
     implementation,
     flash: spiffs,
+    serial: console0,
     reboot(): void {
       node.restart();
     },

@@ -3,8 +3,11 @@
  * boards/nodemcu-esp32.json) calls boot() with the board's wiring: mount the
  * card, read the provisioned settings from internal flash, join Wi-Fi, start.
  */
-import { Letterbox, startLetterbox } from "../../firmware/main";
-import { loadSettings } from "../../firmware/settings";
+import type { Config } from "../../firmware/config";
+import { defaultLimits } from "../../firmware/config";
+import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
+import { decode } from "../../firmware/msgpack";
+import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
 import { CARD_ROOT, nodemcuHal } from "./hal";
 
 export interface BoardSettings {
@@ -17,8 +20,16 @@ export interface BoardSettings {
   implementation: string;
 }
 
-/** Starts the box; undefined (with a printed reason) when it cannot. */
-export function boot(this: void, board: BoardSettings): Letterbox | undefined {
+/** Until provisioned the box knows nobody: it takes no mail and no logins, only the console. */
+function unprovisioned(): Config {
+  return { hostname: "letterbox.local", domains: ["letterbox.local"], users: [], smtpPort: SMTP_PORT, pop3Port: POP3_PORT, limits: defaultLimits() };
+}
+
+/**
+ * Starts the box; undefined (with a printed reason) when it cannot.
+ * `fallback` (MessagePack settings) stands in for unprovisioned flash: the simulator passes its configuration so.
+ */
+export function boot(this: void, board: BoardSettings, fallback?: string): Letterbox | undefined {
   const slots = sdmmc as unknown as { [name: string]: number };
   const pins = { sck_pin: board.sck, mosi_pin: board.mosi, miso_pin: board.miso, cs_pin: board.cs };
   const card = sdmmc.init(slots[board.sdSlot], pins);
@@ -28,11 +39,16 @@ export function boot(this: void, board: BoardSettings): Letterbox | undefined {
   }
   const hal = nodemcuHal(board.implementation);
   const stored = hal.flash === undefined ? undefined : loadSettings(hal.flash);
-  if (stored === undefined) {
-    print("letterbox: not provisioned (run letterbox provision)");
-    return undefined;
-  }
-  const settings = stored.settings;
+  let settings: Settings = { config: unprovisioned() };
+  if (stored !== undefined) settings = stored.settings;
+  else if (fallback !== undefined) {
+    const parsed = parseSettings(decode(fallback, 0).value);
+    if (typeof parsed === "string") {
+      print("letterbox: settings: " + parsed);
+      return undefined;
+    }
+    settings = parsed;
+  } else print("letterbox: not provisioned (run letterbox provision)");
   if (settings.wifi !== undefined) {
     wifi.mode(wifi.STATION);
     wifi.start();

@@ -101,6 +101,13 @@ declare namespace wifi.sta {
 }
 
 /** @noSelf */
+declare namespace uart {
+  /** Every byte from the host (`count` 0); `runInput` 1 keeps feeding the Lua prompt too. */
+  function on(event: "data", id: number, count: number, callback: (this: void, data: string) => void, runInput: number): void;
+  function write(id: number, data: string): void;
+}
+
+/** @noSelf */
 declare namespace node {
   function heap(): number;
   function restart(): void;

@@ -10,6 +10,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { lauxlib, lua, to_luastring } from "fengari";
+import type { SerialLine } from "../../firmware/hal";
 import type { SimCard } from "../card";
 import { bindDevicePort } from "../net";
 import { cardPathOf, CARD_MOUNT, FileError, OpenFile, openFile } from "./files";
@@ -34,6 +35,8 @@ export interface NodeMcuOptions {
   clock: () => number;
   /** node.restart(). */
   onRestart: () => void;
+  /** UART 0 as seen by the host (uart.on / uart.write); undefined: nobody listening. */
+  serial?: SerialLine;
   /** Seed for the receive split points (reproducible runs). */
   seed?: number;
 }
@@ -611,7 +614,7 @@ export class NodeMcu {
       },
       fsinfo: (L) => {
         let used = 0;
-        for (const b of this.spiffs.files.values()) used += b.length;
+        for (const [, size] of this.spiffs.list()) used += size;
         const total = 1024 * 1024;
         lua.lua_pushinteger(L, total - used);
         lua.lua_pushinteger(L, used);
@@ -670,7 +673,7 @@ export class NodeMcu {
   }
 
   private list(dir: string): [string, number][] {
-    if (dir === "/FLASH") return [...this.spiffs.files].map(([name, data]) => [name, data.length]);
+    if (dir === "/FLASH") return this.spiffs.list();
     const cardPath = cardPathOf(dir);
     if (cardPath === undefined || !this.card) return [];
     return this.card.list(cardPath).map((name) => [name, this.stat(dir + "/" + name)?.size ?? 0]);
@@ -745,13 +748,25 @@ export class NodeMcu {
     lua.lua_setfield(L0, -2, to_luastring("sta"));
     lua.lua_pop(L0, 1);
 
+    let uartReceiver = 0;
     vm.setModule("uart", {
       setup: () => 0,
-      on: () => 0,
+      // uart.on("data", [id,] 0, function(data) end, run_input): every byte as it comes.
+      on: (L) => {
+        if (checkText(L, 1) !== "data") raise(L, "only the data event is emulated");
+        const fnIndex = lua.lua_type(L, 2) === lua.LUA_TNUMBER && lua.lua_type(L, 3) === lua.LUA_TNUMBER ? 4 : 3;
+        if (uartReceiver) vm.unref(uartReceiver);
+        uartReceiver = lua.lua_isnoneornil(L, fnIndex) ? 0 : vm.ref(L, fnIndex);
+        this.options.serial?.setReceiver((data) => {
+          if (!this.stopped && uartReceiver) vm.call(uartReceiver, (L2) => (pushText(L2, data), 1));
+        });
+        return 0;
+      },
       write: (L) => {
         const parts: string[] = [];
         for (let i = 2; i <= lua.lua_gettop(L); i++) parts.push(checkText(L, i));
-        this.vm.write(parts.join(""));
+        if (this.options.serial) this.options.serial.write(parts.join(""));
+        else this.vm.write(parts.join(""));
         return 0;
       },
     });

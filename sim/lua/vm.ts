@@ -87,6 +87,11 @@ export class LuaVm {
     });
   }
 
+  setGlobalBytes(name: string, bytes: Uint8Array): void {
+    pushBytes(this.L, bytes);
+    lua.lua_setglobal(this.L, to_luastring(name));
+  }
+
   setGlobalFunction(name: string, fn: LuaFunction): void {
     lua.lua_pushcfunction(this.L, fn);
     lua.lua_setglobal(this.L, to_luastring(name));
