@@ -9,8 +9,11 @@ export interface ParsedPath {
   params: string[];
 }
 
-/** Parses "FROM:<a@b> PARAMS" (or "TO:..."); undefined when malformed. */
-export function parsePath(arg: string, keyword: string): ParsedPath | undefined {
+/**
+ * Parses "FROM:<a@b> PARAMS" (or "TO:..."); undefined when malformed. With
+ * `localOnly`, an address without a domain passes (RCPT TO:<postmaster>).
+ */
+export function parsePath(arg: string, keyword: string, localOnly: boolean): ParsedPath | undefined {
   if (upper(arg.substring(0, keyword.length)) !== keyword) return undefined;
   const rest = trim(arg.substring(keyword.length));
   if (rest.charCodeAt(0) !== 60 /* < */) return undefined;
@@ -26,7 +29,7 @@ export function parsePath(arg: string, keyword: string): ParsedPath | undefined 
   if (address.length > 254 || !printable(address)) return undefined;
   if (address.length > 0) {
     const at = findLast(address, "@");
-    if (at <= 0 || at === address.length - 1) return undefined;
+    if (at < 0 ? !localOnly : at === 0 || at === address.length - 1) return undefined;
   }
   const params: string[] = [];
   const tail = trim(rest.substring(close + 1));

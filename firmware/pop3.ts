@@ -1,0 +1,586 @@
+/**
+ * POP3 serving (RFC 1939, RFC 2449 CAPA and response codes) as a state
+ * machine: AUTHORIZATION, TRANSACTION, UPDATE. Every state has its own table
+ * of handlers, so a command is always checked against the state it arrives
+ * in (as WildDuck's lib/pop3/connection.js does). Deletions are only marks
+ * until QUIT; a dropped connection deletes nothing.
+ */
+import type { Config } from "./config";
+import type { Connection, ConnectionEvents, FileHandle, Hal, Timer } from "./hal";
+import { LineFramer } from "./lines";
+import { md5hex } from "./md5";
+import { decimal, parseDecimal } from "./num";
+import { ChunkSource, Sender } from "./sender";
+import type { Maildrop, MailStore } from "./store";
+import { find, lower, upper } from "./text";
+
+const MAX_COMMAND_LINE = 512;
+/** Bytes read from the card per send while streaming a message. */
+const READ_CHUNK = 1024;
+/** Input kept while a failed login is being delayed; more ends the session. */
+const MAX_HELD_INPUT = 1024;
+/** Failed-login delay: doubles per recent failure for that name, up to the cap. */
+const FAIL_DELAY_MS = 500;
+const MAX_FAIL_DELAY_MS = 8000;
+/** Failures are forgotten this long after the last one. */
+const FAIL_MEMORY_SECONDS = 300;
+/** At most this many names' failures are remembered (memory is tiny). */
+const MAX_FAIL_RECORDS = 16;
+
+const enum State {
+  Authorization = 0,
+  Transaction = 1,
+  /** QUIT seen, or closing for another reason. */
+  Closed = 2,
+}
+
+type Handler = (session: Pop3Session, arg: string) => void;
+type Verb = "USER" | "PASS" | "APOP" | "CAPA" | "QUIT" | "STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "RSET" | "NOOP";
+type StateTable = { [V in Verb]?: Handler };
+
+interface FailRecord {
+  name: string;
+  count: number;
+  last: number;
+}
+
+export class Pop3Server {
+  sessions: Pop3Session[] = [];
+  /** Recent failed logins by name, for the growing delay. */
+  failures: FailRecord[] = [];
+
+  constructor(public hal: Hal, public config: Config, public store: MailStore) {}
+
+  accept(conn: Connection): ConnectionEvents {
+    const session = new Pop3Session(this, conn);
+    if (this.sessions.length >= this.config.limits.pop3Sessions) {
+      session.reply("-ERR [SYS/TEMP] Too many connections, try again later");
+      session.close();
+    } else if (!this.store.ready && !this.store.open()) {
+      session.reply("-ERR [SYS/TEMP] Mail storage unavailable, try again later");
+      session.close();
+    } else {
+      this.sessions.push(session);
+      session.reply("+OK letterbox POP3 server ready " + session.timestamp);
+    }
+    return {
+      onData: function (data: string) {
+        session.receive(data);
+      },
+      onSent: function () {
+        session.sender.onSent();
+      },
+      onClose: function () {
+        session.gone();
+      },
+    };
+  }
+
+  sweep(now: number): void {
+    const limit = this.config.limits.pop3IdleSeconds;
+    for (let i = this.sessions.length - 1; i >= 0; i--) {
+      const s = this.sessions[i];
+      if (now - s.lastActive >= limit) {
+        // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
+        s.reply("-ERR Idle for too long, closing connection");
+        s.close();
+      }
+    }
+  }
+
+  forget(session: Pop3Session): void {
+    for (let i = 0; i < this.sessions.length; i++) {
+      if (this.sessions[i] === session) {
+        this.sessions.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  /** Milliseconds to wait before answering a failed login for `name`, after recording it. */
+  recordFailure(name: string): number {
+    const now = this.hal.now();
+    let record: FailRecord | undefined = undefined;
+    for (let i = this.failures.length - 1; i >= 0; i--) {
+      const r = this.failures[i];
+      if (now - r.last > FAIL_MEMORY_SECONDS) this.failures.splice(i, 1);
+      else if (r.name === name) record = r;
+    }
+    if (record === undefined) {
+      if (this.failures.length >= MAX_FAIL_RECORDS) this.failures.splice(0, 1);
+      record = { name: name, count: 0, last: now };
+      this.failures.push(record);
+    }
+    record.count++;
+    record.last = now;
+    let delay = FAIL_DELAY_MS;
+    for (let i = 1; i < record.count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
+    return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
+  }
+
+  clearFailures(name: string): void {
+    for (let i = this.failures.length - 1; i >= 0; i--) if (this.failures[i].name === name) this.failures.splice(i, 1);
+  }
+}
+
+export class Pop3Session {
+  state = State.Authorization;
+  sender: Sender;
+  lastActive: number;
+  /** The APOP timestamp of the greeting (RFC 1939 7). */
+  timestamp: string;
+  private framer: LineFramer;
+  private userName = "";
+  private user = "";
+  private maildrop: Maildrop | undefined = undefined;
+  /** Message numbers (1-based) marked for deletion, and their totals. */
+  private deleted: { [n: number]: boolean } = {};
+  private deletedCount = 0;
+  private deletedBytes = 0;
+  /** While a failed login is being delayed, input waits here. */
+  private held: string | undefined = undefined;
+  private delayTimer: Timer | undefined = undefined;
+
+  constructor(public server: Pop3Server, conn: Connection) {
+    this.sender = new Sender(conn);
+    const hal = server.hal;
+    this.lastActive = hal.now();
+    this.timestamp = "<" + decimal(hal.random()) + "." + decimal(this.lastActive) + "@" + server.config.hostname + ">";
+    const session = this;
+    this.framer = new LineFramer(MAX_COMMAND_LINE, {
+      onLine: function (line: string) {
+        session.command(line);
+      },
+      onLineTooLong: function () {
+        session.reply("-ERR Line too long");
+      },
+    });
+  }
+
+  reply(line: string): void {
+    if (!this.sender.send(line + "\r\n")) {
+      this.state = State.Closed;
+      this.sender.closeWhenDone();
+    }
+  }
+
+  close(): void {
+    this.endSession();
+    this.state = State.Closed;
+    this.sender.closeWhenDone();
+  }
+
+  receive(data: string): void {
+    this.lastActive = this.server.hal.now();
+    if (this.held !== undefined) {
+      if (this.held.length + data.length > MAX_HELD_INPUT) this.close();
+      else this.held += data;
+      return;
+    }
+    const session = this;
+    let rest = data;
+    while (rest.length > 0 && this.state !== State.Closed && this.held === undefined) {
+      rest = this.framer.push(rest, function () {
+        return session.state === State.Closed || session.held !== undefined;
+      });
+    }
+    // A failed login put the rest of this chunk on hold.
+    const held = this.held as string | undefined;
+    if (held !== undefined) this.held = held + rest;
+  }
+
+  gone(): void {
+    if (this.delayTimer !== undefined) this.delayTimer.cancel();
+    this.delayTimer = undefined;
+    this.endSession();
+    this.sender.dropped();
+    this.state = State.Closed;
+    this.server.forget(this);
+  }
+
+  /** Releases the maildrop lock without applying deletions. */
+  private endSession(): void {
+    if (this.user.length > 0) {
+      this.server.store.unlock(this.user);
+      this.user = "";
+      this.maildrop = undefined;
+    }
+  }
+
+  private command(line: string): void {
+    const space = line.indexOf(" ");
+    const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
+    const arg = space < 0 ? "" : line.substring(space + 1);
+    if (VERBS[verb] !== true) {
+      this.reply("-ERR Unknown command");
+      return;
+    }
+    const handler = HANDLERS[this.state][verb];
+    if (handler === undefined) {
+      this.reply("-ERR Command not valid in this state");
+      return;
+    }
+    handler(this, arg);
+  }
+
+  // ---- AUTHORIZATION ----
+
+  userCommand(arg: string): void {
+    if (arg.length === 0) {
+      this.reply("-ERR USER needs a name");
+      return;
+    }
+    this.userName = lower(arg);
+    this.reply("+OK Send PASS");
+  }
+
+  pass(arg: string): void {
+    if (this.userName.length === 0) {
+      this.reply("-ERR Send USER first");
+      return;
+    }
+    const name = this.userName;
+    this.userName = "";
+    const password = this.passwordOf(name);
+    if (password === undefined || password !== arg) this.failLogin(name);
+    else this.login(name);
+  }
+
+  apop(arg: string): void {
+    const space = arg.indexOf(" ");
+    if (space <= 0) {
+      this.reply("-ERR Syntax: APOP name digest");
+      return;
+    }
+    const name = lower(arg.substring(0, space));
+    const digest = lower(arg.substring(space + 1));
+    const password = this.passwordOf(name);
+    if (password === undefined || md5hex(this.timestamp + password) !== digest) this.failLogin(name);
+    else this.login(name);
+  }
+
+  capa(): void {
+    this.reply(
+      "+OK Capability list follows\r\n" +
+        "TOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n" +
+        "IMPLEMENTATION letterbox " + this.server.hal.implementation + "\r\n.",
+    );
+  }
+
+  private passwordOf(name: string): string | undefined {
+    const users = this.server.config.users;
+    for (let i = 0; i < users.length; i++) if (users[i].name === name) return users[i].password;
+    return undefined;
+  }
+
+  /** Answers -ERR [AUTH] only after a delay that grows with recent failures. */
+  private failLogin(name: string): void {
+    const delay = this.server.recordFailure(name);
+    const session = this;
+    this.held = "";
+    this.delayTimer = this.server.hal.setTimer(delay, function () {
+      session.delayTimer = undefined;
+      const held = session.held as string;
+      session.held = undefined;
+      session.reply("-ERR [AUTH] Invalid name or password");
+      if (held.length > 0) session.receive(held);
+    });
+  }
+
+  private login(name: string): void {
+    const store = this.server.store;
+    if (!store.lock(name)) {
+      this.reply("-ERR [IN-USE] Maildrop already locked by another session");
+      return;
+    }
+    let maildrop: Maildrop;
+    try {
+      maildrop = store.maildrop(name);
+    } catch (e) {
+      store.unlock(name);
+      this.server.hal.log("pop3: cannot read maildrop of " + name + ": " + e);
+      this.reply("-ERR [SYS/TEMP] Mail storage unavailable, try again later");
+      return;
+    }
+    this.server.clearFailures(name);
+    this.user = name;
+    this.maildrop = maildrop;
+    this.state = State.Transaction;
+    this.reply("+OK " + name + " has " + decimal(maildrop.count) + " messages (" + decimal(maildrop.totalBytes) + " octets)");
+  }
+
+  // ---- TRANSACTION ----
+
+  stat(): void {
+    const m = this.maildrop as Maildrop;
+    this.reply("+OK " + decimal(m.count - this.deletedCount) + " " + decimal(m.totalBytes - this.deletedBytes));
+  }
+
+  list(arg: string, uidl: boolean): void {
+    const m = this.maildrop as Maildrop;
+    if (arg.length > 0) {
+      const n = this.messageNumber(arg);
+      if (n > 0) this.reply("+OK " + decimal(n) + " " + (uidl ? m.uid(n - 1) : decimal(m.size(n - 1))));
+      return;
+    }
+    // One reply per line keeps memory flat for big maildrops: the sender merges them.
+    this.reply(uidl ? "+OK Unique ids follow" : "+OK " + decimal(m.count - this.deletedCount) + " messages");
+    const session = this;
+    let next = 1;
+    this.sender.stream(function (): ChunkSource {
+      return {
+        next: function (): string | undefined {
+          if (next > m.count) {
+            if (next === m.count + 1) {
+              next++;
+              return ".\r\n";
+            }
+            return undefined;
+          }
+          let out = "";
+          while (next <= m.count && out.length < 512) {
+            if (session.deleted[next] !== true) {
+              out += decimal(next) + " " + (uidl ? m.uid(next - 1) : decimal(m.size(next - 1))) + "\r\n";
+            }
+            next++;
+          }
+          return out;
+        },
+        release: function () {},
+      };
+    });
+  }
+
+  retr(arg: string, top: boolean): void {
+    const m = this.maildrop as Maildrop;
+    let n: number;
+    let lines = -1;
+    if (top) {
+      const space = arg.indexOf(" ");
+      if (space < 0) {
+        this.reply("-ERR Syntax: TOP msg lines");
+        return;
+      }
+      n = this.messageNumber(arg.substring(0, space));
+      if (n <= 0) return;
+      lines = parseDecimal(arg.substring(space + 1), 9);
+      if (lines < 0) {
+        this.reply("-ERR Syntax: TOP msg lines (a non-negative number)");
+        return;
+      }
+    } else {
+      n = this.messageNumber(arg);
+      if (n <= 0) return;
+    }
+    // The file is opened when the reply's turn comes, so pipelined RETRs
+    // hold one file at a time.
+    const seq = m.seq(n - 1);
+    const ok = top ? "+OK Top of message follows\r\n" : "+OK " + decimal(m.size(n - 1)) + " octets\r\n";
+    const server = this.server;
+    this.sender.stream(function (): ChunkSource {
+      let file: FileHandle | undefined = undefined;
+      let failure = "-ERR [SYS/TEMP] Busy, try again shortly\r\n";
+      try {
+        file = server.store.openMessage(seq);
+      } catch (e) {
+        server.hal.log("pop3: cannot open message: " + e);
+        failure = "-ERR [SYS/TEMP] Cannot read the message now, try again later\r\n";
+      }
+      if (file === undefined) return new MessageStream(undefined, 0, server.hal, failure, true);
+      return new MessageStream(file, lines, server.hal, ok, false);
+    });
+  }
+
+  dele(arg: string): void {
+    const m = this.maildrop as Maildrop;
+    const n = this.messageNumber(arg);
+    if (n <= 0) return;
+    this.deleted[n] = true;
+    this.deletedCount++;
+    this.deletedBytes += m.size(n - 1);
+    this.reply("+OK Message " + decimal(n) + " deleted");
+  }
+
+  rset(): void {
+    const m = this.maildrop as Maildrop;
+    this.deleted = {};
+    this.deletedCount = 0;
+    this.deletedBytes = 0;
+    this.reply("+OK Maildrop has " + decimal(m.count) + " messages (" + decimal(m.totalBytes) + " octets)");
+  }
+
+  /** QUIT: from TRANSACTION, the UPDATE state applies the deletions. */
+  quit(): void {
+    if (this.state === State.Transaction && this.deletedCount > 0) {
+      const m = this.maildrop as Maildrop;
+      const seqs: number[] = [];
+      for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) seqs.push(m.seq(n - 1));
+      try {
+        this.server.store.deleteMessages(this.user, seqs);
+      } catch (e) {
+        this.server.hal.log("pop3: deletion failed: " + e);
+        this.reply("-ERR [SYS/TEMP] Some deleted messages not removed");
+        this.close();
+        return;
+      }
+      const remaining = m.count - this.deletedCount;
+      this.reply("+OK letterbox POP3 server signing off (" + decimal(remaining) + " messages left)");
+    } else {
+      this.reply("+OK letterbox POP3 server signing off");
+    }
+    this.close();
+  }
+
+  /** Parses a message number; answers -ERR and returns 0 when it names no live message. */
+  private messageNumber(arg: string): number {
+    const m = this.maildrop as Maildrop;
+    const n = parseDecimal(arg, 9);
+    if (n < 0) {
+      this.reply("-ERR Invalid message number");
+      return 0;
+    }
+    if (n < 1 || n > m.count) {
+      this.reply("-ERR No such message");
+      return 0;
+    }
+    if (this.deleted[n] === true) {
+      this.reply("-ERR Message " + decimal(n) + " already deleted");
+      return 0;
+    }
+    return n;
+  }
+}
+
+/**
+ * A stored message read from the card one chunk per completed send, with
+ * byte-stuffing (a line starting with "." gets another "."), ending in
+ * CRLF.CRLF. With `bodyLines` >= 0 it stops after the headers, the blank
+ * line and that many body lines (TOP).
+ */
+class MessageStream implements ChunkSource {
+  /** The next byte read starts a line. */
+  private lineStart = true;
+  private endedWithCRLF = true;
+  private done = false;
+  private inHeaders = true;
+  /** TOP: octets of the current line seen so far (it may span chunks). */
+  private lineLength = 0;
+  /** TOP: the requested lines have all been read. */
+  private cut = false;
+
+  /** `first` is the status line; `only` sends nothing else (a failure). */
+  constructor(private file: FileHandle | undefined, private bodyLines: number, private hal: Hal, private first: string, only: boolean) {
+    this.done = false;
+    this.only = only;
+  }
+
+  private only: boolean;
+
+  next(): string | undefined {
+    if (this.done) return undefined;
+    if (this.first.length > 0) {
+      const first = this.first;
+      this.first = "";
+      if (this.only) this.done = true;
+      return first;
+    }
+    let chunk: string | undefined = undefined;
+    if (this.file !== undefined && !this.cut) {
+      try {
+        chunk = this.file.read(READ_CHUNK);
+      } catch (e) {
+        this.hal.log("pop3: read failed: " + e);
+        chunk = undefined; // the client sees a short message; nothing changes on the card
+      }
+    }
+    if (chunk === undefined || chunk.length === 0) return this.finish();
+    if (this.bodyLines >= 0) chunk = this.cutForTop(chunk);
+    this.endedWithCRLF = chunk.charCodeAt(chunk.length - 1) === 10;
+    return this.stuff(chunk);
+  }
+
+  release(): void {
+    if (this.file !== undefined) {
+      const f = this.file;
+      this.file = undefined;
+      try {
+        f.close();
+      } catch (e) {
+        this.hal.log("pop3: close failed: " + e);
+      }
+    }
+  }
+
+  private finish(): string {
+    this.done = true;
+    this.release();
+    return this.endedWithCRLF ? ".\r\n" : "\r\n.\r\n";
+  }
+
+  /** Doubles every dot that starts a line. */
+  private stuff(chunk: string): string {
+    let out = this.lineStart && chunk.charCodeAt(0) === 46 ? "." : "";
+    let from = 0;
+    let i = find(chunk, "\n.", 0);
+    while (i >= 0) {
+      out += chunk.substring(from, i + 1) + ".";
+      from = i + 1;
+      i = find(chunk, "\n.", from);
+    }
+    this.lineStart = chunk.charCodeAt(chunk.length - 1) === 10;
+    return from === 0 ? out + chunk : out + chunk.substring(from);
+  }
+
+  /** TOP: the part of `chunk` up to the end of the last requested line. */
+  private cutForTop(chunk: string): string {
+    let p = 0;
+    while (true) {
+      const lf = chunk.indexOf("\n", p);
+      if (lf < 0) {
+        this.lineLength += chunk.length - p;
+        return chunk;
+      }
+      const length = this.lineLength + lf - p; // a CR before the LF counts
+      this.lineLength = 0;
+      p = lf + 1;
+      if (this.inHeaders) {
+        if (length > 1) continue;
+        this.inHeaders = false; // the empty line that ends the headers
+      } else {
+        this.bodyLines--;
+      }
+      if (this.bodyLines <= 0) {
+        this.cut = true;
+        return chunk.substring(0, p);
+      }
+    }
+  }
+}
+
+const VERBS: { [v: string]: boolean } = {
+  USER: true, PASS: true, APOP: true, CAPA: true, QUIT: true, STAT: true, LIST: true,
+  UIDL: true, RETR: true, TOP: true, DELE: true, RSET: true, NOOP: true,
+};
+
+const HANDLERS: StateTable[] = [
+  /* Authorization */ {
+    USER: function (s, arg) { s.userCommand(arg); },
+    PASS: function (s, arg) { s.pass(arg); },
+    APOP: function (s, arg) { s.apop(arg); },
+    CAPA: function (s) { s.capa(); },
+    QUIT: function (s) { s.quit(); },
+  },
+  /* Transaction */ {
+    STAT: function (s) { s.stat(); },
+    LIST: function (s, arg) { s.list(arg, false); },
+    UIDL: function (s, arg) { s.list(arg, true); },
+    RETR: function (s, arg) { s.retr(arg, false); },
+    TOP: function (s, arg) { s.retr(arg, true); },
+    DELE: function (s, arg) { s.dele(arg); },
+    RSET: function (s) { s.rset(); },
+    NOOP: function (s) { s.reply("+OK"); },
+    CAPA: function (s) { s.capa(); },
+    QUIT: function (s) { s.quit(); },
+  },
+  /* Closed */ {},
+];

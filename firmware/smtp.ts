@@ -1,0 +1,473 @@
+/**
+ * SMTP reception (RFC 5321) as a state machine: one table of command handlers
+ * per state. A command that exists but is not in the current state's table
+ * gets 503; one that does not exist gets 500. Line framing lives in lines.ts,
+ * output pacing in sender.ts, the card in store.ts.
+ *
+ * Smuggling: only CRLF.CRLF ends DATA. A message containing a bare CR or LF
+ * is read to its end and rejected with 554 5.6.0, so `LF.LF` and friends can
+ * neither end it early nor start a second message.
+ */
+import { parsePath, resolveRecipient } from "./address";
+import type { Config } from "./config";
+import { rfc5322Date } from "./date";
+import type { Connection, ConnectionEvents, Hal } from "./hal";
+import { DataReader, LineFramer } from "./lines";
+import { decimal, hex, parseDecimal } from "./num";
+import { Sender } from "./sender";
+import type { IncomingMessage, MailStore } from "./store";
+import { upper } from "./text";
+
+/** RFC 5321 4.5.3.1: command lines of 512 octets, text lines of 1000, both with CRLF. */
+const MAX_COMMAND_LINE = 512;
+const MAX_TEXT_LINE = 1000;
+
+/** The states; the handlers allowed in each are in HANDLERS below. */
+const enum State {
+  /** Connected, greeting sent, no EHLO/HELO yet. */
+  Fresh = 0,
+  /** Greeted, no transaction. */
+  Idle = 1,
+  /** MAIL accepted, no recipient yet. */
+  Mail = 2,
+  /** At least one recipient accepted. */
+  Rcpt = 3,
+  /** Reading the message body. */
+  Data = 4,
+  /** QUIT or a fatal error: ignoring input, closing after the last reply. */
+  Closing = 5,
+}
+
+type Handler = (session: SmtpSession, arg: string) => void;
+type Verb = "EHLO" | "HELO" | "MAIL" | "RCPT" | "DATA" | "RSET" | "NOOP" | "VRFY" | "HELP" | "QUIT";
+type StateTable = { [V in Verb]?: Handler };
+
+/** Shared by every SMTP session of one box. */
+export class SmtpServer {
+  sessions: SmtpSession[] = [];
+
+  constructor(public hal: Hal, public config: Config, public store: MailStore) {}
+
+  accept(conn: Connection): ConnectionEvents {
+    const session = new SmtpSession(this, conn);
+    if (this.sessions.length >= this.config.limits.smtpSessions) {
+      session.reply("421 4.7.0 " + this.config.hostname + " Too many connections, try again later");
+      session.close();
+    } else if (!this.store.ready && !this.store.open()) {
+      session.reply("421 4.3.0 " + this.config.hostname + " Mail storage unavailable, try again later");
+      session.close();
+    } else {
+      this.sessions.push(session);
+      session.reply("220 " + this.config.hostname + " ESMTP letterbox ready");
+    }
+    return {
+      onData: function (data: string) {
+        session.receive(data);
+      },
+      onSent: function () {
+        session.sender.onSent();
+      },
+      onClose: function () {
+        session.gone();
+      },
+    };
+  }
+
+  /** Drops sessions idle for longer than the limit (called about once a second). */
+  sweep(now: number): void {
+    const limit = this.config.limits.smtpIdleSeconds;
+    for (let i = this.sessions.length - 1; i >= 0; i--) {
+      const s = this.sessions[i];
+      if (now - s.lastActive >= limit) {
+        s.reply("421 4.4.2 " + this.config.hostname + " Idle for too long, closing connection");
+        s.close();
+      }
+    }
+  }
+
+  forget(session: SmtpSession): void {
+    for (let i = 0; i < this.sessions.length; i++) {
+      if (this.sessions[i] === session) {
+        this.sessions.splice(i, 1);
+        return;
+      }
+    }
+  }
+}
+
+export class SmtpSession {
+  state = State.Fresh;
+  sender: Sender;
+  lastActive: number;
+  private framer: LineFramer;
+  private helo = "";
+  private esmtp = false;
+  private from = "";
+  /** Accepted recipients' user names (each once). */
+  private users: string[] = [];
+  private rcptCount = 0;
+  /** The first recipient's address as given, for the Received header. */
+  private firstAddress = "";
+  private incoming: IncomingMessage | undefined = undefined;
+  private reader: DataReader | undefined = undefined;
+  private tooBig = false;
+  private storageFailed = false;
+  private errors = 0;
+  /** Set by the DATA reader's end event: the bytes after the end marker. */
+  private pendingRest: string | undefined = undefined;
+
+  constructor(public server: SmtpServer, conn: Connection) {
+    this.sender = new Sender(conn);
+    this.lastActive = server.hal.now();
+    const session = this;
+    this.framer = new LineFramer(MAX_COMMAND_LINE, {
+      onLine: function (line: string) {
+        session.command(line);
+      },
+      onLineTooLong: function () {
+        session.error("500 5.5.0 Line too long (at most 512 octets)");
+      },
+    });
+  }
+
+  /** Answers a bad command; too many of them end the session. */
+  error(line: string): void {
+    this.errors++;
+    if (this.errors >= MAX_ERRORS) {
+      this.reply("421 4.7.0 " + this.server.config.hostname + " Too many errors, closing connection");
+      this.close();
+      return;
+    }
+    this.reply(line);
+  }
+
+  reply(line: string): void {
+    if (!this.sender.send(line + "\r\n")) {
+      // The client pipelines without reading: it cannot be served without unbounded memory.
+      this.state = State.Closing;
+      this.sender.closeWhenDone();
+    }
+  }
+
+  close(): void {
+    this.abortMessage();
+    this.state = State.Closing;
+    this.sender.closeWhenDone();
+  }
+
+  receive(data: string): void {
+    this.lastActive = this.server.hal.now();
+    let rest = data;
+    while (rest.length > 0) {
+      if (this.state === State.Closing) return;
+      if (this.state === State.Data) {
+        const reader = this.reader as DataReader;
+        const chunk = rest;
+        rest = "";
+        this.pendingRest = undefined;
+        reader.push(chunk);
+        if (this.pendingRest !== undefined) rest = this.pendingRest;
+        continue;
+      }
+      const session = this;
+      rest = this.framer.push(rest, function () {
+        return session.state === State.Data || session.state === State.Closing;
+      });
+    }
+  }
+
+  gone(): void {
+    this.abortMessage();
+    this.sender.dropped();
+    this.state = State.Closing;
+    this.server.forget(this);
+  }
+
+  private command(line: string): void {
+    const space = line.indexOf(" ");
+    const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
+    const arg = space < 0 ? "" : line.substring(space + 1);
+    const kind = VERBS[verb];
+    if (kind !== 1) {
+      this.error(kind === 2 ? "502 5.5.1 Command not implemented" : line.length === 0 ? "500 5.5.2 Empty command" : "500 5.5.2 Command not recognized");
+      return;
+    }
+    const handler = HANDLERS[this.state][verb];
+    if (handler === undefined) {
+      this.error(outOfOrder(this.state, verb));
+      return;
+    }
+    handler(this, arg);
+  }
+
+  // ---- handlers (used through the HANDLERS table) ----
+
+  ehlo(arg: string, extended: boolean): void {
+    if (arg.length === 0 || arg.indexOf(" ") >= 0) {
+      this.reply("501 5.5.4 " + (extended ? "EHLO" : "HELO") + " needs one domain or address literal");
+      return;
+    }
+    this.resetTransaction();
+    this.helo = arg;
+    this.esmtp = extended;
+    this.state = State.Idle;
+    const host = this.server.config.hostname;
+    if (!extended) {
+      this.reply("250 " + host);
+      return;
+    }
+    this.reply(
+      "250-" + host + " greets " + arg + "\r\n" +
+        "250-SIZE " + decimal(this.server.config.limits.maxMessageBytes) + "\r\n" +
+        "250-8BITMIME\r\n" +
+        "250-PIPELINING\r\n" +
+        "250-ENHANCEDSTATUSCODES\r\n" +
+        "250 HELP",
+    );
+  }
+
+  mail(arg: string): void {
+    const path = parsePath(arg, "FROM:", false);
+    if (path === undefined) {
+      this.reply("501 5.5.4 Syntax: MAIL FROM:<address> [SIZE=n] [BODY=7BIT|8BITMIME]");
+      return;
+    }
+    for (let i = 0; i < path.params.length; i++) {
+      const p = upper(path.params[i]);
+      if (p.substring(0, 5) === "SIZE=") {
+        const size = parseDecimal(p.substring(5), 10);
+        if (size < 0) {
+          this.reply("501 5.5.4 Bad SIZE parameter");
+          return;
+        }
+        if (size > this.server.config.limits.maxMessageBytes || p.length > 14) {
+          this.reply("552 5.3.4 Message size exceeds the limit of " + decimal(this.server.config.limits.maxMessageBytes) + " octets");
+          return;
+        }
+      } else if (p !== "BODY=8BITMIME" && p !== "BODY=7BIT") {
+        this.reply("555 5.5.4 Unsupported parameter " + path.params[i]);
+        return;
+      }
+    }
+    this.from = path.address;
+    this.state = State.Mail;
+    this.reply("250 2.1.0 Sender ok");
+  }
+
+  rcpt(arg: string): void {
+    const path = parsePath(arg, "TO:", true);
+    if (path === undefined) {
+      this.reply("501 5.5.4 Syntax: RCPT TO:<address>");
+      return;
+    }
+    if (path.params.length > 0) {
+      this.reply("555 5.5.4 RCPT parameters are not supported");
+      return;
+    }
+    if (this.rcptCount >= this.server.config.limits.maxRecipients) {
+      this.reply("452 4.5.3 Too many recipients");
+      return;
+    }
+    const rcpt = resolveRecipient(this.server.config, path.address);
+    if (rcpt.refusal.length > 0) {
+      this.reply(rcpt.refusal);
+      return;
+    }
+    if (this.server.store.usage(rcpt.user) >= this.server.config.limits.mailboxQuotaBytes) {
+      this.reply("452 4.2.2 Mailbox full, try again later");
+      return;
+    }
+    this.rcptCount++;
+    let known = false;
+    for (let i = 0; i < this.users.length; i++) if (this.users[i] === rcpt.user) known = true;
+    if (!known) this.users.push(rcpt.user);
+    if (this.firstAddress.length === 0) this.firstAddress = path.address;
+    this.state = State.Rcpt;
+    this.reply("250 2.1.5 Recipient ok");
+  }
+
+  data(arg: string): void {
+    if (arg.length > 0) {
+      this.reply("501 5.5.4 DATA takes no arguments");
+      return;
+    }
+    let incoming: IncomingMessage | undefined;
+    try {
+      incoming = this.server.store.beginMessage();
+    } catch (e) {
+      this.server.hal.log("smtp: cannot start a message: " + e);
+      this.reply("452 4.3.1 Insufficient storage, try again later");
+      return;
+    }
+    if (incoming === undefined) {
+      this.reply("451 4.3.2 Busy receiving other mail, try again shortly");
+      return;
+    }
+    this.incoming = incoming;
+    this.tooBig = false;
+    this.storageFailed = false;
+    const session = this;
+    this.reader = new DataReader(MAX_TEXT_LINE, {
+      onBody: function (data: string) {
+        session.body(data);
+      },
+      onEnd: function (rest: string) {
+        session.endOfData(rest);
+      },
+    });
+    this.state = State.Data;
+    this.body(this.traceHeaders(incoming.seq));
+    this.reply("354 End data with <CR><LF>.<CR><LF>");
+  }
+
+  rset(): void {
+    this.resetTransaction();
+    if (this.state !== State.Fresh) this.state = State.Idle;
+    this.reply("250 2.0.0 Reset");
+  }
+
+  quit(): void {
+    this.reply("221 2.0.0 " + this.server.config.hostname + " closing connection");
+    this.close();
+  }
+
+  // ---- DATA ----
+
+  private traceHeaders(seq: number): string {
+    const config = this.server.config;
+    let received = "Received: from " + this.helo + "\r\n\tby " + config.hostname + " (letterbox) with " +
+      (this.esmtp ? "ESMTP" : "SMTP") + " id " + hex(seq, 8);
+    if (this.rcptCount === 1) received += "\r\n\tfor <" + this.firstAddress + ">";
+    return "Return-Path: <" + this.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";
+  }
+
+  private body(data: string): void {
+    const incoming = this.incoming;
+    if (incoming === undefined || this.tooBig || this.storageFailed) return;
+    if (incoming.bytes + data.length > this.server.config.limits.maxMessageBytes) {
+      this.tooBig = true; // keep reading to the end marker, store nothing more
+      return;
+    }
+    try {
+      incoming.write(data);
+    } catch (e) {
+      this.server.hal.log("smtp: write failed: " + e);
+      this.storageFailed = true;
+    }
+  }
+
+  private endOfData(rest: string): void {
+    const reader = this.reader as DataReader;
+    const incoming = this.incoming as IncomingMessage;
+    this.pendingRest = rest;
+    this.reader = undefined;
+    let answer: string;
+    if (this.tooBig) {
+      answer = "552 5.3.4 Message size exceeds the limit of " + decimal(this.server.config.limits.maxMessageBytes) + " octets";
+    } else if (reader.bareLineBreak) {
+      answer = "554 5.6.0 Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 2.3.8)";
+    } else if (reader.lineTooLong) {
+      answer = "554 5.6.0 Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)";
+    } else if (this.storageFailed) {
+      answer = "452 4.3.1 Insufficient storage, message not accepted";
+    } else if (this.overQuota(incoming.bytes)) {
+      answer = "552 5.2.2 Mailbox full";
+    } else {
+      answer = "";
+    }
+    if (answer.length === 0) {
+      try {
+        incoming.commit(this.users, this.server.hal.now());
+        answer = "250 2.0.0 Ok: queued as " + hex(incoming.seq, 8);
+      } catch (e) {
+        this.server.hal.log("smtp: commit failed: " + e);
+        incoming.abort();
+        answer = "451 4.3.0 Local error in processing, message not accepted";
+      }
+    } else {
+      incoming.abort();
+    }
+    this.incoming = undefined;
+    this.resetTransaction();
+    this.state = State.Idle;
+    this.reply(answer);
+  }
+
+  private overQuota(bytes: number): boolean {
+    const quota = this.server.config.limits.mailboxQuotaBytes;
+    for (let i = 0; i < this.users.length; i++) {
+      if (this.server.store.usage(this.users[i]) + bytes > quota) return true;
+    }
+    return false;
+  }
+
+  private abortMessage(): void {
+    if (this.incoming !== undefined) {
+      this.incoming.abort();
+      this.incoming = undefined;
+    }
+    this.reader = undefined;
+  }
+
+  private resetTransaction(): void {
+    this.abortMessage();
+    this.from = "";
+    this.users = [];
+    this.rcptCount = 0;
+    this.firstAddress = "";
+  }
+}
+
+/** 1: a command we handle; 2: a real SMTP command we do not implement (502). */
+const VERBS: { [v: string]: number } = {
+  EHLO: 1, HELO: 1, MAIL: 1, RCPT: 1, DATA: 1, RSET: 1, NOOP: 1, VRFY: 1, HELP: 1, QUIT: 1,
+  EXPN: 2, TURN: 2, ETRN: 2, AUTH: 2, STARTTLS: 2, BDAT: 2, SEND: 2, SOML: 2, SAML: 2,
+};
+
+/** Errors a session may make before it is dropped (HTTP requests, garbage). */
+const MAX_ERRORS = 20;
+
+function outOfOrder(state: State, verb: Verb): string {
+  if (state === State.Fresh) return "503 5.5.1 Send EHLO or HELO first";
+  if (verb === "MAIL") return "503 5.5.1 Nested MAIL command (RSET first)";
+  if (verb === "RCPT") return "503 5.5.1 Send MAIL first";
+  if (verb === "DATA") return state === State.Mail ? "503 5.5.1 No valid recipients" : "503 5.5.1 Send MAIL first";
+  return "503 5.5.1 Bad sequence of commands";
+}
+
+// ---- the handlers, and which state allows which ----
+
+const ehlo: Handler = function (s, arg) { s.ehlo(arg, true); };
+const helo: Handler = function (s, arg) { s.ehlo(arg, false); };
+const mail: Handler = function (s, arg) { s.mail(arg); };
+const rcpt: Handler = function (s, arg) { s.rcpt(arg); };
+const data: Handler = function (s, arg) { s.data(arg); };
+const rset: Handler = function (s) { s.rset(); };
+const noop: Handler = function (s) { s.reply("250 2.0.0 Ok"); };
+const vrfy: Handler = function (s) { s.reply("252 2.5.0 Cannot VRFY user, but will accept message for local users"); };
+const help: Handler = function (s) {
+  s.reply("214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
+};
+const quit: Handler = function (s) { s.quit(); };
+
+/** The commands every state outside DATA allows, plus the state's own. */
+function table(own: StateTable): StateTable {
+  own.EHLO = ehlo;
+  own.HELO = helo;
+  own.RSET = rset;
+  own.NOOP = noop;
+  own.VRFY = vrfy;
+  own.HELP = help;
+  own.QUIT = quit;
+  return own;
+}
+
+/** Indexed by State. */
+const HANDLERS: StateTable[] = [
+  /* Fresh   */ table({}),
+  /* Idle    */ table({ MAIL: mail }),
+  /* Mail    */ table({ RCPT: rcpt }),
+  /* Rcpt    */ table({ RCPT: rcpt, DATA: data }),
+  /* Data    */ {},
+  /* Closing */ {},
+];

@@ -1,0 +1,28 @@
+/** The same dialogues over real TCP against the simulator, on every runtime. */
+import { after, before, describe, it } from "node:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startSimulator, Simulator } from "../sim/simulator";
+import { RUNTIME_NAMES } from "../sim/runtimes";
+import { runDialogue } from "./helpers/dialogue";
+import { DIALOGUES, tempDir, testConfig } from "./helpers/fixtures";
+import { tcpTransport } from "./helpers/transports";
+
+const files = fs.readdirSync(DIALOGUES).filter((f) => f.endsWith(".txt")).sort();
+
+for (const runtime of RUNTIME_NAMES) {
+  describe(`dialogues over TCP (${runtime} runtime)`, () => {
+    for (const file of files) {
+      let sim: Simulator;
+      describe(file, () => {
+        before(async () => {
+          sim = await startSimulator({ runtime, config: testConfig(), dataDir: tempDir("tcp"), smtpPort: 0, pop3Port: 0 });
+        });
+        after(() => sim.stop());
+        it("runs as scripted", async () => {
+          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port }));
+        });
+      });
+    }
+  });
+}

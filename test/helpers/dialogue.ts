@@ -1,0 +1,173 @@
+/**
+ * Scripted dialogues: plain files of client and server lines, run against a
+ * transport (an in-process fake socket, or real TCP to the simulator).
+ *
+ *   # comment
+ *   @connect NAME smtp|pop3   open a connection (the first line sent or
+ *                             expected is always for the current one)
+ *   @use NAME                 switch to an open connection
+ *   C: text                   client sends text + CRLF
+ *   R: text                   client sends raw text; escapes \r \n \t \\ \xHH
+ *   S: text                   next server line equals text; `*` matches anything
+ *   @closed                   the server has closed the connection
+ *   @drop                     the client drops the connection
+ *   @wait MS                  pause
+ *
+ * In C: lines, {apop:PASSWORD} becomes the APOP digest for the current
+ * connection's greeting timestamp.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as assert from "node:assert/strict";
+
+export type Protocol = "smtp" | "pop3";
+
+/** A byte pipe to one server session. */
+export interface Pipe {
+  write(data: string): void;
+  /** Resolves with the next line (without CRLF), or undefined once closed and drained. */
+  readLine(timeoutMs: number): Promise<string | undefined>;
+  /** Resolves true when the server closed the connection within the timeout. */
+  closed(timeoutMs: number): Promise<boolean>;
+  drop(): void;
+}
+
+export interface Transport {
+  connect(protocol: Protocol): Promise<Pipe>;
+}
+
+/** Collects bytes into lines for a Pipe implementation. */
+export class LineCollector {
+  private buffer = "";
+  private lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  isClosed = false;
+
+  push(data: string): void {
+    this.buffer += data;
+    let i: number;
+    while ((i = this.buffer.indexOf("\r\n")) >= 0) {
+      this.lines.push(this.buffer.slice(0, i));
+      this.buffer = this.buffer.slice(i + 2);
+    }
+    this.wake();
+  }
+
+  close(): void {
+    this.isClosed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private wait(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  async readLine(timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length === 0) {
+      if (this.isClosed) return undefined;
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await this.wait(left))) throw new Error(`no line from the server within ${timeoutMs} ms`);
+    }
+    return this.lines.shift() as string;
+  }
+
+  async closed(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.isClosed) {
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await this.wait(left))) return false;
+    }
+    return true;
+  }
+
+  /** Lines not yet read. */
+  get unread(): string[] {
+    return this.lines.slice();
+  }
+}
+
+export function unescapeRaw(s: string): string {
+  return s.replace(/\\(x[0-9a-fA-F]{2}|r|n|t|\\)/g, (_, e: string) => {
+    if (e === "r") return "\r";
+    if (e === "n") return "\n";
+    if (e === "t") return "\t";
+    if (e === "\\") return "\\";
+    return String.fromCharCode(parseInt(e.slice(1), 16));
+  });
+}
+
+function globToRegExp(pattern: string): RegExp {
+  return new RegExp("^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$");
+}
+
+const TIMEOUT_MS = 5000;
+
+/** Runs one dialogue file; fails with the file's line number on the first mismatch. */
+export async function runDialogue(file: string, transport: Transport): Promise<void> {
+  const text = fs.readFileSync(file, "latin1");
+  const pipes = new Map<string, { pipe: Pipe; greeting: string }>();
+  let current: { pipe: Pipe; greeting: string } | undefined;
+  const lines = text.split("\n");
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n].replace(/\r$/, "");
+    const where = `${file}:${n + 1}`;
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const need = () => {
+      if (!current) throw new Error(`${where}: no connection (use @connect first)`);
+      return current;
+    };
+    if (line.startsWith("@connect ")) {
+      const [, name, protocol] = line.split(/\s+/);
+      assert.ok(protocol === "smtp" || protocol === "pop3", `${where}: @connect NAME smtp|pop3`);
+      current = { pipe: await transport.connect(protocol), greeting: "" };
+      pipes.set(name, current);
+    } else if (line.startsWith("@use ")) {
+      current = pipes.get(line.slice(5).trim());
+      assert.ok(current, `${where}: no connection named ${line.slice(5)}`);
+    } else if (line === "@closed") {
+      assert.ok(await need().pipe.closed(TIMEOUT_MS), `${where}: expected the server to close the connection`);
+    } else if (line === "@drop") {
+      need().pipe.drop();
+    } else if (line.startsWith("@wait ")) {
+      await new Promise((r) => setTimeout(r, Number(line.slice(6))));
+    } else if (line.startsWith("C: ")) {
+      const c = need();
+      const sent = line.slice(3).replace(/\{apop:([^}]*)\}/g, (_, password: string) => {
+        const stamp = /<[^>]*>/.exec(c.greeting);
+        assert.ok(stamp, `${where}: no APOP timestamp in the greeting ${JSON.stringify(c.greeting)}`);
+        return crypto.createHash("md5").update(stamp[0] + password, "latin1").digest("hex");
+      });
+      c.pipe.write(sent + "\r\n");
+    } else if (line.startsWith("R: ")) {
+      need().pipe.write(unescapeRaw(line.slice(3)));
+    } else if (line.startsWith("S: ")) {
+      const c = need();
+      const want = line.slice(3);
+      let got: string | undefined;
+      try {
+        got = await c.pipe.readLine(TIMEOUT_MS);
+      } catch (e) {
+        throw new Error(`${where}: expected ${JSON.stringify(want)}: ${(e as Error).message}`);
+      }
+      assert.ok(got !== undefined, `${where}: expected ${JSON.stringify(want)} but the connection was closed`);
+      assert.ok(globToRegExp(want).test(got), `${where}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+      if (c.greeting === "") c.greeting = got;
+    } else {
+      throw new Error(`${where}: cannot read this line: ${line}`);
+    }
+  }
+  for (const { pipe } of pipes.values()) pipe.drop();
+}

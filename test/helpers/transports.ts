@@ -1,0 +1,122 @@
+/** Transports for dialogues: real TCP to a simulator, or a fake socket in-process. */
+import * as net from "node:net";
+import type { Config } from "../../firmware/config";
+import type { Connection, ConnectionEvents, Hal, ListenOptions } from "../../firmware/hal";
+import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
+import { SimCard } from "../../sim/card";
+import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
+
+/** Connects over TCP to the simulator's host ports. */
+export function tcpTransport(ports: { smtp: number; pop3: number }): Transport {
+  return {
+    connect(protocol: Protocol): Promise<Pipe> {
+      return tcpPipe(protocol === "smtp" ? ports.smtp : ports.pop3);
+    },
+  };
+}
+
+export function tcpPipe(port: number): Promise<Pipe> {
+  return new Promise((resolve, reject) => {
+    const collector = new LineCollector();
+    const socket = net.connect({ host: "127.0.0.1", port }, () => {
+      socket.off("error", reject);
+      socket.on("error", () => collector.close());
+      resolve({
+        write: (data) => void socket.write(Buffer.from(data, "latin1")),
+        readLine: (t) => collector.readLine(t),
+        closed: (t) => collector.closed(t),
+        drop: () => socket.destroy(),
+      });
+    });
+    socket.once("error", reject);
+    socket.on("data", (b) => collector.push(b.toString("latin1")));
+    socket.on("close", () => collector.close());
+  });
+}
+
+export interface FakeBox {
+  transport: Transport;
+  box: Letterbox;
+  card: SimCard;
+  stop(): void;
+}
+
+/**
+ * Runs the core in-process with a fake socket layer: client bytes go in as
+ * chunks of `chunkSize` (to exercise framing at odd boundaries); every send
+ * completes asynchronously, as on the boards.
+ */
+export function fakeBox(config: Config, dataDir: string, chunkSize: number): FakeBox {
+  const card = new SimCard({ dir: dataDir });
+  const acceptors: { [port: number]: (conn: Connection) => ConnectionEvents } = {};
+  const timers = new Set<NodeJS.Timeout>();
+  const hal: Hal = {
+    implementation: "letterbox-test (fake sockets)",
+    storage: card,
+    listen(options: ListenOptions) {
+      acceptors[options.port] = options.onConnection;
+      return { close: () => delete acceptors[options.port] };
+    },
+    setTimer(ms, callback) {
+      const t = setTimeout(() => (timers.delete(t), callback()), ms);
+      timers.add(t);
+      return { cancel: () => (clearTimeout(t), timers.delete(t)) };
+    },
+    now: () => Math.floor(Date.now() / 1000),
+    random: () => 4242,
+    log: () => {},
+  };
+  const box = startLetterbox(hal, config);
+  const transport: Transport = {
+    async connect(protocol: Protocol): Promise<Pipe> {
+      const accept = acceptors[protocol === "smtp" ? SMTP_PORT : POP3_PORT];
+      const collector = new LineCollector();
+      let outstanding = false;
+      let open = true;
+      let events: ConnectionEvents | undefined;
+      const finish = () => {
+        if (!open) return;
+        open = false;
+        collector.close();
+        setImmediate(() => events && events.onClose());
+      };
+      const conn: Connection = {
+        send(data: string) {
+          if (outstanding) throw new Error("the core sent while a send was outstanding");
+          if (!open) return;
+          outstanding = true;
+          collector.push(data);
+          setImmediate(() => {
+            outstanding = false;
+            if (open && events) events.onSent();
+          });
+        },
+        close() {
+          if (outstanding) throw new Error("the core closed while a send was outstanding");
+          finish();
+        },
+      };
+      events = accept(conn);
+      return {
+        write(data: string) {
+          for (let i = 0; i < data.length && open; i += chunkSize) {
+            const piece = data.slice(i, i + chunkSize);
+            setImmediate(() => open && events && events.onData(piece));
+          }
+        },
+        readLine: (t) => collector.readLine(t),
+        closed: (t) => collector.closed(t),
+        drop: finish,
+      };
+    },
+  };
+  return {
+    transport,
+    box,
+    card,
+    stop() {
+      box.stop();
+      for (const t of timers) clearTimeout(t);
+    },
+  };
+}
