@@ -103,10 +103,17 @@ export function captureLog(hal: Hal, ring: LogRing): void {
 
 interface Reply {
   result?: MsgMap;
-  /** Raw bytes sent after the MessagePack map (message data: msgpack str must be UTF-8 for the host). */
+  /** Bytes sent as msgpack bin next to the map (message data). */
   raw?: string;
   error?: number;
   message?: string;
+}
+
+/** A msgpack bin 8/16 value (payloads stay below 64 KiB). */
+function bin(data: string): string {
+  const n = data.length;
+  if (n < 256) return String.fromCharCode(0xc4, n) + data;
+  return String.fromCharCode(0xc5, Math.floor(n / 256), n % 256) + data;
 }
 
 function fail(code: number, message: string): Reply {
@@ -216,9 +223,8 @@ export class Console {
     } else if (reply.result) {
       for (const key in reply.result) map[key] = reply.result[key];
     }
-    const raw = reply.raw === undefined ? "" : reply.raw;
-    if (raw.length > 0) map.raw = raw.length;
-    let payload = encode(map) + raw;
+    // Data replies are [map, bin]: a msgpack str must be UTF-8 to the host, message bytes need not be.
+    let payload = reply.raw === undefined ? encode(map) : String.fromCharCode(0x92) + encode(map) + bin(reply.raw);
     if (payload.length > MAX_PAYLOAD) payload = encode({ id: id, ok: false, error: ERR_INTERNAL, message: "reply too large" });
     this.hal.serial.write(encodeFrame(payload));
   }

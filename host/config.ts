@@ -156,3 +156,22 @@ export function toCoreConfig(file: ConfigFile): Config {
     limits,
   };
 }
+
+/**
+ * What `letterbox provision` sends: the flat map the device keeps in internal
+ * flash (firmware/settings.ts), defaults filled in.
+ */
+export function toSettingsMap(file: ConfigFile): Record<string, unknown> {
+  const config = toCoreConfig(file);
+  return {
+    hostname: config.hostname,
+    domains: config.domains,
+    users: config.users,
+    smtpPort: config.smtpPort,
+    pop3Port: config.pop3Port,
+    limits: config.limits,
+    wifi: file.wifi ? { ssid: file.wifi.ssid, password: file.wifi.password || "" } : undefined,
+    sntpServer: file.sntpServer,
+    timezone: file.timezone,
+  };
+}

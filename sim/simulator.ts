@@ -8,6 +8,7 @@ import { POP3_PORT, SMTP_PORT } from "../firmware/main";
 import type { SerialLine } from "../firmware/hal";
 import { SimCard } from "./card";
 import { SimFlash } from "./flash";
+import { loadSettings } from "../firmware/settings";
 import type { RunningBox, RuntimeName } from "./runtime";
 import { getRuntime } from "./runtimes";
 
@@ -34,12 +35,15 @@ export interface Simulator extends RunningBox {
   pop3Port: number;
   card: SimCard;
   flash: SimFlash;
+  /** The configuration provisioned into the flash, which the box runs with instead of `config`. */
+  provisioned?: Config;
 }
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const card = options.card || new SimCard({ dir: options.dataDir });
   const config: Config = { ...options.config, smtpPort: SMTP_PORT, pop3Port: POP3_PORT };
   const flash = new SimFlash(options.flashDir);
+  const stored = loadSettings(flash);
   const log = options.log || (() => {});
   const serial = options.serial;
   const runtime = getRuntime(options.runtime);
@@ -73,6 +77,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     pop3Port: box.ports[POP3_PORT],
     card,
     flash,
+    provisioned: stored && stored.settings.config,
     stop: () => ((stopping = true), box.stop()),
   };
 }

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfigFile, toCoreConfig } from "../config";
 import { startSimulator } from "../../sim/simulator";
+import { PtySerialLine } from "../../sim/serial";
 import { RUNTIME_NAMES } from "../../sim/runtimes";
 import type { RuntimeName } from "../../sim/runtime";
 
@@ -25,6 +26,8 @@ export function registerSim(program: Command): void {
     .option("--bind <address>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--runtime <name>", "which build of the core to run").choices(RUNTIME_NAMES).default("node"))
     .option("--verbose", "log every session event")
+    .option("--serial", "expose the board's serial line as a pseudo-terminal (needs socat) for provision, status, ...")
+    .option("--flash <dir>", "directory emulating the board's internal flash (provisioned settings)", "sim-flash")
     .action(async (opts) => {
       let file;
       try {
@@ -37,7 +40,10 @@ export function registerSim(program: Command): void {
         throw e;
       }
       const config = toCoreConfig(file);
+      const serial = opts.serial ? await PtySerialLine.open() : undefined;
       const sim = await startSimulator({
+        serial,
+        flashDir: path.resolve(opts.flash),
         runtime: opts.runtime as RuntimeName,
         config,
         dataDir: path.resolve(opts.data),
@@ -49,14 +55,23 @@ export function registerSim(program: Command): void {
       console.log(`letterbox simulator (${opts.runtime} runtime), card in ${path.resolve(opts.data)}`);
       console.log(`SMTP  ${opts.bind}:${sim.smtpPort}`);
       console.log(`POP3  ${opts.bind}:${sim.pop3Port}`);
-      console.log(`domains: ${config.domains.join(", ")}`);
-      if (!opts.config) {
-        for (const u of config.users) console.log(`user ${u.name}@${config.domains[0]}  password ${u.password}`);
+      if (serial) console.log(`serial ${serial.path}   (letterbox status --port ${serial.path})`);
+      if (sim.provisioned) {
+        const p = sim.provisioned;
+        console.log(`settings: provisioned, from ${path.resolve(opts.flash)} (they win over --config)`);
+        console.log(`domains: ${p.domains.join(", ")}`);
+        console.log(`users: ${p.users.map((u) => u.name).join(", ")}`);
       } else {
-        console.log(`users: ${config.users.map((u) => u.name).join(", ")}`);
+        console.log(`domains: ${config.domains.join(", ")}`);
+        if (!opts.config) {
+          for (const u of config.users) console.log(`user ${u.name}@${config.domains[0]}  password ${u.password}`);
+        } else {
+          console.log(`users: ${config.users.map((u) => u.name).join(", ")}`);
+        }
       }
       console.log("Ctrl-C to stop.");
       const stop = () => {
+        if (serial) serial.close();
         void sim.stop().then(() => process.exit(0));
       };
       process.on("SIGINT", stop);

@@ -1,0 +1,65 @@
+/** `letterbox status` and `letterbox reboot`. */
+import { Command } from "commander";
+import { action, connect, PortOptions, withPortOptions } from "./common";
+
+function kib(n: unknown): string {
+  const v = Number(n);
+  return v >= 1048576 ? `${(v / 1048576).toFixed(1)} GiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} MiB` : `${v} KiB`;
+}
+
+function duration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return `${d ? `${d}d ` : ""}${h}h ${m}m ${seconds % 60}s`;
+}
+
+interface Mailbox {
+  user: string;
+  messages: number;
+  bytes: number;
+}
+
+export function registerStatus(program: Command): void {
+  withPortOptions(program.command("status").description("Show firmware, uptime, memory, card space, mailboxes and recent errors."))
+    .option("--json", "print the board's answer as JSON")
+    .action(
+      action(async (opts: PortOptions & { json?: boolean }) => {
+        const client = await connect(opts);
+        try {
+          const { map: s } = await client.request("status");
+          delete s.id;
+          delete s.ok;
+          if (opts.json) {
+            console.log(JSON.stringify(s, null, 2));
+            return;
+          }
+          console.log(`firmware   letterbox ${s.firmware} (protocol ${client.hello.protocol})`);
+          console.log(`runtime    ${s.runtime}`);
+          console.log(`host       ${s.hostname}  domains ${(s.domains as string[]).join(", ")}`);
+          console.log(`settings   ${s.provisioned ? "provisioned (internal flash)" : "defaults (not provisioned yet)"}`);
+          console.log(`uptime     ${duration(Number(s.uptime))}`);
+          if (s.freeMemory !== undefined) console.log(`memory     ${s.freeMemory} bytes free`);
+          if (s.cardTotalKiB !== undefined) console.log(`card       ${kib(s.cardFreeKiB)} free of ${kib(s.cardTotalKiB)}`);
+          for (const m of s.mailboxes as Mailbox[]) console.log(`mailbox    ${m.user}: ${m.messages} messages, ${m.bytes} bytes`);
+          const errors = s.errors as string[];
+          console.log(errors.length ? `errors     ${errors.join("\n           ")}` : "errors     none");
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+
+  withPortOptions(program.command("reboot").description("Restart the board (it keeps its settings and mail)."))
+    .action(
+      action(async (opts: PortOptions) => {
+        const client = await connect(opts);
+        try {
+          await client.request("reboot");
+          console.log("rebooting");
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+}

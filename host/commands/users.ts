@@ -1,0 +1,54 @@
+/** `letterbox users list|add|passwd|remove`: each change is committed to the board's flash at once. */
+import { Command } from "commander";
+import { action, connect, PortOptions, readPassword, UsageError, withPortOptions } from "./common";
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+const PASSWORD = /^[\x21-\x7e]{4,128}$/;
+
+function checkName(name: string): void {
+  if (!NAME.test(name)) throw new UsageError(`user name "${name}": use 1-32 lower-case letters, digits, . _ - (starting with a letter or digit)`);
+}
+
+async function newPassword(): Promise<string> {
+  const password = await readPassword("new password");
+  if (!PASSWORD.test(password)) throw new UsageError("password: use 4-128 printable ASCII characters, no spaces");
+  return password;
+}
+
+export function registerUsers(program: Command): void {
+  const users = program
+    .command("users")
+    .description("List and change the box's users (POP3 logins and mailboxes).")
+    .addHelpText("after", "\nPasswords are read from standard input (or asked for on a terminal), never from the command line, and never shown.");
+
+  withPortOptions(users.command("list").description("List the users.")).action(
+    action(async (opts: PortOptions) => {
+      const client = await connect(opts);
+      try {
+        const { map } = await client.request("users.list");
+        for (const name of map.users as string[]) console.log(name);
+      } finally {
+        await client.close();
+      }
+    }),
+  );
+
+  const change = (op: string, what: string, needsPassword: boolean) =>
+    withPortOptions(users.command(`${op} <name>`).description(what)).action(
+      action(async (name: string, opts: PortOptions) => {
+        checkName(name);
+        const args: Record<string, unknown> = { name };
+        if (needsPassword) args.password = await newPassword();
+        const client = await connect(opts);
+        try {
+          await client.request(`users.${op}`, args);
+          console.log(`${op === "add" ? "added" : op === "remove" ? "removed" : "changed the password of"} ${name}`);
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+  change("add", "Add a user (reads the password from stdin).", true);
+  change("passwd", "Set a user's password (reads it from stdin).", true);
+  change("remove", "Remove a user (their mail stays on the card).", false);
+}
