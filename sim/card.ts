@@ -27,6 +27,8 @@ export interface CardOptions {
 export class SimCard implements Storage {
   readonly dir: string;
   private openCount = 0;
+  private openHandles = new Set<SimFile>();
+  private poweredOff = false;
   private beforeOperation?: (op: CardOperation, cardPath: string) => void;
 
   constructor(options: CardOptions) {
@@ -51,12 +53,30 @@ export class SimCard implements Storage {
   }
 
   private before(op: CardOperation, cardPath: string): void {
+    this.checkPower();
     if (this.beforeOperation) this.beforeOperation(op, cardPath);
+  }
+
+  /** @internal */
+  checkPower(): void {
+    if (this.poweredOff) throw new CardError("card has no power");
+  }
+
+  /**
+   * Cuts the power: every open file is dropped without a sync and every
+   * later call fails. A power-cut test calls it from `beforeOperation` and
+   * then boots a new SimCard on the same directory.
+   */
+  powerOff(): void {
+    this.poweredOff = true;
+    for (const file of this.openHandles) file.drop();
+    this.openHandles.clear();
   }
 
   open(cardPath: string, mode: string): FileHandle {
     const host = this.hostPath(cardPath);
     if (mode !== "r" && mode !== "w" && mode !== "a") throw new CardError(`bad open mode ${mode}`);
+    this.checkPower();
     if (this.openCount >= MAX_OPEN_FILES) throw new CardError(`too many open files (${MAX_OPEN_FILES})`);
     this.before("open", cardPath);
     let fd: number;
@@ -66,7 +86,12 @@ export class SimCard implements Storage {
       throw new CardError(`cannot open ${cardPath}: ${(e as Error).message}`);
     }
     this.openCount++;
-    return new SimFile(this, fd, cardPath, mode, () => this.openCount--);
+    const file: SimFile = new SimFile(this, fd, cardPath, mode, () => {
+      this.openCount--;
+      this.openHandles.delete(file);
+    });
+    this.openHandles.add(file);
+    return file;
   }
 
   /** @internal */
@@ -75,6 +100,7 @@ export class SimCard implements Storage {
   }
 
   size(cardPath: string): number {
+    this.checkPower();
     try {
       const st = fs.statSync(this.hostPath(cardPath));
       return st.isFile() ? st.size : -1;
@@ -94,6 +120,7 @@ export class SimCard implements Storage {
   }
 
   mkdir(cardPath: string): void {
+    this.checkPower();
     const host = this.hostPath(cardPath);
     if (fs.existsSync(host)) return;
     this.before("mkdir", cardPath);
@@ -105,6 +132,7 @@ export class SimCard implements Storage {
   }
 
   list(cardPath: string): string[] {
+    this.checkPower();
     try {
       return fs.readdirSync(this.hostPath(cardPath)).sort();
     } catch (e) {
@@ -126,7 +154,14 @@ class SimFile implements FileHandle {
   ) {}
 
   private check(): void {
+    this.card.checkPower();
     if (this.closed) throw new CardError(`file already closed: ${this.cardPath}`);
+  }
+
+  /** Power cut: the host descriptor goes, unsynced, and the handle is dead. */
+  drop(): void {
+    this.closed = true;
+    fs.closeSync(this.fd);
   }
 
   read(length: number): string | undefined {

@@ -1,0 +1,468 @@
+/**
+ * The mail store on the strict simulated card: commit, list, read back,
+ * multi-recipient storage, restarts, recovery, torn journals, file handles,
+ * and a power cut at every changing card operation of a small workload.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Unpackr } from "msgpackr";
+import { SimCard, type CardOperation } from "../sim/card";
+import { MailStore, messagePath, type IncomingMessage } from "../firmware/store";
+import { fletcher31 } from "../firmware/checksum";
+
+const EPOCH = 0x1234567;
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "lb-store-"));
+}
+
+interface Booted {
+  card: SimCard;
+  store: MailStore;
+  logs: string[];
+}
+
+function boot(dir: string, beforeOperation?: (op: CardOperation, cardPath: string) => void): Booted {
+  const card = new SimCard({ dir, beforeOperation });
+  const logs: string[] = [];
+  const store = new MailStore(card, (line) => logs.push(line), () => EPOCH);
+  assert.equal(store.open(), true, logs.join("\n"));
+  return { card, store, logs };
+}
+
+/** Every byte value, CRLF lines, and a line starting with a dot. */
+function body(n: number, length: number): string {
+  let s = `Subject: message ${n}\r\n\r\n.dot line\r\n`;
+  for (let i = 0; s.length < length; i++) s += String.fromCharCode((i * 7 + n) & 0xff);
+  return s.slice(0, length);
+}
+
+function deliver(store: MailStore, data: string, recipients: string[]): number {
+  const incoming = store.beginMessage() as IncomingMessage;
+  assert.ok(incoming, "a file handle is free");
+  for (let i = 0; i < data.length; i += 536) incoming.write(data.slice(i, i + 536));
+  assert.equal(incoming.bytes, data.length);
+  incoming.commit(recipients, 1700000000);
+  return incoming.seq;
+}
+
+function readMessage(store: MailStore, seq: number): string {
+  const file = store.openMessage(seq);
+  assert.ok(file, "a file handle is free");
+  let out = "";
+  for (let chunk = file.read(700); chunk !== undefined; chunk = file.read(700)) out += chunk;
+  file.close();
+  return out;
+}
+
+/** The user's maildrop as plain data. */
+function listing(store: MailStore, user: string): { seq: number; size: number; uid: string }[] {
+  const drop = store.maildrop(user);
+  const out = [];
+  for (let i = 0; i < drop.count; i++) out.push({ seq: drop.seq(i), size: drop.size(i), uid: drop.uid(i) });
+  assert.equal(drop.totalBytes, out.reduce((sum, m) => sum + m.size, 0));
+  return out;
+}
+
+function messageFiles(dir: string): string[] {
+  return fs.readdirSync(path.join(dir, "LB", "MSG")).sort();
+}
+
+function fileName(seq: number): string {
+  return path.basename(messagePath(seq));
+}
+
+/** Parses a journal file strictly with msgpackr: records and their checksums back to back, nothing else. */
+function journalRecords(dir: string, cardPath: string): unknown[][] {
+  const data = fs.readFileSync(path.join(dir, ...cardPath.slice(1).split("/")));
+  const values: { value: unknown; start: number; end: number }[] = [];
+  new Unpackr({ useRecords: false, mapsAsObjects: true }).unpackMultiple(data, (value: unknown, start?: number, end?: number) => {
+    values.push({ value, start: start as number, end: end as number });
+  });
+  assert.equal(values.length % 2, 0, "every record has its checksum");
+  assert.equal(values.length > 0 ? values[values.length - 1].end : 0, data.length, "no bytes after the last record");
+  const records: unknown[][] = [];
+  for (let i = 0; i < values.length; i += 2) {
+    const { value, start, end } = values[i];
+    assert.ok(Array.isArray(value));
+    assert.equal(values[i + 1].value, fletcher31(data.toString("latin1"), start, end), `checksum of record ${i / 2}`);
+    records.push(value);
+  }
+  return records;
+}
+
+test("commit, list and read back byte for byte", () => {
+  const dir = tempDir();
+  const { store, card } = boot(dir);
+  const a = body(1, 3000);
+  const b = body(2, 10);
+  const seqA = deliver(store, a, ["alice"]);
+  const seqB = deliver(store, b, ["alice"]);
+  const list = listing(store, "alice");
+  assert.deepEqual(list.map((m) => [m.seq, m.size]), [[seqA, a.length], [seqB, b.length]]);
+  assert.notEqual(list[0].uid, list[1].uid);
+  for (const m of list) assert.match(m.uid, /^[\x21-\x7e]{1,70}$/);
+  assert.equal(readMessage(store, seqA), a);
+  assert.equal(readMessage(store, seqB), b);
+  assert.equal(store.usage("alice"), a.length + b.length);
+  assert.equal(store.usage("bob"), 0);
+  assert.deepEqual(listing(store, "bob"), []);
+  assert.equal(card.openFiles, 0);
+  assert.equal(store.openFileCount, 0);
+});
+
+test("a message for several users is stored once and removed when the last one deletes it", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const data = body(3, 2000);
+  const seq = deliver(store, data, ["alice", "bob", "alice"]);
+  const only = deliver(store, body(4, 100), ["bob"]);
+  assert.deepEqual(messageFiles(dir), [fileName(seq), fileName(only)]);
+  assert.equal(store.usage("alice"), data.length);
+  assert.equal(store.usage("bob"), data.length + 100);
+  assert.deepEqual(listing(store, "alice").map((m) => m.seq), [seq]); // listed once despite the duplicate recipient
+
+  store.deleteMessages("alice", [seq]);
+  assert.deepEqual(listing(store, "alice"), []);
+  assert.equal(store.usage("alice"), 0);
+  assert.deepEqual(messageFiles(dir), [fileName(seq), fileName(only)], "bob still has it");
+  assert.equal(readMessage(store, seq), data);
+
+  store.deleteMessages("bob", [seq]);
+  assert.deepEqual(listing(store, "bob").map((m) => m.seq), [only]);
+  assert.equal(store.usage("bob"), 100);
+  assert.deepEqual(messageFiles(dir), [fileName(only)]);
+});
+
+test("a restart sees the same messages, sizes, UIDLs and usage", () => {
+  const dir = tempDir();
+  const first = boot(dir).store;
+  deliver(first, body(5, 500), ["alice", "bob"]);
+  deliver(first, body(6, 600), ["alice"]);
+  const seq = deliver(first, body(7, 700), ["bob"]);
+  first.deleteMessages("bob", [seq]);
+  const before = { alice: listing(first, "alice"), bob: listing(first, "bob") };
+
+  const second = boot(dir).store;
+  assert.deepEqual({ alice: listing(second, "alice"), bob: listing(second, "bob") }, before);
+  assert.equal(second.usage("alice"), 1100);
+  assert.equal(second.usage("bob"), 500);
+  for (const m of before.alice) assert.equal(readMessage(second, m.seq), body(m.seq === before.alice[0].seq ? 5 : 6, m.size));
+  const third = boot(dir).store;
+  assert.deepEqual(listing(third, "alice"), before.alice);
+});
+
+test("recovery removes the data file of a message that was never committed", () => {
+  const dir = tempDir();
+  const { store, card } = boot(dir);
+  const kept = deliver(store, body(8, 100), ["alice"]);
+  const crashed = store.beginMessage() as IncomingMessage;
+  crashed.write("half a message");
+  const aborted = store.beginMessage() as IncomingMessage;
+  aborted.write("a client that went away");
+  aborted.abort();
+  aborted.abort(); // twice is harmless
+  assert.deepEqual(messageFiles(dir), [fileName(kept), fileName(crashed.seq)]);
+  card.powerOff(); // the process dies with the message half written
+
+  const { store: after, logs } = boot(dir);
+  assert.deepEqual(messageFiles(dir), [fileName(kept)]);
+  assert.deepEqual(listing(after, "alice").map((m) => m.seq), [kept]);
+  assert.equal(logs.filter((l) => /card error/.test(l)).length, 0);
+  // A new message gets a new number: reserved numbers are never reused.
+  assert.ok(deliver(after, "x", ["alice"]) > aborted.seq);
+});
+
+test("a torn journal tail is ignored and compacted away; nothing committed is lost", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const seqs = [deliver(store, body(9, 300), ["alice"]), deliver(store, body(10, 400), ["alice", "bob"])];
+  const journal = store.journalPath;
+  const before = listing(store, "alice");
+  // Half of an A record, then garbage, as a cut in the middle of an append leaves it.
+  const hostJournal = path.join(dir, ...journal.slice(1).split("/"));
+  fs.appendFileSync(hostJournal, Buffer.from([0x95, 0xa1, 0x41, 0x05, 0xcd, 0x01]));
+  fs.appendFileSync(hostJournal, Buffer.from("garbage\x00\x00\xff", "latin1"));
+
+  const { store: after, logs } = boot(dir);
+  assert.ok(logs.some((l) => /torn/.test(l)), logs.join("\n"));
+  assert.notEqual(after.journalPath, journal, "compaction moved to the other journal file");
+  assert.deepEqual(listing(after, "alice"), before);
+  assert.deepEqual(listing(after, "bob").map((m) => m.seq), [seqs[1]]);
+  const records = journalRecords(dir, after.journalPath);
+  assert.deepEqual(records.map((r) => r[0]), ["H", "A", "A", "S"]);
+  // And the store goes on working across another restart.
+  const more = deliver(after, body(11, 50), ["bob"]);
+  assert.deepEqual(listing(boot(dir).store, "bob").map((m) => m.seq), [seqs[1], more]);
+});
+
+test("sequence numbers and UIDLs never repeat, even after deleting everything", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const seen = new Set<string>();
+  let last = 0;
+  for (let round = 0; round < 3; round++) {
+    const current = boot(dir).store;
+    for (let i = 0; i < 3; i++) deliver(current, body(i, 20), ["alice"]);
+    const list = listing(current, "alice");
+    for (const m of list) {
+      assert.ok(!seen.has(m.uid), `UIDL ${m.uid} repeated`);
+      seen.add(m.uid);
+      assert.ok(m.seq > last);
+      last = m.seq;
+    }
+    current.deleteMessages("alice", list.map((m) => m.seq));
+    assert.deepEqual(messageFiles(dir), []);
+  }
+  assert.equal(seen.size, 9);
+  assert.equal(store.epoch, EPOCH);
+});
+
+test("the file-handle budget: three message files, one handle always left for the journal", () => {
+  const dir = tempDir();
+  const { store, card } = boot(dir);
+  const stored = deliver(store, "stored", ["alice"]);
+  const open = [store.beginMessage(), store.beginMessage()] as IncomingMessage[];
+  const reading = store.openMessage(stored);
+  assert.ok(reading && open[0] && open[1]);
+  assert.equal(card.openFiles, 3);
+  assert.equal(store.beginMessage(), undefined);
+  assert.equal(store.openMessage(stored), undefined);
+  // The journal still has its handle: commits, listings and deletions work.
+  open[0].write("one");
+  open[0].commit(["alice"], 1);
+  assert.equal(card.openFiles, 2);
+  assert.equal(listing(store, "alice").length, 2);
+  const third = store.beginMessage() as IncomingMessage;
+  assert.ok(third);
+  assert.equal(store.beginMessage(), undefined);
+  store.deleteMessages("alice", [open[0].seq]);
+  reading.close();
+  reading.close(); // closing twice does not free a second handle
+  assert.equal(store.openFileCount, 2);
+  open[1].abort();
+  third.abort();
+  assert.equal(card.openFiles, 0);
+  assert.equal(store.openFileCount, 0);
+});
+
+test("every name on the card is FAT 8.3", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  for (let i = 0; i < 20; i++) deliver(store, "m", ["alice"]);
+  store.deleteMessages("alice", [3, 4]);
+  boot(dir);
+  const names: string[] = [];
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d)) {
+      names.push(name);
+      if (fs.statSync(path.join(d, name)).isDirectory()) walk(path.join(d, name));
+    }
+  };
+  walk(dir);
+  assert.ok(names.includes("JRNL.A") && names.includes("MSG"));
+  for (const name of names) assert.match(name, /^[A-Z0-9_-]{1,8}(\.[A-Z0-9]{1,3})?$/);
+  assert.equal(fileName(0x1a), "0000001A.EML");
+});
+
+test("compaction after many deletions and after journal growth keeps the live state only", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const seqs: number[] = [];
+  for (let i = 0; i < 40; i++) seqs.push(deliver(store, body(i, 50), i % 2 ? ["alice", "bob"] : ["alice"]));
+  const generation = store.journalGeneration;
+  for (let i = 0; i < 36; i++) store.deleteMessages("alice", [seqs[i]]);
+  assert.ok(store.journalGeneration > generation, "compacted after the deletions");
+  assert.ok(journalRecords(dir, store.journalPath).filter((r) => r[0] === "D").length < 36);
+  assert.deepEqual(listing(store, "alice").map((m) => m.seq), seqs.slice(36));
+  const bobs = seqs.filter((_, i) => i % 2);
+  assert.deepEqual(listing(store, "bob").map((m) => m.seq), bobs);
+  assert.deepEqual(messageFiles(dir), [...new Set([...seqs.slice(36), ...bobs])].sort((a, b) => a - b).map(fileName));
+
+  // Reservations of aborted messages grow the journal until a compaction at the next commit drops them.
+  store.compactAfterBytes = 2048;
+  const before = store.journalGeneration;
+  const snapshot = fs.statSync(path.join(dir, ...store.journalPath.slice(1).split("/"))).size;
+  for (let i = 0; i < 300; i++) (store.beginMessage() as IncomingMessage).abort();
+  assert.equal(store.journalGeneration, before, "aborts alone do not compact");
+  const carol = deliver(store, "c", ["carol"]);
+  assert.ok(store.journalGeneration > before, "compacted after growth");
+  const records = journalRecords(dir, store.journalPath);
+  assert.equal(records.filter((r) => r[0] === "R").length, 0);
+  assert.ok(fs.statSync(path.join(dir, ...store.journalPath.slice(1).split("/"))).size < snapshot + 100);
+  assert.deepEqual(listing(boot(dir).store, "carol").map((m) => m.seq), [carol]);
+});
+
+test("a card error makes the store not ready; open() again recovers", () => {
+  const dir = tempDir();
+  let failWrites = false;
+  const card = new SimCard({
+    dir,
+    beforeOperation: (op) => {
+      if (failWrites && op === "write") throw new Error("I/O error");
+    },
+  });
+  const logs: string[] = [];
+  const store = new MailStore(card, (l) => logs.push(l), () => EPOCH);
+  assert.throws(() => store.maildrop("alice"), /not ready/);
+  assert.ok(store.open());
+  const kept = deliver(store, "kept", ["alice"]);
+  const incoming = store.beginMessage() as IncomingMessage;
+  failWrites = true;
+  assert.throws(() => incoming.write("lost"), /I\/O error/);
+  assert.equal(store.ready, false);
+  incoming.abort();
+  assert.throws(() => store.beginMessage(), /not ready/);
+  failWrites = false;
+  assert.ok(store.open());
+  assert.deepEqual(listing(store, "alice").map((m) => m.seq), [kept]);
+  assert.deepEqual(messageFiles(dir), [fileName(kept)]);
+});
+
+class PowerCut extends Error {}
+
+interface Expectation {
+  /** user -> seq -> body of messages whose commit() returned and that no confirmed deletion removed. */
+  live: Map<string, Map<number, string>>;
+  /** A commit in progress at the cut: it may or may not have made it. */
+  uncertain: { seq: number; recipients: string[]; data: string } | undefined;
+  /** Deletions in progress at the cut: user -> seqs that may or may not be gone. */
+  maybeDeleted: Map<string, Set<number>>;
+  uids: Map<number, string>;
+}
+
+/** A small workload: commits for one and several users, an abort, listings, deletions. Stops at the power cut. */
+function workload(store: MailStore, expect: Expectation): void {
+  const commit = (n: number, recipients: string[]) => {
+    const data = body(n, 200 + n * 150);
+    const incoming = store.beginMessage() as IncomingMessage;
+    for (let i = 0; i < data.length; i += 300) incoming.write(data.slice(i, i + 300));
+    expect.uncertain = { seq: incoming.seq, recipients, data };
+    incoming.commit(recipients, 1700000000 + n);
+    expect.uncertain = undefined;
+    for (const user of recipients) {
+      if (!expect.live.has(user)) expect.live.set(user, new Map());
+      expect.live.get(user)!.set(incoming.seq, data);
+    }
+    return incoming.seq;
+  };
+  const remove = (user: string, seqs: number[]) => {
+    expect.maybeDeleted.set(user, new Set(seqs));
+    store.deleteMessages(user, seqs);
+    expect.maybeDeleted.delete(user);
+    for (const seq of seqs) expect.live.get(user)!.delete(seq);
+  };
+  const look = (user: string) => {
+    for (const m of listing(store, user)) expect.uids.set(m.seq, m.uid);
+  };
+  const m1 = commit(1, ["alice"]);
+  const m2 = commit(2, ["alice", "bob"]);
+  const aborted = store.beginMessage() as IncomingMessage;
+  aborted.write("never finished");
+  aborted.abort();
+  look("alice");
+  const m3 = commit(3, ["bob"]);
+  remove("alice", [m1, m2]);
+  commit(4, ["alice", "bob", "carol"]);
+  look("bob");
+  remove("bob", [m2, m3]);
+  commit(5, ["carol"]);
+  look("carol");
+}
+
+function checkAfterCut(dir: string, expect: Expectation, label: string): void {
+  const { store } = boot(dir);
+  const onCard = new Set<number>();
+  for (const user of ["alice", "bob", "carol"]) {
+    const list = listing(store, user);
+    const seqs = list.map((m) => m.seq);
+    assert.equal(new Set(seqs).size, seqs.length, `${label}: ${user} sees a message twice`);
+    const live = expect.live.get(user) ?? new Map<number, string>();
+    const maybe = expect.maybeDeleted.get(user) ?? new Set<number>();
+    for (const seq of live.keys()) {
+      if (maybe.has(seq)) continue;
+      assert.ok(seqs.includes(seq), `${label}: ${user} lost committed message ${seq}`);
+    }
+    for (const m of list) {
+      const uncertain = expect.uncertain && expect.uncertain.seq === m.seq && expect.uncertain.recipients.includes(user);
+      const data = live.get(m.seq) ?? (uncertain ? expect.uncertain!.data : undefined);
+      assert.ok(data !== undefined, `${label}: ${user} sees message ${m.seq} that was not committed or was deleted`);
+      assert.equal(m.size, data.length, `${label}: size of ${m.seq}`);
+      assert.equal(readMessage(store, m.seq), data, `${label}: content of ${m.seq}`);
+      if (expect.uids.has(m.seq)) assert.equal(m.uid, expect.uids.get(m.seq), `${label}: UIDL of ${m.seq} changed`);
+      onCard.add(m.seq);
+    }
+    assert.equal(store.usage(user), list.reduce((sum, m) => sum + m.size, 0), `${label}: usage of ${user}`);
+  }
+  assert.deepEqual(messageFiles(dir), [...onCard].sort((a, b) => a - b).map(fileName), `${label}: data files are exactly the live messages`);
+}
+
+test("power cut at every changing card operation of a workload, and again during recovery", () => {
+  // Count the operations of the whole workload first.
+  let total = 0;
+  {
+    const dir = tempDir();
+    const { store } = boot(dir, () => void total++);
+    total = 0;
+    workload(store, { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map() });
+  }
+  assert.ok(total > 30, `the workload has ${total} card operations`);
+  let tried = 0;
+  let passed = 0;
+  let recoveryCuts = 0;
+  for (let k = 1; k <= total; k++) {
+    tried++;
+    const dir = tempDir();
+    let count = 0;
+    let armed = false;
+    let card!: SimCard;
+    const booted = boot(dir, () => {
+      if (armed && ++count === k) {
+        card.powerOff();
+        throw new PowerCut(`power cut at operation ${k}`);
+      }
+    });
+    card = booted.card;
+    armed = true;
+    const expect: Expectation = { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map() };
+    try {
+      workload(booted.store, expect);
+      assert.fail(`operation ${k} was never reached`);
+    } catch (e) {
+      if (!(e instanceof PowerCut) && !/no power|not ready/.test(String(e))) throw e;
+    }
+    // A second cut at every operation of the first recovery, for every third k (to keep the run short).
+    if (k % 3 === 0) {
+      for (let j = 1; ; j++) {
+        const copy = tempDir();
+        fs.cpSync(dir, copy, { recursive: true });
+        let ops = 0;
+        const cutCard = new SimCard({
+          dir: copy,
+          beforeOperation: () => {
+            if (++ops === j) {
+              cutCard.powerOff();
+              throw new PowerCut("cut during recovery");
+            }
+          },
+        });
+        const opened = new MailStore(cutCard, () => {}, () => EPOCH).open();
+        if (!opened) {
+          recoveryCuts++;
+          checkAfterCut(copy, expect, `cut at operation ${k}, then at ${j} in recovery`);
+        }
+        fs.rmSync(copy, { recursive: true, force: true });
+        if (opened) break; // recovery finished before operation j
+      }
+    }
+    checkAfterCut(dir, expect, `cut at operation ${k}`);
+    checkAfterCut(dir, expect, `cut at operation ${k}, second boot`);
+    passed++;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`power cuts: ${tried} cut points tried, ${passed} passed (plus ${recoveryCuts} cuts during recovery)`);
+  assert.equal(passed, tried);
+});
