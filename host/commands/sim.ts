@@ -41,17 +41,29 @@ export function registerSim(program: Command): void {
       }
       const config = toCoreConfig(file);
       const serial = opts.serial ? await PtySerialLine.open() : undefined;
-      const sim = await startSimulator({
-        serial,
-        flashDir: path.resolve(opts.flash),
-        runtime: opts.runtime as RuntimeName,
-        config,
-        dataDir: path.resolve(opts.data),
-        smtpPort: opts.smtpPort,
-        pop3Port: opts.pop3Port,
-        bindHost: opts.bind,
-        log: opts.verbose ? (line) => console.log(`log: ${line}`) : () => {},
-      });
+      let sim;
+      try {
+        sim = await startSimulator({
+          serial,
+          flashDir: path.resolve(opts.flash),
+          runtime: opts.runtime as RuntimeName,
+          config,
+          dataDir: path.resolve(opts.data),
+          smtpPort: opts.smtpPort,
+          pop3Port: opts.pop3Port,
+          bindHost: opts.bind,
+          log: opts.verbose ? (line) => console.log(`log: ${line}`) : () => {},
+        });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+        if (err.code === "EADDRINUSE") {
+          console.error(`letterbox: ${err.address}:${err.port} is already in use (another simulator?). ` +
+            "Stop it, or choose other ports: --smtp-port N --pop3-port N (0 picks free ones).");
+          if (serial) serial.close();
+          process.exit(1);
+        }
+        throw e;
+      }
       console.log(`letterbox simulator (${opts.runtime} runtime), card in ${path.resolve(opts.data)}`);
       console.log(`SMTP  ${opts.bind}:${sim.smtpPort}`);
       console.log(`POP3  ${opts.bind}:${sim.pop3Port}`);
