@@ -42,7 +42,7 @@ lua: build
 sim: build
 	node host/bin/letterbox.js sim
 
-test: check build lua debian-deps
+test: check build debian-deps
 	node --test --test-concurrency=2 --test-timeout=300000 build/test/
 
 clean:

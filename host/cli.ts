@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBackup } from "./commands/backup";
 import { registerBoards } from "./commands/boards";
+import { registerFlash } from "./commands/flash";
 import { EXIT_USAGE } from "./commands/common";
 import { registerLogs } from "./commands/logs";
 import { registerMonitor } from "./commands/monitor";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerBackup(program);
   registerBoards(program);
+  registerFlash(program);
   return program;
 }
 

@@ -101,6 +101,9 @@ export class NodeMcu {
   readonly binds: Promise<{ devicePort: number; hostPort: number }>[] = [];
   /** Highest live Lua heap seen by sampleHeap(), in bytes. */
   peakHeap = 0;
+  /** Measure the live heap after every n-th socket callback (0: only when Lua asks). */
+  heapSampleEvery = 0;
+  private callbacks = 0;
 
   constructor(private options: NodeMcuOptions) {
     this.vm = options.vm;
@@ -281,6 +284,7 @@ export class NodeMcu {
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, state.self);
       return pushMore(L);
     });
+    if (this.heapSampleEvery > 0 && ++this.callbacks % this.heapSampleEvery === 0) this.sampleHeap();
   }
 
   // ---- tmr ----
