@@ -3,7 +3,7 @@
  * multi-recipient storage, restarts, recovery, torn journals, file handles,
  * and a power cut at every changing card operation of a small workload.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,8 +15,11 @@ import { fletcher31 } from "../firmware/checksum";
 
 const EPOCH = 0x1234567;
 
+const PARENT = fs.mkdtempSync(path.join(os.tmpdir(), "lb-store-"));
+after(() => fs.rmSync(PARENT, { recursive: true, force: true }));
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "lb-store-"));
+  return fs.mkdtempSync(path.join(PARENT, "card-"));
 }
 
 interface Booted {
