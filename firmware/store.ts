@@ -301,6 +301,11 @@ export class MailStore {
   beginMessage(): IncomingMessage | undefined {
     this.requireReady();
     if (this.openFiles >= MESSAGE_FILES) return undefined;
+    try {
+      this.compactIfGrown(); // reservations of aborted messages add up even when nothing commits
+    } catch (e) {
+      throw this.cardFailed(e);
+    }
     const seq = this.nextSeq;
     this.nextSeq = seq + 1; // never reused, even if the record below fails half-written
     this.append(["R", seq]);
@@ -476,10 +481,16 @@ export class MailStore {
     if (this.headerGeneration(index) < 0) return false;
     const replay = new Replay(this.storage, this.inflight);
     const reader = new JournalReader(this.storage, JOURNALS[index], -1);
+    // A record out of place (a second header, say) ends the journal like a torn one.
+    let torn = false;
     for (let record = reader.next(); record !== undefined; record = reader.next()) {
-      if (!replay.add(record, reader.end)) break;
+      if (!replay.add(record, reader.end)) {
+        torn = true;
+        break;
+      }
     }
     if (!replay.complete) return false;
+    if (reader.torn) torn = true;
     this.epoch = replay.epoch;
     this.generation = replay.generation;
     this.nextSeq = replay.nextSeq;
@@ -490,8 +501,8 @@ export class MailStore {
     this.deletionsSinceSnapshot = replay.deletions;
     // Recovery: a reservation without a commit is a message nobody was told about.
     for (let i = 0; i < replay.uncommitted.length; i++) this.removeIfPresent(messagePath(replay.uncommitted[i]));
-    if (reader.torn) this.log("store: journal ends in a torn record at byte " + hex(reader.end, 8) + "; dropping it");
-    if (reader.torn || replay.reservations > 0 || replay.deletions > 0) this.compact();
+    if (torn) this.log("store: journal ends in a torn record at byte " + hex(replay.end, 8) + "; dropping it");
+    if (torn || replay.reservations > 0 || replay.deletions > 0) this.compact();
     else this.compactIfGrown();
     return true;
   }
