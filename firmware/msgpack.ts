@@ -226,7 +226,8 @@ class Cursor {
     for (let i = 0; i < length; i++) {
       const key = this.value(depth + 1);
       if (this.status !== 0) return null;
-      if (typeof key !== "string") return this.fail(INVALID);
+      // "__proto__" would replace the object's prototype in JavaScript.
+      if (typeof key !== "string" || key === "__proto__") return this.fail(INVALID);
       const item = this.value(depth + 1);
       if (this.status !== 0) return null;
       out[key] = item;

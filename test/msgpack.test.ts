@@ -154,6 +154,7 @@ test("what the codec refuses", () => {
     "cf0000000000000001", "d30000000000000001", "d40000", "c70100", // 64-bit ints, ext
     "ce80000000", "dd80000000", "81" + "01" + "02", // beyond int32; a map whose key is no string
     "91".repeat(40) + "c0", // nested too deeply
+    "81a95f5f70726f746f5f5f80", // {"__proto__": {}}
   ];
   for (const h of invalid) assert.equal(decode(Buffer.from(h, "hex").toString("latin1"), 0).end, INVALID, h);
   assert.equal(decode("", 0).end, INCOMPLETE);
