@@ -22,7 +22,7 @@ export function registerMonitor(program: Command): void {
             if (stdin.isTTY && (d.includes(0x1d) || d.includes(0x03))) return quit();
             port.write(d);
           });
-          stdin.on("end", quit);
+          // Without input (stdin at its end, e.g. </dev/null) keep showing output until Ctrl-C.
           port.on("close", quit);
           process.once("SIGINT", quit);
           process.once("SIGTERM", quit);
