@@ -39,8 +39,9 @@ espruino: build
 lua: build
 	node build/host/nodemcu/build.js
 
-sim: build
-	node host/bin/letterbox.js sim
+# --serial: the board's serial line as a pseudo-terminal (socat) for `letterbox provision --port ...`.
+sim: build debian-deps
+	node host/bin/letterbox.js sim --serial
 
 test: check build debian-deps
 	node --test --test-concurrency=2 --test-timeout=300000 build/test/
