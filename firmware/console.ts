@@ -92,12 +92,19 @@ export class LogRing {
   }
 }
 
-/** Routes every hal.log line through the ring too (wraps hal.log in place). */
+/**
+ * Routes every hal.log line through the ring too (wraps hal.log in place).
+ * Lines may quote what peers sent: a frame marker byte in them becomes "?",
+ * so console output can never pose as a frame.
+ */
 export function captureLog(hal: Hal, ring: LogRing): void {
   const original = hal.log;
+  const marker = String.fromCharCode(254);
   hal.log = function (line: string) {
-    ring.add(line);
-    original(line);
+    let clean = line;
+    while (clean.indexOf(marker) >= 0) clean = clean.replace(marker, "?");
+    ring.add(clean);
+    original(clean);
   };
 }
 

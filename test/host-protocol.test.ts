@@ -12,6 +12,8 @@ import * as host from "../host/serial/protocol";
 import { encode } from "../firmware/msgpack";
 import { loadSettings, saveSettings, Settings, SLOT_NAMES } from "../firmware/settings";
 import { SimFlash } from "../sim/flash";
+import { captureLog, LogRing } from "../firmware/console";
+import type { Hal } from "../firmware/hal";
 import { testConfig } from "./helpers/fixtures";
 
 const latin1 = (b: Buffer) => b.toString("latin1");
@@ -188,4 +190,22 @@ test("a failing flash write leaves the old settings in force", () => {
   };
   assert.throws(() => saveSettings(broken, settings(["ben"]), first));
   assert.deepEqual(loadSettings(flash)!.settings.config.users.map((u) => u.name), ["anna"]);
+});
+
+test("log lines keep to the ring's size, report what was dropped, and never carry a frame marker", () => {
+  const ring = new LogRing(3);
+  const printed: string[] = [];
+  const hal = { log: (line: string) => printed.push(line) } as unknown as Hal;
+  captureLog(hal, ring);
+  hal.log("RCPT from \xfeL\x01 peer");
+  for (const n of ["two", "three", "four"]) hal.log(n);
+  assert.equal(printed[0], "RCPT from ?L\x01 peer");
+  const page = ring.since(0, 1000);
+  assert.deepEqual(page.lines, ["two", "three", "four"]);
+  assert.equal(page.skipped, 1);
+  assert.equal(page.next, 4);
+  assert.deepEqual(ring.since(4, 1000).lines, []);
+  const small = ring.since(1, 10);
+  assert.deepEqual(small.lines, ["two"]);
+  assert.equal(small.next, 2);
 });
