@@ -29,7 +29,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   // Provisioned settings in internal flash win over the board's defaults.
   const booted = bootConsole(hal, fallbackConfig);
   const config = booted.config;
-  const store = new MailStore(hal.storage, hal.log);
+  const store = new MailStore(hal.storage, hal.log, hal.random);
   if (!store.open()) hal.log("letterbox: the card is not usable yet; sessions will be refused until it is");
   // Both servers read users, domains and limits from `config` on every use,
   // so a provisioned configuration takes effect at once.

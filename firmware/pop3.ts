@@ -409,26 +409,37 @@ export class Pop3Session {
     this.reply("+OK Maildrop has " + decimal(m.count) + " messages (" + decimal(m.totalBytes) + " octets)");
   }
 
-  /** QUIT: from TRANSACTION, the UPDATE state applies the deletions. */
+  /**
+   * QUIT: from TRANSACTION, the UPDATE state applies the deletions. It waits
+   * its turn behind replies still streaming (a pipelined RETR), so no file is
+   * removed while it is being read.
+   */
   quit(): void {
-    if (this.state === State.Transaction && this.deletedCount > 0) {
-      const m = this.maildrop as Maildrop;
-      const seqs: number[] = [];
-      for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) seqs.push(m.seq(n - 1));
-      try {
-        this.server.store.deleteMessages(this.user, seqs);
-      } catch (e) {
-        this.server.hal.log("pop3: deletion failed: " + e);
-        this.reply("-ERR [SYS/TEMP] Some deleted messages not removed");
-        this.close();
-        return;
-      }
-      const remaining = m.count - this.deletedCount;
-      this.reply("+OK letterbox POP3 server signing off (" + decimal(remaining) + " messages left)");
-    } else {
-      this.reply("+OK letterbox POP3 server signing off");
+    const session = this;
+    const update = this.state === State.Transaction;
+    this.state = State.Closed; // nothing after QUIT is read
+    this.sender.stream(function (): ChunkSource {
+      let answer = "+OK letterbox POP3 server signing off\r\n";
+      if (update) answer = session.update();
+      session.endSession();
+      return new MessageStream(undefined, 0, session.server.hal, answer, true);
+    });
+    this.sender.closeWhenDone();
+  }
+
+  /** Commits the deletions marked in this session; returns QUIT's answer. */
+  private update(): string {
+    const m = this.maildrop as Maildrop;
+    if (this.deletedCount === 0) return "+OK letterbox POP3 server signing off\r\n";
+    const seqs: number[] = [];
+    for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) seqs.push(m.seq(n - 1));
+    try {
+      this.server.store.deleteMessages(this.user, seqs);
+    } catch (e) {
+      this.server.hal.log("pop3: deletion failed: " + e);
+      return "-ERR [SYS/TEMP] Some deleted messages not removed\r\n";
     }
-    this.close();
+    return "+OK letterbox POP3 server signing off (" + decimal(m.count - this.deletedCount) + " messages left)\r\n";
   }
 
   /** Parses a message number; answers -ERR and returns 0 when it names no live message. */

@@ -33,6 +33,11 @@ for (const file of files(root)) {
   };
   const visit = (node) => {
     switch (node.kind) {
+      case ts.SyntaxKind.StringLiteral:
+      case ts.SyntaxKind.NoSubstitutionTemplateLiteral:
+        // TypeScriptToLua writes such literals as UTF-8, so "\xc0" becomes two bytes in Lua.
+        if (/[^\x00-\x7f]/.test(node.text)) report(node, "non-ASCII character in a string literal (use String.fromCharCode)");
+        break;
       case ts.SyntaxKind.RegularExpressionLiteral: report(node, "RegExp literal (no RegExp on NodeMCU)"); break;
       case ts.SyntaxKind.SpreadElement: case ts.SyntaxKind.SpreadAssignment: report(node, "spread (Espruino lacks it)"); break;
       case ts.SyntaxKind.ObjectBindingPattern: case ts.SyntaxKind.ArrayBindingPattern: report(node, "destructuring (Espruino lacks it)"); break;
