@@ -44,7 +44,7 @@ sim: build debian-deps
 	node host/bin/letterbox.js sim --serial
 
 test: check build debian-deps
-	node --test --test-concurrency=2 --test-timeout=300000 build/test/
+	node --test --test-concurrency=2 --test-timeout=300000 $$(find build/test -name '*.test.js' | sort)
 
 clean:
 	rm -rf build dist
