@@ -1,0 +1,89 @@
+/** `letterbox sim` as a user runs it: config errors, printed ports, a restart on the same card. */
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RUNTIME_NAMES } from "../sim/runtimes";
+import { pop3Session, sendMail } from "./helpers/clients";
+import { ROOT, tempDir } from "./helpers/fixtures";
+
+const CLI = path.join(ROOT, "host/bin/letterbox.js");
+
+function writeConfig(value: unknown): string {
+  const file = path.join(tempDir("config"), "config.json");
+  fs.writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value));
+  return file;
+}
+
+const GOOD = { hostname: "box.example", domains: ["example.com"], users: [{ name: "dora", password: "explorer" }] };
+
+/** Starts the simulator and resolves with the ports it printed. */
+function startCli(args: string[]): Promise<{ child: ChildProcess; smtp: number; pop3: number }> {
+  const child = spawn(process.execPath, [CLI, "sim", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (b) => {
+      out += b;
+      const smtp = /SMTP\s+127\.0\.0\.1:(\d+)/.exec(out);
+      const pop3 = /POP3\s+127\.0\.0\.1:(\d+)/.exec(out);
+      if (smtp && pop3 && out.includes("Ctrl-C")) resolve({ child, smtp: Number(smtp[1]), pop3: Number(pop3[1]) });
+    });
+    child.stderr!.on("data", (b) => (err += b));
+    child.on("exit", (code) => reject(new Error(`simulator exited with ${code}: ${err}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.removeAllListeners("exit");
+    child.on("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+describe("letterbox sim", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["a missing field", { hostname: "box.example", domains: ["example.com"] }, /config: users: is missing/],
+    ["a bad user name", { ...GOOD, users: [{ name: "Dora Explorer", password: "explorer" }] }, /config: users\.0\.name: /],
+    ["an unknown field", { ...GOOD, domians: ["x.example"] }, /config: domians: is not a known field/],
+    ["a bad domain", { ...GOOD, domains: ["not a domain"] }, /config: domains\.0: /],
+    ["a duplicate user", { ...GOOD, users: [GOOD.users[0], GOOD.users[0]] }, /config: users\.1\.name: "dora" appears twice/],
+    ["broken JSON", "{ hostname: ", /config: .*not valid JSON/],
+  ];
+  for (const [what, config, message] of cases) {
+    it(`rejects ${what} with a clear line naming the field and exit code 2`, () => {
+      const r = spawnSync(process.execPath, [CLI, "sim", "--config", writeConfig(config), "--data", tempDir("bad")], { encoding: "utf8" });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, "", "nothing starts");
+    });
+  }
+
+  it("rejects a missing config file with exit code 2", () => {
+    const r = spawnSync(process.execPath, [CLI, "sim", "--config", "/nonexistent/letterbox.json"], { encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /cannot read \(ENOENT\)/);
+  });
+
+  for (const runtime of RUNTIME_NAMES) {
+    it(`serves on the ports it prints and keeps mail across a restart (${runtime} runtime)`, async () => {
+      const data = tempDir("cli");
+      const args = ["--config", writeConfig(GOOD), "--data", data, "--flash", tempDir("flash"), "--smtp-port", "0", "--pop3-port", "0", "--runtime", runtime];
+      let sim = await startCli(args);
+      try {
+        assert.match(await sendMail(sim.smtp, "x@remote.example", ["dora@example.com"], Buffer.from("Subject: hi\r\n\r\nhi\r\n")), /^250 /);
+      } finally {
+        await stop(sim.child);
+      }
+      sim = await startCli(args);
+      try {
+        const count = await pop3Session(sim.pop3, "dora", "explorer", async (c) => (await c.list()).count);
+        assert.equal(count, 1);
+      } finally {
+        await stop(sim.child);
+      }
+    });
+  }
+});
