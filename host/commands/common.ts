@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { loadBoards } from "../boards";
 import { ConfigError } from "../config";
-import { DeviceClient, DeviceError, LinkError } from "../serial/client";
+import { DeviceClient, LinkError } from "../serial/client";
 import { choosePort, listPorts, PortError } from "../serial/ports";
 
 export const EXIT_OK = 0;
@@ -76,8 +76,7 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void>)
 export function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError || e instanceof UsageError) return EXIT_USAGE;
   if (e instanceof PortError || e instanceof LinkError) return EXIT_NO_BOARD;
-  if (e instanceof DeviceError) return EXIT_FAILURE;
-  return EXIT_FAILURE;
+  return EXIT_FAILURE; // the board refused (DeviceError), a check failed, anything else
 }
 
 /** Reads a password: from stdin when it is not a terminal (scripts, tests), else asked twice without echo. */
