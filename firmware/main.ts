@@ -86,10 +86,8 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
       if (sweeper !== undefined) sweeper.cancel();
       if (serialConsole) serialConsole.stop();
       for (let i = 0; i < listeners.length; i++) listeners[i].close();
-      const sessions: { close(): void }[] = [];
-      for (let i = 0; i < smtp.sessions.length; i++) sessions.push(smtp.sessions[i]);
-      for (let i = 0; i < pop3.sessions.length; i++) sessions.push(pop3.sessions[i]);
-      for (let i = 0; i < sessions.length; i++) sessions[i].close();
+      smtp.sessions.closeAll();
+      pop3.sessions.closeAll();
     },
   };
 }

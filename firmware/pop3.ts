@@ -11,6 +11,7 @@ import { LineFramer } from "./lines";
 import { md5hex } from "./md5";
 import { decimal, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
+import { SessionList } from "./sessions";
 import type { Maildrop, MailStore } from "./store";
 import { find, lower, upper } from "./text";
 
@@ -45,7 +46,7 @@ interface FailRecord {
 }
 
 export class Pop3Server {
-  sessions: Pop3Session[] = [];
+  sessions = new SessionList<Pop3Session>();
   /** Recent failed logins by name, for the growing delay. */
   failures: FailRecord[] = [];
 
@@ -53,48 +54,16 @@ export class Pop3Server {
 
   accept(conn: Connection): ConnectionEvents {
     const session = new Pop3Session(this, conn);
-    if (this.sessions.length >= this.config.limits.pop3Sessions) {
-      session.reply("-ERR [SYS/TEMP] Too many connections, try again later");
-      session.close();
-    } else if (!this.store.ready && !this.store.open()) {
-      session.reply("-ERR [SYS/TEMP] Mail storage unavailable, try again later");
-      session.close();
-    } else {
-      this.sessions.push(session);
-      session.reply("+OK letterbox POP3 server ready " + session.timestamp);
-    }
-    return {
-      onData: function (data: string) {
-        session.receive(data);
-      },
-      onSent: function () {
-        session.sender.onSent();
-      },
-      onClose: function () {
-        session.gone();
-      },
-    };
+    return this.sessions.admit(session, this.config.limits.pop3Sessions, this.store, {
+      ready: "+OK letterbox POP3 server ready " + session.timestamp,
+      busy: "-ERR [SYS/TEMP] Too many connections, try again later",
+      unavailable: "-ERR [SYS/TEMP] Mail storage unavailable, try again later",
+    });
   }
 
   sweep(now: number): void {
-    const limit = this.config.limits.pop3IdleSeconds;
-    for (let i = this.sessions.length - 1; i >= 0; i--) {
-      const s = this.sessions[i];
-      if (now - s.lastActive >= limit) {
-        // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
-        s.reply("-ERR Idle for too long, closing connection");
-        s.close();
-      }
-    }
-  }
-
-  forget(session: Pop3Session): void {
-    for (let i = 0; i < this.sessions.length; i++) {
-      if (this.sessions[i] === session) {
-        this.sessions.splice(i, 1);
-        return;
-      }
-    }
+    // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
+    this.sessions.sweep(now, this.config.limits.pop3IdleSeconds, "-ERR Idle for too long, closing connection");
   }
 
   /** Milliseconds to wait before answering a failed login for `name`, after recording it. */
@@ -195,7 +164,6 @@ export class Pop3Session {
     this.endSession();
     this.sender.dropped();
     this.state = State.Closed;
-    this.server.forget(this);
   }
 
   /** Releases the maildrop lock without applying deletions. */

@@ -15,6 +15,7 @@ import type { Connection, ConnectionEvents, Hal } from "./hal";
 import { DataReader, LineFramer } from "./lines";
 import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
+import { SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
 import { upper } from "./text";
 
@@ -44,54 +45,23 @@ type StateTable = { [V in Verb]?: Handler };
 
 /** Shared by every SMTP session of one box. */
 export class SmtpServer {
-  sessions: SmtpSession[] = [];
+  sessions = new SessionList<SmtpSession>();
 
   constructor(public hal: Hal, public config: Config, public store: MailStore) {}
 
   accept(conn: Connection): ConnectionEvents {
-    const session = new SmtpSession(this, conn);
-    if (this.sessions.length >= this.config.limits.smtpSessions) {
-      session.reply("421 4.7.0 " + this.config.hostname + " Too many connections, try again later");
-      session.close();
-    } else if (!this.store.ready && !this.store.open()) {
-      session.reply("421 4.3.0 " + this.config.hostname + " Mail storage unavailable, try again later");
-      session.close();
-    } else {
-      this.sessions.push(session);
-      session.reply("220 " + this.config.hostname + " ESMTP letterbox ready");
-    }
-    return {
-      onData: function (data: string) {
-        session.receive(data);
-      },
-      onSent: function () {
-        session.sender.onSent();
-      },
-      onClose: function () {
-        session.gone();
-      },
-    };
+    const host = this.config.hostname;
+    return this.sessions.admit(new SmtpSession(this, conn), this.config.limits.smtpSessions, this.store, {
+      ready: "220 " + host + " ESMTP letterbox ready",
+      busy: "421 4.7.0 " + host + " Too many connections, try again later",
+      unavailable: "421 4.3.0 " + host + " Mail storage unavailable, try again later",
+    });
   }
 
   /** Drops sessions idle for longer than the limit (called about once a second). */
   sweep(now: number): void {
-    const limit = this.config.limits.smtpIdleSeconds;
-    for (let i = this.sessions.length - 1; i >= 0; i--) {
-      const s = this.sessions[i];
-      if (now - s.lastActive >= limit) {
-        s.reply("421 4.4.2 " + this.config.hostname + " Idle for too long, closing connection");
-        s.close();
-      }
-    }
-  }
-
-  forget(session: SmtpSession): void {
-    for (let i = 0; i < this.sessions.length; i++) {
-      if (this.sessions[i] === session) {
-        this.sessions.splice(i, 1);
-        return;
-      }
-    }
+    const farewell = "421 4.4.2 " + this.config.hostname + " Idle for too long, closing connection";
+    this.sessions.sweep(now, this.config.limits.smtpIdleSeconds, farewell);
   }
 }
 
@@ -180,7 +150,6 @@ export class SmtpSession {
     this.abortMessage();
     this.sender.dropped();
     this.state = State.Closing;
-    this.server.forget(this);
   }
 
   private command(line: string): void {

@@ -1,0 +1,86 @@
+/**
+ * What the SMTP and POP3 servers share: admitting a connection (session cap,
+ * usable card), the idle sweep, and the list of open sessions.
+ */
+import type { ConnectionEvents } from "./hal";
+import type { Sender } from "./sender";
+import type { MailStore } from "./store";
+
+/** What every protocol session offers its server. */
+export interface Session {
+  /** Seconds (hal.now()) of the last bytes received. */
+  lastActive: number;
+  sender: Sender;
+  receive(data: string): void;
+  /** The connection is gone: release everything, apply nothing. */
+  gone(): void;
+  reply(line: string): void;
+  close(): void;
+}
+
+/** The answers a server gives when it admits or refuses a connection. */
+export interface Greetings {
+  ready: string;
+  busy: string;
+  unavailable: string;
+}
+
+export class SessionList<S extends Session> {
+  items: S[] = [];
+
+  /**
+   * Greets `session`, or refuses it when `cap` sessions are open or the card
+   * cannot be used (the store is reopened on the way: a card put back in
+   * brings the service back). Returns the connection's event handlers.
+   */
+  admit(session: S, cap: number, store: MailStore, greetings: Greetings): ConnectionEvents {
+    if (this.items.length >= cap) {
+      session.reply(greetings.busy);
+      session.close();
+    } else if (!store.ready && !store.open()) {
+      session.reply(greetings.unavailable);
+      session.close();
+    } else {
+      this.items.push(session);
+      session.reply(greetings.ready);
+    }
+    const list = this;
+    return {
+      onData: function (data: string) {
+        session.receive(data);
+      },
+      onSent: function () {
+        session.sender.onSent();
+      },
+      onClose: function () {
+        session.gone();
+        list.remove(session);
+      },
+    };
+  }
+
+  /** Says `farewell` to and closes every session idle for `limit` seconds or more. */
+  sweep(now: number, limit: number, farewell: string): void {
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      const s = this.items[i];
+      if (now - s.lastActive >= limit) {
+        s.reply(farewell);
+        s.close();
+      }
+    }
+  }
+
+  remove(session: S): void {
+    for (let i = 0; i < this.items.length; i++) {
+      if (this.items[i] === session) {
+        this.items.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  closeAll(): void {
+    const all = this.items.slice();
+    for (let i = 0; i < all.length; i++) all[i].close();
+  }
+}
