@@ -48,6 +48,9 @@ interface EspruinoFile {
 /** `require("Storage")`: the internal flash file system (names up to 28 characters). */
 interface EspruinoStorageModule {
   read(name: string): string | undefined;
+  /** False (or an exception) when the flash is full. */
+  write(name: string, data: string): boolean;
+  erase(name: string): void;
 }
 
 interface EspruinoWifi {
@@ -72,6 +75,7 @@ declare const E: {
   /** Mounts a FAT card on SPI; throws where there is no SD support (the Linux build). */
   connectSDCard(spi: EspruinoSpi, csPin: EspruinoPin): void;
   openFile(path: string, mode: string): EspruinoFile;
+  reboot(): void;
 };
 
 /** Hardware SPI peripheral 1 of the ESP32. */

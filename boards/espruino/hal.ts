@@ -3,7 +3,7 @@
  * `require("net")` sockets, `E.openFile` + `require("fs")` on the SD card
  * (or on the plain file system of Espruino's Linux build), `setTimeout`.
  */
-import type { Connection, ConnectionEvents, FileHandle, Hal, Listener, ListenOptions, Storage, Timer } from "../../firmware/hal";
+import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, Storage, Timer } from "../../firmware/hal";
 
 /**
  * One accepted socket. Espruino's write() only appends to an unbounded RAM
@@ -125,8 +125,34 @@ function setTimer(ms: number, callback: () => void): Timer {
   };
 }
 
-export function espruinoHal(storage: Storage, implementation: string): Hal {
+/** The internal flash's file system (`require("Storage")`), where the settings live. */
+export function internalFlash(): InternalFlash {
+  const flash = require("Storage");
   return {
+    read: function (name: string) {
+      return flash.read(name);
+    },
+    write: function (name: string, data: string) {
+      if (!flash.write(name, data)) throw new Error("Storage: cannot write " + name);
+    },
+    erase: function (name: string) {
+      flash.erase(name);
+    },
+  };
+}
+
+/** Bytes per JsVar, the unit of Espruino's heap. */
+const JSVAR_BYTES = 14;
+
+export function espruinoHal(storage: Storage, flash: InternalFlash, implementation: string): Hal {
+  return {
+    flash: flash,
+    reboot: function () {
+      E.reboot();
+    },
+    freeMemory: function () {
+      return process.memory().free * JSVAR_BYTES;
+    },
     listen: listen,
     storage: storage,
     setTimer: setTimer,

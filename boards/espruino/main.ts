@@ -7,26 +7,32 @@
  */
 import type { Storage } from "../../firmware/hal";
 import { startLetterbox } from "../../firmware/main";
-import { espruinoHal, fileStorage } from "./hal";
-import { DeviceSettings, parseSettings, SETTINGS_FILE } from "./settings";
+import { loadSettings, Settings } from "../../firmware/settings";
+import { espruinoHal, fileStorage, internalFlash } from "./hal";
 
+/** SD card wiring: the ESP32's VSPI pins, as in boards/espruino-esp32.json. */
+const SD_SCK = 18;
+const SD_MISO = 19;
+const SD_MOSI = 23;
+const SD_CS = 5;
+/** Where the card's files go when no card can be mounted (Espruino's Linux build). */
+const DATA_DIR = "letterbox-data";
 const WIFI_RETRY_MS = 10000;
 
-function mountCard(settings: DeviceSettings): Storage {
+function mountCard(): Storage {
   try {
-    SPI1.setup({ sck: new Pin(settings.sd.sck), miso: new Pin(settings.sd.miso), mosi: new Pin(settings.sd.mosi) });
-    E.connectSDCard(SPI1, new Pin(settings.sd.cs));
+    SPI1.setup({ sck: new Pin(SD_SCK), miso: new Pin(SD_MISO), mosi: new Pin(SD_MOSI) });
+    E.connectSDCard(SPI1, new Pin(SD_CS));
     return fileStorage("");
   } catch (e) {
-    // Espruino built for Linux has no SD support: use a host directory.
-    console.log("letterbox: no SD card (" + e + "), files under " + settings.dataDir);
+    console.log("letterbox: no SD card (" + e + "), files under " + DATA_DIR);
     const fs = require("fs");
-    if (!fs.statSync(settings.dataDir)) fs.mkdirSync(settings.dataDir);
-    return fileStorage(settings.dataDir);
+    if (!fs.statSync(DATA_DIR)) fs.mkdirSync(DATA_DIR);
+    return fileStorage(DATA_DIR);
   }
 }
 
-function connectWifi(settings: DeviceSettings): void {
+function connectWifi(settings: Settings): void {
   const wifiSettings = settings.wifi;
   if (!wifiSettings) return;
   let wifi: EspruinoWifi;
@@ -49,16 +55,15 @@ function connectWifi(settings: DeviceSettings): void {
 }
 
 function boot(): void {
-  const blob = require("Storage").read(SETTINGS_FILE);
-  if (blob === undefined) {
-    console.log("letterbox: no " + SETTINGS_FILE + " in Storage: run `letterbox provision` first");
+  const flash = internalFlash();
+  const stored = loadSettings(flash);
+  if (!stored) {
+    console.log("letterbox: no settings in flash: run `letterbox provision` first");
     return;
   }
-  const settings = parseSettings(blob);
-  const storage = mountCard(settings);
   const implementation = "letterbox (Espruino " + process.env.VERSION + ", " + process.env.BOARD + ")";
-  startLetterbox(espruinoHal(storage, implementation), settings.config);
-  connectWifi(settings);
+  startLetterbox(espruinoHal(mountCard(), flash, implementation), stored.settings.config);
+  connectWifi(stored.settings);
 }
 
 boot();

@@ -14,6 +14,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as acorn from "acorn";
 import { minify } from "terser";
@@ -27,6 +28,32 @@ export interface EspruinoBoard {
   upload: { maximum_size: number; maximum_ram_size: number; speed: number };
   espruino: { jsvar_bytes: number; variables: number };
   sd: { sck: number; miso: number; mosi: number; cs: number };
+}
+
+/** Sources the bundle is made from, for deciding whether it is stale. */
+export function espruinoSources(): string[] {
+  const out: string[] = [];
+  const scan = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) scan(p);
+      else if (entry.name.endsWith(".ts")) out.push(p);
+    }
+  };
+  scan(path.join(ROOT, "firmware"));
+  scan(path.join(ROOT, "boards/espruino"));
+  scan(path.join(ROOT, "host/espruino"));
+  return out;
+}
+
+/** The bundle's default path. */
+export const ESPRUINO_BUNDLE = path.join(ROOT, "dist/espruino/letterbox.js");
+
+/** True when the bundle is missing or older than one of its sources. */
+export function espruinoBundleStale(file: string = ESPRUINO_BUNDLE): boolean {
+  if (!fs.existsSync(file)) return true;
+  const built = fs.statSync(file).mtimeMs;
+  return espruinoSources().some((src) => fs.statSync(src).mtimeMs > built);
 }
 
 export function loadEspruinoBoard(): EspruinoBoard {
@@ -88,13 +115,20 @@ export interface BuildOptions {
 }
 
 export async function buildEspruino(options: BuildOptions = {}): Promise<EspruinoBuild> {
-  const outDir = options.outDir || path.join(ROOT, "dist/espruino");
-  const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "boards/espruino/tsconfig.json")], {
-    encoding: "utf8",
-  });
-  if (tsc.status !== 0) throw new Error(`tsc (ES5) failed:\n${tsc.stdout}${tsc.stderr}`);
-
-  const bundled = bundleCommonJs(path.join(ROOT, "build/espruino/boards/espruino/main.js"));
+  const outDir = options.outDir || path.dirname(ESPRUINO_BUNDLE);
+  // A private output directory: builds started by parallel test processes must not mix files.
+  const compiled = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-espruino-"));
+  let bundled: string;
+  try {
+    const tsconfig = path.join(ROOT, "boards/espruino/tsconfig.json");
+    const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", tsconfig, "--outDir", compiled], {
+      encoding: "utf8",
+    });
+    if (tsc.status !== 0) throw new Error(`tsc (ES5) failed:\n${tsc.stdout}${tsc.stderr}`);
+    bundled = bundleCommonJs(path.join(compiled, "boards/espruino/main.js"));
+  } finally {
+    fs.rmSync(compiled, { recursive: true, force: true });
+  }
   const minified = await minify(bundled, {
     ecma: 5,
     toplevel: true,
@@ -110,7 +144,9 @@ export async function buildEspruino(options: BuildOptions = {}): Promise<Espruin
 
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, "letterbox.js");
-  fs.writeFileSync(file, code, "latin1");
+  const partial = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(partial, code, "latin1");
+  fs.renameSync(partial, file); // readers never see half a bundle
   if (options.keepDebug) fs.writeFileSync(path.join(outDir, "letterbox.debug.js"), bundled);
 
   const board = loadEspruinoBoard();

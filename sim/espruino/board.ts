@@ -1,0 +1,226 @@
+/**
+ * An emulated Espruino 2v29 board on ESP32 for the simulator: runs a program
+ * (the letterbox bundle) in an isolated `node:vm` context whose globals are
+ * Espruino's — `require("net" | "fs" | "Storage" | "Wifi")`, `E.openFile`,
+ * `E.connectSDCard`, `SPI1`, `Pin`, `process.memory()`, timers, `console` —
+ * backed by real sockets, the simulated card and the simulator's clock.
+ * Inside the context String.prototype carries Espruino's indexOf/includes
+ * bug, and process.memory() estimates the variables the program keeps alive.
+ */
+import * as vm from "node:vm";
+import type { SimCard } from "../card";
+import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
+import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
+import { emulateNet, EmulatedNet } from "./net";
+import { STRING_QUIRK_SCRIPT } from "./string-quirk";
+
+export const MAX_PATH = 64;
+/** Storage (internal flash) file names are at most 28 characters. */
+export const MAX_STORAGE_NAME = 28;
+/** Free variables of a plain ESP32-WROOM with Wi-Fi up (PLATFORMS.md: 3,400-5,000). */
+export const DEFAULT_VARIABLES = 4000;
+
+export interface EspruinoBoardOptions {
+  /** The SD card; omit it to emulate Espruino's Linux build (no E.connectSDCard) with `workDir` as its working directory. */
+  card?: SimCard;
+  workDir?: string;
+  /** Internal flash (`require("Storage")`): file name -> contents; the board writes back into it. */
+  flash: Map<string, string>;
+  portMap: { [devicePort: number]: number };
+  bindHost: string;
+  log: (line: string) => void;
+  /** Seconds since the epoch. */
+  clock: () => number;
+  /** Seed for where received data is split (default fixed, so runs repeat). */
+  seed?: number;
+  /** Variables free for the program (process.memory().total). */
+  variables?: number;
+  /** Called when the program calls E.reboot(). */
+  onReboot?: () => void;
+}
+
+/** Small fast PRNG (mulberry32): reproducible chunk boundaries. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class EspruinoBoard {
+  readonly context: vm.Context;
+  /** Uncaught exceptions of the program ("Uncaught Error: ..." on the console). */
+  readonly errors: string[] = [];
+  private net: EmulatedNet;
+  private files: EmulatedFiles;
+  private timers = new Map<number, { handle: NodeJS.Timeout; callback: unknown }>();
+  private nextTimer = 1;
+  private stopped = false;
+  private scriptName = "espruino-program.js";
+  private contextError: ErrorConstructor;
+  private builtinGlobals: Set<string>;
+
+  constructor(private options: EspruinoBoardOptions) {
+    this.context = vm.createContext({});
+    vm.runInContext(STRING_QUIRK_SCRIPT, this.context);
+    this.contextError = vm.runInContext("Error", this.context);
+    const fail = (message: string): never => {
+      throw new this.contextError(message);
+    };
+    const random = prng(options.seed === undefined ? 0x1e77e8b0 : options.seed);
+    this.net = emulateNet({
+      portMap: options.portMap,
+      bindHost: options.bindHost,
+      invoke: (what, fn, ...args) => this.invoke(what, fn, ...args),
+      fail,
+      chunkSize: (max) => 1 + Math.floor(random() * max),
+    });
+    this.files = emulateFiles(options.card ? cardBackend(options.card) : directoryBackend(options.workDir || "."), MAX_PATH, fail);
+    this.installGlobals(fail);
+    this.builtinGlobals = new Set(Object.getOwnPropertyNames(vm.runInContext("this", this.context)));
+  }
+
+  private installGlobals(fail: (message: string) => never): void {
+    const options = this.options;
+    const g = this.context as { [name: string]: unknown };
+    const storage = {
+      read: (name: string) => options.flash.get(String(name)),
+      write(name: string, data: unknown) {
+        const n = String(name);
+        if (n.length > MAX_STORAGE_NAME) fail(`Storage: name longer than ${MAX_STORAGE_NAME} characters: ${n}`);
+        options.flash.set(n, String(data));
+        return true;
+      },
+      erase: (name: string) => void options.flash.delete(String(name)),
+      list: () => [...options.flash.keys()].sort(),
+    };
+    const wifi = {
+      connect: (_ssid: string, _opts: unknown, callback: (err: unknown) => void) =>
+        this.setTimer(() => this.invoke("Wifi.connect", callback as never, null), 1),
+      setSNTP: () => undefined,
+      on: () => undefined,
+    };
+    const modules: { [name: string]: unknown } = { net: this.net.module, fs: this.files.module, Storage: storage };
+    if (options.card) modules.Wifi = wifi; // the Linux build has no Wi-Fi module
+    g.require = (name: string) => {
+      const m = modules[String(name)];
+      if (m === undefined) fail(`Module ${name} not found`);
+      return m;
+    };
+    const E: { [name: string]: unknown } = {
+      openFile: (p: string, mode: string) => this.files.openFile(p, mode),
+      reboot: () => {
+        options.log("espruino: E.reboot()");
+        if (options.onReboot) setImmediate(options.onReboot);
+      },
+    };
+    if (options.card) {
+      E.connectSDCard = (spi: unknown, cs: unknown) => {
+        if (spi === undefined || cs === undefined) fail("E.connectSDCard: SPI and CS pin needed");
+      };
+      g.SPI1 = { setup: () => undefined };
+    }
+    g.E = E;
+    g.Pin = function Pin(this: { gpio: number }, gpio: number) {
+      this.gpio = Number(gpio);
+    };
+    g.process = {
+      memory: () => {
+        const total = options.variables || DEFAULT_VARIABLES;
+        const usage = this.memory().variables;
+        return { free: total - usage, usage, total };
+      },
+      env: { BOARD: options.card ? "ESP32" : "LINUX", VERSION: "2v29" },
+    };
+    g.setTimeout = (callback: unknown, ms: unknown) => this.setTimer(callback, Number(ms) || 0);
+    g.clearTimeout = (id: unknown) => this.clearTimer(Number(id));
+    g.console = { log: (...args: unknown[]) => options.log(args.map(String).join(" ")) };
+    // The program's clock is the simulator's.
+    vm.runInContext("(function (now) { Date.now = now; })", this.context)(() => Math.floor(options.clock() * 1000));
+  }
+
+  private setTimer(callback: unknown, ms: number): number {
+    if (typeof callback !== "function") throw new this.contextError("setTimeout: callback is not a function");
+    const id = this.nextTimer++;
+    const handle = setTimeout(() => {
+      this.timers.delete(id);
+      this.invoke("timeout", callback as never);
+    }, ms);
+    this.timers.set(id, { handle, callback });
+    return id;
+  }
+
+  private clearTimer(id: number): void {
+    const t = this.timers.get(id);
+    if (!t) return;
+    clearTimeout(t.handle);
+    this.timers.delete(id);
+  }
+
+  /** Calls a program function as Espruino's event loop does: an exception is printed and the board goes on. */
+  private invoke(what: string, fn: (...args: unknown[]) => unknown, ...args: unknown[]): void {
+    if (this.stopped) return;
+    try {
+      fn(...args);
+    } catch (e) {
+      const detail = e && typeof e === "object" && "stack" in e ? String((e as Error).stack) : String(e);
+      const message = `Uncaught ${detail} (in ${what})`;
+      this.errors.push(message);
+      this.options.log(message);
+    }
+  }
+
+  /** Runs the program's source as Espruino runs boot code. */
+  run(code: string, scriptName: string): void {
+    this.scriptName = scriptName;
+    const script = new vm.Script(code, { filename: scriptName });
+    this.invoke("boot code", () => script.runInContext(this.context));
+  }
+
+  /** Host ports the program listens on, by device port, once bound. */
+  async ports(): Promise<{ [devicePort: number]: number }> {
+    await this.net.bound();
+    return { ...this.net.ports };
+  }
+
+  /**
+   * The variables the program uses now: what its registered callbacks and
+   * globals keep alive, plus socket write buffers and open files (kept by
+   * the interpreter itself on the device).
+   */
+  memory(): VariableEstimate & { bufferedBytes: number; openFiles: number } {
+    const roots: unknown[] = [...this.net.callbacks()];
+    for (const t of this.timers.values()) roots.push(t.callback);
+    const global = vm.runInContext("this", this.context) as { [name: string]: unknown };
+    for (const name of Object.getOwnPropertyNames(global)) if (!this.builtinGlobals.has(name)) roots.push(global[name]);
+    const estimate = estimateVariables(roots, this.scriptName);
+    const bufferedBytes = this.net.bufferedBytes();
+    const openFiles = this.files.openCount();
+    return {
+      ...estimate,
+      variables: estimate.variables + (bufferedBytes > 0 ? stringVariables(bufferedBytes) : 0) + openFiles * OPEN_FILE_VARIABLES,
+      bufferedBytes,
+      openFiles,
+    };
+  }
+
+  openSockets(): number {
+    return this.net.openSockets();
+  }
+
+  peakSockets(): number {
+    return this.net.peakSockets();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t.handle);
+    this.timers.clear();
+    await this.net.close();
+    this.files.closeAll();
+  }
+}
