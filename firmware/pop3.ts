@@ -46,11 +46,15 @@ interface FailRecord {
 }
 
 export class Pop3Server {
-  sessions = new SessionList<Pop3Session>();
+  sessions: SessionList<Pop3Session>;
   /** Recent failed logins by name, for the growing delay. */
   failures: FailRecord[] = [];
 
-  constructor(public hal: Hal, public config: Config, public store: MailStore) {}
+  constructor(public hal: Hal, public config: Config, public store: MailStore) {
+    this.sessions = new SessionList<Pop3Session>(function () {
+      return hal.now();
+    });
+  }
 
   accept(conn: Connection): ConnectionEvents {
     const session = new Pop3Session(this, conn);

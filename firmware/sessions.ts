@@ -28,6 +28,9 @@ export interface Greetings {
 export class SessionList<S extends Session> {
   items: S[] = [];
 
+  /** `now` is hal.now: a reply still streaming out (a long RETR) counts as activity. */
+  constructor(private now: () => number) {}
+
   /**
    * Greets `session`, or refuses it when `cap` sessions are open or the card
    * cannot be used (the store is reopened on the way: a card put back in
@@ -50,6 +53,7 @@ export class SessionList<S extends Session> {
         session.receive(data);
       },
       onSent: function () {
+        session.lastActive = list.now();
         session.sender.onSent();
       },
       onClose: function () {

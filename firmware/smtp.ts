@@ -45,9 +45,13 @@ type StateTable = { [V in Verb]?: Handler };
 
 /** Shared by every SMTP session of one box. */
 export class SmtpServer {
-  sessions = new SessionList<SmtpSession>();
+  sessions: SessionList<SmtpSession>;
 
-  constructor(public hal: Hal, public config: Config, public store: MailStore) {}
+  constructor(public hal: Hal, public config: Config, public store: MailStore) {
+    this.sessions = new SessionList<SmtpSession>(function () {
+      return hal.now();
+    });
+  }
 
   accept(conn: Connection): ConnectionEvents {
     const host = this.config.hostname;
