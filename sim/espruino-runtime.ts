@@ -5,10 +5,11 @@
  * it reaches a real board: as settings in the internal flash.
  */
 import * as fs from "node:fs";
-import type { InternalFlash } from "../firmware/hal";
-import { saveSettings } from "../firmware/settings";
+import { encode } from "../firmware/msgpack";
+import { settingsToMap } from "../firmware/settings";
 import { buildEspruino, ESPRUINO_BUNDLE, espruinoBundleStale } from "../host/espruino/build";
 import { EspruinoBoard } from "./espruino/board";
+import { SimFlash } from "./flash";
 import type { RunningBox, Runtime, RuntimeOptions } from "./runtime";
 
 export interface EspruinoBox extends RunningBox {
@@ -25,25 +26,21 @@ export async function ensureEspruinoBundle(): Promise<string> {
   return ESPRUINO_BUNDLE;
 }
 
-/** An InternalFlash on a plain map, as the emulated board's Storage keeps it. */
-export function mapFlash(files: Map<string, string>): InternalFlash {
-  return {
-    read: (name) => files.get(name),
-    write: (name, data) => void files.set(name, data),
-    erase: (name) => void files.delete(name),
-  };
-}
+/** Storage file with the settings a board starts with until provisioned (boards/espruino/main.ts). */
+export const DEFAULTS_FILE = "lbdefault.cfg";
 
 export const espruinoRuntime: Runtime & { start(options: RuntimeOptions): Promise<EspruinoBox> } = {
   name: "espruino",
   async start(options: RuntimeOptions): Promise<EspruinoBox> {
     const file = await ensureEspruinoBundle();
     const code = fs.readFileSync(file, "latin1");
-    const flash = new Map<string, string>();
-    saveSettings(mapFlash(flash), { config: options.config }, undefined);
+    // The simulator's configuration plays the part of the board's defaults:
+    // settings provisioned into the flash win over it, as on the node runtime.
     const board = new EspruinoBoard({
       card: options.card,
-      flash,
+      flash: options.flash || new SimFlash(),
+      romFiles: { [DEFAULTS_FILE]: encode(settingsToMap({ config: options.config })) },
+      onReboot: options.reboot,
       portMap: options.portMap,
       bindHost: options.bindHost,
       log: options.log,

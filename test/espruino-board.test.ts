@@ -10,6 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SimCard } from "../sim/card";
+import { SimFlash } from "../sim/flash";
 import { EspruinoBoard, EspruinoBoardOptions } from "../sim/espruino/board";
 
 function tempDir(): string {
@@ -20,7 +21,7 @@ function board(extra: Partial<EspruinoBoardOptions> = {}): { board: EspruinoBoar
   const logs: string[] = [];
   const b = new EspruinoBoard({
     card: new SimCard({ dir: tempDir() }),
-    flash: new Map(),
+    flash: new SimFlash(),
     portMap: { 25: 0, 110: 0, 7: 0 },
     bindHost: "127.0.0.1",
     log: (line) => logs.push(line),

@@ -5,9 +5,12 @@
  * then bring Wi-Fi up. The servers listen before Wi-Fi connects; lwIP accepts
  * once the interface has an address.
  */
+import type { Config } from "../../firmware/config";
+import { defaultLimits } from "../../firmware/config";
 import type { Storage } from "../../firmware/hal";
 import { startLetterbox } from "../../firmware/main";
-import { loadSettings, Settings } from "../../firmware/settings";
+import { decode } from "../../firmware/msgpack";
+import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
 import { espruinoHal, fileStorage, internalFlash } from "./hal";
 
 /** SD card wiring: the ESP32's VSPI pins, as in boards/espruino-esp32.json. */
@@ -18,6 +21,20 @@ const SD_CS = 5;
 /** Where the card's files go when no card can be mounted (Espruino's Linux build). */
 const DATA_DIR = "letterbox-data";
 const WIFI_RETRY_MS = 10000;
+/** Storage file with settings to start with until the board is provisioned (written by the simulator). */
+const DEFAULTS_FILE = "lbdefault.cfg";
+
+/** What an unprovisioned board runs with: nobody to deliver to until `letterbox provision`. */
+function defaults(): Settings {
+  const blob = require("Storage").read(DEFAULTS_FILE);
+  if (blob !== undefined) {
+    const parsed = parseSettings(decode(blob, 0).value);
+    if (typeof parsed !== "string") return parsed;
+    console.log("letterbox: " + DEFAULTS_FILE + ": " + parsed);
+  }
+  const config: Config = { hostname: "letterbox", domains: ["letterbox"], users: [], smtpPort: 25, pop3Port: 110, limits: defaultLimits() };
+  return { config: config };
+}
 
 function mountCard(): Storage {
   try {
@@ -56,14 +73,12 @@ function connectWifi(settings: Settings): void {
 
 function boot(): void {
   const flash = internalFlash();
-  const stored = loadSettings(flash);
-  if (!stored) {
-    console.log("letterbox: no settings in flash: run `letterbox provision` first");
-    return;
-  }
+  const fallback = defaults();
   const implementation = "letterbox (Espruino " + process.env.VERSION + ", " + process.env.BOARD + ")";
-  startLetterbox(espruinoHal(mountCard(), flash, implementation), stored.settings.config);
-  connectWifi(stored.settings);
+  // The core reads provisioned settings from the flash itself; Wi-Fi is ours.
+  startLetterbox(espruinoHal(mountCard(), flash, implementation), fallback.config);
+  const stored = loadSettings(flash);
+  connectWifi(stored ? stored.settings : fallback);
 }
 
 boot();

@@ -8,6 +8,7 @@
  * bug, and process.memory() estimates the variables the program keeps alive.
  */
 import * as vm from "node:vm";
+import type { InternalFlash } from "../../firmware/hal";
 import type { SimCard } from "../card";
 import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
 import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
@@ -24,8 +25,10 @@ export interface EspruinoBoardOptions {
   /** The SD card; omit it to emulate Espruino's Linux build (no E.connectSDCard) with `workDir` as its working directory. */
   card?: SimCard;
   workDir?: string;
-  /** Internal flash (`require("Storage")`): file name -> contents; the board writes back into it. */
-  flash: Map<string, string>;
+  /** Internal flash (`require("Storage")`). */
+  flash: InternalFlash;
+  /** Read-only Storage files laid over the flash (e.g. the simulator's default settings). */
+  romFiles?: { [name: string]: string };
   portMap: { [devicePort: number]: number };
   bindHost: string;
   log: (line: string) => void;
@@ -87,16 +90,26 @@ export class EspruinoBoard {
   private installGlobals(fail: (message: string) => never): void {
     const options = this.options;
     const g = this.context as { [name: string]: unknown };
+    const rom = options.romFiles || {};
+    const checkName = (name: unknown): string => {
+      const n = String(name);
+      if (n.length > MAX_STORAGE_NAME) fail(`Storage: name longer than ${MAX_STORAGE_NAME} characters: ${n}`);
+      return n;
+    };
     const storage = {
-      read: (name: string) => options.flash.get(String(name)),
-      write(name: string, data: unknown) {
-        const n = String(name);
-        if (n.length > MAX_STORAGE_NAME) fail(`Storage: name longer than ${MAX_STORAGE_NAME} characters: ${n}`);
-        options.flash.set(n, String(data));
-        return true;
+      read(name: string) {
+        const n = checkName(name);
+        return Object.prototype.hasOwnProperty.call(rom, n) ? rom[n] : options.flash.read(n);
       },
-      erase: (name: string) => void options.flash.delete(String(name)),
-      list: () => [...options.flash.keys()].sort(),
+      write(name: string, data: unknown) {
+        try {
+          options.flash.write(checkName(name), String(data));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      erase: (name: string) => void options.flash.erase(checkName(name)),
     };
     const wifi = {
       connect: (_ssid: string, _opts: unknown, callback: (err: unknown) => void) =>
@@ -114,8 +127,8 @@ export class EspruinoBoard {
     const E: { [name: string]: unknown } = {
       openFile: (p: string, mode: string) => this.files.openFile(p, mode),
       reboot: () => {
-        options.log("espruino: E.reboot()");
         if (options.onReboot) setImmediate(options.onReboot);
+        else options.log("espruino: E.reboot() (not emulated: the board keeps running)");
       },
     };
     if (options.card) {
