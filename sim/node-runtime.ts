@@ -74,7 +74,7 @@ export const nodeRuntime: Runtime = {
       serial: options.serial,
       flash: options.flash,
       reboot: options.reboot,
-      cardSpace: () => cardSpace(options.card.dir),
+      cardSpace: () => options.card.space() || cardSpace(options.card.dir),
       random: () => Math.floor(Math.random() * 2147483648),
       log: options.log,
     };

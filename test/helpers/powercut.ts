@@ -1,0 +1,339 @@
+/**
+ * The power-cut harness over real TCP: runs a mail workload against a
+ * simulator whose card loses power before its k-th changing operation,
+ * boots a fresh simulator on the same card (recovery), and checks what the
+ * clients were told against what the box serves now.
+ *
+ * The window between a commit record and its reply: the store answers 250
+ * (or +OK to QUIT) only after the append of its A (or D) record returned,
+ * and a cut is always *before* an operation, so no reply from the tick the
+ * cut falls in ever reaches the client (the harness destroys the client
+ * sockets at the cut). A cut just before the `close` that follows such an
+ * append leaves a commit record on the card that the client never heard
+ * about. The harness does not loosen anything for that window: it decodes
+ * every journal write that reached the card (with msgpackr, independently
+ * of the firmware's codec) and expects the in-flight message (or deletion)
+ * to exist exactly when its record was written, and to be absent otherwise.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { unpackMultiple } from "msgpackr";
+import type { Config } from "../../firmware/config";
+import { PowerCutCard } from "../../sim/powercut";
+import type { RuntimeName } from "../../sim/runtime";
+import { startSimulator, Simulator } from "../../sim/simulator";
+import { connect, stuff, withoutTraceHeaders } from "./clients";
+import { tempDir } from "./fixtures";
+
+export interface MailStep {
+  kind: "smtp";
+  /** Messages sent in one SMTP session, one transaction each. */
+  messages: { id: string; to: string[]; body: Buffer }[];
+}
+
+export interface Pop3Step {
+  kind: "pop3";
+  user: string;
+  /** RETR every message, then DELE these (by message id, when present). */
+  dele: string[];
+  /** QUIT (deletions apply) or drop the connection without it. */
+  quit: boolean;
+}
+
+export type Step = MailStep | Pop3Step;
+
+const PASSWORDS: { [user: string]: string } = {};
+
+type Conv = Awaited<ReturnType<typeof connect>>;
+
+interface SentMessage {
+  id: string;
+  users: string[];
+  body: Buffer;
+  state: "acked" | "pending";
+  seq?: number;
+}
+
+interface Deletion {
+  user: string;
+  ids: string[];
+  state: "confirmed" | "pending";
+}
+
+/** What the clients were told while the workload ran. */
+class Record {
+  messages: SentMessage[] = [];
+  deletions: Deletion[] = [];
+  /** The store epoch (first part of a UIDL) the clients saw, if any. */
+  epoch: string | undefined;
+  /** "user id" -> UIDL seen during the workload. */
+  uidls = new Map<string, string>();
+}
+
+function userOf(address: string): string {
+  return address.slice(0, address.indexOf("@")).toLowerCase();
+}
+
+function messageId(stored: Buffer): string {
+  const m = /\r\nMessage-ID: <([^>]+)>\r\n/i.exec(stored.toString("latin1"));
+  if (!m) throw new Error("stored message without a Message-ID");
+  return m[1];
+}
+
+async function expectLine(c: Conv, prefix: string, smtp: boolean): Promise<string> {
+  const line = smtp ? await c.smtpReply() : await c.line();
+  if (!line.startsWith(prefix)) throw new Error(`expected ${prefix}, got ${JSON.stringify(line)}`);
+  return line;
+}
+
+/** Runs the workload; stops at the first failure (the power cut, or a real error). */
+async function runWorkload(sim: Simulator, steps: Step[], record: Record, open: Set<Conv>): Promise<void> {
+  const dial = async (port: number) => {
+    const c = await connect(port);
+    open.add(c);
+    return c;
+  };
+  for (const step of steps) {
+    if (step.kind === "smtp") {
+      const c = await dial(sim.smtpPort);
+      await expectLine(c, "220", true);
+      c.send("EHLO tester.example\r\n");
+      await expectLine(c, "250", true);
+      for (const m of step.messages) {
+        c.send("MAIL FROM:<sender@remote.example>\r\n");
+        await expectLine(c, "250", true);
+        for (const to of m.to) {
+          c.send(`RCPT TO:<${to}>\r\n`);
+          await expectLine(c, "250", true);
+        }
+        c.send("DATA\r\n");
+        await expectLine(c, "354", true);
+        const sent: SentMessage = { id: m.id, users: [...new Set(m.to.map(userOf))], body: m.body, state: "pending" };
+        record.messages.push(sent);
+        c.send(stuff(m.body).toString("latin1") + ".\r\n");
+        const reply = await expectLine(c, "250", true);
+        const queued = /queued as ([0-9A-Fa-f]{8})/.exec(reply);
+        if (!queued) throw new Error(`250 without a queue id: ${reply}`);
+        sent.seq = parseInt(queued[1], 16);
+        sent.state = "acked";
+      }
+      c.send("QUIT\r\n");
+      await expectLine(c, "221", true);
+      c.close();
+      open.delete(c);
+    } else {
+      const c = await dial(sim.pop3Port);
+      await expectLine(c, "+OK", false);
+      c.send(`USER ${step.user}\r\nPASS ${PASSWORDS[step.user]}\r\n`);
+      await expectLine(c, "+OK", false);
+      await expectLine(c, "+OK", false);
+      c.send("UIDL\r\n");
+      await expectLine(c, "+OK", false);
+      const uidls = (await c.multiline()).toString("latin1").split("\r\n").filter((l) => l).map((l) => l.split(" ")[1]);
+      const numberOf = new Map<string, number>();
+      for (let n = 1; n <= uidls.length; n++) {
+        c.send(`RETR ${n}\r\n`);
+        await expectLine(c, "+OK", false);
+        const id = messageId(await c.multiline());
+        numberOf.set(id, n);
+        record.uidls.set(`${step.user} ${id}`, uidls[n - 1]);
+        record.epoch = uidls[n - 1].split("-")[0];
+      }
+      const doomed = step.dele.filter((id) => numberOf.has(id));
+      for (const id of doomed) {
+        c.send(`DELE ${numberOf.get(id)}\r\n`);
+        await expectLine(c, "+OK", false);
+      }
+      if (step.quit) {
+        const deletion: Deletion = { user: step.user, ids: doomed, state: "pending" };
+        if (doomed.length > 0) record.deletions.push(deletion);
+        c.send("QUIT\r\n");
+        await expectLine(c, "+OK", false);
+        deletion.state = "confirmed";
+      }
+      c.close();
+      open.delete(c);
+    }
+  }
+}
+
+/** A and D records in the journal writes that reached the card, decoded with msgpackr. */
+function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { user: string; seqs: number[] }[] } {
+  const added = new Set<number>();
+  const deleted: { user: string; seqs: number[] }[] = [];
+  for (const e of card.events) {
+    if (e.op !== "write" || !/^\/LB\/JRNL\.[AB]$/.test(e.path) || e.data === undefined) continue;
+    const values = unpackMultiple(Buffer.from(e.data, "latin1")) as unknown[];
+    for (let i = 0; i < values.length; i += 2) {
+      const r = values[i] as unknown[];
+      if (r[0] === "A") added.add(r[1] as number);
+      if (r[0] === "D") deleted.push({ user: r[1] as string, seqs: r[2] as number[] });
+    }
+  }
+  return { added, deleted };
+}
+
+interface Served {
+  uidl: string;
+  body: Buffer;
+  size: number;
+}
+
+/** Every user's maildrop as the box serves it (RETR of everything), without changing anything. */
+async function serve(sim: Simulator, users: string[]): Promise<Map<string, Served[]>> {
+  const out = new Map<string, Served[]>();
+  for (const user of users) {
+    const c = await connect(sim.pop3Port);
+    try {
+      await expectLine(c, "+OK", false);
+      c.send(`USER ${user}\r\nPASS ${PASSWORDS[user]}\r\n`);
+      await expectLine(c, "+OK", false);
+      await expectLine(c, "+OK", false);
+      c.send("UIDL\r\n");
+      await expectLine(c, "+OK", false);
+      const uidls = (await c.multiline()).toString("latin1").split("\r\n").filter((l) => l).map((l) => l.split(" ")[1]);
+      const list: Served[] = [];
+      for (let n = 1; n <= uidls.length; n++) {
+        c.send(`RETR ${n}\r\n`);
+        const size = Number((await expectLine(c, "+OK", false)).split(" ")[1]);
+        list.push({ uidl: uidls[n - 1], body: await c.multiline(), size });
+      }
+      c.send("QUIT\r\n");
+      await expectLine(c, "+OK", false);
+      out.set(user, list);
+    } finally {
+      c.close();
+    }
+  }
+  return out;
+}
+
+/** Checks the rebooted box against the record; returns the problems found. */
+function verify(record: Record, card: PowerCutCard, served: Map<string, Served[]>, dir: string): string[] {
+  const problems: string[] = [];
+  const commits = journalCommits(card);
+  const ackedSeqs = new Set(record.messages.filter((m) => m.state === "acked").map((m) => m.seq as number));
+  const unheard = [...commits.added].filter((s) => !ackedSeqs.has(s));
+  const pending = record.messages.filter((m) => m.state === "pending");
+  if (pending.length > 1) problems.push(`${pending.length} messages in flight at once`);
+  if (unheard.length > 1 || (unheard.length === 1 && pending.length === 0)) problems.push(`commit records nobody was answered for: ${unheard}`);
+  // The in-flight message is committed exactly when its A record reached the card.
+  if (pending.length === 1 && unheard.length === 1) {
+    pending[0].state = "acked";
+    pending[0].seq = unheard[0];
+  }
+  const seqById = new Map(record.messages.filter((m) => m.state === "acked").map((m) => [m.id, m.seq as number]));
+  // Deletions: confirmed ones, and the one in flight exactly when its D record reached the card.
+  const gone = new Set<string>();
+  for (const d of record.deletions) {
+    const seqs = d.ids.map((id) => seqById.get(id)).sort();
+    const written = commits.deleted.some((w) => w.user === d.user && [...w.seqs].sort().join() === seqs.join());
+    if (d.state === "pending" && !written) continue;
+    if (d.state === "confirmed" && !written) problems.push(`deletion confirmed to ${d.user} without a D record`);
+    for (const id of d.ids) gone.add(`${d.user} ${id}`);
+  }
+  const users = [...served.keys()];
+  let epoch = record.epoch;
+  for (const user of users) {
+    const expected = record.messages.filter((m) => m.state === "acked" && m.users.includes(user) && !gone.has(`${user} ${m.id}`));
+    const got = served.get(user) as Served[];
+    const seen = new Set<string>();
+    for (const s of got) {
+      let id: string;
+      try {
+        id = messageId(s.body);
+      } catch {
+        problems.push(`${user}: a message without Message-ID (${s.uidl})`);
+        continue;
+      }
+      if (seen.has(id)) problems.push(`${user}: ${id} served twice`);
+      seen.add(id);
+      const m = expected.find((e) => e.id === id);
+      if (!m) {
+        problems.push(`${user}: ${id} served but never acknowledged (or deleted)`);
+        continue;
+      }
+      if (s.body.length !== s.size) problems.push(`${user}: ${id} RETR size ${s.size} but ${s.body.length} octets`);
+      let original: Buffer | undefined;
+      try {
+        original = withoutTraceHeaders(s.body);
+      } catch {
+        problems.push(`${user}: ${id} lost its trace headers`);
+      }
+      if (original && !original.equals(stuffedEnd(m.body))) problems.push(`${user}: ${id} not byte-exact`);
+      const [uidEpoch, uidSeq] = s.uidl.split("-");
+      if (epoch === undefined) epoch = uidEpoch;
+      if (uidEpoch !== epoch) problems.push(`${user}: UIDL epoch changed to ${uidEpoch} from ${epoch}`);
+      if (parseInt(uidSeq, 16) !== m.seq) problems.push(`${user}: ${id} has UIDL ${s.uidl}, queued as ${m.seq}`);
+      const before = record.uidls.get(`${user} ${id}`);
+      if (before !== undefined && before !== s.uidl) problems.push(`${user}: UIDL of ${id} changed from ${before} to ${s.uidl}`);
+    }
+    for (const m of expected) if (!seen.has(m.id)) problems.push(`${user}: acknowledged ${m.id} lost`);
+  }
+  // Nothing left behind: every data file on the card is a message someone can still read.
+  const live = new Set<number>();
+  for (const list of served.values()) for (const s of list) live.add(parseInt(s.uidl.split("-")[1], 16));
+  const msgDir = path.join(dir, "LB", "MSG");
+  const files = fs.existsSync(msgDir) ? fs.readdirSync(msgDir) : [];
+  for (const f of files) if (!live.has(parseInt(f.slice(0, 8), 16))) problems.push(`data file ${f} belongs to no live message`);
+  return problems;
+}
+
+/** The message as stored: what DATA carried, ending in CRLF. */
+function stuffedEnd(body: Buffer): Buffer {
+  return body.toString("latin1").endsWith("\r\n") ? body : Buffer.concat([body, Buffer.from("\r\n")]);
+}
+
+export interface CutResult {
+  /** Changing card operations the workload made before the cut (all of them when not cut). */
+  operations: number;
+  cut: boolean;
+  problems: string[];
+}
+
+/** One run: the workload with the power cut before operation `cutBefore` (never when undefined), a reboot, and the checks. */
+export async function runCut(runtime: RuntimeName, config: Config, steps: Step[], cutBefore: number | undefined): Promise<CutResult> {
+  for (const u of config.users) PASSWORDS[u.name] = u.password;
+  const dir = tempDir("powercut");
+  const open = new Set<Conv>();
+  const card = new PowerCutCard({
+    dir,
+    cutBefore,
+    onCut: () => {
+      // The power fails: nothing the box does from now on reaches anyone.
+      for (const c of open) c.socket.destroy();
+    },
+  });
+  const record = new Record();
+  try {
+    const sim = await startSimulator({ runtime, config, dataDir: dir, card, smtpPort: 0, pop3Port: 0 });
+    try {
+      await runWorkload(sim, steps, record, open);
+    } catch (e) {
+      if (!card.cut) throw e;
+    } finally {
+      for (const c of open) c.socket.destroy();
+      await sim.stop();
+    }
+    if (!card.cut) card.powerOff(); // the end of the workload is a cut too: no goodbye to the card
+    const rebooted = await startSimulator({ runtime, config, dataDir: dir, smtpPort: 0, pop3Port: 0 });
+    let served: Map<string, Served[]>;
+    try {
+      served = await serve(rebooted, config.users.map((u) => u.name));
+    } finally {
+      await rebooted.stop();
+    }
+    return { operations: card.operations, cut: card.cut, problems: verify(record, card, served, dir) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A message with a Message-ID, some dot-led lines and 8-bit bytes, about `bytes` long. */
+export function workloadMessage(id: string, to: string[], bytes: number): { id: string; to: string[]; body: Buffer } {
+  let text = `From: sender@remote.example\r\nTo: ${to.join(", ")}\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\n`;
+  for (let i = 0; text.length < bytes; i++) {
+    text += (i % 5 === 0 ? "." : "") + `line ${i} of ${id} \xe9\xfc` + "x".repeat(i % 40) + "\r\n";
+  }
+  return { id, to, body: Buffer.from(text, "latin1") };
+}
