@@ -1,0 +1,113 @@
+/**
+ * One runtime of the simulator in a process of its own, metered while the
+ * parent (bench/memory.ts) drives sessions at it from outside. Run with
+ * --expose-gc. Speaks over the IPC channel:
+ *   -> {ready, smtpPort, pop3Port, unit}
+ *   <- {cmd: "start"}  takes the idle reading -> {started}, then samples until
+ *   <- {cmd: "stop"}   -> {idle, peak, samples}
+ *   <- {cmd: "exit"}
+ * What is metered, per runtime:
+ *   node      V8 heap used after a full collection (the core's objects, the
+ *             HAL adapter's and Node's socket objects), in bytes;
+ *   lua       the live Lua heap as collectgarbage("count") reports it on the
+ *             board (sim/lua/heap.ts), in bytes;
+ *   espruino  the variables the program keeps alive (sim/espruino/memory.ts),
+ *             14 bytes each on the board.
+ */
+import * as path from "node:path";
+import { SimCard } from "../sim/card";
+import { SimFlash } from "../sim/flash";
+import type { RunningBox, RuntimeName } from "../sim/runtime";
+import { getRuntime } from "../sim/runtimes";
+import { letterboxConfig } from "./setup";
+
+export type MemoryUnit = "bytes" | "variables";
+
+export interface ProbeReady {
+  ready: true;
+  smtpPort: number;
+  pop3Port: number;
+  unit: MemoryUnit;
+}
+
+export interface ProbeReading {
+  idle: number;
+  peak: number;
+  samples: number;
+}
+
+interface Meter {
+  unit: MemoryUnit;
+  read(): number;
+  /** Pause between samples: the slower the reading, the longer, so that the sessions still progress. */
+  intervalMs: number;
+}
+
+function meterFor(name: RuntimeName, box: RunningBox): Meter {
+  if (name === "lua") {
+    const lua = box as unknown as { board(): { nodemcu: { heapBytes(): number } } };
+    return { unit: "bytes", read: () => lua.board().nodemcu.heapBytes(), intervalMs: 5 };
+  }
+  if (name === "espruino") {
+    const espruino = box as unknown as { board: { memory(): { variables: number } } };
+    return { unit: "variables", read: () => espruino.board.memory().variables, intervalMs: 20 };
+  }
+  const gc = (global as unknown as { gc?: () => void }).gc;
+  if (!gc) throw new Error("memory-probe: run node with --expose-gc");
+  return {
+    unit: "bytes",
+    read: () => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    },
+    intervalMs: 2,
+  };
+}
+
+async function main(): Promise<void> {
+  const name = process.argv[2] as RuntimeName;
+  const dir = process.argv[3];
+  const send = (message: object) => process.send!(message);
+  const box = await getRuntime(name).start({
+    config: letterboxConfig(),
+    card: new SimCard({ dir: path.join(dir, "card") }),
+    portMap: { 25: 0, 110: 0 },
+    bindHost: "127.0.0.1",
+    log: () => {},
+    clock: () => Math.floor(Date.now() / 1000),
+    flash: new SimFlash(),
+  });
+  const meter = meterFor(name, box);
+  meter.read(); // settle: the first reading of a runtime may allocate its own bookkeeping
+  let sampling: NodeJS.Timeout | undefined;
+  let reading: ProbeReading = { idle: 0, peak: 0, samples: 0 };
+  const sample = () => {
+    const value = meter.read();
+    reading.samples++;
+    if (value > reading.peak) reading.peak = value;
+    sampling = setTimeout(sample, meter.intervalMs);
+  };
+  process.on("message", (message: { cmd: string }) => {
+    if (message.cmd === "start") {
+      const idle = meter.read();
+      reading = { idle, peak: idle, samples: 1 };
+      sampling = setTimeout(sample, meter.intervalMs);
+      send({ started: true });
+    } else if (message.cmd === "stop") {
+      clearTimeout(sampling);
+      const last = meter.read(); // after the last session closed: what stays behind
+      reading.samples++;
+      if (last > reading.peak) reading.peak = last;
+      send(reading);
+    } else if (message.cmd === "exit") {
+      clearTimeout(sampling);
+      void box.stop().then(() => process.exit(0));
+    }
+  });
+  send({ ready: true, smtpPort: box.ports[25], pop3Port: box.ports[110], unit: meter.unit } as ProbeReady);
+}
+
+main().catch((e) => {
+  console.error(`memory-probe: ${(e as Error).stack || e}`);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+/** What both sides of the bench share: the domain, the users, free ports, waiting for a listener. */
+import * as net from "node:net";
+import type { Config } from "../firmware/config";
+import { defaultLimits } from "../firmware/config";
+
+export interface BenchUser {
+  name: string;
+  password: string;
+}
+
+export const BENCH_DOMAIN = "bench.example";
+export const SENDER = "sender@client.example";
+/** One mailbox per concurrent session: POP3 locks a maildrop per session. */
+export const BENCH_USERS: BenchUser[] = [1, 2, 3, 4].map((n) => ({ name: `user${n}`, password: `bench-pass-${n}` }));
+/** Large enough for the biggest bench message plus smtp-source's headers. */
+export const MAX_MESSAGE_BYTES = 12 * 1024 * 1024;
+
+export function letterboxConfig(): Config {
+  const limits = defaultLimits();
+  limits.maxMessageBytes = MAX_MESSAGE_BYTES;
+  limits.smtpSessions = 4;
+  limits.pop3Sessions = 4;
+  return {
+    hostname: `letterbox.${BENCH_DOMAIN}`,
+    domains: [BENCH_DOMAIN],
+    users: BENCH_USERS.map((u) => ({ name: u.name, password: u.password })),
+    smtpPort: 25,
+    pop3Port: 110,
+    limits,
+  };
+}
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port. */
+export async function waitForPort(port: number, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
