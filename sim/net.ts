@@ -4,6 +4,19 @@
  */
 import * as net from "node:net";
 
+/** Every accepted connection still open, of every runtime in this process. */
+const accepted = new Set<net.Socket>();
+
+/**
+ * A power cut: destroys every accepted connection at once. What the box
+ * handed to the network before stays delivered; nothing it sends afterwards
+ * leaves the host.
+ */
+export function dropAllConnections(): void {
+  for (const socket of accepted) socket.destroy();
+  accepted.clear();
+}
+
 export interface BoundListener {
   server: net.Server;
   hostPort: number;
@@ -18,7 +31,11 @@ export function bindDevicePort(
 ): Promise<BoundListener> {
   const wanted = portMap[devicePort] !== undefined ? portMap[devicePort] : devicePort;
   return new Promise((resolve, reject) => {
-    const server = net.createServer({ noDelay: true }, onSocket);
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      accepted.add(socket);
+      socket.once("close", () => accepted.delete(socket));
+      onSocket(socket);
+    });
     server.once("error", reject);
     server.listen(wanted, bindHost, () => {
       server.off("error", reject);

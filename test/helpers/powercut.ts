@@ -4,11 +4,13 @@
  * boots a fresh simulator on the same card (recovery), and checks what the
  * clients were told against what the box serves now.
  *
- * The window between a commit record and its reply: the store answers 250
- * (or +OK to QUIT) only after the append of its A (or D) record returned,
- * and a cut is always *before* an operation, so no reply from the tick the
- * cut falls in ever reaches the client (the harness destroys the client
- * sockets at the cut). A cut just before the `close` that follows such an
+ * At the cut every connection the box accepted is destroyed on the box's
+ * side: what it sent before reaches the client, nothing after does, and the
+ * workload stops. The window between a commit record and its reply: the
+ * store answers 250 (or +OK to QUIT) only after the append of its A (or D)
+ * record returned, and a cut is always *before* an operation, so a reply
+ * sent before the commit would be seen and caught here, while the reply
+ * after it is never sent. A cut just before the `close` that follows such an
  * append leaves a commit record on the card that the client never heard
  * about. The harness does not loosen anything for that window: it decodes
  * every journal write that reached the card (with msgpackr, independently
@@ -19,6 +21,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { unpackMultiple } from "msgpackr";
 import type { Config } from "../../firmware/config";
+import { dropAllConnections } from "../../sim/net";
 import { PowerCutCard } from "../../sim/powercut";
 import type { RuntimeName } from "../../sim/runtime";
 import { startSimulator, Simulator } from "../../sim/simulator";
@@ -87,8 +90,9 @@ async function expectLine(c: Conv, prefix: string, smtp: boolean): Promise<strin
 }
 
 /** Runs the workload; stops at the first failure (the power cut, or a real error). */
-async function runWorkload(sim: Simulator, steps: Step[], record: Record, open: Set<Conv>): Promise<void> {
+async function runWorkload(sim: Simulator, steps: Step[], record: Record, open: Set<Conv>, cutHappened: () => boolean): Promise<void> {
   const dial = async (port: number) => {
+    if (cutHappened()) throw new Error("power cut");
     const c = await connect(port);
     open.add(c);
     return c;
@@ -299,16 +303,13 @@ export async function runCut(runtime: RuntimeName, config: Config, steps: Step[]
   const card = new PowerCutCard({
     dir,
     cutBefore,
-    onCut: () => {
-      // The power fails: nothing the box does from now on reaches anyone.
-      for (const c of open) c.socket.destroy();
-    },
+    onCut: dropAllConnections,
   });
   const record = new Record();
   try {
     const sim = await startSimulator({ runtime, config, dataDir: dir, card, smtpPort: 0, pop3Port: 0 });
     try {
-      await runWorkload(sim, steps, record, open);
+      await runWorkload(sim, steps, record, open, () => card.cut);
     } catch (e) {
       if (!card.cut) throw e;
     } finally {
