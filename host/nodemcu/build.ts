@@ -80,8 +80,11 @@ function writeAtomically(file: string, text: string): void {
 
 export class LuaBuildError extends Error {}
 
-/** Compiles the bundle into `outDir`; throws LuaBuildError on diagnostics. The budget is checked by the caller (overBudget). */
-export function buildNodemcu(outDir: string = NODEMCU_DIST): LuaBuild {
+/**
+ * Compiles the bundle into `outDir`; throws LuaBuildError on diagnostics, and
+ * over budget when `enforceBudget` (else the caller asks overBudget()).
+ */
+export function buildNodemcu(outDir: string = NODEMCU_DIST, enforceBudget = false): LuaBuild {
   const board = readBoard();
   const result = tstl.transpileProject(TSCONFIG, { outDir }, (fileName, text) => {
     fs.mkdirSync(path.dirname(fileName), { recursive: true });
@@ -103,6 +106,8 @@ export function buildNodemcu(outDir: string = NODEMCU_DIST): LuaBuild {
     compiledBytes: compiledSize(source, "=" + board.files.bundle),
     budgetBytes: board.lfs.size,
   };
+  const problem = overBudget(build);
+  if (enforceBudget && problem) throw new LuaBuildError(problem);
   return build;
 }
 

@@ -127,7 +127,7 @@ export class NodeMcu {
     this.sockets.clear();
     for (const f of this.files) if (!f.closed) f.close(); // power off: the card forgets open handles
     await Promise.all(
-      this.servers.map((s) => new Promise<void>((resolve) => (s.server && !s.closed ? s.server.close(() => resolve()) : resolve()))),
+      this.servers.map((s) => new Promise<void>((resolve) => (s.server && s.server.listening ? s.server.close(() => resolve()) : resolve()))),
     );
   }
 
@@ -210,7 +210,9 @@ export class NodeMcu {
         createServer: (L) => {
           const type = lauxlib.luaL_optinteger(L, 1, 1);
           if (type !== 1) raise(L, "only net.TCP servers are emulated");
-          vm.pushObject("net.tcpserver", { closed: false } as ServerState);
+          const server: ServerState = { closed: false };
+          this.servers.push(server);
+          vm.pushObject("net.tcpserver", server);
           return 1;
         },
       },
