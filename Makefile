@@ -7,7 +7,7 @@ TSC := node_modules/.bin/tsc
 TSTL := node_modules/.bin/tstl
 export npm_config_loglevel := error
 
-.PHONY: all sim test build check deps debian-deps clean espruino lua
+.PHONY: all sim test build check deps debian-deps clean espruino lua torture
 
 all: build
 
@@ -47,6 +47,10 @@ sim: build debian-deps
 
 test: check build debian-deps
 	node --test --test-concurrency=2 --test-timeout=300000 $$(find build/test -name '*.test.js' | sort)
+
+# The full power-cut workload (test/powercut.test.ts): a cut at every card operation, every runtime.
+torture: check build
+	LETTERBOX_TORTURE=1 node --test --test-timeout=3600000 build/test/powercut.test.js
 
 clean:
 	rm -rf build dist
