@@ -41,6 +41,7 @@ export const espruinoRuntime: Runtime & { start(options: RuntimeOptions): Promis
       flash: options.flash || new SimFlash(),
       romFiles: { [DEFAULTS_FILE]: encode(settingsToMap({ config: options.config })) },
       onReboot: options.reboot,
+      serial: options.serial,
       portMap: options.portMap,
       bindHost: options.bindHost,
       log: options.log,

@@ -66,6 +66,18 @@ interface EspruinoPin {
   getInfo(): unknown;
 }
 
+interface EspruinoSerial {
+  write(data: string): void;
+  on(event: "data", listener: (data: string) => void): void;
+  /** Makes this device the REPL console; `true` keeps it there even when USB connects. */
+  setConsole(force?: boolean): void;
+}
+
+/** The UART behind the USB serial adapter (the REPL console at power-up). */
+declare const Serial1: EspruinoSerial;
+/** One end of Espruino's loopback device: moving the console here frees Serial1 for the program. */
+declare const LoopbackA: EspruinoSerial;
+
 declare function require(module: "net"): EspruinoNet;
 declare function require(module: "fs"): EspruinoFs;
 declare function require(module: "Storage"): EspruinoStorageModule;

@@ -3,7 +3,7 @@
  * `require("net")` sockets, `E.openFile` + `require("fs")` on the SD card
  * (or on the plain file system of Espruino's Linux build), `setTimeout`.
  */
-import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, Storage, Timer } from "../../firmware/hal";
+import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, SerialLine, Storage, Timer } from "../../firmware/hal";
 
 /**
  * One accepted socket. Espruino's write() only appends to an unbounded RAM
@@ -141,12 +141,46 @@ export function internalFlash(): InternalFlash {
   };
 }
 
+/**
+ * How long the REPL keeps the serial line after boot, so that `letterbox
+ * flash` (which talks to the REPL) can still reach a board running
+ * letterbox: reset it, then flash within this time.
+ */
+export const REPL_WINDOW_MS = 5000;
+
+/**
+ * The USB serial line for the core's console (firmware/console.ts). Serial1
+ * is Espruino's REPL; after REPL_WINDOW_MS the REPL moves to the loopback
+ * device and the line's bytes go to the core. Writes share the line with the
+ * REPL's output until then, which the host tool skips as console text.
+ */
+export function serialLine(): SerialLine {
+  let receiver = function (data: string) {
+    void data;
+  };
+  Serial1.on("data", function (data: string) {
+    receiver(data);
+  });
+  setTimeout(function () {
+    LoopbackA.setConsole(true);
+  }, REPL_WINDOW_MS);
+  return {
+    write: function (data: string) {
+      Serial1.write(data);
+    },
+    setReceiver: function (next: (data: string) => void) {
+      receiver = next;
+    },
+  };
+}
+
 /** Bytes per JsVar, the unit of Espruino's heap. */
 const JSVAR_BYTES = 14;
 
-export function espruinoHal(storage: Storage, flash: InternalFlash, implementation: string): Hal {
+export function espruinoHal(storage: Storage, flash: InternalFlash, serial: SerialLine | undefined, implementation: string): Hal {
   return {
     flash: flash,
+    serial: serial,
     reboot: function () {
       E.reboot();
     },

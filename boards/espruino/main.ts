@@ -11,7 +11,7 @@ import type { Storage } from "../../firmware/hal";
 import { startLetterbox } from "../../firmware/main";
 import { decode } from "../../firmware/msgpack";
 import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
-import { espruinoHal, fileStorage, internalFlash } from "./hal";
+import { espruinoHal, fileStorage, internalFlash, serialLine } from "./hal";
 
 /** SD card wiring: the ESP32's VSPI pins, as in boards/espruino-esp32.json. */
 const SD_SCK = 18;
@@ -74,9 +74,11 @@ function connectWifi(settings: Settings): void {
 function boot(): void {
   const flash = internalFlash();
   const fallback = defaults();
-  const implementation = "letterbox (Espruino " + process.env.VERSION + ", " + process.env.BOARD + ")";
+  const implementation = "letterbox-espruino (Espruino " + process.env.VERSION + ", " + process.env.BOARD + ")";
   // The core reads provisioned settings from the flash itself; Wi-Fi is ours.
-  startLetterbox(espruinoHal(mountCard(), flash, implementation), fallback.config);
+  // The Linux build's console is the terminal it runs in: no serial line to take.
+  const serial = typeof Serial1 === "undefined" ? undefined : serialLine();
+  startLetterbox(espruinoHal(mountCard(), flash, serial, implementation), fallback.config);
   const stored = loadSettings(flash);
   connectWifi(stored ? stored.settings : fallback);
 }

@@ -8,7 +8,7 @@
  * bug, and process.memory() estimates the variables the program keeps alive.
  */
 import * as vm from "node:vm";
-import type { InternalFlash } from "../../firmware/hal";
+import type { InternalFlash, SerialLine } from "../../firmware/hal";
 import type { SimCard } from "../card";
 import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
 import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
@@ -38,6 +38,8 @@ export interface EspruinoBoardOptions {
   seed?: number;
   /** Variables free for the program (process.memory().total). */
   variables?: number;
+  /** The line behind Serial1 (the USB serial port); without it Serial1 leads nowhere. */
+  serial?: SerialLine;
   /** Called when the program calls E.reboot(). */
   onReboot?: () => void;
 }
@@ -138,6 +140,20 @@ export class EspruinoBoard {
       g.SPI1 = { setup: () => undefined };
     }
     g.E = E;
+    if (options.card) {
+      // No REPL is emulated: Serial1's bytes always reach its listeners, and
+      // setConsole only records where the console went.
+      const serial = options.serial;
+      const consoleLog: string[] = [];
+      g.Serial1 = {
+        write: (data: unknown) => serial && serial.write(String(data)),
+        on: (event: string, fn: (data: string) => void) => {
+          if (event === "data" && serial) serial.setReceiver((data) => this.invoke("Serial1 data", fn as never, data));
+        },
+        setConsole: () => consoleLog.push("Serial1"),
+      };
+      g.LoopbackA = { write: () => undefined, on: () => undefined, setConsole: () => consoleLog.push("LoopbackA") };
+    }
     g.Pin = function Pin(this: { gpio: number }, gpio: number) {
       this.gpio = Number(gpio);
     };
