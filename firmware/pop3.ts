@@ -27,6 +27,12 @@ const MAX_FAIL_DELAY_MS = 8000;
 const FAIL_MEMORY_SECONDS = 300;
 /** At most this many names' failures are remembered (memory is tiny). */
 const MAX_FAIL_RECORDS = 16;
+/**
+ * After this many recent failures a name is locked out: every login for it,
+ * even with the right password, gets -ERR [LOGIN-DELAY] until its failures
+ * are forgotten. Other names are not affected.
+ */
+const LOCKOUT_FAILURES = 5;
 
 const enum State {
   Authorization = 0,
@@ -89,6 +95,16 @@ export class Pop3Server {
     let delay = FAIL_DELAY_MS;
     for (let i = 1; i < record.count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
     return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
+  }
+
+  /** True while `name` has had too many recent failures to be let in at all. */
+  lockedOut(name: string): boolean {
+    const now = this.hal.now();
+    for (let i = 0; i < this.failures.length; i++) {
+      const r = this.failures[i];
+      if (r.name === name) return r.count >= LOCKOUT_FAILURES && now - r.last <= FAIL_MEMORY_SECONDS;
+    }
+    return false;
   }
 
   clearFailures(name: string): void {
@@ -213,6 +229,7 @@ export class Pop3Session {
     }
     const name = this.userName;
     this.userName = "";
+    if (this.refuseLockedOut(name)) return;
     const password = this.passwordOf(name);
     if (password === undefined || password !== arg) this.failLogin(name);
     else this.login(name);
@@ -226,6 +243,7 @@ export class Pop3Session {
     }
     const name = lower(arg.substring(0, space));
     const digest = lower(arg.substring(space + 1));
+    if (this.refuseLockedOut(name)) return;
     const password = this.passwordOf(name);
     if (password === undefined || md5hex(this.timestamp + password) !== digest) this.failLogin(name);
     else this.login(name);
@@ -243,6 +261,13 @@ export class Pop3Session {
     const users = this.server.config.users;
     for (let i = 0; i < users.length; i++) if (users[i].name === name) return users[i].password;
     return undefined;
+  }
+
+  /** RFC 2449 LOGIN-DELAY: the name is locked out; the attempt is not checked, nor counted. */
+  private refuseLockedOut(name: string): boolean {
+    if (!this.server.lockedOut(name)) return false;
+    this.reply("-ERR [LOGIN-DELAY] Too many failed logins, try again later");
+    return true;
   }
 
   /** Answers -ERR [AUTH] only after a delay that grows with recent failures. */
@@ -267,6 +292,7 @@ export class Pop3Session {
     }
     let maildrop: Maildrop;
     try {
+      if (!store.available()) throw new Error("card unusable"); // reopened on the way: a card put back in works again
       maildrop = store.maildrop(name);
     } catch (e) {
       store.unlock(name);
@@ -406,6 +432,7 @@ export class Pop3Session {
     const seqs: number[] = [];
     for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) seqs.push(m.seq(n - 1));
     try {
+      if (!this.server.store.available()) throw new Error("card unusable");
       this.server.store.deleteMessages(this.user, seqs);
     } catch (e) {
       this.server.hal.log("pop3: deletion failed: " + e);

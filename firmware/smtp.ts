@@ -22,6 +22,8 @@ import { upper } from "./text";
 /** RFC 5321 4.5.3.1: command lines of 512 octets, text lines of 1000, both with CRLF. */
 const MAX_COMMAND_LINE = 512;
 const MAX_TEXT_LINE = 1000;
+/** Free card space (KiB) a message must leave for the journal, when the board reports free space. */
+const CARD_MARGIN_KIB = 64;
 
 /** The states; the handlers allowed in each are in HANDLERS below. */
 const enum State {
@@ -85,7 +87,11 @@ export class SmtpSession {
   private incoming: IncomingMessage | undefined = undefined;
   private reader: DataReader | undefined = undefined;
   private tooBig = false;
+  /** The message went over a recipient's quota during DATA: nothing more is stored. */
+  private overQuota = false;
   private storageFailed = false;
+  /** The SIZE= of MAIL FROM (RFC 1870), 0 when not given. */
+  private declaredSize = 0;
   private errors = 0;
   /** Set by the DATA reader's end event: the bytes after the end marker. */
   private pendingRest: string | undefined = undefined;
@@ -205,10 +211,12 @@ export class SmtpSession {
       this.reply("501 5.5.4 Syntax: MAIL FROM:<address> [SIZE=n] [BODY=7BIT|8BITMIME]");
       return;
     }
+    let declared = 0;
     for (let i = 0; i < path.params.length; i++) {
       const p = upper(path.params[i]);
       if (p.substring(0, 5) === "SIZE=") {
         const size = parseDecimal(p.substring(5), 10);
+        declared = size;
         if (size < 0) {
           this.reply("501 5.5.4 Bad SIZE parameter");
           return;
@@ -222,7 +230,12 @@ export class SmtpSession {
         return;
       }
     }
+    if (this.cardTooFull(declared)) {
+      this.reply("452 4.3.1 Insufficient system storage, try again later");
+      return;
+    }
     this.from = path.address;
+    this.declaredSize = declared;
     this.state = State.Mail;
     this.reply("250 2.1.0 Sender ok");
   }
@@ -246,7 +259,9 @@ export class SmtpSession {
       this.reply(rcpt.refusal);
       return;
     }
-    if (this.server.store.usage(rcpt.user) >= this.server.config.limits.mailboxQuotaBytes) {
+    const usage = this.server.store.usage(rcpt.user);
+    const quota = this.server.config.limits.mailboxQuotaBytes;
+    if (usage >= quota || usage + this.declaredSize > quota) {
       this.reply("452 4.2.2 Mailbox full, try again later");
       return;
     }
@@ -264,12 +279,17 @@ export class SmtpSession {
       this.reply("501 5.5.4 DATA takes no arguments");
       return;
     }
+    if (this.cardTooFull(this.declaredSize)) {
+      this.reply("452 4.3.1 Insufficient system storage, try again later");
+      return;
+    }
     let incoming: IncomingMessage | undefined;
     try {
       incoming = this.server.store.beginMessage();
     } catch (e) {
       this.server.hal.log("smtp: cannot start a message: " + e);
-      this.reply("452 4.3.1 Insufficient storage, try again later");
+      if (!this.server.store.available()) this.storageGone();
+      else this.reply("452 4.3.1 Insufficient storage, try again later");
       return;
     }
     if (incoming === undefined) {
@@ -278,6 +298,7 @@ export class SmtpSession {
     }
     this.incoming = incoming;
     this.tooBig = false;
+    this.overQuota = false;
     this.storageFailed = false;
     const session = this;
     this.reader = new DataReader(MAX_TEXT_LINE, {
@@ -304,6 +325,30 @@ export class SmtpSession {
     this.close();
   }
 
+  /** The card is gone (removed, unreadable): 421 and close; it is tried again at the next connection. */
+  private storageGone(): void {
+    this.reply("421 4.3.0 " + this.server.config.hostname + " Mail storage unavailable, closing connection");
+    this.close();
+  }
+
+  /**
+   * True when the card cannot take a message of `bytes` now: the store has
+   * given up its spare room, or the board reports too little free space.
+   * Boards that cannot tell find out when a write fails (452 after DATA).
+   */
+  private cardTooFull(bytes: number): boolean {
+    const hal = this.server.hal;
+    if (this.server.store.cardFull) return true;
+    if (hal.cardSpace === undefined) return false;
+    let freeKiB: number;
+    try {
+      freeKiB = hal.cardSpace().freeKiB;
+    } catch (e) {
+      return false; // a card error shows when the store uses the card
+    }
+    return freeKiB < Math.floor(bytes / 1024) + CARD_MARGIN_KIB;
+  }
+
   // ---- DATA ----
 
   private traceHeaders(seq: number): string {
@@ -316,9 +361,13 @@ export class SmtpSession {
 
   private body(data: string): void {
     const incoming = this.incoming;
-    if (incoming === undefined || this.tooBig || this.storageFailed) return;
+    if (incoming === undefined || this.tooBig || this.overQuota || this.storageFailed) return;
     if (incoming.bytes + data.length > this.server.config.limits.maxMessageBytes) {
       this.tooBig = true; // keep reading to the end marker, store nothing more
+      return;
+    }
+    if (this.exceedsQuota(incoming.bytes + data.length)) {
+      this.overQuota = true; // likewise: the 552 comes after the end marker
       return;
     }
     try {
@@ -341,10 +390,10 @@ export class SmtpSession {
       answer = "554 5.6.0 Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 2.3.8)";
     } else if (reader.lineTooLong) {
       answer = "554 5.6.0 Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)";
+    } else if (this.overQuota) {
+      answer = "552 5.2.2 Mailbox full";
     } else if (this.storageFailed) {
       answer = "452 4.3.1 Insufficient storage, message not accepted";
-    } else if (this.overQuota(incoming.bytes)) {
-      answer = "552 5.2.2 Mailbox full";
     } else {
       answer = "";
     }
@@ -363,10 +412,12 @@ export class SmtpSession {
     this.incoming = undefined;
     this.resetTransaction();
     this.state = State.Idle;
-    this.reply(answer);
+    // A write or commit that failed because the card went away: say so, and close.
+    if (answer.charCodeAt(0) === 52 && !this.server.store.available()) this.storageGone();
+    else this.reply(answer);
   }
 
-  private overQuota(bytes: number): boolean {
+  private exceedsQuota(bytes: number): boolean {
     const quota = this.server.config.limits.mailboxQuotaBytes;
     for (let i = 0; i < this.users.length; i++) {
       if (this.server.store.usage(this.users[i]) + bytes > quota) return true;
@@ -388,6 +439,7 @@ export class SmtpSession {
     this.users = [];
     this.rcptCount = 0;
     this.firstAddress = "";
+    this.declaredSize = 0;
   }
 }
 

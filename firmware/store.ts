@@ -17,6 +17,11 @@ import { find, upper } from "./text";
 const ROOT = "/LB";
 const MESSAGE_DIR = "/LB/MSG";
 const JOURNALS = ["/LB/JRNL.A", "/LB/JRNL.B"];
+/**
+ * Room kept in reserve: when the card is too full for a compaction, this
+ * file goes and the compaction fits (see docs/STORE.md, "A full card").
+ */
+const SPARE = "/LB/SPARE";
 const FORMAT_VERSION = 1;
 /** The card allows four open files; one always stays free for the journal. */
 const MESSAGE_FILES = 3;
@@ -252,6 +257,8 @@ interface Usage {
 export class MailStore {
   /** True after a successful open() and until a card error is seen. */
   ready = false;
+  /** The spare room is in use (or cannot be made): refuse new mail; reading and deleting go on. */
+  cardFull = false;
   /** Compact once the journal has grown this much since the last snapshot... */
   compactAfterBytes = 32768;
   /** ...or after this many deletions (compaction keeps their (user, seq) pairs in memory). */
@@ -285,15 +292,66 @@ export class MailStore {
     try {
       this.storage.mkdir(ROOT);
       this.storage.mkdir(MESSAGE_DIR);
-      // The valid journal with the highest generation is the store; the
-      // other is an older snapshot, or a compaction cut short (no S record).
-      const first = this.headerGeneration(1) > this.headerGeneration(0) ? 1 : 0;
-      if (!this.load(first) && !this.load(1 - first)) this.initialize();
+      try {
+        this.loadJournal();
+      } catch (e) {
+        // Too full to compact? The spare file makes room (a card error fails again below).
+        if (this.storage.size(SPARE) < 0) throw e;
+        this.log("store: " + describe(e) + "; giving up the spare room and retrying");
+        this.storage.remove(SPARE);
+        this.loadJournal();
+      }
       this.ready = true;
-      return true;
     } catch (e) {
       this.log("store: card unusable: " + describe(e));
       return false;
+    }
+    this.keepSpare();
+    return true;
+  }
+
+  /** True when the store can be used now, reopening it after a card error (a card put back in). */
+  available(): boolean {
+    return this.ready || this.open();
+  }
+
+  private loadJournal(): void {
+    // The valid journal with the highest generation is the store; the
+    // other is an older snapshot, or a compaction cut short (no S record).
+    const first = this.headerGeneration(1) > this.headerGeneration(0) ? 1 : 0;
+    if (!this.load(first) && !this.load(1 - first)) this.initialize();
+  }
+
+  /**
+   * Makes sure the spare file exists (it is written in 1 KiB pieces). When
+   * it cannot be, the card is full: new mail is refused until deletions
+   * make room again. Never throws; a card error shows at the next use.
+   */
+  private keepSpare(): void {
+    const bytes = this.compactAfterBytes + 4096;
+    try {
+      if (this.storage.size(SPARE) >= bytes) {
+        this.cardFull = false;
+        return;
+      }
+      let block = "-";
+      while (block.length < 1024) block += block;
+      const file = this.storage.open(SPARE, "w");
+      try {
+        for (let written = 0; written < bytes; written += block.length) file.write(block);
+      } finally {
+        file.close();
+      }
+      if (this.cardFull) this.log("store: the card has room again");
+      this.cardFull = false;
+    } catch (e) {
+      if (!this.cardFull) this.log("store: the card is full: " + describe(e));
+      this.cardFull = true;
+      try {
+        this.removeIfPresent(SPARE); // a partial spare only takes room
+      } catch (e2) {
+        // the next operation finds out what is wrong with the card
+      }
     }
   }
 
@@ -369,6 +427,7 @@ export class MailStore {
     } catch (e) {
       this.cardFailed(e);
     }
+    if (this.cardFull && this.ready) this.keepSpare(); // the deleted mail may have made room
   }
 
   /** The journal file records are appended to, and its generation (for tests and status). */
@@ -502,9 +561,24 @@ export class MailStore {
     // Recovery: a reservation without a commit is a message nobody was told about.
     for (let i = 0; i < replay.uncommitted.length; i++) this.removeIfPresent(messagePath(replay.uncommitted[i]));
     if (torn) this.log("store: journal ends in a torn record at byte " + hex(replay.end, 8) + "; dropping it");
-    if (torn || replay.reservations > 0 || replay.deletions > 0) this.compact();
+    if (torn || replay.reservations > 0 || replay.deletions > 0) this.compactAtBoot(torn);
     else this.compactIfGrown();
     return true;
+  }
+
+  /**
+   * A whole journal needs no compaction to be used: when it fails (a full
+   * card), the other file, which may hold a complete but unwanted snapshot,
+   * goes, and appends continue on the active one. A torn tail must go first.
+   */
+  private compactAtBoot(torn: boolean): void {
+    try {
+      this.compact();
+    } catch (e) {
+      if (torn) throw e;
+      this.log("store: compaction failed (" + describe(e) + "); going on with the journal as it is");
+      this.removeIfPresent(JOURNALS[1 - this.active]);
+    }
   }
 
   /** Generation in the first record of a journal file, or -1 when it does not start with a good header. */
