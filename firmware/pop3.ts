@@ -375,6 +375,7 @@ export class Pop3Session {
     const seq = m.seq(n - 1);
     const ok = top ? "+OK Top of message follows\r\n" : "+OK " + decimal(m.size(n - 1)) + " octets\r\n";
     const server = this.server;
+    const session = this;
     this.sender.stream(function (): ChunkSource {
       let file: FileHandle | undefined = undefined;
       let failure = "-ERR [SYS/TEMP] Busy, try again shortly\r\n";
@@ -385,7 +386,14 @@ export class Pop3Session {
         failure = "-ERR [SYS/TEMP] Cannot read the message now, try again later\r\n";
       }
       if (file === undefined) return new MessageStream(undefined, 0, server.hal, failure, true);
-      return new MessageStream(file, lines, server.hal, ok, false);
+      const stream = new MessageStream(file, lines, server.hal, ok, false);
+      stream.onReadError = function () {
+        // Half a message must not look whole: no terminator, the connection drops (after this send).
+        server.hal.setTimer(0, function () {
+          session.close();
+        });
+      };
+      return stream;
     });
   }
 
@@ -418,7 +426,7 @@ export class Pop3Session {
     this.state = State.Closed; // nothing after QUIT is read
     this.sender.stream(function (): ChunkSource {
       let answer = "+OK letterbox POP3 server signing off\r\n";
-      if (update) answer = session.update();
+      if (update && session.maildrop !== undefined) answer = session.update();
       session.endSession();
       return new MessageStream(undefined, 0, session.server.hal, answer, true);
     });
@@ -485,6 +493,8 @@ class MessageStream implements ChunkSource {
   }
 
   private only: boolean;
+  /** Called when the card fails mid-message: the stream ends without its terminator. */
+  onReadError: (() => void) | undefined = undefined;
 
   next(): string | undefined {
     if (this.done) return undefined;
@@ -500,7 +510,10 @@ class MessageStream implements ChunkSource {
         chunk = this.file.read(READ_CHUNK);
       } catch (e) {
         this.hal.log("pop3: read failed: " + e);
-        chunk = undefined; // the client sees a short message; nothing changes on the card
+        this.done = true;
+        this.release();
+        if (this.onReadError !== undefined) this.onReadError();
+        return undefined;
       }
     }
     if (chunk === undefined || chunk.length === 0) return this.finish();
