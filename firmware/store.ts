@@ -288,26 +288,32 @@ export class MailStore {
 
   /** Boot: create /LB dirs if missing, read the journal, recover, compact if needed. False (logged) when the card is unusable; may be retried. */
   open(): boolean {
+    if (!this.reopen()) return false;
+    this.keepSpare();
+    return true;
+  }
+
+  /** open() without making the spare file again (after giving it up for room). */
+  private reopen(): boolean {
     this.ready = false;
     try {
       this.storage.mkdir(ROOT);
       this.storage.mkdir(MESSAGE_DIR);
       try {
-        this.loadJournal();
+        this.loadJournal(false);
       } catch (e) {
-        // Too full to compact? The spare file makes room (a card error fails again below).
-        if (this.storage.size(SPARE) < 0) throw e;
-        this.log("store: " + describe(e) + "; giving up the spare room and retrying");
-        this.storage.remove(SPARE);
-        this.loadJournal();
+        // Too full to compact? The spare file makes room; and a whole
+        // journal can be used uncompacted. A card error fails again here.
+        this.log("store: " + describe(e) + "; retrying with the spare room");
+        this.releaseSpare();
+        this.loadJournal(true);
       }
       this.ready = true;
+      return true;
     } catch (e) {
       this.log("store: card unusable: " + describe(e));
       return false;
     }
-    this.keepSpare();
-    return true;
   }
 
   /** True when the store can be used now, reopening it after a card error (a card put back in). */
@@ -315,11 +321,24 @@ export class MailStore {
     return this.ready || this.open();
   }
 
-  private loadJournal(): void {
+  /** `uncompacted`: a whole journal that cannot be compacted is used as it is. */
+  private loadJournal(uncompacted: boolean): void {
     // The valid journal with the highest generation is the store; the
     // other is an older snapshot, or a compaction cut short (no S record).
     const first = this.headerGeneration(1) > this.headerGeneration(0) ? 1 : 0;
-    if (!this.load(first) && !this.load(1 - first)) this.initialize();
+    if (!this.load(first, uncompacted) && !this.load(1 - first, uncompacted)) this.initialize();
+  }
+
+  /** Removes the spare file to make room; true when there was one. New mail is refused until it is back. */
+  private releaseSpare(): boolean {
+    try {
+      if (this.storage.size(SPARE) < 0) return false;
+      this.storage.remove(SPARE);
+    } catch (e) {
+      return false;
+    }
+    this.cardFull = true;
+    return true;
   }
 
   /**
@@ -418,7 +437,13 @@ export class MailStore {
   deleteMessages(user: string, seqs: number[]): void {
     this.requireReady();
     if (seqs.length === 0) return;
-    this.append(["D", user, seqs]);
+    try {
+      this.append(["D", user, seqs]);
+    } catch (e) {
+      // A full card: give up the spare room, recover (a torn tail goes) and try once more.
+      if (!this.releaseSpare() || !this.reopen()) throw e;
+      this.append(["D", user, seqs]);
+    }
     this.deletionsSinceSnapshot++;
     try {
       this.collectDeleted(user, seqs);
@@ -536,7 +561,7 @@ export class MailStore {
   }
 
   /** Replays journal `index`, recovers and compacts as needed. False when the file is not a complete journal. */
-  private load(index: number): boolean {
+  private load(index: number, uncompacted: boolean): boolean {
     if (this.headerGeneration(index) < 0) return false;
     const replay = new Replay(this.storage, this.inflight);
     const reader = new JournalReader(this.storage, JOURNALS[index], -1);
@@ -561,7 +586,8 @@ export class MailStore {
     // Recovery: a reservation without a commit is a message nobody was told about.
     for (let i = 0; i < replay.uncommitted.length; i++) this.removeIfPresent(messagePath(replay.uncommitted[i]));
     if (torn) this.log("store: journal ends in a torn record at byte " + hex(replay.end, 8) + "; dropping it");
-    if (torn || replay.reservations > 0 || replay.deletions > 0) this.compactAtBoot(torn);
+    if (!torn && uncompacted) this.compactAtBoot();
+    else if (torn || replay.reservations > 0 || replay.deletions > 0) this.compact();
     else this.compactIfGrown();
     return true;
   }
@@ -569,13 +595,13 @@ export class MailStore {
   /**
    * A whole journal needs no compaction to be used: when it fails (a full
    * card), the other file, which may hold a complete but unwanted snapshot,
-   * goes, and appends continue on the active one. A torn tail must go first.
+   * goes, and appends continue on the active one. (A torn tail cannot be
+   * appended after: that needs the compaction.)
    */
-  private compactAtBoot(torn: boolean): void {
+  private compactAtBoot(): void {
     try {
       this.compact();
     } catch (e) {
-      if (torn) throw e;
       this.log("store: compaction failed (" + describe(e) + "); going on with the journal as it is");
       this.removeIfPresent(JOURNALS[1 - this.active]);
     }
