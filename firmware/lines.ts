@@ -164,7 +164,9 @@ export class DataReader implements DataFlaws {
       this.lineLength += end - p;
       if (lf < 0) {
         if (this.lineLength > this.maxLine) this.lineTooLong = true;
-        this.pendingCR = cr === n - 1;
+        // The line goes on in the next chunk; a CR ending this one may pair with its LF
+        // (checked on the last byte: an earlier bare CR in the line must not hide it).
+        this.pendingCR = s.charCodeAt(n - 1) === CR;
         break;
       }
       const crlf = lf > p ? s.charCodeAt(lf - 1) === CR : this.pendingCR;
