@@ -1,0 +1,227 @@
+/**
+ * `letterbox flash --runtime espruino`: sends the Espruino bundle to a board
+ * with EspruinoTools (the `espruino` package) and saves it to flash as boot
+ * code (Storage file .bootcde, run at every power-up with its function
+ * bodies left in flash), then checks it by CRC and starts it with load().
+ *
+ * The port is a serial device (the ESP32's USB serial adapter, 115200 baud)
+ * or tcp://HOST:PORT (Espruino's Telnet console). Over serial EspruinoTools
+ * pauses after each 1 KB Storage write so the UART does not overrun; TCP has
+ * flow control, so those pauses are skipped there.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { buildEspruino, ESPRUINO_BUNDLE, espruinoBundleStale } from "./espruino/build";
+
+export interface FlashEspruinoOptions {
+  /** Serial device (/dev/ttyUSB0) or tcp://HOST:PORT. */
+  port: string;
+  /** The code to send (default: dist/espruino/letterbox.js, rebuilt when stale). */
+  file?: string;
+  baud?: number;
+  /** Progress: bytes sent of total. */
+  onProgress?: (sent: number, total: number) => void;
+  /** Status lines for the user. */
+  log?: (line: string) => void;
+  /** EspruinoTools' own chatter, for --verbose. */
+  debug?: (line: string) => void;
+  /** Gives up when the board does not answer for this long (default 60 s plus the transfer). */
+  timeoutMs?: number;
+}
+
+export interface FlashResult {
+  bytes: number;
+  board: string;
+  version: string;
+  crc: number;
+}
+
+export class FlashError extends Error {}
+
+/** EspruinoTools keeps its state in globals of this process. */
+interface EspruinoGlobal {
+  Config: { [key: string]: unknown };
+  Core: {
+    Serial: {
+      open(port: string, connected: (status: unknown) => void, disconnected: () => void): void;
+      close(): void;
+      isConnected(): boolean;
+      write(data: string, showStatus: boolean, done: () => void): void;
+    };
+    Status: unknown;
+    Env: { getData(): { [key: string]: unknown } };
+    CodeWriter: { writeToEspruino(code: string, done: () => void): void };
+    Utils: { executeExpression(expr: string, done: (result: string | undefined) => void): void };
+  };
+  callProcessor(name: string, data: unknown, done: (result: unknown) => void): void;
+}
+
+/** Runs `work` with console output redirected: EspruinoTools logs freely to it. */
+async function quietly<T>(debug: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  const saved = { log: console.log, warn: console.warn, error: console.error, info: console.info };
+  const sink = (...args: unknown[]) => debug(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+  console.log = console.warn = console.error = console.info = sink;
+  try {
+    return await work();
+  } finally {
+    Object.assign(console, saved);
+  }
+}
+
+let initialised: Promise<EspruinoGlobal> | undefined;
+
+function initEspruinoTools(): Promise<EspruinoGlobal> {
+  if (!initialised) {
+    initialised = new Promise((resolve) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require("espruino").init(() => resolve((globalThis as unknown as { Espruino: EspruinoGlobal }).Espruino));
+    });
+  }
+  return initialised;
+}
+
+/**
+ * EspruinoTools only opens serial ports that the serialport package lists,
+ * and pseudo-terminals are not listed: add the requested device when it
+ * exists but is missing from the list.
+ */
+function listRequestedPort(port: string): void {
+  if (port.startsWith("tcp://") || !fs.existsSync(port)) return;
+  // The serialport package EspruinoTools itself resolves (it may bundle its own version).
+  const espruinoDir = path.dirname(require.resolve("espruino"));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SerialPort } = require(require.resolve("serialport", { paths: [espruinoDir] }));
+  if (SerialPort.__letterboxListed) return;
+  const list = SerialPort.list.bind(SerialPort);
+  SerialPort.list = async () => {
+    let ports: { path: string }[] = [];
+    try {
+      ports = await list();
+    } catch {
+      // no udev here: only the requested port is known
+    }
+    return ports.some((p) => p.path === port) ? ports : ports.concat([{ path: port }]);
+  };
+  SerialPort.__letterboxListed = true;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new FlashError(`${what}: no answer within ${Math.round(ms / 1000)} s`)), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+export async function flashEspruino(options: FlashEspruinoOptions): Promise<FlashResult> {
+  const log = options.log || (() => undefined);
+  const debug = options.debug || (() => undefined);
+  let file = options.file;
+  if (!file) {
+    if (espruinoBundleStale()) {
+      log("building the Espruino bundle");
+      await buildEspruino();
+    }
+    file = ESPRUINO_BUNDLE;
+  }
+  const code = fs.readFileSync(file, "latin1");
+  const crc = zlib.crc32(Buffer.from(code, "latin1"));
+  const isTcp = options.port.startsWith("tcp://");
+  // About 10 bits a byte on the wire, plus EspruinoTools' pauses between 1 KB writes over serial.
+  const transferMs = (code.length * 10 * 1000) / (options.baud || 115200) + (isTcp ? 0 : (code.length / 1024) * 300);
+  const timeoutMs = options.timeoutMs || 60000 + 3 * transferMs;
+
+  return quietly(debug, async () => {
+    const Espruino = await initEspruinoTools();
+    Object.assign(Espruino.Config, {
+      BAUD_RATE: options.baud || 115200,
+      SAVE_ON_SEND: 1, // "Direct to flash (execute code at boot)": Storage .bootcde
+      LOAD_STORAGE_FILE: 0, // load() only once the CRC matches (below)
+      RESET_BEFORE_SEND: true,
+      MINIFICATION_LEVEL: "", // already minified, and the online minifier is out of reach
+      MODULE_MINIFICATION_LEVEL: "",
+      SET_TIME_ON_WRITE: false,
+      ENV_ON_CONNECT: true,
+      BOARD_JSON_URL: "", // no download of board files: everything needed comes from process.env
+      STORAGE_UPLOAD_METHOD: isTcp ? 1 : 0,
+      SERIAL_TCPIP: isTcp ? [options.port] : [],
+      // No Bluetooth: scanning needs D-Bus and finds no letterbox anyway.
+      BLUETOOTH_LOW_ENERGY: false,
+      BLUETOOTH_LOW_ENERGY_DBUS: false,
+      WEB_BLUETOOTH: false,
+    });
+    listRequestedPort(options.port);
+    let total = 0;
+    let sent = 0;
+    Espruino.Core.Status = {
+      setStatus: (text: string, length?: number) => {
+        debug(`status: ${text}`);
+        if (length && length > 1000) {
+          total = length;
+          sent = 0;
+          options.onProgress?.(0, total);
+        }
+      },
+      hasProgress: () => total > 0,
+      incrementProgress: (amount: number) => {
+        sent = Math.min(total, sent + amount);
+        options.onProgress?.(sent, total);
+      },
+      showStatusWindow: () => undefined,
+      hideStatusWindow: () => undefined,
+    };
+    const serial = Espruino.Core.Serial;
+    log(`connecting to ${options.port}`);
+    let disconnected = false;
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        serial.open(
+          options.port,
+          (status) => (status === undefined ? reject(new FlashError(`cannot open ${options.port}`)) : resolve()),
+          () => {
+            disconnected = true;
+            reject(new FlashError(`${options.port} closed`));
+          },
+        );
+      }),
+      20000,
+      `opening ${options.port}`,
+    );
+    try {
+      // The port opens only after the "connected" processors asked the board for process.env.
+      const env = Espruino.Core.Env.getData();
+      if (!env || !env.VERSION) throw new FlashError(`no Espruino answered on ${options.port}`);
+      log(`found ${String(env.BOARD)}, Espruino ${String(env.VERSION)}; sending ${code.length} bytes to flash`);
+      const wrapped = await new Promise<string>((resolve) => Espruino.callProcessor("transformForEspruino", code, (c) => resolve(c as string)));
+      await withTimeout(
+        new Promise<void>((resolve) => Espruino.Core.CodeWriter.writeToEspruino(wrapped, resolve)),
+        timeoutMs,
+        "sending the code",
+      );
+      options.onProgress?.(total || code.length, total || code.length);
+      const answer = await withTimeout(
+        new Promise<string | undefined>((resolve) =>
+          Espruino.Core.Utils.executeExpression('E.CRC32(require("Storage").read(".bootcde"))', resolve),
+        ),
+        20000,
+        "checking the saved code",
+      );
+      const boardCrc = answer === undefined ? NaN : Number(answer) >>> 0;
+      if (boardCrc !== crc) {
+        throw new FlashError(`the code in flash does not match what was sent (CRC ${answer} on the board, ${crc} sent)`);
+      }
+      log(`saved to flash as boot code (.bootcde, CRC32 ${crc.toString(16)}); the board runs it at every power-up`);
+      // load() restarts the interpreter, which then runs the boot code: letterbox starts now.
+      // (EspruinoTools calls back only for writes that show status: wait for it to go out instead.)
+      serial.write("\x10load()\n", false, () => undefined);
+      await new Promise((r) => setTimeout(r, 600));
+      if (disconnected) throw new FlashError(`${options.port} closed before load()`);
+      return { bytes: code.length, board: String(env.BOARD), version: String(env.VERSION), crc };
+    } finally {
+      serial.close();
+    }
+  });
+}
