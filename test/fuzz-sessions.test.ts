@@ -1,0 +1,219 @@
+/**
+ * Property-based fuzzing (fast-check) of the SMTP and POP3 command handling
+ * and of POP3's dot-stuffing, through the real servers and the real store on
+ * a simulated card, with a synchronous in-process connection.
+ *
+ * Split invariance is checked with two identical boxes fed the same sessions
+ * in the same order, one in a single chunk and one cut into random chunks:
+ * their transcripts must be identical (so their stores stay identical too).
+ */
+import { after, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import fc from "fast-check";
+import type { Config } from "../firmware/config";
+import type { Connection, ConnectionEvents, Hal } from "../firmware/hal";
+import { Pop3Server } from "../firmware/pop3";
+import { SmtpServer } from "../firmware/smtp";
+import { MailStore } from "../firmware/store";
+import { SimCard } from "../sim/card";
+import { tempDir, testConfig } from "./helpers/fixtures";
+import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
+
+/** The core's servers on a simulated card, driven synchronously: sends complete and timers fire when pumped. */
+export class SyncBox {
+  smtp: SmtpServer;
+  pop3: Pop3Server;
+  store: MailStore;
+  /** Seconds; each session starts 1000 s after the previous, so login failures are forgotten. */
+  private clock = 1700000000;
+  private timers: { due: number; callback: () => void; live: boolean }[] = [];
+  private elapsedMs = 0;
+
+  constructor(dir: string, config: Config) {
+    const box = this;
+    const hal: Hal = {
+      implementation: "letterbox fuzz",
+      storage: new SimCard({ dir }),
+      listen: () => ({ close: () => {} }),
+      setTimer(ms, callback) {
+        const timer = { due: box.elapsedMs + ms, callback, live: true };
+        box.timers.push(timer);
+        return { cancel: () => void (timer.live = false) };
+      },
+      now: () => box.clock,
+      random: () => 4242,
+      log: () => {},
+    };
+    this.store = new MailStore(hal.storage, hal.log, hal.random);
+    assert.ok(this.store.open());
+    this.smtp = new SmtpServer(hal, config, this.store);
+    this.pop3 = new Pop3Server(hal, config, this.store);
+  }
+
+  /** One connection: the chunks in order, then the client hangs up. Returns all it was sent. */
+  session(protocol: "smtp" | "pop3", chunks: string[]): string {
+    this.clock += 1000;
+    let out = "";
+    let closed = false;
+    let sentPending = false;
+    const conn: Connection = {
+      send(data) {
+        assert.ok(!sentPending && !closed, "one send outstanding at a time, none after close");
+        out += data;
+        sentPending = true;
+      },
+      close() {
+        assert.ok(!sentPending, "close only after the last send completed");
+        closed = true;
+      },
+    };
+    const events: ConnectionEvents = (protocol === "smtp" ? this.smtp : this.pop3).accept(conn);
+    const pump = () => {
+      while (true) {
+        if (sentPending) {
+          sentPending = false;
+          if (!closed) events.onSent();
+          continue;
+        }
+        const live = this.timers.filter((t) => t.live).sort((a, b) => a.due - b.due);
+        if (live.length === 0) return;
+        live[0].live = false;
+        this.elapsedMs = Math.max(this.elapsedMs, live[0].due);
+        live[0].callback();
+      }
+    };
+    pump();
+    for (const chunk of chunks) {
+      if (closed) break;
+      events.onData(chunk);
+      pump();
+    }
+    events.onClose(); // the socket is gone, whoever closed it (the boards report both)
+    this.timers = [];
+    return out + (closed ? "<closed by server>" : "");
+  }
+}
+
+function fuzzConfig(): Config {
+  return testConfig({ maxMessageBytes: 200000, maxRecipients: 3 });
+}
+
+const boxes: string[] = [];
+function newBox(): SyncBox {
+  const dir = tempDir("fuzz");
+  boxes.push(dir);
+  return new SyncBox(dir, fuzzConfig());
+}
+
+const line = (l: fc.Arbitrary<string>) => l.map((s) => s + "\r\n");
+
+/** A transaction cut short at a random point, so random input also reaches the later states. */
+const smtpTransaction = fc
+  .nat({ max: 4 })
+  .map((n) => ["EHLO client.example\r\n", "MAIL FROM:<x@remote.example>\r\n", "RCPT TO:<alice@example.org>\r\n", "DATA\r\n"].slice(0, n + 1).join(""));
+
+const smtpToken = fc.oneof(
+  fc.constantFrom(
+    "EHLO client.example", "HELO client.example", "EHLO", "MAIL FROM:<x@remote.example>", "MAIL FROM:<>",
+    "MAIL FROM:<x@remote.example> SIZE=100 BODY=8BITMIME", "MAIL FROM:<x@remote.example> SIZE=999999999",
+    "RCPT TO:<alice@example.org>", "RCPT TO:<bob+tag@example.net>", "RCPT TO:<nobody@example.org>",
+    "RCPT TO:<postmaster>", "RCPT TO:<a@elsewhere.example>", "DATA", "DATA x", "RSET", "NOOP", "QUIT",
+    "VRFY alice", "HELP", "EXPN x", "BDAT 10 LAST", "STARTTLS", "", "mail from:<X@REMOTE.EXAMPLE>",
+  ).map((c) => c + "\r\n"),
+  // Message text: lines with dots, and the end marker.
+  fc.constantFrom("Subject: fuzz\r\n", "\r\n", ".\r\n", "..\r\n", ".x\r\n", "body\r\n", "\r\n.\r\n"),
+  line(fc.string({ maxLength: 30 })),
+  wireBytes(12),
+);
+const smtpCommand = fc.oneof({ weight: 1, arbitrary: smtpTransaction }, { weight: 4, arbitrary: smtpToken });
+
+const popToken = fc.oneof(
+  fc.constantFrom(
+    "USER alice", "PASS wonderland", "PASS wrong", "USER bob", "PASS builder99", "APOP alice 0123456789abcdef0123456789abcdef",
+    "STAT", "LIST", "UIDL", "RSET", "NOOP", "CAPA", "QUIT", "", "RETR", "TOP 1", "USER",
+  ).map((c) => c + "\r\n"),
+  fc
+    .tuple(fc.constantFrom("RETR", "LIST", "UIDL", "DELE", "TOP"), fc.oneof(fc.constantFrom("1", "2", "3", "0", "-1", "99999999999", "1 0", "1 2", "2 99"), fc.string({ maxLength: 6 })))
+    .map(([verb, arg]) => `${verb} ${arg}\r\n`),
+  wireBytes(10),
+);
+const popCommand = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("USER alice\r\nPASS wonderland\r\n", "CAPA\r\nUSER bob\r\nPASS builder99\r\n") }, { weight: 5, arbitrary: popToken });
+
+/** A small well-formed message, so the POP3 properties have mail to read. */
+function deliver(box: SyncBox, to: string, text: string): void {
+  const reply = box.session("smtp", [`HELO c.example\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<${to}>\r\nDATA\r\n${text.replace(/(^|\r\n)\./g, "$1..")}.\r\nQUIT\r\n`]);
+  assert.match(reply, /250 2\.0\.0 Ok: queued/, reply);
+}
+
+describe("fuzz: SMTP and POP3 sessions", () => {
+  after(() => boxes.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it("SMTP: random command streams give the same replies at any split, and never throw", () => {
+    const whole = newBox();
+    const pieces = newBox();
+    let reachedData = 0;
+    fc.assert(
+      fc.property(fc.array(smtpCommand, { maxLength: 40 }), cuts, (commands, c) => {
+        const input = commands.join("");
+        const transcript = whole.session("smtp", [input]);
+        assert.equal(pieces.session("smtp", split(input, c)), transcript);
+        if (/\r\n354 /.test(transcript)) reachedData++;
+      }),
+      { numRuns: runs(150) },
+    );
+    assert.ok(reachedData > 0, "some cases got as far as DATA");
+  });
+
+  it("POP3: random command streams give the same replies at any split, and never throw", () => {
+    const whole = newBox();
+    const pieces = newBox();
+    let loggedIn = 0;
+    fc.assert(
+      fc.property(fc.array(popCommand, { maxLength: 30 }), cuts, (commands, c) => {
+        // Keep alice's maildrop stocked (the same on both boxes): QUIT may have emptied it.
+        if (whole.store.usage("alice") === 0) {
+          for (const box of [whole, pieces]) {
+            deliver(box, "alice@example.org", "Subject: a\r\n\r\none\r\n.two\r\n");
+            deliver(box, "alice@example.org", "Subject: b\r\n\r\n..\r\nthree\r\n");
+          }
+        }
+        const input = commands.join("").slice(0, 900); // under the input held during a login delay
+        const transcript = whole.session("pop3", [input]);
+        assert.equal(pieces.session("pop3", split(input, c)), transcript);
+        if (/\r\n\+OK alice has /.test(transcript)) loggedIn++;
+      }),
+      { numRuns: runs(150) },
+    );
+    assert.ok(loggedIn > 0, "some cases logged in");
+  });
+
+  it("POP3 dot-stuffing: RETR and TOP give back exactly the stored text", () => {
+    const box = newBox();
+    const textLine = fc
+      .array(fc.oneof(fc.constantFrom(".", "..", " ", "\t", "x", "\x00", "\xff"), fc.string({ maxLength: 40 }).map((t) => t.replace(/[\r\n]/g, ""))), { maxLength: 6 })
+      .map((a) => a.join("").slice(0, 998));
+    fc.assert(
+      fc.property(fc.array(textLine, { minLength: 1, maxLength: 12 }), fc.array(textLine, { maxLength: 120 }), fc.nat({ max: 130 }), (headers, body, top) => {
+        const headerText = headers.map((h) => "X-H: " + h + "\r\n").join("");
+        const text = headerText + "\r\n" + body.map((l) => l + "\r\n").join("");
+        deliver(box, "bob@example.org", text);
+        const out = box.session("pop3", [`USER bob\r\nPASS builder99\r\nRETR 1\r\nTOP 1 ${top}\r\nDELE 1\r\nQUIT\r\n`]);
+        const m = /^\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK (\d+) octets\r\n([\s\S]*?\r\n)\.\r\n\+OK Top of message follows\r\n([\s\S]*?\r\n)\.\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n<closed by server>$/.exec(out);
+        assert.ok(m, JSON.stringify(out.slice(0, 600)));
+        const unstuff = (s: string) => {
+          assert.ok(!/(^|\r\n)\.(?!\.)/.test(s), "every line starting with a dot was stuffed");
+          return s.replace(/(^|\r\n)\./g, "$1");
+        };
+        const retr = unstuff(m[2]);
+        assert.equal(retr.length, Number(m[1]), "the octet count is the unstuffed size");
+        const trace = /^Return-Path: <[^>]*>\r\nReceived: [^\r]*\r\n(?:\t[^\r]*\r\n)*/.exec(retr);
+        assert.ok(trace);
+        assert.equal(retr.slice(trace[0].length), text);
+        const bodyLines = body.map((l) => l + "\r\n");
+        assert.equal(unstuff(m[3]), trace[0] + headerText + "\r\n" + bodyLines.slice(0, top).join(""));
+      }),
+      { numRuns: runs(100) },
+    );
+  });
+});
