@@ -7,7 +7,7 @@ TSC := node_modules/.bin/tsc
 TSTL := node_modules/.bin/tstl
 export npm_config_loglevel := error
 
-.PHONY: all sim test build check deps debian-deps clean espruino lua torture
+.PHONY: all sim test build check deps debian-deps clean espruino lua torture fuzz
 
 all: build
 
@@ -51,6 +51,10 @@ test: check build debian-deps espruino
 # The full power-cut workload (test/powercut.test.ts): a cut at every card operation, every runtime.
 torture: check build
 	LETTERBOX_TORTURE=1 node --test --test-timeout=3600000 build/test/powercut.test.js
+
+# Property-based fuzzing at full strength: over 100,000 cases (make test runs 1/100 of them).
+fuzz: check build
+	FUZZ_SCALE=100 node --test --test-concurrency=2 --test-timeout=3600000 build/test/fuzz-lines.test.js build/test/fuzz-sessions.test.js
 
 clean:
 	rm -rf build dist
