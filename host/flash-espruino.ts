@@ -57,16 +57,37 @@ interface EspruinoGlobal {
   callProcessor(name: string, data: unknown, done: (result: unknown) => void): void;
 }
 
-/** Runs `work` with console output redirected: EspruinoTools logs freely to it. */
+const CONSOLE_METHODS = ["log", "warn", "error", "info"] as const;
+type ConsoleMethods = Pick<Console, (typeof CONSOLE_METHODS)[number]>;
+const realConsole: ConsoleMethods = { log: console.log, warn: console.warn, error: console.error, info: console.info };
+
+function swapConsole(to: ConsoleMethods): ConsoleMethods {
+  const before: ConsoleMethods = { log: console.log, warn: console.warn, error: console.error, info: console.info };
+  Object.assign(console, to);
+  return before;
+}
+
+/** Runs `work` with console output redirected to `debug`: EspruinoTools logs freely to it. */
 async function quietly<T>(debug: (line: string) => void, work: () => Promise<T>): Promise<T> {
-  const saved = { log: console.log, warn: console.warn, error: console.error, info: console.info };
   const sink = (...args: unknown[]) => debug(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-  console.log = console.warn = console.error = console.info = sink;
+  const before = swapConsole({ log: sink, warn: sink, error: sink, info: sink });
   try {
     return await work();
   } finally {
-    Object.assign(console, saved);
+    swapConsole(before);
   }
+}
+
+/** Wraps a caller's callback so it runs with the real console. */
+function outside<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    const before = swapConsole(realConsole);
+    try {
+      fn(...args);
+    } finally {
+      swapConsole(before);
+    }
+  };
 }
 
 let initialised: Promise<EspruinoGlobal> | undefined;
@@ -86,8 +107,12 @@ function initEspruinoTools(): Promise<EspruinoGlobal> {
  * and pseudo-terminals are not listed: add the requested device when it
  * exists but is missing from the list.
  */
+/** Devices to add to the serial port list (see listRequestedPort). */
+const requestedPorts = new Set<string>();
+
 function listRequestedPort(port: string): void {
   if (port.startsWith("tcp://") || !fs.existsSync(port)) return;
+  requestedPorts.add(port);
   // The serialport package EspruinoTools itself resolves (it may bundle its own version).
   const espruinoDir = path.dirname(require.resolve("espruino"));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -99,9 +124,10 @@ function listRequestedPort(port: string): void {
     try {
       ports = await list();
     } catch {
-      // no udev here: only the requested port is known
+      // no udev here: only the requested ports are known
     }
-    return ports.some((p) => p.path === port) ? ports : ports.concat([{ path: port }]);
+    for (const wanted of requestedPorts) if (!ports.some((p) => p.path === wanted)) ports.push({ path: wanted });
+    return ports;
   };
   SerialPort.__letterboxListed = true;
 }
@@ -117,8 +143,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 export async function flashEspruino(options: FlashEspruinoOptions): Promise<FlashResult> {
-  const log = options.log || (() => undefined);
-  const debug = options.debug || (() => undefined);
+  // The caller's callbacks may print: they run with the real console even while EspruinoTools' chatter is redirected.
+  const log = outside((line: string) => options.log && options.log(line));
+  const debug = outside((line: string) => options.debug && options.debug(line));
+  const onProgress = outside((sent: number, total: number) => options.onProgress && options.onProgress(sent, total));
   let file = options.file;
   if (!file) {
     if (espruinoBundleStale()) {
@@ -162,13 +190,13 @@ export async function flashEspruino(options: FlashEspruinoOptions): Promise<Flas
         if (length && length > 1000) {
           total = length;
           sent = 0;
-          options.onProgress?.(0, total);
+          onProgress(0, total);
         }
       },
       hasProgress: () => total > 0,
       incrementProgress: (amount: number) => {
         sent = Math.min(total, sent + amount);
-        options.onProgress?.(sent, total);
+        onProgress(sent, total);
       },
       showStatusWindow: () => undefined,
       hideStatusWindow: () => undefined,
@@ -201,7 +229,7 @@ export async function flashEspruino(options: FlashEspruinoOptions): Promise<Flas
         timeoutMs,
         "sending the code",
       );
-      options.onProgress?.(total || code.length, total || code.length);
+      onProgress(total || code.length, total || code.length);
       const answer = await withTimeout(
         new Promise<string | undefined>((resolve) =>
           Espruino.Core.Utils.executeExpression('E.CRC32(require("Storage").read(".bootcde"))', resolve),

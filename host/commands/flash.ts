@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { Presets, SingleBar } from "cli-progress";
 import { buildNodemcu, overBudget, readBoard, sizeReport } from "../nodemcu/build";
 import { FlashError, flashNodemcu } from "../nodemcu/flash";
+import { flashEspruinoCommand } from "./flash-espruino";
 import { PortError } from "../serial/ports";
 import { action, PortOptions, resolvePort, UsageError, withPortOptions } from "./common";
 
@@ -19,14 +20,19 @@ export function registerFlash(program: Command): void {
   withPortOptions(
     program
       .command("flash")
-      .description("Build the firmware and write it to the board (NodeMCU: through the Lua prompt, verified by size and SHA-256)."),
+      .description(
+        "Build the firmware and write it to the board (NodeMCU: through the Lua prompt, verified by size and SHA-256; " +
+          "Espruino: with EspruinoTools into flash as boot code, verified by CRC32; --port also takes tcp://HOST:PORT).",
+      ),
   )
-    .addOption(new Option("--runtime <name>", "the board's firmware").choices(["nodemcu"]).default("nodemcu"))
+    .addOption(new Option("--runtime <name>", "the board's firmware").choices(["nodemcu", "espruino"]).default("nodemcu"))
     .option("--no-restart", "leave the board at the prompt instead of restarting it")
     .option("--force", "flash even when the build is over the board's Lua Flash Store budget")
     .option("--no-progress", "no progress bar")
     .action(
       action(async (opts: FlashCommandOptions) => {
+        // Espruino: the bundle goes to flash as boot code through EspruinoTools (host/commands/flash-espruino.ts).
+        if (opts.runtime === "espruino") return flashEspruinoCommand(opts);
         const build = buildNodemcu();
         console.log(sizeReport(build));
         const problem = overBudget(build);
