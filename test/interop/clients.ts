@@ -231,7 +231,8 @@ export class PrivatePostfix {
         "",
       ].join("\n"),
     );
-    fs.copyFileSync("/etc/postfix/master.cf", path.join(configDir, "master.cf"));
+    // The packaged master.cf (present whatever the package's debconf answers were).
+    fs.copyFileSync("/usr/share/postfix/master.cf.dist", path.join(configDir, "master.cf"));
     const postconf = (...args: string[]) => command("postconf", ["-c", configDir, ...args]);
     // No listener on port 25: only our own port; no chroot (the queue is a temp dir).
     await postconf("-M#", "smtp/inet");
