@@ -13,6 +13,7 @@ import type { SimCard } from "../card";
 import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
 import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
 import { emulateNet, EmulatedNet } from "./net";
+import { emptyProfile, instrumentForProfile, PROFILE_GLOBAL, ProfileCounts, STRING_PROFILE_SCRIPT } from "./profile";
 import { STRING_QUIRK_SCRIPT } from "./string-quirk";
 
 export const MAX_PATH = 64;
@@ -40,6 +41,8 @@ export interface EspruinoBoardOptions {
   variables?: number;
   /** The line behind Serial1 (the USB serial port); without it Serial1 leads nowhere. */
   serial?: SerialLine;
+  /** Count the program's interpreted and string work (sim/espruino/profile.ts); slower. */
+  profile?: boolean;
   /** Called when the program calls E.reboot(). */
   onReboot?: () => void;
 }
@@ -68,6 +71,7 @@ export class EspruinoBoard {
   private scriptName = "espruino-program.js";
   private contextError: ErrorConstructor;
   private builtinGlobals: Set<string>;
+  private counts: ProfileCounts = emptyProfile();
 
   constructor(private options: EspruinoBoardOptions) {
     this.context = vm.createContext({});
@@ -86,6 +90,10 @@ export class EspruinoBoard {
     });
     this.files = emulateFiles(options.card ? cardBackend(options.card) : directoryBackend(options.workDir || "."), MAX_PATH, fail);
     this.installGlobals(fail);
+    if (options.profile) {
+      (this.context as { [name: string]: unknown })[PROFILE_GLOBAL] = this.counts;
+      vm.runInContext(STRING_PROFILE_SCRIPT, this.context)(this.counts);
+    }
     this.builtinGlobals = new Set(Object.getOwnPropertyNames(vm.runInContext("this", this.context)));
   }
 
@@ -206,7 +214,7 @@ export class EspruinoBoard {
   /** Runs the program's source as Espruino runs boot code. */
   run(code: string, scriptName: string): void {
     this.scriptName = scriptName;
-    const script = new vm.Script(code, { filename: scriptName });
+    const script = new vm.Script(this.options.profile ? instrumentForProfile(code) : code, { filename: scriptName });
     this.invoke("boot code", () => script.runInContext(this.context));
   }
 
@@ -235,6 +243,13 @@ export class EspruinoBoard {
       bufferedBytes,
       openFiles,
     };
+  }
+
+  /** The work counted since the last call (profile on), then starts counting afresh. */
+  takeProfile(): ProfileCounts {
+    const taken = { ...this.counts };
+    Object.assign(this.counts, emptyProfile());
+    return taken;
   }
 
   openSockets(): number {
