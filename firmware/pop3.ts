@@ -323,7 +323,10 @@ export class Pop3Session {
     }
     // One reply per line keeps memory flat for big maildrops: the sender merges them.
     this.reply(uidl ? "+OK Unique ids follow" : "+OK " + decimal(m.count - this.deletedCount) + " messages");
-    const session = this;
+    // The listing goes out later, one chunk per send: it must show the marks as
+    // they are now, not after a DELE or RSET pipelined behind this command.
+    const marked: { [n: number]: boolean } = {};
+    for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) marked[n] = true;
     let next = 1;
     this.sender.stream(function (): ChunkSource {
       return {
@@ -337,7 +340,7 @@ export class Pop3Session {
           }
           let out = "";
           while (next <= m.count && out.length < 512) {
-            if (session.deleted[next] !== true) {
+            if (marked[next] !== true) {
               out += decimal(next) + " " + (uidl ? m.uid(next - 1) : decimal(m.size(next - 1))) + "\r\n";
             }
             next++;
