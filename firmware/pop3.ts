@@ -16,6 +16,8 @@ import type { Maildrop, MailStore } from "./store";
 import { find, lower, upper } from "./text";
 
 const MAX_COMMAND_LINE = 512;
+/** Unknown or out-of-state commands a session may send before it is dropped (as SMTP's 20). */
+const MAX_ERRORS = 20;
 /** Bytes read from the card per send while streaming a message. */
 const READ_CHUNK = 1024;
 /** Input kept while a failed login is being delayed; more ends the session. */
@@ -129,6 +131,7 @@ export class Pop3Session {
   /** While a failed login is being delayed, input waits here. */
   private held: string | undefined = undefined;
   private delayTimer: Timer | undefined = undefined;
+  private errors = 0;
 
   constructor(public server: Pop3Server, conn: Connection) {
     this.sender = new Sender(conn);
@@ -141,7 +144,7 @@ export class Pop3Session {
         session.command(line);
       },
       onLineTooLong: function () {
-        session.reply("-ERR Line too long");
+        session.error("-ERR Line too long");
       },
     });
   }
@@ -200,15 +203,26 @@ export class Pop3Session {
     const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
     const arg = space < 0 ? "" : line.substring(space + 1);
     if (VERBS[verb] !== true) {
-      this.reply("-ERR Unknown command");
+      this.error("-ERR Unknown command");
       return;
     }
     const handler = HANDLERS[this.state][verb];
     if (handler === undefined) {
-      this.reply("-ERR Command not valid in this state");
+      this.error("-ERR Command not valid in this state");
       return;
     }
     handler(this, arg);
+  }
+
+  /** Answers a command that is no POP3 at all here; too many end the session (HTTP, garbage). */
+  private error(line: string): void {
+    this.errors++;
+    if (this.errors >= MAX_ERRORS) {
+      this.reply("-ERR Too many errors, closing connection");
+      this.close();
+      return;
+    }
+    this.reply(line);
   }
 
   // ---- AUTHORIZATION ----
