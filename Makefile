@@ -56,5 +56,11 @@ torture: check build
 fuzz: check build
 	FUZZ_SCALE=100 node --test --test-concurrency=2 --test-timeout=3600000 build/test/fuzz-lines.test.js build/test/fuzz-sessions.test.js
 
+# Side by side with private Postfix + Dovecot instances (installed from Debian when missing), memory per
+# runtime, device build sizes; writes BENCHMARKS.md. Not part of make test (about 10 minutes).
+.PHONY: bench
+bench: build
+	node build/bench/run.js
+
 clean:
 	rm -rf build dist

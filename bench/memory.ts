@@ -54,7 +54,7 @@ export async function measureMemory(
     for (const bytes of sizes) {
       for (const sessions of sessionCounts) {
         await ask("start");
-        await sendMail(ready.smtpPort, sessions, 1, bytes);
+        await sendMail(ready.smtpPort, sessions, 1, bytes); // a deferred message is sent again within the phase
         const smtp = await ask<ProbeReading>("stop");
         await ask("start");
         const fetched = await fetchMail(ready.pop3Port, sessions, true);

@@ -39,6 +39,18 @@ export class MultilineEnd {
   }
 }
 
+/** An -ERR answer. */
+export class Pop3Error extends Error {
+  constructor(readonly line: string) {
+    super(`POP3 server said: ${line}`);
+  }
+
+  /** RFC 3206: a temporary condition, worth trying again. */
+  get temporary(): boolean {
+    return this.line.startsWith("-ERR [SYS/TEMP]");
+  }
+}
+
 /** One POP3 client connection with a byte buffer for whatever arrived but was not read yet. */
 export class Pop3Client {
   private pending: Buffer = Buffer.alloc(0);
@@ -83,7 +95,7 @@ export class Pop3Client {
       if (end >= 0) {
         const line = this.pending.toString("latin1", 0, end);
         this.pending = this.pending.subarray(end + 2);
-        if (!line.startsWith("+OK")) throw new Error(`POP3 server said: ${line}`);
+        if (!line.startsWith("+OK")) throw new Pop3Error(line);
         return line;
       }
       await this.more();
@@ -123,6 +135,8 @@ export class Pop3Client {
 export interface FetchResult {
   messages: number;
   bytes: number;
+  /** RETRs answered "-ERR [SYS/TEMP]" (busy) and tried again after a pause. */
+  busy: number;
   startedAt: number;
   endedAt: number;
 }
@@ -132,7 +146,14 @@ function wallClock(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** Logs in, retrieves every message (deleting each if asked) and quits; timed from connect to the QUIT answer. */
+const BUSY_PAUSE_MS = 10;
+const MAX_BUSY = 1000;
+
+/**
+ * Logs in, retrieves every message (deleting each if asked) and quits;
+ * timed from connect to the QUIT answer. A RETR answered "-ERR [SYS/TEMP]"
+ * (letterbox: no file handle free on the card) is sent again after a pause.
+ */
 export async function fetchAll(port: number, user: string, password: string, deleteAfter: boolean): Promise<FetchResult> {
   const startedAt = wallClock();
   const client = await Pop3Client.connect(port);
@@ -141,12 +162,22 @@ export async function fetchAll(port: number, user: string, password: string, del
   await client.command(`PASS ${password}`);
   const count = Number((await client.command("STAT")).split(" ")[1]);
   let bytes = 0;
+  let busy = 0;
   for (let i = 1; i <= count; i++) {
-    bytes += await client.multiline(`RETR ${i}`);
+    for (;;) {
+      try {
+        bytes += await client.multiline(`RETR ${i}`);
+        break;
+      } catch (e) {
+        if (!(e instanceof Pop3Error && e.temporary) || busy >= MAX_BUSY) throw e;
+        busy++;
+        await new Promise((resolve) => setTimeout(resolve, BUSY_PAUSE_MS));
+      }
+    }
     if (deleteAfter) await client.command(`DELE ${i}`);
   }
   await client.quit();
-  return { messages: count, bytes, startedAt, endedAt: wallClock() };
+  return { messages: count, bytes, busy, startedAt, endedAt: wallClock() };
 }
 
 if (require.main === module) {

@@ -28,6 +28,8 @@ export interface Workload {
 export interface Measurement {
   messagesPerSecond: number;
   megabytesPerSecond: number;
+  /** Busy answers, tried again: SMTP 4xx to DATA, POP3 "-ERR [SYS/TEMP]" to RETR. */
+  busy?: number;
 }
 
 export interface System {
@@ -94,7 +96,7 @@ export async function runOnce(system: System, work: Workload, sessions: number):
   const perSession = Math.max(1, Math.round(work.messages / sessions));
   const total = perSession * sessions;
   const smtpStart = process.hrtime.bigint();
-  await sendMail(system.smtpPort, sessions, perSession, work.bytes);
+  const sent = await sendMail(system.smtpPort, sessions, perSession, work.bytes);
   await system.settled(sessions, perSession);
   const smtpSeconds = Number(process.hrtime.bigint() - smtpStart) / 1e9;
 
@@ -106,8 +108,12 @@ export async function runOnce(system: System, work: Workload, sessions: number):
   await fetchMail(system.pop3Port, sessions, true); // empty the mailboxes for the next run
 
   return {
-    smtp: { messagesPerSecond: total / smtpSeconds, megabytesPerSecond: (total * work.bytes) / smtpSeconds / 1e6 },
-    pop3: { messagesPerSecond: total / popSeconds, megabytesPerSecond: popBytes / popSeconds / 1e6 },
+    smtp: { messagesPerSecond: total / smtpSeconds, megabytesPerSecond: (total * work.bytes) / smtpSeconds / 1e6, busy: sent.deferred },
+    pop3: {
+      messagesPerSecond: total / popSeconds,
+      megabytesPerSecond: popBytes / popSeconds / 1e6,
+      busy: fetched.reduce((sum, f) => sum + f.busy, 0),
+    },
   };
 }
 
@@ -122,5 +128,6 @@ export function medianOf(runs: Measurement[]): Measurement {
   return {
     messagesPerSecond: median(runs.map((r) => r.messagesPerSecond)),
     megabytesPerSecond: median(runs.map((r) => r.megabytesPerSecond)),
+    busy: runs.reduce((sum, r) => sum + (r.busy || 0), 0),
   };
 }

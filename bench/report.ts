@@ -1,0 +1,106 @@
+/** The bench's tables (Markdown, printed and written into BENCHMARKS.md). */
+import * as fs from "node:fs";
+import type { MemoryRow } from "./memory";
+import type { BuildSize } from "./sizes";
+import type { Measurement } from "./throughput";
+
+export interface ThroughputRow {
+  protocol: "SMTP" | "POP3";
+  workload: string;
+  sessions: number;
+  messages: number;
+  letterbox: Measurement;
+  reference: Measurement;
+}
+
+const fixed = (n: number, digits: number) => n.toFixed(digits);
+
+export function ratio(letterbox: number, reference: number): number {
+  return letterbox / reference;
+}
+
+export function throughputTable(rows: ThroughputRow[], letterboxName: string): string {
+  const lines = [
+    `| Protocol | Messages | Sessions | ${letterboxName} msg/s | Postfix+Dovecot msg/s | ${letterboxName} MB/s | Postfix+Dovecot MB/s | letterbox / reference | Busy answers, all runs (letterbox / reference) |`,
+    "|---|---|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const r of rows) {
+    const x = ratio(r.letterbox.messagesPerSecond, r.reference.messagesPerSecond);
+    lines.push(
+      `| ${r.protocol} | ${r.messages} x ${r.workload} | ${r.sessions} | ${fixed(r.letterbox.messagesPerSecond, 1)} | ${fixed(r.reference.messagesPerSecond, 1)} | ` +
+        `${fixed(r.letterbox.megabytesPerSecond, 2)} | ${fixed(r.reference.megabytesPerSecond, 2)} | ${x >= 1 ? "" : "**"}${fixed(x, 2)}${x >= 1 ? "" : "**"} | ${r.letterbox.busy || 0} / ${r.reference.busy || 0} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${bytes / (1024 * 1024)} MB`;
+  if (bytes >= 1024) return `${bytes / 1024} KB`;
+  return `${bytes} B`;
+}
+
+function amount(value: number, unit: MemoryRow["unit"]): string {
+  if (unit === "variables") return `${value} vars (${(value * 14 / 1024).toFixed(1)} KB)`;
+  return `${(value / 1024).toFixed(1)} KB`;
+}
+
+export function memoryTable(rows: MemoryRow[]): string {
+  const lines = [
+    "| Runtime | Message | Sessions | Idle | SMTP peak above idle | POP3 peak above idle | Samples (SMTP/POP3) |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.runtime} | ${formatSize(r.bytes)} | ${r.sessions} | ${amount(r.smtp.idle, r.unit)} | ${amount(r.smtp.peak - r.smtp.idle, r.unit)} | ` +
+        `${amount(r.pop3.peak - r.pop3.idle, r.unit)} | ${r.smtp.samples}/${r.pop3.samples} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Whether memory stays flat in message size: for each runtime and session
+ * count, the largest message's peak may exceed the smallest's by at most
+ * `slack` (a fraction of the smallest's peak) plus `floor` units.
+ */
+export function flatness(rows: MemoryRow[], slack = 0.5, floorBytes = 64 * 1024): string[] {
+  const verdicts: string[] = [];
+  const groups = new Map<string, MemoryRow[]>();
+  for (const r of rows) {
+    const key = `${r.runtime} x${r.sessions}`;
+    groups.set(key, [...(groups.get(key) || []), r]);
+  }
+  for (const [key, group] of groups) {
+    const sorted = [...group].sort((a, b) => a.bytes - b.bytes);
+    const small = sorted[0];
+    const large = sorted[sorted.length - 1];
+    const floor = small.unit === "variables" ? floorBytes / 14 : floorBytes;
+    for (const phase of ["smtp", "pop3"] as const) {
+      const a = small[phase].peak - small[phase].idle;
+      const b = large[phase].peak - large[phase].idle;
+      const flat = b <= a * (1 + slack) + floor;
+      verdicts.push(
+        `${key} ${phase.toUpperCase()}: ${formatSize(small.bytes)} +${amount(a, small.unit)} vs ${formatSize(large.bytes)} +${amount(b, large.unit)}: ${flat ? "flat" : "GROWS with message size"}`,
+      );
+    }
+  }
+  return verdicts;
+}
+
+export function sizesSection(sizes: BuildSize[]): string {
+  return sizes.map((s) => `${s.target}:\n\n\`\`\`\n${s.lines.join("\n")}\n\`\`\``).join("\n\n");
+}
+
+const BEGIN = "<!-- bench:results:begin (written by make bench) -->";
+const END = "<!-- bench:results:end -->";
+
+/** Replaces the results section of BENCHMARKS.md, keeping the hand-written text around it. */
+export function writeResults(file: string, results: string): void {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  const section = `${BEGIN}\n${results.trim()}\n${END}`;
+  const updated = begin >= 0 && end > begin ? text.slice(0, begin) + section + text.slice(end + END.length) : `${text.trimEnd()}\n\n${section}\n`;
+  fs.writeFileSync(file, updated);
+}

@@ -1,0 +1,173 @@
+/**
+ * `make bench`: letterbox side by side with Postfix + Dovecot (throughput,
+ * as ratios of medians), the core's memory per runtime, and the device
+ * builds against their budgets. Prints the tables and writes them into
+ * BENCHMARKS.md.
+ *
+ * Environment: BENCH_RUNS (runs per row, default 3), BENCH_RUNTIME (the
+ * simulator runtime measured against the reference, default node),
+ * BENCH_MEMORY_RUNTIMES (comma-separated, default every registered runtime).
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { RuntimeName } from "../sim/runtime";
+import { RUNTIME_NAMES } from "../sim/runtimes";
+import { measureMemory, MemoryRow } from "./memory";
+import { installReference, startReference } from "./reference";
+import { flatness, memoryTable, sizesSection, ThroughputRow, throughputTable, writeResults } from "./report";
+import { BENCH_DOMAIN, BENCH_USERS, freePort, MAX_MESSAGE_BYTES, waitForPort } from "./setup";
+import { deviceBuildSizes } from "./sizes";
+import { medianOf, referenceSystem, RunResult, runOnce, startLetterboxProcess, System, Workload } from "./throughput";
+
+const ROOT = path.resolve(__dirname, "../..");
+const KB = 1024;
+const MB = 1024 * 1024;
+
+const WORKLOADS: Workload[] = [
+  { label: "1 KB", bytes: KB, messages: 100 },
+  { label: "100 KB", bytes: 100 * KB, messages: 40 },
+  { label: "10 MB", bytes: 10 * MB, messages: 4 },
+];
+const SESSION_COUNTS = [1, 4];
+const MEMORY_SIZES = [KB, MB, 10 * MB];
+
+function log(line: string): void {
+  console.log(`bench: ${line}`);
+}
+
+function firstLine(command: string, args: string[]): string {
+  const r = spawnSync(command, args, { encoding: "utf8" });
+  return ((r.stdout || "") + (r.stderr || "")).trim().split("\n")[0] || "?";
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model || "?";
+  const disk = spawnSync("df", ["-hT", os.tmpdir()], { encoding: "utf8" }).stdout.trim().split("\n")[1] || "?";
+  return [
+    `- CPU: ${cpu}, ${os.cpus().length} cores (nproc ${firstLine("nproc", [])})`,
+    `- Memory: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    `- OS: ${firstLine("uname", ["-srm"])}; Node ${process.version}`,
+    `- Scratch file system (${os.tmpdir()}): \`${disk.replace(/\s+/g, " ")}\``,
+    `- Reference: Postfix ${firstLine("postconf", ["-h", "mail_version"])}, Dovecot ${firstLine("dovecot", ["--version"])}`,
+  ].join("\n");
+}
+
+/** Stops the reference daemons should the bench be interrupted. */
+let stopReference: (() => void) | undefined;
+
+async function measureThroughput(runtime: RuntimeName, runs: number, scratch: string): Promise<ThroughputRow[]> {
+  const daemons = startReference({
+    dir: path.join(scratch, "reference"),
+    domain: BENCH_DOMAIN,
+    users: BENCH_USERS,
+    smtpPort: await freePort(),
+    pop3Port: await freePort(),
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+  });
+  stopReference = daemons.stop;
+  const reference = referenceSystem(daemons);
+  let letterbox: System | undefined;
+  try {
+    await waitForPort(reference.smtpPort);
+    await waitForPort(reference.pop3Port);
+    letterbox = await startLetterboxProcess(runtime, path.join(scratch, "letterbox"));
+    const rows: ThroughputRow[] = [];
+    for (const work of WORKLOADS) {
+      for (const sessions of SESSION_COUNTS) {
+        const results: { [side: string]: RunResult[] } = { letterbox: [], reference: [] };
+        for (let run = 0; run < runs; run++) {
+          // Alternate who goes first, so that neither always meets a warm or a cold disk cache.
+          const order: [string, System][] = [["letterbox", letterbox], ["reference", reference]];
+          if (run % 2 === 1) order.reverse();
+          for (const [side, system] of order) results[side].push(await runOnce(system, work, sessions));
+        }
+        const messages = Math.max(1, Math.round(work.messages / sessions)) * sessions;
+        for (const protocol of ["SMTP", "POP3"] as const) {
+          const key = protocol === "SMTP" ? "smtp" : "pop3";
+          const row: ThroughputRow = {
+            protocol,
+            workload: work.label,
+            sessions,
+            messages,
+            letterbox: medianOf(results.letterbox.map((r) => r[key])),
+            reference: medianOf(results.reference.map((r) => r[key])),
+          };
+          rows.push(row);
+          log(`${protocol} ${messages} x ${work.label}, ${sessions} session(s): letterbox ${row.letterbox.messagesPerSecond.toFixed(1)} msg/s, reference ${row.reference.messagesPerSecond.toFixed(1)} msg/s`);
+        }
+      }
+    }
+    // SMTP rows first, then POP3.
+    return rows.sort((a, b) => (a.protocol === b.protocol ? 0 : a.protocol === "SMTP" ? -1 : 1));
+  } finally {
+    if (letterbox) await letterbox.stop();
+    await reference.stop();
+    stopReference = undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const runs = Number(process.env.BENCH_RUNS || 3);
+  const runtime = (process.env.BENCH_RUNTIME || "node") as RuntimeName;
+  const memoryRuntimes = (process.env.BENCH_MEMORY_RUNTIMES ? process.env.BENCH_MEMORY_RUNTIMES.split(",") : RUNTIME_NAMES) as RuntimeName[];
+  installReference(log);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
+  fs.chmodSync(scratch, 0o755); // the daemons' unprivileged users work below it
+  try {
+    log(`throughput: letterbox (${runtime} runtime) and Postfix + Dovecot, ${runs} runs per row`);
+    const throughput = await measureThroughput(runtime, runs, scratch);
+    const memory: MemoryRow[] = [];
+    for (const name of memoryRuntimes) memory.push(...(await measureMemory(name, MEMORY_SIZES, SESSION_COUNTS, scratch, log)));
+    log("device builds");
+    const sizes = await deviceBuildSizes(scratch);
+
+    const minutes = ((Date.now() - started) / 60000).toFixed(1);
+    const results = [
+      `## Latest results (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes} min)`,
+      "",
+      "Machine:",
+      "",
+      machine(),
+      "",
+      `### Throughput: letterbox simulator (${runtime} runtime) / Postfix + Dovecot`,
+      "",
+      `Medians of ${runs} runs per row; ratios below 1 (bold) are rows where letterbox is slower.`,
+      "",
+      throughputTable(throughput, "letterbox"),
+      "",
+      "### Memory of the core per runtime",
+      "",
+      "Per row: one SMTP session per mailbox receiving one message, then one POP3 session per mailbox retrieving and deleting it.",
+      "",
+      memoryTable(memory),
+      "",
+      "Flat in message size (largest vs smallest message; allowed: +50% or 64 KB):",
+      "",
+      ...flatness(memory).map((v) => `- ${v}`),
+      "",
+      "### Device builds against their budgets",
+      "",
+      sizesSection(sizes),
+    ].join("\n");
+    console.log("\n" + results + "\n");
+    writeResults(path.join(ROOT, "BENCHMARKS.md"), results);
+    log(`results written to BENCHMARKS.md (${minutes} min)`);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+// Ctrl-C: no daemon outlives the bench (the simulator and load tools get the signal themselves).
+process.once("SIGINT", () => {
+  log("interrupted; stopping Postfix and Dovecot");
+  if (stopReference) stopReference();
+  process.exit(130);
+});
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).stack || e}`);
+  process.exit(1);
+});
