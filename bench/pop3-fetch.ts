@@ -130,6 +130,11 @@ export class Pop3Client {
     await this.command("QUIT");
     this.socket.end();
   }
+
+  /** Drops the connection (after a failure). */
+  destroy(): void {
+    this.socket.destroy();
+  }
 }
 
 export interface FetchResult {
@@ -157,27 +162,32 @@ const MAX_BUSY = 1000;
 export async function fetchAll(port: number, user: string, password: string, deleteAfter: boolean): Promise<FetchResult> {
   const startedAt = wallClock();
   const client = await Pop3Client.connect(port);
-  await client.status();
-  await client.command(`USER ${user}`);
-  await client.command(`PASS ${password}`);
-  const count = Number((await client.command("STAT")).split(" ")[1]);
-  let bytes = 0;
-  let busy = 0;
-  for (let i = 1; i <= count; i++) {
-    for (;;) {
-      try {
-        bytes += await client.multiline(`RETR ${i}`);
-        break;
-      } catch (e) {
-        if (!(e instanceof Pop3Error && e.temporary) || busy >= MAX_BUSY) throw e;
-        busy++;
-        await new Promise((resolve) => setTimeout(resolve, BUSY_PAUSE_MS));
+  try {
+    await client.status();
+    await client.command(`USER ${user}`);
+    await client.command(`PASS ${password}`);
+    const count = Number((await client.command("STAT")).split(" ")[1]);
+    let bytes = 0;
+    let busy = 0;
+    for (let i = 1; i <= count; i++) {
+      for (;;) {
+        try {
+          bytes += await client.multiline(`RETR ${i}`);
+          break;
+        } catch (e) {
+          if (!(e instanceof Pop3Error && e.temporary) || busy >= MAX_BUSY) throw e;
+          busy++;
+          await new Promise((resolve) => setTimeout(resolve, BUSY_PAUSE_MS));
+        }
       }
+      if (deleteAfter) await client.command(`DELE ${i}`);
     }
-    if (deleteAfter) await client.command(`DELE ${i}`);
+    await client.quit();
+    return { messages: count, bytes, busy, startedAt, endedAt: wallClock() };
+  } catch (e) {
+    client.destroy();
+    throw e;
   }
-  await client.quit();
-  return { messages: count, bytes, busy, startedAt, endedAt: wallClock() };
 }
 
 if (require.main === module) {
