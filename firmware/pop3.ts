@@ -27,8 +27,6 @@ const FAIL_DELAY_MS = 500;
 const MAX_FAIL_DELAY_MS = 8000;
 /** Failures are forgotten this long after the last one. */
 const FAIL_MEMORY_SECONDS = 300;
-/** At most this many names' failures are remembered (memory is tiny). */
-const MAX_FAIL_RECORDS = 16;
 /**
  * After this many recent failures a name is locked out: every login for it,
  * even with the right password, gets -ERR [LOGIN-DELAY] until its failures
@@ -80,6 +78,7 @@ export class Pop3Server {
 
   /** Milliseconds to wait before answering a failed login for `name`, after recording it. */
   recordFailure(name: string): number {
+    name = this.failureKey(name);
     const now = this.hal.now();
     let record: FailRecord | undefined = undefined;
     for (let i = this.failures.length - 1; i >= 0; i--) {
@@ -88,7 +87,6 @@ export class Pop3Server {
       else if (r.name === name) record = r;
     }
     if (record === undefined) {
-      if (this.failures.length >= MAX_FAIL_RECORDS) this.failures.splice(0, 1);
       record = { name: name, count: 0, last: now };
       this.failures.push(record);
     }
@@ -99,8 +97,20 @@ export class Pop3Server {
     return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
   }
 
+  /**
+   * Failures are kept per configured user, and for every unknown name
+   * together: memory stays bounded by the users, and guessing at other
+   * names cannot push a user's record out.
+   */
+  private failureKey(name: string): string {
+    const users = this.config.users;
+    for (let i = 0; i < users.length; i++) if (users[i].name === name) return name;
+    return "";
+  }
+
   /** True while `name` has had too many recent failures to be let in at all. */
   lockedOut(name: string): boolean {
+    name = this.failureKey(name);
     const now = this.hal.now();
     for (let i = 0; i < this.failures.length; i++) {
       const r = this.failures[i];
