@@ -39,7 +39,7 @@ export interface ProbeReading {
 interface Meter {
   unit: MemoryUnit;
   read(): number;
-  /** Pause between samples: the slower the reading, the longer, so that the sessions still progress. */
+  /** Least pause between samples; the probe also waits as long as the last reading took, so that the sessions progress. */
   intervalMs: number;
 }
 
@@ -60,7 +60,7 @@ function meterFor(name: RuntimeName, box: RunningBox): Meter {
         }
       }
     };
-    return { unit: "variables", read, intervalMs: 20 };
+    return { unit: "variables", read, intervalMs: 100 };
   }
   const gc = (global as unknown as { gc?: () => void }).gc;
   if (!gc) throw new Error("memory-probe: run node with --expose-gc");
@@ -92,10 +92,11 @@ async function main(): Promise<void> {
   let sampling: NodeJS.Timeout | undefined;
   let reading: ProbeReading = { idle: 0, peak: 0, samples: 0 };
   const sample = () => {
+    const started = Date.now();
     const value = meter.read();
     reading.samples++;
     if (value > reading.peak) reading.peak = value;
-    sampling = setTimeout(sample, meter.intervalMs);
+    sampling = setTimeout(sample, Math.max(meter.intervalMs, Date.now() - started));
   };
   process.on("message", (message: { cmd: string }) => {
     if (message.cmd === "start") {
