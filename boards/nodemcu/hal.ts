@@ -20,7 +20,9 @@ function openFile(path: string, mode: string): FileHandle {
   const f = handle;
   return {
     read(length: number): string | undefined {
-      return f.read(length);
+      const [data, why] = f.read(length);
+      if (data === undefined && why !== undefined) fail("read", path, why);
+      return data;
     },
     write(data: string): void {
       const [ok, why] = f.write(data);
@@ -33,7 +35,8 @@ function openFile(path: string, mode: string): FileHandle {
       if (at === undefined) fail("seek", path, why);
     },
     close(): void {
-      f.close();
+      const [ok, why] = f.close();
+      if (ok === undefined) fail("close", path, why);
     },
   };
 }

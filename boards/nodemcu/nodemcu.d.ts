@@ -66,11 +66,12 @@ declare namespace file {
 
 /** Lua's standard io file, on the VFS (the card is mounted at /SD0). */
 interface LuaFile {
-  read(length: number): string | undefined;
+  /** Undefined at the end of the file; undefined and a reason on failure. */
+  read(length: number): LuaMultiReturn<[string | undefined, string | undefined]>;
   write(data: string): LuaMultiReturn<[LuaFile | undefined, string | undefined]>;
   seek(whence: "set" | "cur" | "end", offset: number): LuaMultiReturn<[number | undefined, string | undefined]>;
   flush(): LuaFile | undefined;
-  close(): boolean | undefined;
+  close(): LuaMultiReturn<[boolean | undefined, string | undefined]>;
 }
 
 /** @noSelf */

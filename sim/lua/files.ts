@@ -57,7 +57,7 @@ class CardFile implements OpenFile {
   }
   flush(): void {}
   close(): void {
-    this.closed = true;
+    this.closed = true; // even when the card fails: the handle is gone
     this.handle.close();
   }
 }

@@ -398,7 +398,14 @@ export class NodeMcu {
         const f = ioFile(L);
         const what = lua.lua_isnoneornil(L, 2) ? "l" : lua.lua_type(L, 2) === lua.LUA_TNUMBER ? lauxlib.luaL_checkinteger(L, 2) : checkText(L, 2).replace("*", "");
         if (typeof what === "number") {
-          const data = f.read(Math.max(what, 1));
+          let data: Buffer | undefined;
+          try {
+            data = f.read(Math.max(what, 1));
+          } catch (e) {
+            lua.lua_pushnil(L);
+            pushText(L, (e as Error).message);
+            return 2;
+          }
           if (data === undefined) return lua.lua_pushnil(L), 1;
           pushBytes(L, what === 0 ? Buffer.alloc(0) : data);
           return 1;
@@ -441,8 +448,14 @@ export class NodeMcu {
       },
       close: (L) => {
         const f = ioFile(L);
-        f.close();
         this.files.delete(f);
+        try {
+          f.close();
+        } catch (e) {
+          lua.lua_pushnil(L);
+          pushText(L, (e as Error).message);
+          return 2;
+        }
         lua.lua_pushboolean(L, 1);
         return 1;
       },

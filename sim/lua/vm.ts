@@ -77,6 +77,14 @@ export class LuaVm {
     const L = this.L;
     lua.lua_pushnil(L);
     lua.lua_setglobal(L, to_luastring("os")); // NodeMCU has no os library
+    // A JavaScript exception inside an emulated module (the simulated card
+    // failing, say) becomes a Lua error with its message, as a C module's
+    // luaL_error would be; without this fengari loses the error object.
+    lua.lua_atnativeerror(L, (L2: LuaState) => {
+      const e = lua.lua_touserdata(L2, 1);
+      pushText(L2, e instanceof Error ? e.message : String(e));
+      return 1;
+    });
     // A JS exception inside an emulated module (the simulated card failing)
     // becomes a Lua error, as a failing binding raises one on the board.
     lua.lua_atnativeerror(L, (L2: LuaState) => {
