@@ -1,0 +1,47 @@
+/** The lua runtime behaves like the board when Lua fails: an uncaught error restarts it, and it comes back serving. */
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as net from "node:net";
+import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { SimCard } from "../sim/card";
+import { LuaRunningBox, startLuaBox } from "../sim/lua-runtime";
+import { tempDir, testConfig } from "./helpers/fixtures";
+
+function banner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("data", (d) => (resolve(d.toString("latin1")), s.destroy()));
+    s.once("error", reject);
+  });
+}
+
+describe("lua runtime", () => {
+  let box: LuaRunningBox;
+  const logs: string[] = [];
+  before(async () => {
+    box = await startLuaBox({
+      config: testConfig(),
+      card: new SimCard({ dir: tempDir("luart") }),
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+      bindHost: "127.0.0.1",
+      log: (l) => logs.push(l),
+      clock: () => Math.floor(Date.now() / 1000),
+    });
+  });
+  after(() => box.stop());
+
+  it("boots the built bundle and answers on the mapped ports", async () => {
+    assert.match(await banner(box.ports[SMTP_PORT]), /^220 mx\.test\.example /);
+    assert.ok(logs.some((l) => l.includes("letterbox-sim (lua)")), logs.join("\n"));
+  });
+
+  it("restarts the board on an uncaught Lua error, on the same ports", async () => {
+    const before = box.board();
+    before.vm.run(`tmr.create():alarm(5, tmr.ALARM_SINGLE, function() error("boom") end)`, "=fail");
+    for (let i = 0; i < 200 && box.board() === before; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.notEqual(box.board(), before, "a new VM booted");
+    assert.equal(box.restarts, 1);
+    assert.match(box.errors[0], /boom/);
+    assert.match(await banner(box.ports[SMTP_PORT]), /^220 /);
+  });
+});
