@@ -5,7 +5,8 @@
  * changing operation, for EVERY k; after each reboot the box must serve
  * exactly what it acknowledged (see test/helpers/powercut.ts).
  * `make test` runs a reduced workload; `make torture` (LETTERBOX_TORTURE=1)
- * the full one.
+ * the full one, and for every twentieth cut also a second cut at every
+ * operation of the recovery that follows.
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -51,13 +52,23 @@ for (const runtime of RUNTIME_NAMES) {
       const failures: string[] = [];
       let passed = 0;
       let notReached = 0;
+      let recoveryCuts = 0;
+      let recoveryPassed = 0;
       for (let k = 1; k <= total; k++) {
         const result = await runCut(runtime, config, steps, k);
         if (!result.cut) notReached++;
         if (result.problems.length === 0 && result.cut) passed++;
         else failures.push(`cut before operation ${k}: ${result.cut ? result.problems.join("; ") : "the workload ended first"}`);
+        if (!TORTURE || k % 20 !== 0) continue;
+        for (let j = 1; j <= result.recoveryOperations; j++) {
+          const twice = await runCut(runtime, config, steps, k, j);
+          recoveryCuts++;
+          if (twice.problems.length === 0) recoveryPassed++;
+          else failures.push(`cut before operation ${k}, then before operation ${j} of the recovery: ${twice.problems.join("; ")}`);
+        }
       }
       console.log(`power cuts (${runtime}): ${total} cut points tried, ${passed} passed`);
+      if (TORTURE) console.log(`power cuts during recovery (${runtime}): ${recoveryCuts} tried, ${recoveryPassed} passed`);
       assert.equal(notReached, 0, "every run reaches its cut point (the workload is deterministic)");
       assert.deepEqual(failures, []);
     });

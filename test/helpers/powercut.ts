@@ -292,11 +292,18 @@ export interface CutResult {
   /** Changing card operations the workload made before the cut (all of them when not cut). */
   operations: number;
   cut: boolean;
+  /** Changing card operations of the boot that checked the card (its recovery). */
+  recoveryOperations: number;
   problems: string[];
 }
 
-/** One run: the workload with the power cut before operation `cutBefore` (never when undefined), a reboot, and the checks. */
-export async function runCut(runtime: RuntimeName, config: Config, steps: Step[], cutBefore: number | undefined): Promise<CutResult> {
+/**
+ * One run: the workload with the power cut before operation `cutBefore`
+ * (never when undefined), a reboot, and the checks. With `recoveryCut`, the
+ * first reboot loses its power too, before that operation of its recovery,
+ * and a third boot is checked.
+ */
+export async function runCut(runtime: RuntimeName, config: Config, steps: Step[], cutBefore: number | undefined, recoveryCut?: number): Promise<CutResult> {
   for (const u of config.users) PASSWORDS[u.name] = u.password;
   const dir = tempDir("powercut");
   const open = new Set<Conv>();
@@ -317,14 +324,22 @@ export async function runCut(runtime: RuntimeName, config: Config, steps: Step[]
       await sim.stop();
     }
     if (!card.cut) card.powerOff(); // the end of the workload is a cut too: no goodbye to the card
-    const rebooted = await startSimulator({ runtime, config, dataDir: dir, smtpPort: 0, pop3Port: 0 });
+    if (recoveryCut !== undefined) {
+      const recovering = new PowerCutCard({ dir, cutBefore: recoveryCut, onCut: dropAllConnections });
+      const interrupted = await startSimulator({ runtime, config, dataDir: dir, card: recovering, smtpPort: 0, pop3Port: 0 });
+      recovering.powerOff();
+      await interrupted.stop();
+    }
+    const checking = new PowerCutCard({ dir });
+    const rebooted = await startSimulator({ runtime, config, dataDir: dir, card: checking, smtpPort: 0, pop3Port: 0 });
+    const recoveryOperations = checking.operations;
     let served: Map<string, Served[]>;
     try {
       served = await serve(rebooted, config.users.map((u) => u.name));
     } finally {
       await rebooted.stop();
     }
-    return { operations: card.operations, cut: card.cut, problems: verify(record, card, served, dir) };
+    return { operations: card.operations, cut: card.cut, recoveryOperations, problems: verify(record, card, served, dir) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
