@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBackup } from "./commands/backup";
 import { registerBoards } from "./commands/boards";
+import { registerBuild } from "./commands/build";
 import { registerFlash } from "./commands/flash";
 import { EXIT_USAGE } from "./commands/common";
 import { registerLogs } from "./commands/logs";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerBackup(program);
   registerBoards(program);
   registerFlash(program);
+  registerBuild(program);
   return program;
 }
 
