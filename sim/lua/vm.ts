@@ -85,13 +85,6 @@ export class LuaVm {
       pushText(L2, e instanceof Error ? e.message : String(e));
       return 1;
     });
-    // A JS exception inside an emulated module (the simulated card failing)
-    // becomes a Lua error, as a failing binding raises one on the board.
-    lua.lua_atnativeerror(L, (L2: LuaState) => {
-      const e = lua.lua_touserdata(L2, 1);
-      pushText(L2, e instanceof Error ? e.message : String(e));
-      return 1;
-    });
     this.setGlobalFunction("print", (L2) => {
       const n = lua.lua_gettop(L2);
       const parts: string[] = [];
