@@ -59,12 +59,17 @@ export function memoryTable(rows: MemoryRow[]): string {
   return lines.join("\n");
 }
 
+/** Growth allowed beyond +50% before a row counts as growing: the measurement's noise per runtime. */
+const NOISE: { [runtime: string]: number } = { node: 64 * 1024, lua: 4096, espruino: 100 };
+/** Fewer samples than this in the smaller row and the comparison says nothing. */
+const MIN_SAMPLES = 5;
+
 /**
  * Whether memory stays flat in message size: for each runtime and session
  * count, the largest message's peak may exceed the smallest's by at most
- * `slack` (a fraction of the smallest's peak) plus `floor` units.
+ * `slack` (a fraction of the smallest's peak) plus the runtime's noise.
  */
-export function flatness(rows: MemoryRow[], slack = 0.5, floorBytes = 64 * 1024): string[] {
+export function flatness(rows: MemoryRow[], slack = 0.5): string[] {
   const verdicts: string[] = [];
   const groups = new Map<string, MemoryRow[]>();
   for (const r of rows) {
@@ -75,14 +80,15 @@ export function flatness(rows: MemoryRow[], slack = 0.5, floorBytes = 64 * 1024)
     const sorted = [...group].sort((a, b) => a.bytes - b.bytes);
     const small = sorted[0];
     const large = sorted[sorted.length - 1];
-    const floor = small.unit === "variables" ? floorBytes / 14 : floorBytes;
+    const noise = NOISE[small.runtime] ?? 4096;
     for (const phase of ["smtp", "pop3"] as const) {
       const a = small[phase].peak - small[phase].idle;
       const b = large[phase].peak - large[phase].idle;
-      const flat = b <= a * (1 + slack) + floor;
-      verdicts.push(
-        `${key} ${phase.toUpperCase()}: ${formatSize(small.bytes)} +${amount(a, small.unit)} vs ${formatSize(large.bytes)} +${amount(b, large.unit)}: ${flat ? "flat" : "GROWS with message size"}`,
-      );
+      let verdict = b <= a * (1 + slack) + noise ? "flat" : "GROWS with message size";
+      if (verdict !== "flat" && small[phase].samples < MIN_SAMPLES) {
+        verdict = `inconclusive: only ${small[phase].samples} samples of the ${formatSize(small.bytes)} sessions, which end before most readings`;
+      }
+      verdicts.push(`${key} ${phase.toUpperCase()}: ${formatSize(small.bytes)} +${amount(a, small.unit)} vs ${formatSize(large.bytes)} +${amount(b, large.unit)}: ${verdict}`);
     }
   }
   return verdicts;

@@ -140,6 +140,9 @@ test("flatness flags memory that grows with the message size", () => {
   const grows = flatness([row(1024, 100000), row(10 << 20, 10 << 20)]);
   assert.match(grows[0], /GROWS/);
   assert.match(grows[1], /: flat$/);
+  const few = row(1024, 100000);
+  few.smtp.samples = 2;
+  assert.match(flatness([few, row(10 << 20, 10 << 20)])[0], /inconclusive/);
 });
 
 test("writeResults replaces only the generated section of BENCHMARKS.md", () => {
