@@ -146,7 +146,8 @@ test("flatness flags memory that grows with the message size", () => {
 });
 
 test("writeResults replaces only the generated section of BENCHMARKS.md", () => {
-  const file = path.join(tempDir("bench-md"), "BENCHMARKS.md");
+  const dir = tempDir("bench-md");
+  const file = path.join(dir, "BENCHMARKS.md");
   writeResults(file, "first");
   fs.appendFileSync(file, "\nhand-written notes\n");
   writeResults(file, "second");
@@ -154,4 +155,5 @@ test("writeResults replaces only the generated section of BENCHMARKS.md", () => 
   assert.doesNotMatch(text, /first/);
   assert.match(text, /second/);
   assert.match(text, /hand-written notes/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
