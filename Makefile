@@ -46,7 +46,7 @@ sim: build debian-deps
 	node host/bin/letterbox.js sim --serial
 
 test: check build debian-deps espruino lua
-	node --test --test-concurrency=2 --test-timeout=300000 $$(find build/test -name '*.test.js' | sort)
+	node --test --test-concurrency=2 --test-timeout=600000 $$(find build/test -name '*.test.js' | sort)
 
 # The full power-cut workload (test/powercut.test.ts): a cut at every card operation, every runtime.
 torture: check build

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import { encode } from "../firmware/msgpack";
 import { settingsToMap } from "../firmware/settings";
-import { buildEspruino, ESPRUINO_BUNDLE, espruinoBundleStale } from "../host/espruino/build";
+import { buildEspruino, ESPRUINO_BUNDLE, espruinoBundleStale, estimateCodeVariables } from "../host/espruino/build";
 import { EspruinoBoard } from "./espruino/board";
 import { SimFlash } from "./flash";
 import type { RunningBox, Runtime, RuntimeOptions } from "./runtime";
@@ -18,16 +18,28 @@ export interface EspruinoBox extends RunningBox {
 }
 
 let building: Promise<void> | undefined;
+const codeVariables = new Map<string, number>();
 
 /** Builds the bundle once per process when a source is newer than it. */
 export async function ensureEspruinoBundle(): Promise<string> {
-  if (!building) building = espruinoBundleStale() ? buildEspruino().then(() => undefined) : Promise.resolve();
+  if (!building) building = espruinoBundleStale() ? buildEspruino({ measure: false }).then(() => undefined) : Promise.resolve();
   await building;
   return ESPRUINO_BUNDLE;
 }
 
 /** Storage file with the settings a board starts with until provisioned (boards/espruino/main.ts). */
 export const DEFAULTS_FILE = "lbdefault.cfg";
+
+/** estimateCodeVariables, once per bundle: parsing it takes a moment. */
+function codeVariablesOf(code: string): number {
+  let n = codeVariables.get(code);
+  if (n === undefined) {
+    n = estimateCodeVariables(code);
+    codeVariables.clear();
+    codeVariables.set(code, n);
+  }
+  return n;
+}
 
 export const espruinoRuntime: Runtime & { start(options: RuntimeOptions): Promise<EspruinoBox> } = {
   name: "espruino",
@@ -42,6 +54,7 @@ export const espruinoRuntime: Runtime & { start(options: RuntimeOptions): Promis
       romFiles: { [DEFAULTS_FILE]: encode(settingsToMap({ config: options.config })) },
       onReboot: options.reboot,
       serial: options.serial,
+      codeVariables: codeVariablesOf(code),
       portMap: options.portMap,
       bindHost: options.bindHost,
       log: options.log,

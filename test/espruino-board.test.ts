@@ -185,8 +185,9 @@ test("process.memory() prices what the program keeps alive", async () => {
   const grown = after.variables - before;
   assert.ok(grown > 1800 && grown < 2300, `20 kB string should cost ~2000 variables, got ${grown}`);
   assert.ok(after.stringBytes >= 20000);
-  const total = (b.context as unknown as { process: { memory(): { usage: number; free: number; total: number } } }).process.memory();
-  assert.equal(total.usage + total.free, total.total);
-  assert.ok(total.free < 4000 - 1800);
+  // The program's own process.memory() is the quick estimate: sockets, buffers, files, code.
+  const quick = (b.context as unknown as { process: { memory(): { usage: number; free: number; total: number } } }).process.memory();
+  assert.equal(quick.usage + quick.free, quick.total);
+  assert.equal(quick.total, 4000);
   await b.stop();
 });

@@ -21,6 +21,8 @@ export const MAX_PATH = 64;
 export const MAX_STORAGE_NAME = 28;
 /** Free variables of a plain ESP32-WROOM with Wi-Fi up (PLATFORMS.md: 3,400-5,000). */
 export const DEFAULT_VARIABLES = 4000;
+/** A socket object with its listeners, as Espruino keeps it (assumed). */
+const SOCKET_VARIABLES = 12;
 
 export interface EspruinoBoardOptions {
   /** The SD card; omit it to emulate Espruino's Linux build (no E.connectSDCard) with `workDir` as its working directory. */
@@ -39,6 +41,13 @@ export interface EspruinoBoardOptions {
   seed?: number;
   /** Variables free for the program (process.memory().total). */
   variables?: number;
+  /**
+   * Variables the program's code keeps (host/espruino/build.ts
+   * estimateCodeVariables): the base of the quick estimate process.memory()
+   * gives the program. The heap-walking estimate (memory()) takes seconds in
+   * a busy process, too long for a call the firmware makes while serving.
+   */
+  codeVariables?: number;
   /** The line behind Serial1 (the USB serial port); without it Serial1 leads nowhere. */
   serial?: SerialLine;
   /** Count the program's interpreted and string work (sim/espruino/profile.ts); slower. */
@@ -168,7 +177,7 @@ export class EspruinoBoard {
     g.process = {
       memory: () => {
         const total = options.variables || DEFAULT_VARIABLES;
-        const usage = this.memory().variables;
+        const usage = this.quickMemory();
         return { free: total - usage, usage, total };
       },
       env: { BOARD: options.card ? "ESP32" : "LINUX", VERSION: "2v29" },
@@ -250,6 +259,21 @@ export class EspruinoBoard {
     const taken = { ...this.counts };
     Object.assign(this.counts, emptyProfile());
     return taken;
+  }
+
+  /**
+   * What process.memory() reports: the code's variables, plus what the
+   * emulation sees the program hold (sockets, their write buffers, open
+   * files). Cheap, and a lower bound of memory().
+   */
+  quickMemory(): number {
+    const buffered = this.net.bufferedBytes();
+    return (
+      (this.options.codeVariables || 0) +
+      this.net.openSockets() * SOCKET_VARIABLES +
+      (buffered > 0 ? stringVariables(buffered) : 0) +
+      this.files.openCount() * OPEN_FILE_VARIABLES
+    );
   }
 
   openSockets(): number {
