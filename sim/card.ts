@@ -242,6 +242,8 @@ export class SimCard implements Storage {
 class SimFile implements FileHandle {
   private position = 0;
   private closed = false;
+  /** Written since opened (not in append mode, whose writes are synced at once). */
+  private dirty = false;
 
   constructor(
     private card: SimCard,
@@ -277,15 +279,16 @@ class SimFile implements FileHandle {
     if (this.mode === "r") throw new CardError(`file opened read-only: ${this.cardPath}`);
     this.card.operation("write", this.cardPath, data);
     let buf = Buffer.from(data, "latin1");
-    const size = fs.fstatSync(this.fd).size;
+    const size = this.mode === "a" || this.card.capacityBytes !== undefined ? fs.fstatSync(this.fd).size : 0;
     const at = this.mode === "a" ? size : this.position;
     // A full card takes what fits (FatFs writes short), then the call fails.
-    const room = this.card.freeBytes() + Math.max(0, size - at);
+    const room = this.card.capacityBytes === undefined ? Infinity : this.card.freeBytes() + Math.max(0, size - at);
     const full = buf.length > room;
     if (full) buf = buf.subarray(0, room);
     try {
       fs.writeSync(this.fd, buf, 0, buf.length, at);
       if (this.mode === "a") fs.fsyncSync(this.fd); // appends are commit records: durable before the caller answers
+      else this.dirty = true;
     } catch (e) {
       throw new CardError(`cannot write ${this.cardPath}: ${(e as Error).message}`);
     }
@@ -302,7 +305,9 @@ class SimFile implements FileHandle {
     this.check();
     this.card.operation("close", this.cardPath);
     this.closed = true;
-    if (this.mode !== "r") fs.fsyncSync(this.fd); // data on the card before any commit record names it
+    // Data on the card before any commit record names it. Appends were synced
+    // as they were made, and a file nobody wrote has nothing to sync.
+    if (this.dirty) fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     this.onClose();
     this.card.ioCheck("close", this.cardPath);

@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as ts from "typescript";
-import * as tstl from "typescript-to-lua";
+import type * as TS from "typescript";
+import type * as TSTL from "typescript-to-lua";
 import { compiledSize } from "../../sim/lua/vm";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -86,13 +86,17 @@ export class LuaBuildError extends Error {}
  */
 export function buildNodemcu(outDir: string = NODEMCU_DIST, enforceBudget = false): LuaBuild {
   const board = readBoard();
+  // Loaded here, not at the top: the compilers take a second to load, and
+  // every `letterbox` command (the simulator too) imports this module.
+  const ts: typeof TS = require("typescript");
+  const tstl: typeof TSTL = require("typescript-to-lua");
   const result = tstl.transpileProject(TSCONFIG, { outDir }, (fileName, text) => {
     fs.mkdirSync(path.dirname(fileName), { recursive: true });
     writeAtomically(fileName, text);
   });
   const errors = result.diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (errors.length > 0) {
-    const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" };
+    const host: TS.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" };
     throw new LuaBuildError(ts.formatDiagnostics(errors, host));
   }
   const bundlePath = path.join(outDir, board.files.bundle);
