@@ -25,6 +25,11 @@ const SPARE = "/LB/SPARE";
 const FORMAT_VERSION = 1;
 /** The card allows four open files; one always stays free for the journal. */
 const MESSAGE_FILES = 3;
+/**
+ * Sequence numbers reserved per B record: one durable journal append per
+ * this many messages instead of one per message (each append is a sync).
+ */
+const RESERVE_BLOCK = 8;
 /** Journal bytes read or written per card call. */
 const CHUNK = 512;
 
@@ -54,7 +59,7 @@ function isListOf(v: MsgValue, type: string): boolean {
 function wellFormed(r: MsgValue[]): boolean {
   const tag = r[0];
   if (tag === "A") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isListOf(r[3], "string") && typeof r[4] === "number";
-  if (tag === "R" || tag === "S") return r.length === 2 && isCount(r[1]);
+  if (tag === "R" || tag === "S" || tag === "B") return r.length === 2 && isCount(r[1]);
   if (tag === "D") return r.length === 3 && typeof r[1] === "string" && isListOf(r[2], "number");
   if (tag === "H") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isCount(r[3]) && isCount(r[4]);
   return false;
@@ -277,6 +282,8 @@ export class MailStore {
   private locks: { [key: string]: boolean } = {};
   /** Sequence numbers reserved by messages still being received. */
   private inflight: number[] = [];
+  /** Seqs below this are covered by a B record in the active journal. */
+  private reservedUpTo = 0;
   private openFiles = 0;
 
   /** `random` picks the epoch of a new store (give it hal.random); Math.random otherwise. */
@@ -383,9 +390,13 @@ export class MailStore {
     } catch (e) {
       throw this.cardFailed(e);
     }
+    if (this.nextSeq >= this.reservedUpTo) {
+      // Durable before any data file of the block exists, so recovery finds them all.
+      this.append(["B", this.nextSeq + RESERVE_BLOCK - 1]);
+      this.reservedUpTo = this.nextSeq + RESERVE_BLOCK;
+    }
     const seq = this.nextSeq;
-    this.nextSeq = seq + 1; // never reused, even if the record below fails half-written
-    this.append(["R", seq]);
+    this.nextSeq = seq + 1; // never reused, even if the message is never committed
     const file = this.openTracked(messagePath(seq), "w");
     this.inflight.push(seq);
     return new IncomingMessage(this, seq, file);
@@ -578,6 +589,7 @@ export class MailStore {
     this.epoch = replay.epoch;
     this.generation = replay.generation;
     this.nextSeq = replay.nextSeq;
+    this.reservedUpTo = this.nextSeq; // a new block before the next message
     this.active = index;
     this.journalEnd = replay.end;
     this.snapshotEnd = replay.snapshotEnd;
@@ -625,6 +637,7 @@ export class MailStore {
       const seq = parseHex8(names[i].substring(0, 8));
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
     }
+    this.reservedUpTo = this.nextSeq;
     this.log("store: no valid journal; starting a new store");
     this.usageBy = {};
     this.active = 1; // so that compaction writes JRNL.A
@@ -675,6 +688,8 @@ export class MailStore {
       else store.removeIfPresent(messagePath(seq));
     });
     for (let i = 0; i < this.inflight.length; i++) writer.add(["R", this.inflight[i]]);
+    // The rest of the current block stays reserved (H's nextSeq is where it resumes).
+    if (this.reservedUpTo > this.nextSeq) writer.add(["B", this.reservedUpTo - 1]);
     writer.add(["S", generation]);
     writer.flush();
     this.active = target;
@@ -798,6 +813,14 @@ class Replay {
       this.reserved(seq);
       this.reservations++;
       if (this.inflight.indexOf(seq) < 0 && this.storage.size(messagePath(seq)) >= 0) this.uncommitted.push(seq);
+    } else if (tag === "B") {
+      // Every seq from the next unused one up to `last` may have a data file.
+      const last = record[1] as number;
+      for (let seq = this.nextSeq; seq <= last; seq++) {
+        if (this.inflight.indexOf(seq) < 0 && this.storage.size(messagePath(seq)) >= 0) this.uncommitted.push(seq);
+      }
+      this.reserved(last);
+      this.reservations++;
     } else if (tag === "A") {
       const seq = record[1] as number;
       this.reserved(seq);
