@@ -257,9 +257,12 @@ for (const runtime of RUNTIME_NAMES) {
       const done = finish(monitor);
       try {
         await opened;
+        // Watch from before the delivery: the core logs the error before it answers the client,
+        // so the line can reach the monitor before tryDelivery returns (it does on the slower lua runtime).
+        const logged = waitForOutput(monitor, /store: card error/);
         cardFails = true; // the card goes bad: the core logs it
         await tryDelivery(sim.smtpPort, "ben@example.net");
-        await waitForOutput(monitor, /store: card error/);
+        await logged;
       } finally {
         monitor.kill("SIGINT");
       }
