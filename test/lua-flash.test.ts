@@ -92,7 +92,8 @@ describe("flash through the NodeMCU prompt", () => {
     run.stderr.on("data", (d) => (output += d));
     const code = await new Promise<number | null>((resolve) => run.on("exit", resolve));
     assert.equal(code, 0, output);
-    assert.match(output, /LFS: +\[[= ]{10}\] +\d+\.\d% \(used \d+ bytes from 65536 bytes\)/);
+    const budget = JSON.parse(fs.readFileSync(path.join(ROOT, "boards/nodemcu-esp32.json"), "utf8")).lfs.size;
+    assert.match(output, new RegExp(`LFS: +\\[[= ]{10}\\] +\\d+\\.\\d% \\(used \\d+ bytes from ${budget} bytes\\)`));
     for (const name of ["letterbox.lua", "init.lua"]) {
       assert.deepEqual(repl.spiffs.read(name), fs.readFileSync(path.join(ROOT, "dist/nodemcu", name)), name);
     }
