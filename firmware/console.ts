@@ -317,9 +317,14 @@ export class Console {
     };
     if (this.hal.freeMemory) result.freeMemory = this.hal.freeMemory();
     if (this.hal.cardSpace) {
-      const space = this.hal.cardSpace();
-      result.cardTotalKiB = space.totalKiB;
-      result.cardFreeKiB = space.freeKiB;
+      // A pulled card must not make status fail: status is how one finds out.
+      try {
+        const space = this.hal.cardSpace();
+        result.cardTotalKiB = space.totalKiB;
+        result.cardFreeKiB = space.freeKiB;
+      } catch (e) {
+        result.cardError = "card not readable";
+      }
     }
     return ok(result);
   }

@@ -41,6 +41,7 @@ export function registerStatus(program: Command): void {
           console.log(`uptime     ${duration(Number(s.uptime))}`);
           if (s.freeMemory !== undefined) console.log(`memory     ${s.freeMemory} bytes free`);
           if (s.cardTotalKiB !== undefined) console.log(`card       ${kib(s.cardFreeKiB)} free of ${kib(s.cardTotalKiB)}`);
+          else if (s.cardError !== undefined) console.log(`card       ${s.cardError}`);
           else console.log("card       capacity not reported by this board");
           for (const m of s.mailboxes as Mailbox[]) console.log(`mailbox    ${m.user}: ${m.messages} messages, ${m.bytes} bytes`);
           const errors = s.errors as string[];
