@@ -95,6 +95,12 @@ export interface Hal {
   reboot?(): void;
   /** Free heap in bytes, for `letterbox status`. */
   freeMemory?(): number;
+  /**
+   * Octets per chunk when streaming a stored message (RETR, TOP): one card
+   * read and one send each. Default 1024, about one TCP segment on the
+   * boards; a desktop stack takes far more per send.
+   */
+  sendChunk?: number;
   /** Card capacity and free space in KiB (KiB keep big cards below 2^31). */
   cardSpace?(): { totalKiB: number; freeKiB: number };
 }

@@ -18,7 +18,7 @@ import { find, lower, upper } from "./text";
 const MAX_COMMAND_LINE = 512;
 /** Unknown or out-of-state commands a session may send before it is dropped (as SMTP's 20). */
 const MAX_ERRORS = 20;
-/** Bytes read from the card per send while streaming a message. */
+/** Octets read from the card per send when the HAL names no `sendChunk`. */
 const READ_CHUNK = 1024;
 /** Input kept while a failed login is being delayed; more ends the session. */
 const MAX_HELD_INPUT = 1024;
@@ -534,7 +534,7 @@ class MessageStream implements ChunkSource {
     let chunk: string | undefined = undefined;
     if (this.file !== undefined && !this.cut) {
       try {
-        chunk = this.file.read(READ_CHUNK);
+        chunk = this.file.read(this.hal.sendChunk || READ_CHUNK);
       } catch (e) {
         this.hal.log("pop3: read failed: " + e);
         this.done = true;
