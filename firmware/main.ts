@@ -50,6 +50,20 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
     sweeper = hal.setTimer(SWEEP_MS, sweep);
   };
   sweeper = hal.setTimer(SWEEP_MS, sweep);
+  // A message file closed: sessions waiting for a handle (DATA, RETR) try
+  // again, on a timer of their own so that the closer finishes first. The
+  // sweep retries them too, and gives up on them after a while.
+  let retryPending = false;
+  store.onFileFreed = function () {
+    if (retryPending || stopped) return;
+    retryPending = true;
+    hal.setTimer(0, function () {
+      retryPending = false;
+      if (stopped) return;
+      smtp.retryWaiting(hal.now());
+      pop3.retryWaiting(hal.now());
+    });
+  };
   const serialConsole = booted.attach({
     applyConfig: function (next: Config) {
       applyConfigInPlace(config, next);

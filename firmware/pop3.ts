@@ -11,7 +11,7 @@ import { LineFramer } from "./lines";
 import { md5hex } from "./md5";
 import { decimal, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
-import { SessionList } from "./sessions";
+import { FILE_WAIT_SECONDS, SessionList } from "./sessions";
 import type { Maildrop, MailStore } from "./store";
 import { find, lower, upper } from "./text";
 
@@ -74,6 +74,13 @@ export class Pop3Server {
   sweep(now: number): void {
     // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
     this.sessions.sweep(now, this.config.limits.pop3IdleSeconds, "-ERR Idle for too long, closing connection");
+    this.retryWaiting(now);
+  }
+
+  /** Sessions whose RETR or TOP waits for a message file try again (one may have been freed). */
+  retryWaiting(now: number): void {
+    const all = this.sessions.items.slice();
+    for (let i = 0; i < all.length; i++) all[i].sender.retry();
   }
 
   /** Milliseconds to wait before answering a failed login for `name`, after recording it. */
@@ -398,21 +405,28 @@ export class Pop3Session {
       if (n <= 0) return;
     }
     // The file is opened when the reply's turn comes, so pipelined RETRs
-    // hold one file at a time.
+    // hold one file at a time. When every message file is in use, the reply
+    // waits for one (Sender.retry) for up to FILE_WAIT_SECONDS.
     const seq = m.seq(n - 1);
     const ok = top ? "+OK Top of message follows\r\n" : "+OK " + decimal(m.size(n - 1)) + " octets\r\n";
     const server = this.server;
     const session = this;
-    this.sender.stream(function (): ChunkSource {
+    let firstTry = -1;
+    this.sender.stream(function (): ChunkSource | undefined {
       let file: FileHandle | undefined = undefined;
-      let failure = "-ERR [SYS/TEMP] Busy, try again shortly\r\n";
       try {
         file = server.store.openMessage(seq);
       } catch (e) {
         server.hal.log("pop3: cannot open message: " + e);
-        failure = "-ERR [SYS/TEMP] Cannot read the message now, try again later\r\n";
+        const failure = "-ERR [SYS/TEMP] Cannot read the message now, try again later\r\n";
+        return new MessageStream(undefined, 0, server.hal, failure, true);
       }
-      if (file === undefined) return new MessageStream(undefined, 0, server.hal, failure, true);
+      if (file === undefined) {
+        const now = server.hal.now();
+        if (firstTry < 0) firstTry = now;
+        if (now - firstTry < FILE_WAIT_SECONDS) return undefined;
+        return new MessageStream(undefined, 0, server.hal, "-ERR [SYS/TEMP] Busy, try again shortly\r\n", true);
+      }
       const stream = new MessageStream(file, lines, server.hal, ok, false);
       stream.onReadError = function () {
         // Half a message must not look whole: no terminator, the connection drops (after this send).
@@ -525,28 +539,32 @@ class MessageStream implements ChunkSource {
 
   next(): string | undefined {
     if (this.done) return undefined;
-    if (this.first.length > 0) {
-      const first = this.first;
-      this.first = "";
-      if (this.only) this.done = true;
+    // The status line goes out with the first chunk: one send fewer, and the file is held one send less.
+    const first = this.first;
+    this.first = "";
+    if (this.only) {
+      this.done = true;
       return first;
     }
     let chunk: string | undefined = undefined;
     if (this.file !== undefined && !this.cut) {
+      const want = this.hal.sendChunk || READ_CHUNK;
       try {
-        chunk = this.file.read(this.hal.sendChunk || READ_CHUNK);
+        chunk = this.file.read(want);
+        // A short read is the end of the file: give the handle back now, not a send later.
+        if (chunk === undefined || chunk.length < want) this.release();
       } catch (e) {
         this.hal.log("pop3: read failed: " + e);
         this.done = true;
         this.release();
         if (this.onReadError !== undefined) this.onReadError();
-        return undefined;
+        return first.length > 0 ? first : undefined;
       }
     }
-    if (chunk === undefined || chunk.length === 0) return this.finish();
+    if (chunk === undefined || chunk.length === 0) return first + this.finish();
     if (this.bodyLines >= 0) chunk = this.cutForTop(chunk);
     this.endedWithCRLF = chunk.charCodeAt(chunk.length - 1) === 10;
-    return this.stuff(chunk);
+    return first + this.stuff(chunk);
   }
 
   release(): void {

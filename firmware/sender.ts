@@ -14,8 +14,12 @@ export interface ChunkSource {
   release(): void;
 }
 
-/** Starts a source only when its turn comes, so queued RETRs don't each hold a file. */
-export type SourceStarter = () => ChunkSource;
+/**
+ * Starts a source only when its turn comes, so queued RETRs don't each hold
+ * a file. Undefined means "not yet" (no file free): the sender stops there
+ * until retry().
+ */
+export type SourceStarter = () => ChunkSource | undefined;
 
 /** Replies that a client left unread past this many octets end the session. */
 export const MAX_QUEUED_OCTETS = 16384;
@@ -29,6 +33,8 @@ export class Sender {
   private sending = false;
   private closing = false;
   private closed = false;
+  /** The next source could not start yet; nothing goes out until retry(). */
+  private waiting = false;
 
   constructor(private conn: Connection) {}
 
@@ -72,12 +78,19 @@ export class Sender {
     this.flush();
   }
 
+  /** Tries again to start the source that could not start. */
+  retry(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.flush();
+  }
+
   get idle(): boolean {
     return !this.sending && this.text.length === 0 && this.source === undefined && this.later.length === 0;
   }
 
   private flush(): void {
-    if (this.sending || this.closed) return;
+    if (this.sending || this.closed || this.waiting) return;
     while (true) {
       if (this.text.length > 0) {
         const out = this.text;
@@ -105,7 +118,13 @@ export class Sender {
           // Merge the text queued right behind it into the same send.
           while (this.later.length > 0 && typeof this.later[0] === "string") this.text += this.later.shift() as string;
         } else {
-          this.source = item();
+          const started = item();
+          if (started === undefined) {
+            this.later.unshift(item);
+            this.waiting = true;
+            return;
+          }
+          this.source = started;
         }
         continue;
       }

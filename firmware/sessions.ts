@@ -6,6 +6,12 @@ import type { ConnectionEvents } from "./hal";
 import type { Sender } from "./sender";
 import type { MailStore } from "./store";
 
+/**
+ * How long a command waits for a free message file (SMTP DATA, POP3 RETR)
+ * before it is answered "busy": the card allows only a few open files.
+ */
+export const FILE_WAIT_SECONDS = 30;
+
 /** What every protocol session offers its server. */
 export interface Session {
   /** Seconds (hal.now()) of the last bytes received. */

@@ -15,13 +15,15 @@ import type { Connection, ConnectionEvents, Hal } from "./hal";
 import { DataReader, LineFramer } from "./lines";
 import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
-import { SessionList } from "./sessions";
+import { FILE_WAIT_SECONDS, SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
 import { upper } from "./text";
 
 /** RFC 5321 4.5.3.1: command lines of 512 octets, text lines of 1000, both with CRLF. */
 const MAX_COMMAND_LINE = 512;
 const MAX_TEXT_LINE = 1000;
+/** Input a client may send while its DATA waits for a file (it should send none: RFC 2920 3.1). */
+const MAX_HELD_INPUT = 1024;
 /** Free card space (KiB) a message must leave for the journal, when the board reports free space. */
 const CARD_MARGIN_KIB = 64;
 
@@ -35,10 +37,12 @@ const enum State {
   Mail = 2,
   /** At least one recipient accepted. */
   Rcpt = 3,
+  /** DATA came while every message file was in use: the 354 waits for one (input is held). */
+  WaitFile = 4,
   /** Reading the message body. */
-  Data = 4,
+  Data = 5,
   /** QUIT or a fatal error: ignoring input, closing after the last reply. */
-  Closing = 5,
+  Closing = 6,
 }
 
 type Handler = (session: SmtpSession, arg: string) => void;
@@ -68,6 +72,13 @@ export class SmtpServer {
   sweep(now: number): void {
     const farewell = "421 4.4.2 " + this.config.hostname + " Idle for too long, closing connection";
     this.sessions.sweep(now, this.config.limits.smtpIdleSeconds, farewell);
+    this.retryWaiting(now);
+  }
+
+  /** Sessions whose DATA waits for a message file try again (one may have been freed). */
+  retryWaiting(now: number): void {
+    const all = this.sessions.items.slice();
+    for (let i = 0; i < all.length; i++) if (all[i].state === State.WaitFile) all[i].startData(now);
   }
 }
 
@@ -95,6 +106,9 @@ export class SmtpSession {
   private errors = 0;
   /** Set by the DATA reader's end event: the bytes after the end marker. */
   private pendingRest: string | undefined = undefined;
+  /** WaitFile: when the wait began (hal.now()), and the input received meanwhile. */
+  private waitingSince = 0;
+  private held = "";
 
   constructor(public server: SmtpServer, conn: Connection) {
     this.sender = new Sender(conn);
@@ -140,6 +154,10 @@ export class SmtpSession {
     let rest = data;
     while (rest.length > 0) {
       if (this.state === State.Closing) return;
+      if (this.state === State.WaitFile) {
+        this.hold(rest);
+        return;
+      }
       if (this.state === State.Data) {
         const reader = this.reader as DataReader;
         const chunk = rest;
@@ -151,7 +169,7 @@ export class SmtpSession {
       }
       const session = this;
       rest = this.framer.push(rest, function () {
-        return session.state === State.Data || session.state === State.Closing;
+        return session.state >= State.WaitFile;
       });
     }
   }
@@ -283,17 +301,37 @@ export class SmtpSession {
       this.reply("452 4.3.1 Insufficient system storage, try again later");
       return;
     }
+    this.waitingSince = this.server.hal.now();
+    this.startData(this.waitingSince);
+  }
+
+  /**
+   * Opens the message file and answers 354. When every message file is in
+   * use (the card allows few open files) the session waits in WaitFile: the
+   * server calls this again when a file closes and once a second, and after
+   * FILE_WAIT_SECONDS the answer is 451 instead.
+   */
+  startData(now: number): void {
     let incoming: IncomingMessage | undefined;
     try {
       incoming = this.server.store.beginMessage();
     } catch (e) {
       this.server.hal.log("smtp: cannot start a message: " + e);
+      this.state = State.Rcpt;
       if (!this.server.store.available()) this.storageGone();
       else this.reply("452 4.3.1 Insufficient storage, try again later");
+      this.releaseHeld();
       return;
     }
     if (incoming === undefined) {
-      this.reply("451 4.3.2 Busy receiving other mail, try again shortly");
+      if (this.state !== State.WaitFile) {
+        this.state = State.WaitFile;
+        this.held = "";
+      } else if (now - this.waitingSince >= FILE_WAIT_SECONDS) {
+        this.state = State.Rcpt;
+        this.reply("451 4.3.2 Busy receiving other mail, try again shortly");
+        this.releaseHeld();
+      }
       return;
     }
     this.incoming = incoming;
@@ -312,6 +350,24 @@ export class SmtpSession {
     this.state = State.Data;
     this.body(this.traceHeaders(incoming.seq));
     this.reply("354 End data with <CR><LF>.<CR><LF>");
+    this.releaseHeld();
+  }
+
+  /** WaitFile: keeps what the client sent too early, within reason. */
+  private hold(data: string): void {
+    if (this.held.length + data.length > MAX_HELD_INPUT) {
+      this.reply("421 4.5.0 " + this.server.config.hostname + " Data sent before the 354, closing connection");
+      this.close();
+      return;
+    }
+    this.held += data;
+  }
+
+  /** Processes input held while waiting, now that the session knows its state. */
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = "";
+    if (held.length > 0) this.receive(held);
   }
 
   rset(): void {
@@ -493,6 +549,7 @@ const HANDLERS: StateTable[] = [
   /* Idle    */ table({ MAIL: mail }),
   /* Mail    */ table({ RCPT: rcpt }),
   /* Rcpt    */ table({ RCPT: rcpt, DATA: data }),
+  /* WaitFile */ {},
   /* Data    */ {},
   /* Closing */ {},
 ];

@@ -285,6 +285,12 @@ export class MailStore {
   /** Seqs below this are covered by a B record in the active journal. */
   private reservedUpTo = 0;
   private openFiles = 0;
+  /**
+   * Called when a message file closes, so that sessions waiting for a free
+   * handle can try again. It runs inside the closer's call: it must only
+   * schedule the retry (main.ts does, with a timer).
+   */
+  onFileFreed: (() => void) | undefined = undefined;
 
   /** `random` picks the epoch of a new store (give it hal.random); Math.random otherwise. */
   constructor(
@@ -483,6 +489,7 @@ export class MailStore {
   /** @internal A tracked file was closed. */
   fileClosed(): void {
     this.openFiles--;
+    if (this.onFileFreed !== undefined) this.onFileFreed();
   }
 
   /** @internal Marks the store unusable until the next open(); returns the error to rethrow. */

@@ -66,6 +66,13 @@ class Conversation {
     }
   }
 
+  /** True when the server sent nothing (and did not close) for `ms` milliseconds. */
+  async silentFor(ms: number): Promise<boolean> {
+    const before = this.buffer.length;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return this.buffer.length === before && !this.ended;
+  }
+
   send(text: string): void {
     this.socket.write(Buffer.from(text, "latin1"));
   }
