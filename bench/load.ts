@@ -90,12 +90,15 @@ export async function sendMail(port: number, sessions: number, perSession: numbe
 }
 
 const FETCH_SCRIPT = path.join(__dirname, "pop3-fetch.js");
+/** The retrieval processes start this long after they are spawned, together (Node takes tens of ms to start). */
+const FETCH_START_DELAY_MS = 500;
 
 /** Runs the POP3 retrieval loop for user1..userN at once; resolves with each session's result. */
 export async function fetchMail(port: number, sessions: number, deleteAfter: boolean): Promise<FetchResult[]> {
+  const startAt = Date.now() + FETCH_START_DELAY_MS;
   return Promise.all(
     BENCH_USERS.slice(0, sessions).map(async (u) => {
-      const args = [FETCH_SCRIPT, "--port", String(port), "--user", u.name, "--pass", u.password];
+      const args = [FETCH_SCRIPT, "--port", String(port), "--user", u.name, "--pass", u.password, "--start-at", String(startAt)];
       if (deleteAfter) args.push("--delete");
       return JSON.parse((await runProcess(process.execPath, args)).stdout) as FetchResult;
     }),

@@ -6,7 +6,11 @@
  * message octets received (status lines and the terminating "." excluded),
  * times are epoch milliseconds, so that concurrent sessions can be spanned.
  *
- *   node build/bench/pop3-fetch.js --port P --user U --pass W [--delete]
+ *   node build/bench/pop3-fetch.js --port P --user U --pass W [--delete] [--start-at T]
+ *
+ * --start-at T (epoch milliseconds) waits until then before connecting, so
+ * that concurrent sessions start together however long each process took
+ * to start (tens of milliseconds, as long as a whole run of small messages).
  */
 import * as net from "node:net";
 
@@ -197,7 +201,9 @@ if (require.main === module) {
     if (i < 0 || i + 1 >= args.length) throw new Error(`pop3-fetch: ${name} is required`);
     return args[i + 1];
   };
-  fetchAll(Number(value("--port")), value("--user"), value("--pass"), args.includes("--delete")).then(
+  const startAt = args.includes("--start-at") ? Number(value("--start-at")) : 0;
+  const run = () => fetchAll(Number(value("--port")), value("--user"), value("--pass"), args.includes("--delete"));
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now()))).then(run).then(
     (result) => console.log(JSON.stringify(result)),
     (e) => {
       console.error(`pop3-fetch: ${(e as Error).message}`);
