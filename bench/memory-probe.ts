@@ -3,8 +3,12 @@
  * parent (bench/memory.ts) drives sessions at it from outside. Run with
  * --expose-gc. Speaks over the IPC channel:
  *   -> {ready, smtpPort, pop3Port, unit}
- *   <- {cmd: "start"}  takes the idle reading -> {started}, then samples until
- *   <- {cmd: "stop"}   -> {idle, peak, samples}
+ *   <- {cmd: "start"}  takes the idle reading -> {started}, then samples on a
+ *                      timer (catching moments between checkpoints) until
+ *   <- {cmd: "sample"} one reading now, at a checkpoint the parent holds the
+ *                      sessions at; folded into the peak -> {value}
+ *   <- {cmd: "files"}  -> {open: card paths of the files open right now}
+ *   <- {cmd: "stop"}   -> {idle, peak, samples, checkpoints}
  *   <- {cmd: "exit"}
  * What is metered, per runtime:
  *   node      V8 heap used after a full collection (the core's objects, the
@@ -15,6 +19,7 @@
  *             14 bytes each on the board.
  */
 import * as path from "node:path";
+import type { FileHandle } from "../firmware/hal";
 import { SimCard } from "../sim/card";
 import { SimFlash } from "../sim/flash";
 import type { RunningBox, RuntimeName } from "../sim/runtime";
@@ -32,8 +37,32 @@ export interface ProbeReady {
 
 export interface ProbeReading {
   idle: number;
+  /** The largest of every reading of the phase: idle, timer, checkpoints and the final one. */
   peak: number;
+  /** Readings taken on the timer. */
   samples: number;
+  /** Readings taken at the parent's checkpoints. */
+  checkpoints: number;
+}
+
+/**
+ * The card, noting which files are open: the driver tells a session waiting
+ * for a file from one being served by it. (The notes are in the node
+ * runtime's heap too: some hundred bytes per open file.)
+ */
+class WatchedCard extends SimCard {
+  readonly openPaths = new Map<FileHandle, string>();
+
+  override open(cardPath: string, mode: string): FileHandle {
+    const file = super.open(cardPath, mode);
+    this.openPaths.set(file, cardPath);
+    const close = file.close.bind(file);
+    file.close = () => {
+      this.openPaths.delete(file);
+      close();
+    };
+    return file;
+  }
 }
 
 interface Meter {
@@ -78,9 +107,10 @@ async function main(): Promise<void> {
   const name = process.argv[2] as RuntimeName;
   const dir = process.argv[3];
   const send = (message: object) => process.send!(message);
+  const card = new WatchedCard({ dir: path.join(dir, "card") });
   const box = await getRuntime(name).start({
     config: letterboxConfig(),
-    card: new SimCard({ dir: path.join(dir, "card") }),
+    card,
     portMap: { 25: 0, 110: 0 },
     bindHost: "127.0.0.1",
     log: () => {},
@@ -90,25 +120,31 @@ async function main(): Promise<void> {
   const meter = meterFor(name, box);
   meter.read(); // settle: the first reading of a runtime may allocate its own bookkeeping
   let sampling: NodeJS.Timeout | undefined;
-  let reading: ProbeReading = { idle: 0, peak: 0, samples: 0 };
+  let reading: ProbeReading = { idle: 0, peak: 0, samples: 0, checkpoints: 0 };
+  const fold = (value: number): number => {
+    if (value > reading.peak) reading.peak = value;
+    return value;
+  };
   const sample = () => {
     const started = Date.now();
-    const value = meter.read();
+    fold(meter.read());
     reading.samples++;
-    if (value > reading.peak) reading.peak = value;
     sampling = setTimeout(sample, Math.max(meter.intervalMs, Date.now() - started));
   };
   process.on("message", (message: { cmd: string }) => {
     if (message.cmd === "start") {
       const idle = meter.read();
-      reading = { idle, peak: idle, samples: 1 };
+      reading = { idle, peak: idle, samples: 0, checkpoints: 0 };
       sampling = setTimeout(sample, meter.intervalMs);
       send({ started: true });
+    } else if (message.cmd === "sample") {
+      reading.checkpoints++;
+      send({ value: fold(meter.read()) });
+    } else if (message.cmd === "files") {
+      send({ open: [...card.openPaths.values()] });
     } else if (message.cmd === "stop") {
       clearTimeout(sampling);
-      const last = meter.read(); // after the last session closed: what stays behind
-      reading.samples++;
-      if (last > reading.peak) reading.peak = last;
+      fold(meter.read()); // after the last session closed: what stays behind
       send(reading);
     } else if (message.cmd === "exit") {
       clearTimeout(sampling);

@@ -1,35 +1,56 @@
 /**
  * Memory per runtime: for each runtime, a probe process (memory-probe.ts)
- * runs the core while SMTP sessions deliver one message each and POP3
- * sessions retrieve (and delete) it, 1 and 4 sessions at once, for several
- * message sizes. Reported: peak above idle during each phase.
+ * runs the core while this process drives N SMTP sessions delivering one
+ * message each and then N POP3 sessions retrieving (and deleting) it, for
+ * several message sizes and session counts. The drivers (stepped-smtp.ts,
+ * stepped-pop3.ts) hold every session at fixed checkpoints and ask the probe
+ * for a reading there, so every row is read at the same points whatever a
+ * reading costs; the probe's timer samples in between as well. Reported:
+ * peak above idle during each phase.
  */
 import { fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RuntimeName } from "../sim/runtime";
-import { fetchMail, sendMail } from "./load";
+import { benchMessage } from "./bench-message";
 import type { MemoryUnit, ProbeReading, ProbeReady } from "./memory-probe";
+import type { ProbeLink } from "./stepped";
+import { steppedPop3 } from "./stepped-pop3";
+import { steppedSmtp } from "./stepped-smtp";
+
+/** One checkpoint's reading. */
+export interface Mark {
+  checkpoint: string;
+  value: number;
+}
+
+export interface PhaseMemory extends ProbeReading {
+  /** The checkpoint readings, in order. */
+  marks: Mark[];
+}
 
 export interface MemoryRow {
   runtime: RuntimeName;
   unit: MemoryUnit;
   bytes: number;
   sessions: number;
-  smtp: ProbeReading;
-  pop3: ProbeReading;
+  smtp: PhaseMemory;
+  pop3: PhaseMemory;
 }
 
-export async function measureMemory(
-  runtime: RuntimeName,
-  sizes: number[],
-  sessionCounts: number[],
-  scratch: string,
-  log: (line: string) => void,
-): Promise<MemoryRow[]> {
-  const dir = fs.mkdtempSync(path.join(scratch, `memory-${runtime}-`));
+/**
+ * The node runtime's reading is V8's heap, which also holds the code V8
+ * compiles while a transfer runs hot and the bytecode it flushes and
+ * compiles again: hundreds of KB, at moments that vary from run to run.
+ * Interpreted only, the heap holds what the program keeps. (The other
+ * runtimes measure their own heaps, and would only run slower.)
+ */
+const NODE_HEAP_FLAGS = ["--no-opt", "--no-sparkplug", "--no-flush-bytecode"];
+
+/** The IPC channel to a probe: requests answered in order. */
+function probeChannel(runtime: RuntimeName, dir: string) {
   const child = fork(path.join(__dirname, "memory-probe.js"), [runtime, dir], {
-    execArgv: ["--expose-gc"],
+    execArgv: ["--expose-gc", ...(runtime === "node" ? NODE_HEAP_FLAGS : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const replies: ((message: unknown) => void)[] = [];
@@ -48,25 +69,69 @@ export async function measureMemory(
     child.send({ cmd });
     return answer;
   };
+  const close = async (): Promise<void> => {
+    if (!exited) child.send({ cmd: "exit" });
+    await new Promise<void>((resolve) => (exited ? resolve() : child.once("exit", () => resolve())));
+  };
+  return { ready: reply<ProbeReady>(), ask, close };
+}
+
+/** Runs one phase between the probe's start and stop, recording the checkpoint readings. */
+async function phase(
+  ask: ReturnType<typeof probeChannel>["ask"],
+  drive: (probe: ProbeLink) => Promise<void>,
+): Promise<PhaseMemory> {
+  const marks: Mark[] = [];
+  const probe: ProbeLink = {
+    checkpoint: async (checkpoint) => void marks.push({ checkpoint, value: (await ask<{ value: number }>("sample")).value }),
+    openFiles: async () => (await ask<{ open: string[] }>("files")).open,
+  };
+  await ask("start");
+  await drive(probe);
+  return { ...(await ask<ProbeReading>("stop")), marks };
+}
+
+/**
+ * One unmeasured row first: what the runtime and the probe set up on first
+ * use (code compiled lazily, caches, the message directory) is then part of
+ * every row's idle reading instead of the first row's peak.
+ */
+async function warmUp(ask: ReturnType<typeof probeChannel>["ask"], ready: ProbeReady, cardDir: string, sessions: number, bytes: number): Promise<void> {
+  const message = benchMessage(bytes);
+  await phase(ask, (probe) => steppedSmtp({ port: ready.smtpPort, sessions, cardDir, probe }, message));
+  await phase(ask, (probe) => steppedPop3({ port: ready.pop3Port, sessions, cardDir, probe }, message.octets));
+}
+
+function describe(p: PhaseMemory, unit: MemoryUnit): string {
+  const marks = p.marks.map((m) => `${m.checkpoint} +${m.value - p.idle}`).join(", ");
+  return `peak +${p.peak - p.idle} ${unit} (${marks}; ${p.samples} timer samples)`;
+}
+
+export async function measureMemory(
+  runtime: RuntimeName,
+  sizes: number[],
+  sessionCounts: number[],
+  scratch: string,
+  log: (line: string) => void,
+): Promise<MemoryRow[]> {
+  const dir = fs.mkdtempSync(path.join(scratch, `memory-${runtime}-`));
+  const probe = probeChannel(runtime, dir);
   const rows: MemoryRow[] = [];
   try {
-    const ready = await reply<ProbeReady>();
+    const ready = await probe.ready;
+    const cardDir = path.join(dir, "card");
+    await warmUp(probe.ask, ready, cardDir, Math.max(...sessionCounts), Math.min(...sizes));
     for (const bytes of sizes) {
+      const message = benchMessage(bytes);
       for (const sessions of sessionCounts) {
-        await ask("start");
-        await sendMail(ready.smtpPort, sessions, 1, bytes); // a deferred message is sent again within the phase
-        const smtp = await ask<ProbeReading>("stop");
-        await ask("start");
-        const fetched = await fetchMail(ready.pop3Port, sessions, true);
-        const pop3 = await ask<ProbeReading>("stop");
-        if (fetched.some((f) => f.messages !== 1)) throw new Error(`${runtime}: expected one message per mailbox, got ${fetched.map((f) => f.messages)}`);
+        const smtp = await phase(probe.ask, (link) => steppedSmtp({ port: ready.smtpPort, sessions, cardDir, probe: link }, message));
+        const pop3 = await phase(probe.ask, (link) => steppedPop3({ port: ready.pop3Port, sessions, cardDir, probe: link }, message.octets));
         rows.push({ runtime, unit: ready.unit, bytes, sessions, smtp, pop3 });
-        log(`memory ${runtime} ${bytes} B x${sessions}: SMTP +${smtp.peak - smtp.idle}, POP3 +${pop3.peak - pop3.idle} ${ready.unit}`);
+        log(`memory ${runtime} ${bytes} B x${sessions}: SMTP ${describe(smtp, ready.unit)}; POP3 ${describe(pop3, ready.unit)}`);
       }
     }
   } finally {
-    if (!exited) child.send({ cmd: "exit" });
-    await new Promise<void>((resolve) => (exited ? resolve() : child.once("exit", () => resolve())));
+    await probe.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return rows;

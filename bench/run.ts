@@ -6,7 +6,10 @@
  *
  * Environment: BENCH_RUNS (runs per row, default 3), BENCH_RUNTIME (the
  * simulator runtime measured against the reference, default node),
- * BENCH_MEMORY_RUNTIMES (comma-separated, default every registered runtime).
+ * BENCH_MEMORY_RUNTIMES (comma-separated, default every registered runtime),
+ * BENCH_ONLY=memory (only the memory part: no Postfix/Dovecot, no device
+ * builds; prints the memory section and leaves BENCHMARKS.md alone, whose
+ * results section only a full run rewrites).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -108,19 +111,56 @@ async function measureThroughput(runtime: RuntimeName, runs: number, scratch: st
   }
 }
 
+/** The memory section of the results: the table and the flatness verdicts. */
+function memorySection(memory: MemoryRow[]): string {
+  return [
+    "### Memory of the core per runtime",
+    "",
+    "Per row: N SMTP sessions (one per mailbox) each receiving one message, then N POP3 sessions retrieving and deleting it; " +
+      "read at checkpoints with every session held (SMTP: mid-DATA, after 250; POP3: logged in, mid-RETR, after DELE) and on a timer in between.",
+    "",
+    memoryTable(memory),
+    "",
+    "Flat in message size (largest vs smallest message; allowed: +50% plus noise: node 64 KB, lua 4 KB, espruino 100 variables):",
+    "",
+    ...flatness(memory).map((v) => `- ${v}`),
+  ].join("\n");
+}
+
+async function measureAllMemory(runtimes: RuntimeName[], scratch: string): Promise<MemoryRow[]> {
+  const memory: MemoryRow[] = [];
+  for (const name of runtimes) memory.push(...(await measureMemory(name, MEMORY_SIZES, SESSION_COUNTS, scratch, log)));
+  return memory;
+}
+
+/** BENCH_ONLY=memory: the memory part alone, printed; BENCHMARKS.md keeps the last full run. */
+async function memoryOnly(runtimes: RuntimeName[]): Promise<void> {
+  const started = Date.now();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
+  try {
+    const section = memorySection(await measureAllMemory(runtimes, scratch));
+    console.log("\n" + section + "\n");
+    log(`memory only (${((Date.now() - started) / 60000).toFixed(1)} min); BENCHMARKS.md not written`);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const runs = Number(process.env.BENCH_RUNS || 3);
   const runtime = (process.env.BENCH_RUNTIME || "node") as RuntimeName;
   const memoryRuntimes = (process.env.BENCH_MEMORY_RUNTIMES ? process.env.BENCH_MEMORY_RUNTIMES.split(",") : RUNTIME_NAMES) as RuntimeName[];
+  const only = process.env.BENCH_ONLY;
+  if (only === "memory") return memoryOnly(memoryRuntimes);
+  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory" is known`);
   installReference(log);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
   fs.chmodSync(scratch, 0o755); // the daemons' unprivileged users work below it
   try {
     log(`throughput: letterbox (${runtime} runtime) and Postfix + Dovecot, ${runs} runs per row`);
     const throughput = await measureThroughput(runtime, runs, scratch);
-    const memory: MemoryRow[] = [];
-    for (const name of memoryRuntimes) memory.push(...(await measureMemory(name, MEMORY_SIZES, SESSION_COUNTS, scratch, log)));
+    const memory = await measureAllMemory(memoryRuntimes, scratch);
     log("device builds");
     const sizes = await deviceBuildSizes(scratch);
 
@@ -138,15 +178,7 @@ async function main(): Promise<void> {
       "",
       throughputTable(throughput, "letterbox"),
       "",
-      "### Memory of the core per runtime",
-      "",
-      "Per row: one SMTP session per mailbox receiving one message, then one POP3 session per mailbox retrieving and deleting it.",
-      "",
-      memoryTable(memory),
-      "",
-      "Flat in message size (largest vs smallest message; allowed: +50% plus noise: node 64 KB, lua 4 KB, espruino 100 variables):",
-      "",
-      ...flatness(memory).map((v) => `- ${v}`),
+      memorySection(memory),
       "",
       "### Device builds against their budgets",
       "",

@@ -2,7 +2,8 @@
  * The bench harness's own parts, fast and without Postfix: the POP3
  * retrieval loop against a scripted server that splits its answers badly,
  * the multi-line end finder, smtp-source's rejection warnings, medians,
- * the Postfix/Dovecot configuration and the BENCHMARKS.md section writer.
+ * the Postfix/Dovecot configuration, the BENCHMARKS.md section writer,
+ * the bench message and the stepped memory driver (node runtime, 1 KB).
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -12,8 +13,9 @@ import * as path from "node:path";
 import { rejectedMessages, smtpSourceArgs } from "../bench/load";
 import { fetchAll, MultilineEnd } from "../bench/pop3-fetch";
 import { dovecotConf, postfixMainCf } from "../bench/reference";
+import { benchMessage } from "../bench/bench-message";
 import { flatness, writeResults } from "../bench/report";
-import type { MemoryRow } from "../bench/memory";
+import { measureMemory, MemoryRow } from "../bench/memory";
 import { BENCH_DOMAIN, BENCH_USERS } from "../bench/setup";
 import { median } from "../bench/throughput";
 import { tempDir } from "./helpers/fixtures";
@@ -132,17 +134,56 @@ test("flatness flags memory that grows with the message size", () => {
     unit: "bytes",
     bytes,
     sessions: 1,
-    smtp: { idle: 1000, peak: 1000 + smtpPeak, samples: 5 },
-    pop3: { idle: 1000, peak: 2000, samples: 5 },
+    smtp: { idle: 1000, peak: 1000 + smtpPeak, samples: 5, checkpoints: 2, marks: [] },
+    pop3: { idle: 1000, peak: 2000, samples: 5, checkpoints: 3, marks: [] },
   });
   const flat = flatness([row(1024, 100000), row(10 << 20, 120000)]);
   assert.match(flat[0], /: flat$/);
   const grows = flatness([row(1024, 100000), row(10 << 20, 10 << 20)]);
   assert.match(grows[0], /GROWS/);
   assert.match(grows[1], /: flat$/);
+  // Checkpoint readings decide even without timer samples; timer samples alone, too few of them, do not.
   const few = row(1024, 100000);
+  few.smtp.samples = 0;
+  assert.match(flatness([few, row(10 << 20, 10 << 20)])[0], /GROWS/);
   few.smtp.samples = 2;
+  few.smtp.checkpoints = 0;
   assert.match(flatness([few, row(10 << 20, 10 << 20)])[0], /inconclusive/);
+  // A step between the small sizes, flat from the middle one on, is told apart from growth.
+  const step = flatness([row(1024, 100000), row(1 << 20, 400000), row(10 << 20, 420000)]);
+  assert.match(step[0], /a step from 1 KB to 1 MB .*then flat$/);
+  assert.match(flatness([row(1024, 100000), row(1 << 20, 1 << 20), row(10 << 20, 10 << 20)])[0], /GROWS/);
+});
+
+test("the bench message: exact size, CRLF lines of at most 998 octets, halves that stuff and unstuff to it", () => {
+  for (const octets of [1024, 1 << 20, 1024 + 81, 1024 + 79]) {
+    const m = benchMessage(octets);
+    const unstuff = (b: Buffer) => b.toString("latin1").replace(/(^|\r\n)\./g, "$1");
+    const text = unstuff(m.firstHalf) + unstuff(m.rest);
+    assert.equal(text.length, octets);
+    assert.equal(unstuff(m.firstHalf).length, m.firstHalfOctets);
+    assert.ok(m.firstHalfOctets >= octets / 2 && m.firstHalfOctets < octets / 2 + 100);
+    assert.ok(text.endsWith("\r\n") && text.includes("\r\n\r\n"));
+    for (const line of text.slice(0, -2).split("\r\n")) assert.ok(line.length <= 998 && !/[\r\n]/.test(line), JSON.stringify(line));
+    assert.match(m.firstHalf.toString("latin1") + m.rest.toString("latin1"), /\r\n\.\./); // some lines are dot-stuffed
+  }
+});
+
+test("the stepped memory driver reads every checkpoint with all sessions held (node runtime, 1 KB)", async () => {
+  const scratch = tempDir("bench-memory");
+  try {
+    const rows = await measureMemory("node", [1024], [1, 4], scratch, () => {});
+    assert.deepEqual(rows.map((r) => r.sessions), [1, 4]);
+    for (const r of rows) {
+      assert.deepEqual(r.smtp.marks.map((m) => m.checkpoint), ["mid-DATA", "after 250"]);
+      assert.deepEqual(r.pop3.marks.map((m) => m.checkpoint), ["logged in", "mid-RETR", "after DELE"]);
+      assert.equal(r.smtp.checkpoints, 2);
+      assert.equal(r.pop3.checkpoints, 3);
+      for (const phase of [r.smtp, r.pop3]) assert.ok(phase.marks.every((m) => m.value > 0 && m.value <= phase.peak));
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 });
 
 test("writeResults replaces only the generated section of BENCHMARKS.md", () => {

@@ -1,0 +1,136 @@
+/**
+ * A raw TCP client connection for the stepped memory driver: a byte buffer
+ * of what arrived and was not read yet, SMTP replies and POP3 status lines
+ * read from it, and pause/resume to hold the server mid-answer.
+ */
+import * as net from "node:net";
+import { MultilineEnd } from "./pop3-fetch";
+
+const CRLF = Buffer.from("\r\n");
+
+export interface SmtpReply {
+  code: number;
+  /** Every line of the reply, CRLF removed. */
+  text: string;
+}
+
+export class Wire {
+  private pending: Buffer = Buffer.alloc(0);
+  private wake?: () => void;
+  private failure?: Error;
+  /** Resolves when the socket has closed (either side). */
+  readonly closed: Promise<void>;
+
+  private constructor(private socket: net.Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      this.notify();
+    });
+    socket.on("error", (e) => ((this.failure = e), this.notify()));
+    this.closed = new Promise((resolve) =>
+      socket.on("close", () => {
+        this.failure = this.failure || new Error("connection closed by the server");
+        this.notify();
+        resolve();
+      }),
+    );
+  }
+
+  static connect(port: number, host = "127.0.0.1"): Promise<Wire> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host, noDelay: true });
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(new Wire(socket));
+      });
+    });
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    if (wake) wake();
+  }
+
+  /** Waits for more input; throws once the connection failed or closed. */
+  private async more(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  /** Resolves once the data is handed to the kernel (not when the server has read it). */
+  write(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(data, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** The next CRLF-terminated line, CRLF removed. */
+  async line(): Promise<string> {
+    for (;;) {
+      const end = this.pending.indexOf(CRLF);
+      if (end >= 0) {
+        const line = this.pending.toString("latin1", 0, end);
+        this.pending = this.pending.subarray(end + 2);
+        return line;
+      }
+      await this.more();
+    }
+  }
+
+  /** The next SMTP reply, continuation lines ("250-...") included. */
+  async reply(): Promise<SmtpReply> {
+    const lines: string[] = [];
+    for (;;) {
+      const line = await this.line();
+      lines.push(line);
+      if (line.charAt(3) !== "-") return { code: Number(line.slice(0, 3)), text: lines.join("\n") };
+    }
+  }
+
+  /** Sends an SMTP command and returns its reply. */
+  async smtp(command: string): Promise<SmtpReply> {
+    await this.write(command + "\r\n");
+    return this.reply();
+  }
+
+  /** Sends a POP3 command and returns its status line (+OK or -ERR). */
+  async pop3(command: string): Promise<string> {
+    await this.write(command + "\r\n");
+    return this.line();
+  }
+
+  /** Resolves once at least one byte is buffered beyond what was read (e.g. the start of a body). */
+  async someInput(): Promise<void> {
+    while (this.pending.length === 0) await this.more();
+  }
+
+  /** Reads a multi-line POP3 body up to and including CRLF.CRLF; returns its octets as sent (stuffed). */
+  async multiline(): Promise<number> {
+    const end = new MultilineEnd();
+    for (;;) {
+      if (this.pending.length > 0) {
+        const chunk = this.pending;
+        this.pending = Buffer.alloc(0);
+        const used = end.feed(chunk);
+        if (used >= 0) {
+          this.pending = chunk.subarray(used);
+          return end.bodyBytes;
+        }
+      }
+      await this.more();
+    }
+  }
+
+  /** Stops reading from the kernel: the server's sends back up and it is held mid-answer. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
