@@ -12,36 +12,9 @@
  * that concurrent sessions start together however long each process took
  * to start (tens of milliseconds, as long as a whole run of small messages).
  */
-import * as net from "node:net";
+import { Wire } from "./wire";
 
-const CRLF = Buffer.from("\r\n");
-const TERMINATOR = Buffer.from("\r\n.\r\n");
-
-/**
- * Finds the end of a multi-line response body across chunks. The body
- * starts right after the status line's CRLF, so an empty body is just ".\r\n".
- */
-export class MultilineEnd {
-  private tail: Buffer = CRLF; // the status line's CRLF: "." on the first line ends an empty body
-  private consumed = 0;
-  /** Body octets, known once the end is found. */
-  bodyBytes = -1;
-
-  /** Feeds the next chunk; returns how much of it belongs to the body and terminator, or -1 if the end is not in it. */
-  feed(chunk: Buffer): number {
-    const joined = Buffer.concat([this.tail, chunk]);
-    const at = joined.indexOf(TERMINATOR);
-    if (at < 0) {
-      this.consumed += chunk.length;
-      this.tail = joined.subarray(Math.max(0, joined.length - (TERMINATOR.length - 1)));
-      return -1;
-    }
-    const used = at + TERMINATOR.length - this.tail.length;
-    this.consumed += used;
-    this.bodyBytes = this.consumed - 3; // ".\r\n"
-    return used;
-  }
-}
+export { MultilineEnd } from "./wire";
 
 /** An -ERR answer. */
 export class Pop3Error extends Error {
@@ -55,89 +28,41 @@ export class Pop3Error extends Error {
   }
 }
 
-/** One POP3 client connection with a byte buffer for whatever arrived but was not read yet. */
+/** One POP3 client connection: status lines checked, -ERR thrown. */
 export class Pop3Client {
-  private pending: Buffer = Buffer.alloc(0);
-  private wake?: () => void;
-  private failure?: Error;
+  private constructor(private wire: Wire) {}
 
-  private constructor(private socket: net.Socket) {
-    socket.on("data", (chunk: Buffer) => {
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-      this.notify();
-    });
-    socket.on("error", (e) => ((this.failure = e), this.notify()));
-    socket.on("close", () => ((this.failure = this.failure || new Error("connection closed by the server")), this.notify()));
-  }
-
-  static connect(port: number, host = "127.0.0.1"): Promise<Pop3Client> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host, noDelay: true });
-      socket.once("error", reject);
-      socket.once("connect", () => {
-        socket.off("error", reject);
-        resolve(new Pop3Client(socket));
-      });
-    });
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    if (wake) wake();
-  }
-
-  private async more(): Promise<void> {
-    if (this.failure) throw this.failure;
-    await new Promise<void>((resolve) => (this.wake = resolve));
+  static async connect(port: number, host = "127.0.0.1"): Promise<Pop3Client> {
+    return new Pop3Client(await Wire.connect(port, host));
   }
 
   /** The next status line; throws on -ERR. */
   async status(): Promise<string> {
-    for (;;) {
-      const end = this.pending.indexOf(CRLF);
-      if (end >= 0) {
-        const line = this.pending.toString("latin1", 0, end);
-        this.pending = this.pending.subarray(end + 2);
-        if (!line.startsWith("+OK")) throw new Pop3Error(line);
-        return line;
-      }
-      await this.more();
-    }
+    const line = await this.wire.line();
+    if (!line.startsWith("+OK")) throw new Pop3Error(line);
+    return line;
   }
 
   /** Sends a command and returns its status line. */
   async command(line: string): Promise<string> {
-    this.socket.write(line + "\r\n");
+    this.wire.send(line + "\r\n");
     return this.status();
   }
 
   /** Sends a command with a multi-line answer; returns the body's size in octets. */
   async multiline(line: string): Promise<number> {
     await this.command(line);
-    const end = new MultilineEnd();
-    for (;;) {
-      if (this.pending.length > 0) {
-        const chunk = this.pending;
-        this.pending = Buffer.alloc(0);
-        const used = end.feed(chunk);
-        if (used >= 0) {
-          this.pending = chunk.subarray(used);
-          return end.bodyBytes;
-        }
-      }
-      await this.more();
-    }
+    return this.wire.multiline();
   }
 
   async quit(): Promise<void> {
     await this.command("QUIT");
-    this.socket.end();
+    this.wire.end();
   }
 
   /** Drops the connection (after a failure). */
   destroy(): void {
-    this.socket.destroy();
+    this.wire.destroy();
   }
 }
 

@@ -1,12 +1,39 @@
 /**
- * A raw TCP client connection for the stepped memory driver: a byte buffer
- * of what arrived and was not read yet, SMTP replies and POP3 status lines
- * read from it, and pause/resume to hold the server mid-answer.
+ * A raw TCP client connection for the bench's clients (the POP3 retrieval
+ * loop, the stepped memory driver): a byte buffer of what arrived and was not
+ * read yet, SMTP replies and POP3 status lines and bodies read from it, and
+ * pause/resume to hold the server mid-answer.
  */
 import * as net from "node:net";
-import { MultilineEnd } from "./pop3-fetch";
 
 const CRLF = Buffer.from("\r\n");
+const TERMINATOR = Buffer.from("\r\n.\r\n");
+
+/**
+ * Finds the end of a multi-line response body across chunks. The body
+ * starts right after the status line's CRLF, so an empty body is just ".\r\n".
+ */
+export class MultilineEnd {
+  private tail: Buffer = CRLF; // the status line's CRLF: "." on the first line ends an empty body
+  private consumed = 0;
+  /** Body octets, known once the end is found. */
+  bodyBytes = -1;
+
+  /** Feeds the next chunk; returns how much of it belongs to the body and terminator, or -1 if the end is not in it. */
+  feed(chunk: Buffer): number {
+    const joined = Buffer.concat([this.tail, chunk]);
+    const at = joined.indexOf(TERMINATOR);
+    if (at < 0) {
+      this.consumed += chunk.length;
+      this.tail = joined.subarray(Math.max(0, joined.length - (TERMINATOR.length - 1)));
+      return -1;
+    }
+    const used = at + TERMINATOR.length - this.tail.length;
+    this.consumed += used;
+    this.bodyBytes = this.consumed - 3; // ".\r\n"
+    return used;
+  }
+}
 
 export interface SmtpReply {
   code: number;
@@ -57,6 +84,11 @@ export class Wire {
   private async more(): Promise<void> {
     if (this.failure) throw this.failure;
     await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  /** Queues data without waiting; a failure shows at the next read. */
+  send(data: string | Buffer): void {
+    this.socket.write(data);
   }
 
   /** Resolves once the data is handed to the kernel (not when the server has read it). */
@@ -128,6 +160,11 @@ export class Wire {
 
   resume(): void {
     this.socket.resume();
+  }
+
+  /** Closes our side once everything written has gone out. */
+  end(): void {
+    this.socket.end();
   }
 
   destroy(): void {
