@@ -61,7 +61,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
       retryPending = false;
       if (stopped) return;
       smtp.retryWaiting(hal.now());
-      pop3.retryWaiting(hal.now());
+      pop3.retryWaiting();
     });
   };
   const serialConsole = booted.attach({

@@ -11,7 +11,7 @@ import { LineFramer } from "./lines";
 import { md5hex } from "./md5";
 import { decimal, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
-import { FILE_WAIT_SECONDS, SessionList } from "./sessions";
+import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { Maildrop, MailStore } from "./store";
 import { find, lower, upper } from "./text";
 
@@ -20,8 +20,6 @@ const MAX_COMMAND_LINE = 512;
 const MAX_ERRORS = 20;
 /** Octets read from the card per send when the HAL names no `sendChunk`. */
 const READ_CHUNK = 1024;
-/** Input kept while a failed login is being delayed; more ends the session. */
-const MAX_HELD_INPUT = 1024;
 /** Failed-login delay: doubles per recent failure for that name, up to the cap. */
 const FAIL_DELAY_MS = 500;
 const MAX_FAIL_DELAY_MS = 8000;
@@ -74,11 +72,11 @@ export class Pop3Server {
   sweep(now: number): void {
     // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
     this.sessions.sweep(now, this.config.limits.pop3IdleSeconds, "-ERR Idle for too long, closing connection");
-    this.retryWaiting(now);
+    this.retryWaiting();
   }
 
   /** Sessions whose RETR or TOP waits for a message file try again (one may have been freed). */
-  retryWaiting(now: number): void {
+  retryWaiting(): void {
     const all = this.sessions.items.slice();
     for (let i = 0; i < all.length; i++) all[i].sender.retry();
   }
@@ -146,7 +144,7 @@ export class Pop3Session {
   private deletedCount = 0;
   private deletedBytes = 0;
   /** While a failed login is being delayed, input waits here. */
-  private held: string | undefined = undefined;
+  private held = new HeldInput();
   private delayTimer: Timer | undefined = undefined;
   private errors = 0;
 
@@ -181,21 +179,19 @@ export class Pop3Session {
 
   receive(data: string): void {
     this.lastActive = this.server.hal.now();
-    if (this.held !== undefined) {
-      if (this.held.length + data.length > MAX_HELD_INPUT) this.close();
-      else this.held += data;
+    if (this.held.active) {
+      if (!this.held.add(data)) this.close();
       return;
     }
     const session = this;
     let rest = data;
-    while (rest.length > 0 && this.state !== State.Closed && this.held === undefined) {
+    while (rest.length > 0 && this.state !== State.Closed && !this.held.active) {
       rest = this.framer.push(rest, function () {
-        return session.state === State.Closed || session.held !== undefined;
+        return session.state === State.Closed || session.held.active;
       });
     }
     // A failed login put the rest of this chunk on hold.
-    const held = this.held as string | undefined;
-    if (held !== undefined) this.held = held + rest;
+    if (this.held.active && !this.held.add(rest)) this.close();
   }
 
   gone(): void {
@@ -305,11 +301,10 @@ export class Pop3Session {
   private failLogin(name: string): void {
     const delay = this.server.recordFailure(name);
     const session = this;
-    this.held = "";
+    this.held.start();
     this.delayTimer = this.server.hal.setTimer(delay, function () {
       session.delayTimer = undefined;
-      const held = session.held as string;
-      session.held = undefined;
+      const held = session.held.release();
       session.reply("-ERR [AUTH] Invalid name or password");
       if (held.length > 0) session.receive(held);
     });
@@ -561,10 +556,16 @@ class MessageStream implements ChunkSource {
         return first.length > 0 ? first : undefined;
       }
     }
-    if (chunk === undefined || chunk.length === 0) return first + this.finish();
+    const out = chunk === undefined || chunk.length === 0 ? this.finish() : this.stuffed(chunk);
+    // Not "" + out: on Espruino that copies the chunk.
+    return first.length > 0 ? first + out : out;
+  }
+
+  /** A chunk of the message as it goes on the wire (TOP's cut, dot-stuffing). */
+  private stuffed(chunk: string): string {
     if (this.bodyLines >= 0) chunk = this.cutForTop(chunk);
     this.endedWithCRLF = chunk.charCodeAt(chunk.length - 1) === 10;
-    return first + this.stuff(chunk);
+    return this.stuff(chunk);
   }
 
   release(): void {

@@ -12,6 +12,41 @@ import type { MailStore } from "./store";
  */
 export const FILE_WAIT_SECONDS = 30;
 
+/** Input a session keeps while it cannot act on it yet; more ends the session. */
+export const MAX_HELD_INPUT = 1024;
+
+/**
+ * Input that arrives while a session cannot act on it yet (POP3: a failed
+ * login being delayed; SMTP: a DATA waiting for a message file), kept in
+ * order and handed back once the session can go on.
+ */
+export class HeldInput {
+  private data: string | undefined = undefined;
+
+  get active(): boolean {
+    return this.data !== undefined;
+  }
+
+  start(): void {
+    this.data = "";
+  }
+
+  /** Keeps `data`; false when that would pass MAX_HELD_INPUT (end the session). */
+  add(data: string): boolean {
+    const kept = this.data === undefined ? "" : this.data;
+    if (kept.length + data.length > MAX_HELD_INPUT) return false;
+    this.data = kept + data;
+    return true;
+  }
+
+  /** Stops holding; returns what was kept (empty when nothing was held). */
+  release(): string {
+    const kept = this.data === undefined ? "" : this.data;
+    this.data = undefined;
+    return kept;
+  }
+}
+
 /** What every protocol session offers its server. */
 export interface Session {
   /** Seconds (hal.now()) of the last bytes received. */

@@ -15,15 +15,13 @@ import type { Connection, ConnectionEvents, Hal } from "./hal";
 import { DataReader, LineFramer } from "./lines";
 import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
-import { FILE_WAIT_SECONDS, SessionList } from "./sessions";
+import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
 import { upper } from "./text";
 
 /** RFC 5321 4.5.3.1: command lines of 512 octets, text lines of 1000, both with CRLF. */
 const MAX_COMMAND_LINE = 512;
 const MAX_TEXT_LINE = 1000;
-/** Input a client may send while its DATA waits for a file (it should send none: RFC 2920 3.1). */
-const MAX_HELD_INPUT = 1024;
 /** Free card space (KiB) a message must leave for the journal, when the board reports free space. */
 const CARD_MARGIN_KIB = 64;
 
@@ -106,9 +104,9 @@ export class SmtpSession {
   private errors = 0;
   /** Set by the DATA reader's end event: the bytes after the end marker. */
   private pendingRest: string | undefined = undefined;
-  /** WaitFile: when the wait began (hal.now()), and the input received meanwhile. */
+  /** WaitFile: when the wait began (hal.now()), and the input received meanwhile (a client should send none: RFC 2920 3.1). */
   private waitingSince = 0;
-  private held = "";
+  private held = new HeldInput();
 
   constructor(public server: SmtpServer, conn: Connection) {
     this.sender = new Sender(conn);
@@ -326,7 +324,7 @@ export class SmtpSession {
     if (incoming === undefined) {
       if (this.state !== State.WaitFile) {
         this.state = State.WaitFile;
-        this.held = "";
+        this.held.start();
       } else if (now - this.waitingSince >= FILE_WAIT_SECONDS) {
         this.state = State.Rcpt;
         this.reply("451 4.3.2 Busy receiving other mail, try again shortly");
@@ -355,18 +353,14 @@ export class SmtpSession {
 
   /** WaitFile: keeps what the client sent too early, within reason. */
   private hold(data: string): void {
-    if (this.held.length + data.length > MAX_HELD_INPUT) {
-      this.reply("421 4.5.0 " + this.server.config.hostname + " Data sent before the 354, closing connection");
-      this.close();
-      return;
-    }
-    this.held += data;
+    if (this.held.add(data)) return;
+    this.reply("421 4.5.0 " + this.server.config.hostname + " Data sent before the 354, closing connection");
+    this.close();
   }
 
   /** Processes input held while waiting, now that the session knows its state. */
   private releaseHeld(): void {
-    const held = this.held;
-    this.held = "";
+    const held = this.held.release();
     if (held.length > 0) this.receive(held);
   }
 
