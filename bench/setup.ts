@@ -30,17 +30,7 @@ export function letterboxConfig(): Config {
   };
 }
 
-/** A port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../sim/net";
 
 /** Resolves once something accepts connections on the port. */
 export async function waitForPort(port: number, timeoutMs = 20000): Promise<void> {

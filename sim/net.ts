@@ -44,3 +44,15 @@ export function bindDevicePort(
     });
   });
 }
+
+/** A port free on 127.0.0.1 right now (for a daemon that must be told its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -10,6 +10,7 @@
 import * as vm from "node:vm";
 import type { InternalFlash, SerialLine } from "../../firmware/hal";
 import type { SimCard } from "../card";
+import { mulberry32 } from "../prng";
 import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
 import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
 import { emulateNet, EmulatedNet } from "./net";
@@ -56,18 +57,6 @@ export interface EspruinoBoardOptions {
   onReboot?: () => void;
 }
 
-/** Small fast PRNG (mulberry32): reproducible chunk boundaries. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class EspruinoBoard {
   readonly context: vm.Context;
   /** Uncaught exceptions of the program ("Uncaught Error: ..." on the console). */
@@ -89,7 +78,7 @@ export class EspruinoBoard {
     const fail = (message: string): never => {
       throw new this.contextError(message);
     };
-    const random = prng(options.seed === undefined ? 0x1e77e8b0 : options.seed);
+    const random = mulberry32(options.seed === undefined ? 0x1e77e8b0 : options.seed);
     this.net = emulateNet({
       portMap: options.portMap,
       bindHost: options.bindHost,

@@ -13,6 +13,7 @@ import { lauxlib, lua, to_luastring } from "fengari";
 import type { SerialLine } from "../../firmware/hal";
 import type { SimCard } from "../card";
 import { bindDevicePort } from "../net";
+import { mulberry32 } from "../prng";
 import { cardPathOf, CARD_MOUNT, FileError, OpenFile, openFile } from "./files";
 import { liveLuaBytes } from "./heap";
 import { Spiffs, SPIFFS_NAME_MAX } from "./spiffs";
@@ -71,18 +72,6 @@ const ALARM_SINGLE = 0;
 const ALARM_SEMI = 1;
 const ALARM_AUTO = 2;
 
-/** A small deterministic PRNG (mulberry32) for the receive split points. */
-function splitter(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class NodeMcu {
   readonly vm: LuaVm;
   private L: LuaState;
@@ -110,7 +99,7 @@ export class NodeMcu {
     this.L = options.vm.L;
     this.spiffs = options.spiffs;
     this.card = options.card;
-    this.random = splitter(options.seed ?? 1);
+    this.random = mulberry32(options.seed ?? 1);
     this.installNet();
     this.installTmr();
     this.installFiles();

@@ -5,9 +5,9 @@
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../sim/net";
 import { ROOT } from "../helpers/fixtures";
 
 const run = promisify(execFile);
@@ -178,16 +178,6 @@ function openToOthers(dir: string, scratch: string): void {
 
 // ---- Postfix ----
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A private Postfix instance: its own config, queue and data directories,
