@@ -267,6 +267,28 @@ test("the file-handle budget: three message files, one handle always left for th
   assert.equal(store.openFileCount, 0);
 });
 
+test("onFileFreed is called once for every message file closed, whether committed, aborted or read", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const stored = deliver(store, "stored", ["alice"]);
+  let freed = 0;
+  store.onFileFreed = () => freed++;
+  const incoming = store.beginMessage() as IncomingMessage;
+  const aborted = store.beginMessage() as IncomingMessage;
+  const reading = store.openMessage(stored)!;
+  assert.equal(freed, 0, "opening frees nothing");
+  incoming.write("x");
+  incoming.commit(["alice"], 1);
+  assert.equal(freed, 1);
+  aborted.abort();
+  assert.equal(freed, 2);
+  reading.close();
+  reading.close(); // a second close frees nothing more
+  assert.equal(freed, 3);
+  store.deleteMessages("alice", [stored]); // journal work is not a message file
+  assert.equal(freed, 3);
+});
+
 test("every name on the card is FAT 8.3", () => {
   const dir = tempDir();
   const { store } = boot(dir);
