@@ -28,17 +28,26 @@ export function decimal(n: number): string {
 
 const POWERS = [1000000000, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1];
 
+/** What parseDecimal gives for a number of 2^31 - 1 or more: the largest integer every runtime holds. */
+export const TOO_LARGE = 2147483647;
+
 /**
- * Parses a non-negative decimal integer made only of digits, at most
- * `maxDigits` long (9 keeps it below 2^31). Returns -1 for anything else.
+ * Parses a non-negative decimal integer made only of digits (leading zeros
+ * allowed). Returns -1 for anything else, and TOO_LARGE for any value at or
+ * above 2^31 - 1, however many digits: the sum never leaves 32-bit integers,
+ * so every runtime (JavaScript doubles, NodeMCU's int32 Lua) gives the same
+ * answer. Callers treat TOO_LARGE as beyond every limit.
  */
-export function parseDecimal(s: string, maxDigits: number): number {
-  if (s.length === 0 || s.length > maxDigits) return -1;
+export function parseDecimal(s: string): number {
+  if (s.length === 0) return -1;
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 48 || c > 57) return -1;
-    n = n * 10 + (c - 48);
+    const d = c - 48;
+    // n * 10 + d < 2^31 - 1 exactly when n < 214748364, or n is 214748364 and d < 7.
+    if (n > 214748364 || (n === 214748364 && d >= 7)) n = TOO_LARGE;
+    else n = n * 10 + d;
   }
   return n;
 }

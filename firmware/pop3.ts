@@ -390,7 +390,7 @@ export class Pop3Session {
       }
       n = this.messageNumber(arg.substring(0, space));
       if (n <= 0) return;
-      lines = parseDecimal(arg.substring(space + 1), 9);
+      lines = parseDecimal(arg.substring(space + 1));
       if (lines < 0) {
         this.reply("-ERR Syntax: TOP msg lines (a non-negative number)");
         return;
@@ -488,7 +488,7 @@ export class Pop3Session {
   /** Parses a message number; answers -ERR and returns 0 when it names no live message. */
   private messageNumber(arg: string): number {
     const m = this.maildrop as Maildrop;
-    const n = parseDecimal(arg, 9);
+    const n = parseDecimal(arg);
     if (n < 0) {
       this.reply("-ERR Invalid message number");
       return 0;

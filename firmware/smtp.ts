@@ -231,13 +231,13 @@ export class SmtpSession {
     for (let i = 0; i < path.params.length; i++) {
       const p = upper(path.params[i]);
       if (p.substring(0, 5) === "SIZE=") {
-        const size = parseDecimal(p.substring(5), 10);
+        const size = parseDecimal(p.substring(5));
         declared = size;
         if (size < 0) {
           this.reply("501 5.5.4 Bad SIZE parameter");
           return;
         }
-        if (size > this.server.config.limits.maxMessageBytes || p.length > 14) {
+        if (size > this.server.config.limits.maxMessageBytes) {
           this.reply("552 5.3.4 Message size exceeds the limit of " + decimal(this.server.config.limits.maxMessageBytes) + " octets");
           return;
         }

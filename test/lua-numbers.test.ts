@@ -47,12 +47,19 @@ describe("firmware/num.ts on NodeMCU numbers", () => {
     fc.assert(fc.property(EDGES, (n) => lua(`num.hex(nil, ${n}, 8)`) === n.toString(16).padStart(8, "0")), { numRuns: 400 });
   });
 
-  it("parseDecimal() reads up to nine digits exactly", () => {
+  it("parseDecimal() reads every digit string like JavaScript, saturating at 2^31 - 1", () => {
+    const expected = (s: string) => String(Math.min(Number(s), num.TOO_LARGE));
     fc.assert(
-      fc.property(fc.stringMatching(/^[0-9]{1,9}$/), (s) => lua(`num.parseDecimal(nil, "${s}", 9)`) === String(Number(s))),
+      fc.property(fc.oneof(fc.stringMatching(/^[0-9]{1,12}$/), fc.stringMatching(/^0{0,30}[0-9]{1,30}$/)), (s) => lua(`num.parseDecimal(nil, "${s}")`) === expected(s) && String(num.parseDecimal(s)) === expected(s)),
       { numRuns: 300 },
     );
-    assert.equal(lua(`num.parseDecimal(nil, "1234567890", 9)`), "-1");
+    // The edges the issue names: 2^24 +- 1, 2^31 - 1, 2^31, 2^32 - 1, 2^32 + 1, a 30-digit number.
+    for (const s of ["16777215", "16777217", "2147483646", "2147483647", "2147483648", "4294967295", "4294967297", "123456789012345678901234567890"]) {
+      assert.equal(lua(`num.parseDecimal(nil, "${s}")`), expected(s), s);
+      assert.equal(num.parseDecimal(s), Math.min(Number(s), num.TOO_LARGE), s);
+    }
+    assert.equal(lua(`num.parseDecimal(nil, "12x")`), "-1");
+    assert.equal(lua(`num.parseDecimal(nil, "")`), "-1");
   });
 
   it("div() is exact below 2^24", () => {
