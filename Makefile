@@ -15,7 +15,8 @@ all: build
 # `npm ci`: it insists on lock entries for every platform's optional
 # msgpackr-extract binary, which the package mirror here does not carry.
 $(NODE_DEPS): package.json package-lock.json
-	npm install --no-audit --no-fund
+	@echo "installing npm packages (npm install; the first time takes a minute)"
+	@npm install --no-audit --no-fund --silent >/dev/null
 	@touch $(NODE_DEPS)
 
 deps: $(NODE_DEPS)
@@ -24,8 +25,17 @@ deps: $(NODE_DEPS)
 debian-deps:
 	@bash test/tools/install-debian-deps.sh
 
-build: $(NODE_DEPS)
-	$(TSC) -p tsconfig.json
+# Compiles only when a source changed since the last build (a stamp file), so a
+# second `make sim` starts at once.
+BUILD_STAMP := build/.stamp
+SOURCES := $(shell find firmware sim host test bench -name '*.ts' -not -path '*/node_modules/*' 2>/dev/null) tsconfig.json
+
+$(BUILD_STAMP): $(NODE_DEPS) $(SOURCES)
+	@echo "compiling TypeScript (tsc)"
+	@$(TSC) -p tsconfig.json
+	@touch $(BUILD_STAMP)
+
+build: $(BUILD_STAMP)
 
 # The portable-core gates: ES5 compile, Lua 5.3 compile, subset lint.
 check: $(NODE_DEPS)
@@ -42,8 +52,10 @@ lua: build
 	node build/host/nodemcu/build.js
 
 # --serial: the board's serial line as a pseudo-terminal (socat) for `letterbox provision --port ...`.
-sim: build debian-deps
-	node host/bin/letterbox.js sim --serial
+# Needs only socat of the Debian packages.
+sim: build
+	@bash test/tools/install-debian-deps.sh socat
+	@node host/bin/letterbox.js sim --serial
 
 test: check build debian-deps espruino lua
 	node --test --test-concurrency=2 --test-timeout=600000 $$(find build/test -name '*.test.js' | sort)

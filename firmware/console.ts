@@ -9,6 +9,7 @@ import type { Config, UserConfig } from "./config";
 import { Adler32, Deframer, encodeFrame, FRAME_CRC, MAX_PAYLOAD, PROTOCOL_VERSION } from "./frame";
 import type { Hal, Timer } from "./hal";
 import { decode, encode, MsgMap, MsgValue } from "./msgpack";
+import { rfc5322Date } from "./date";
 import { decimal } from "./num";
 import { find, lower } from "./text";
 import { loadSettings, MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
@@ -45,6 +46,10 @@ export interface ConsoleTarget {
   listMessages(user: string): MessageInfo[];
   /** Up to `length` bytes of a message from `offset`; undefined past its end or when it is gone. */
   readMessage(user: string, id: string, offset: number, length: number): string | undefined;
+  /** Every user with mail on the card, configured or not. */
+  owners(): string[];
+  /** Deletes every message of a user; false when a POP3 session holds the maildrop. Throws when the card fails. */
+  deleteMail(user: string): boolean;
 }
 
 /** The last log lines, numbered so a follower can ask for what is new. */
@@ -92,16 +97,24 @@ export class LogRing {
   }
 }
 
+/** Clocks below this (2001) have not been set yet: the board counts from 0 at boot. */
+const CLOCK_SET = 1000000000;
+
 /**
- * Routes every hal.log line through the ring too (wraps hal.log in place).
+ * Routes every hal.log line through the ring too (wraps hal.log in place),
+ * each with its time: "1 Dec 2026 00:05:53" (UTC) once the clock is set,
+ * else "boot+12s", seconds since boot.
  * Lines may quote what peers sent: a frame marker byte in them becomes "?",
  * so console output can never pose as a frame.
  */
 export function captureLog(hal: Hal, ring: LogRing): void {
   const original = hal.log;
   const marker = String.fromCharCode(254);
+  const boot = hal.now();
   hal.log = function (line: string) {
-    let clean = line;
+    const now = hal.now();
+    const date = now >= CLOCK_SET ? rfc5322Date(now) : "";
+    let clean = (date !== "" ? date.substring(5, date.length - 6) : "boot+" + decimal(now - boot) + "s") + " " + line;
     while (clean.indexOf(marker) >= 0) clean = clean.replace(marker, "?");
     ring.add(clean);
     original(clean);
@@ -184,8 +197,12 @@ export class Console {
       onFrame: function (payload: string) {
         self.request(payload);
       },
-      onText: function () {
-        // Console input that is not a frame: this console has no REPL.
+      onText: function (text: string) {
+        // A person typing (letterbox monitor): this console has no REPL, so say what it is for, once per line.
+        const serial = self.hal.serial;
+        if (serial && (text.indexOf("\r") >= 0 || text.indexOf("\n") >= 0)) {
+          serial.write("letterbox: this console answers the letterbox tool (status, logs, users, backup, ...)\r\n");
+        }
       },
       onReject: function (code: number, detail: string) {
         self.send(0, fail(code, detail));
@@ -274,10 +291,13 @@ export class Console {
     if (op === "prov.data") return this.provisionData(m);
     if (op === "prov.commit") return this.provisionCommit();
     if (op === "users.list") {
-      const names: MsgValue[] = [];
-      for (let i = 0; i < this.settings.config.users.length; i++) names.push(this.settings.config.users[i].name);
-      return ok({ users: names });
+      const names = this.userNames();
+      const orphans: MsgValue[] = [];
+      const owners = this.target.owners();
+      for (let i = 0; i < owners.length; i++) if (names.indexOf(owners[i]) < 0) orphans.push(owners[i]);
+      return ok({ users: names, orphans: orphans });
     }
+    if (op === "msgs.delete") return this.deleteMail(m);
     if (op === "users.add" || op === "users.passwd" || op === "users.remove") return this.changeUser(op, m);
     if (op === "logs") {
       const since = typeof m.since === "number" ? m.since : 0;
@@ -294,15 +314,23 @@ export class Console {
   private status(): Reply {
     const mailboxes: MsgValue[] = [];
     const errors: MsgValue[] = this.log.errors(5);
-    const users = this.settings.config.users;
-    for (let i = 0; i < users.length; i++) {
+    // The users, then the mail of users no longer configured (orphaned).
+    const names = this.userNames();
+    const configured = names.length;
+    try {
+      const owners = this.target.owners();
+      for (let i = 0; i < owners.length; i++) if (names.indexOf(owners[i]) < 0) names.push(owners[i]);
+    } catch (e) {
+      // the loop below reports the card
+    }
+    for (let i = 0; i < names.length; i++) {
       try {
-        const list = this.target.listMessages(users[i].name);
+        const list = this.target.listMessages(names[i]);
         let bytes = 0;
         for (let k = 0; k < list.length; k++) bytes += list[k].size;
-        mailboxes.push({ user: users[i].name, messages: list.length, bytes: bytes });
+        mailboxes.push({ user: names[i], messages: list.length, bytes: bytes, orphaned: i >= configured });
       } catch (e) {
-        errors.push("mailbox " + users[i].name + ": cannot read the card");
+        errors.push("mailbox " + names[i] + ": cannot read the card");
       }
     }
     const result: MsgMap = {
@@ -315,7 +343,10 @@ export class Console {
       mailboxes: mailboxes,
       errors: errors,
     };
-    if (this.hal.freeMemory) result.freeMemory = this.hal.freeMemory();
+    if (this.hal.freeMemory) {
+      result.freeMemory = this.hal.freeMemory();
+      result.memoryUnit = this.hal.memoryUnit || "bytes";
+    }
     if (this.hal.cardSpace) {
       // A pulled card must not make status fail: status is how one finds out.
       try {
@@ -407,10 +438,27 @@ export class Console {
     return err ? err : ok({ users: users.length });
   }
 
+  private userNames(): string[] {
+    const names: string[] = [];
+    for (let i = 0; i < this.settings.config.users.length; i++) names.push(this.settings.config.users[i].name);
+    return names;
+  }
+
+  /** A configured user's mailbox, or the mail a removed user left on the card. */
   private mailboxUser(m: MsgMap): string | undefined {
-    const users = this.settings.config.users;
-    for (let i = 0; i < users.length; i++) if (users[i].name === m.user) return users[i].name;
+    if (typeof m.user !== "string") return undefined;
+    if (this.userNames().indexOf(m.user) >= 0 || this.target.owners().indexOf(m.user) >= 0) return m.user;
     return undefined;
+  }
+
+  /** msgs.delete: the mail of a user who is no longer configured (provision and users remove, after backup). */
+  private deleteMail(m: MsgMap): Reply {
+    const user = this.mailboxUser(m);
+    if (!user) return fail(ERR_NOT_FOUND, "no mail for " + m.user);
+    if (this.userNames().indexOf(user) >= 0) return fail(ERR_CONFLICT, user + " is still a user: remove the user first");
+    if (!this.target.deleteMail(user)) return fail(ERR_CONFLICT, "the mailbox of " + user + " is in use by a POP3 session");
+    this.hal.log("console: deleted the mail of removed user " + user);
+    return ok({});
   }
 
   private listMessages(m: MsgMap): Reply {

@@ -20,6 +20,8 @@ export interface Connection {
   send(data: string): void;
   /** Closes the connection. Only called when no send is outstanding. */
   close(): void;
+  /** The client's IP address, for log lines; absent where the board cannot tell (Espruino's sockets have none). */
+  peer?: string;
 }
 
 export interface ConnectionEvents {
@@ -93,8 +95,10 @@ export interface Hal {
   flash?: InternalFlash;
   /** Restarts the board; without it the console restarts the core in place. */
   reboot?(): void;
-  /** Free heap in bytes, for `letterbox status`. */
+  /** Free memory for `letterbox status`, in `memoryUnit`. */
   freeMemory?(): number;
+  /** The unit of freeMemory: "bytes" (the default: heap bytes), "KiB", or "variables" (Espruino's JsVars). */
+  memoryUnit?: string;
   /**
    * Octets per chunk when streaming a stored message (RETR, TOP): one card
    * read and one send each. Default 1024, about one TCP segment on the

@@ -74,6 +74,21 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
       for (let i = 0; i < drop.count; i++) out.push({ id: drop.uid(i), size: drop.size(i) });
       return out;
     },
+    owners: function (): string[] {
+      return store.owners();
+    },
+    deleteMail: function (user: string): boolean {
+      if (!store.lock(user)) return false;
+      try {
+        const drop = store.maildrop(user);
+        const seqs: number[] = [];
+        for (let i = 0; i < drop.count; i++) seqs.push(drop.seq(i));
+        store.deleteMessages(user, seqs);
+      } finally {
+        store.unlock(user);
+      }
+      return true;
+    },
     readMessage: function (user: string, id: string, offset: number, length: number): string | undefined {
       const drop = store.maildrop(user);
       for (let i = 0; i < drop.count; i++) {

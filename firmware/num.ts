@@ -26,6 +26,11 @@ export function decimal(n: number): string {
   return sign + out;
 }
 
+/** "1 message", "2 messages": every count of messages the box prints. */
+export function messages(n: number): string {
+  return decimal(n) + (n === 1 ? " message" : " messages");
+}
+
 const POWERS = [1000000000, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1];
 
 /** What parseDecimal gives for a number of 2^31 - 1 or more: the largest integer every runtime holds. */

@@ -9,7 +9,7 @@ import type { Config } from "./config";
 import type { Connection, ConnectionEvents, FileHandle, Hal, Timer } from "./hal";
 import { LineFramer } from "./lines";
 import { md5hex } from "./md5";
-import { decimal, parseDecimal } from "./num";
+import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { Maildrop, MailStore } from "./store";
@@ -205,6 +205,7 @@ export class Pop3Session {
   /** Releases the maildrop lock without applying deletions. */
   private endSession(): void {
     if (this.user.length > 0) {
+      this.server.hal.log("pop3: " + this.user + " logged out");
       this.server.store.unlock(this.user);
       this.user = "";
       this.maildrop = undefined;
@@ -330,7 +331,8 @@ export class Pop3Session {
     this.user = name;
     this.maildrop = maildrop;
     this.state = State.Transaction;
-    this.reply("+OK " + name + " has " + decimal(maildrop.count) + " messages (" + decimal(maildrop.totalBytes) + " octets)");
+    this.server.hal.log("pop3: " + name + " logged in (" + messages(maildrop.count) + ")");
+    this.reply("+OK " + name + " has " + messages(maildrop.count) + " (" + decimal(maildrop.totalBytes) + " octets)");
   }
 
   // ---- TRANSACTION ----
@@ -348,7 +350,7 @@ export class Pop3Session {
       return;
     }
     // One reply per line keeps memory flat for big maildrops: the sender merges them.
-    this.reply(uidl ? "+OK Unique ids follow" : "+OK " + decimal(m.count - this.deletedCount) + " messages");
+    this.reply(uidl ? "+OK Unique ids follow" : "+OK " + messages(m.count - this.deletedCount));
     // The listing goes out later, one chunk per send: it must show the marks as
     // they are now, not after a DELE or RSET pipelined behind this command.
     const marked: { [n: number]: boolean } = {};
@@ -448,7 +450,7 @@ export class Pop3Session {
     this.deleted = {};
     this.deletedCount = 0;
     this.deletedBytes = 0;
-    this.reply("+OK Maildrop has " + decimal(m.count) + " messages (" + decimal(m.totalBytes) + " octets)");
+    this.reply("+OK Maildrop has " + messages(m.count) + " (" + decimal(m.totalBytes) + " octets)");
   }
 
   /**
@@ -482,7 +484,7 @@ export class Pop3Session {
       this.server.hal.log("pop3: deletion failed: " + e);
       return "-ERR [SYS/TEMP] Some deleted messages not removed\r\n";
     }
-    return "+OK letterbox POP3 server signing off (" + decimal(m.count - this.deletedCount) + " messages left)\r\n";
+    return "+OK letterbox POP3 server signing off (" + messages(m.count - this.deletedCount) + " left)\r\n";
   }
 
   /** Parses a message number; answers -ERR and returns 0 when it names no live message. */

@@ -107,9 +107,12 @@ export class SmtpSession {
   /** WaitFile: when the wait began (hal.now()), and the input received meanwhile (a client should send none: RFC 2920 3.1). */
   private waitingSince = 0;
   private held = new HeldInput();
+  /** The client's IP address, for the log; undefined where the board cannot tell (Espruino). */
+  private peer: string | undefined;
 
   constructor(public server: SmtpServer, conn: Connection) {
     this.sender = new Sender(conn);
+    this.peer = conn.peer;
     this.lastActive = server.hal.now();
     const session = this;
     this.framer = new LineFramer(MAX_COMMAND_LINE, {
@@ -451,6 +454,8 @@ export class SmtpSession {
       try {
         incoming.commit(this.users, this.server.hal.now());
         answer = "250 2.0.0 Ok: queued as " + hex(incoming.seq, 8);
+        this.server.hal.log("smtp: delivered " + hex(incoming.seq, 8) + " (" + decimal(incoming.bytes) + " bytes) to " +
+          this.users.join(", ") + " from " + this.helo + (this.peer ? " [" + this.peer + "]" : ""));
       } catch (e) {
         this.server.hal.log("smtp: commit failed: " + e);
         incoming.abort();

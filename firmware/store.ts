@@ -413,6 +413,13 @@ export class MailStore {
     return this.usageBy["u:" + user] || 0;
   }
 
+  /** Every user with mail on the card, configured or not (a removed user's mail stays until deleted). */
+  owners(): string[] {
+    const out: string[] = [];
+    for (const key in this.usageBy) if (this.usageBy[key] > 0) out.push(key.substring(2));
+    return out;
+  }
+
   /** Exclusive POP3 lock per maildrop (in memory). */
   lock(user: string): boolean {
     if (this.locks["u:" + user]) return false;
@@ -645,7 +652,8 @@ export class MailStore {
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
     }
     this.reservedUpTo = this.nextSeq;
-    this.log("store: no valid journal; starting a new store");
+    const fresh = names.length === 0 && this.storage.size(JOURNALS[0]) <= 0 && this.storage.size(JOURNALS[1]) <= 0;
+    this.log(fresh ? "store: new store created" : "store: no valid journal; starting a new store");
     this.usageBy = {};
     this.active = 1; // so that compaction writes JRNL.A
     this.journalEnd = 0;

@@ -1,6 +1,7 @@
 /**
  * The configuration file (JSON), validated with a JSON Schema (ajv) before
- * anything uses it. Every problem is reported with its field path and a hint.
+ * anything uses it. Every problem is reported in words: the field as a person
+ * would name it (users by name) and what is allowed there.
  */
 import * as fs from "node:fs";
 import Ajv, { ErrorObject } from "ajv";
@@ -10,70 +11,81 @@ const USER_NAME = "^[a-z0-9][a-z0-9._-]{0,31}$";
 const DOMAIN = "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$";
 const INT31 = { type: "integer", minimum: 1, maximum: 2147483647 };
 
+/**
+ * The schema. `allowed` (our own keyword, ignored by ajv) is what a person
+ * is told when a value breaks a rule, instead of ajv's pattern or limits.
+ */
 export const configSchema = {
   type: "object",
   additionalProperties: false,
   required: ["hostname", "domains", "users"],
   properties: {
     $schema: { type: "string" },
-    hostname: { type: "string", pattern: DOMAIN.replace(")+$", ")*$"), description: "the box's own name, e.g. mail.home.arpa" },
+    hostname: {
+      type: "string",
+      pattern: DOMAIN.replace(")+$", ")*$"),
+      allowed: "a host name such as mail.home.arpa: lower-case letters, digits and hyphens, in labels separated by dots",
+    },
     domains: {
       type: "array",
       minItems: 1,
       uniqueItems: true,
-      items: { type: "string", pattern: DOMAIN },
-      description: "domains the box receives mail for, lower case",
+      items: { type: "string", pattern: DOMAIN, allowed: "a domain such as home.arpa: lower-case letters, digits and hyphens, at least two labels separated by dots" },
+      allowed: "a list of at least one domain the box receives mail for, each once",
     },
     users: {
       type: "array",
       minItems: 1,
+      allowed: "a list of at least one user",
       items: {
         type: "object",
         additionalProperties: false,
         required: ["name", "password"],
+        allowed: 'an object with "name" and "password"',
         properties: {
-          name: { type: "string", pattern: USER_NAME, description: "lower-case login and local part" },
-          password: { type: "string", minLength: 4, maxLength: 128, pattern: "^[\\x21-\\x7e]+$" },
+          name: { type: "string", pattern: USER_NAME, allowed: "1 to 32 lower-case letters, digits, dots, underscores or hyphens, starting with a letter or digit" },
+          password: { type: "string", minLength: 4, maxLength: 128, pattern: "^[\\x21-\\x7e]+$", allowed: "4 to 128 printable ASCII characters, no spaces" },
         },
       },
     },
-    smtpPort: { type: "integer", minimum: 1, maximum: 65535 },
-    pop3Port: { type: "integer", minimum: 1, maximum: 65535 },
+    smtpPort: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
+    pop3Port: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
     limits: {
       type: "object",
       additionalProperties: false,
+      allowed: "an object with some of maxMessageBytes, mailboxQuotaBytes, maxRecipients, smtpSessions, pop3Sessions, smtpIdleSeconds, pop3IdleSeconds",
       properties: {
-        maxMessageBytes: INT31,
-        mailboxQuotaBytes: INT31,
-        maxRecipients: { type: "integer", minimum: 1, maximum: 1000 },
-        smtpSessions: { type: "integer", minimum: 1, maximum: 8 },
-        pop3Sessions: { type: "integer", minimum: 1, maximum: 8 },
-        smtpIdleSeconds: { type: "integer", minimum: 1, maximum: 3600 },
-        pop3IdleSeconds: { type: "integer", minimum: 1, maximum: 3600 },
+        maxMessageBytes: { ...INT31, allowed: "a whole number of bytes from 1 to 2147483647" },
+        mailboxQuotaBytes: { ...INT31, allowed: "a whole number of bytes from 1 to 2147483647" },
+        maxRecipients: { type: "integer", minimum: 1, maximum: 1000, allowed: "a whole number from 1 to 1000" },
+        smtpSessions: { type: "integer", minimum: 1, maximum: 8, allowed: "a whole number from 1 to 8" },
+        pop3Sessions: { type: "integer", minimum: 1, maximum: 8, allowed: "a whole number from 1 to 8" },
+        smtpIdleSeconds: { type: "integer", minimum: 1, maximum: 3600, allowed: "a whole number of seconds from 1 to 3600" },
+        pop3IdleSeconds: { type: "integer", minimum: 1, maximum: 3600, allowed: "a whole number of seconds from 1 to 3600" },
       },
     },
     wifi: {
       type: "object",
       additionalProperties: false,
       required: ["ssid"],
-      properties: { ssid: { type: "string", minLength: 1, maxLength: 32 }, password: { type: "string", maxLength: 64 } },
+      allowed: 'an object with "ssid" and "password"',
+      properties: {
+        ssid: { type: "string", minLength: 1, maxLength: 32, allowed: "the network name, 1 to 32 characters" },
+        password: { type: "string", maxLength: 64, allowed: "the network password, at most 64 characters" },
+      },
     },
-    sntpServer: { type: "string", minLength: 1 },
-    timezone: { type: "string", minLength: 1 },
+    sntpServer: { type: "string", minLength: 1, allowed: "a time server's host name, such as pool.ntp.org" },
+    timezone: { type: "string", minLength: 1, allowed: "an IANA time zone name such as Europe/Berlin or UTC" },
   },
 } as const;
 
-const HINTS: { [keyword: string]: string } = {
-  pattern: "check the spelling and allowed characters",
-  required: "add the missing field",
-  additionalProperties: "remove it or check its spelling",
-  type: "use the right JSON type",
-  minItems: "add at least one entry",
-  uniqueItems: "remove the duplicate",
-  minimum: "use a larger number",
-  maximum: "use a smaller number",
-  minLength: "make it longer",
-  maxLength: "make it shorter",
+const TYPES: { [type: string]: string } = {
+  string: "text in double quotes",
+  integer: "a whole number",
+  number: "a number",
+  array: "a list in [ ]",
+  object: "an object in { }",
+  boolean: "true or false",
 };
 
 export class ConfigError extends Error {
@@ -82,18 +94,62 @@ export class ConfigError extends Error {
   }
 }
 
-function describe(e: ErrorObject): string {
-  let field = e.instancePath === "" ? "(top level)" : e.instancePath.slice(1).replace(/\//g, ".");
-  if (e.keyword === "required") field = (e.instancePath ? field + "." : "") + (e.params as { missingProperty: string }).missingProperty;
-  if (e.keyword === "additionalProperties")
-    field = (e.instancePath ? field + "." : "") + (e.params as { additionalProperty: string }).additionalProperty;
-  const what = e.keyword === "additionalProperties" ? "is not a known field" : e.keyword === "required" ? "is missing" : e.message;
-  const hint = HINTS[e.keyword];
-  return `${field}: ${what}${hint ? ` (${hint})` : ""}`;
+/**
+ * A JSON pointer as a person would write it: users are named by their name
+ * (else counted from 1), other list entries counted from 1.
+ */
+function fieldName(pointer: string, root: unknown): string {
+  if (pointer === "") return "(top level)";
+  const parts = pointer.slice(1).split("/");
+  let out = "";
+  let value: unknown = root;
+  for (const part of parts) {
+    if (Array.isArray(value)) {
+      const entry = value[Number(part)];
+      const name = entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string" ? (entry as { name: string }).name : "";
+      out += name && out === "users" ? ` "${name}"` : ` #${Number(part) + 1}`;
+      value = entry;
+    } else {
+      out += (out ? "." : "") + part;
+      value = value && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
+    }
+  }
+  return out;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+function describe(e: ErrorObject, root: unknown): string {
+  const schema = (e.parentSchema || {}) as { allowed?: string; type?: string };
+  const field = fieldName(e.instancePath, root);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "required":
+      return `${e.instancePath ? field + "." : ""}${params.missingProperty}: is missing (add it)`;
+    case "additionalProperties":
+      return `${e.instancePath ? field + "." : ""}${params.additionalProperty}: is not a known field (remove it or check its spelling)`;
+    case "type":
+      return `${field}: should be ${TYPES[String(params.type)] || params.type}${schema.allowed ? `: ${schema.allowed}` : ""}`;
+    case "uniqueItems":
+      return `${field}: entries #${Number(params.j) + 1} and #${Number(params.i) + 1} are the same (list each once)`;
+    case "minItems":
+      return `${field}: is empty (${schema.allowed || `needs at least ${params.limit}`})`;
+    default:
+      return `${field}: not allowed (${schema.allowed || e.message})`;
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const validate = ajv.compile(configSchema);
+
+/** True for a time zone name in the IANA database Node carries (Intl), aliases such as UTC included. */
+export function knownTimeZone(name: string): boolean {
+  if (Intl.supportedValuesOf("timeZone").includes(name)) return true;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The file's JSON as it is, plus the extra fields only the host and provisioning use. */
 export interface ConfigFile {
@@ -110,16 +166,34 @@ export interface ConfigFile {
 
 /** Validates a parsed config; throws ConfigError listing every problem. */
 export function validateConfig(value: unknown): ConfigFile {
-  if (!validate(value)) throw new ConfigError((validate.errors || []).map(describe));
+  const problems: string[] = validate(value) ? [] : (validate.errors || []).map((e) => describe(e, value));
   const file = value as unknown as ConfigFile;
+  if (problems.length) throw new ConfigError(problems);
   const seen = new Set<string>();
-  const problems: string[] = [];
   file.users.forEach((u, i) => {
-    if (seen.has(u.name)) problems.push(`users.${i}.name: "${u.name}" appears twice (each user once)`);
+    if (seen.has(u.name)) problems.push(`users #${i + 1}: the name "${u.name}" appears twice (each user once)`);
     seen.add(u.name);
   });
+  if (file.timezone !== undefined && !knownTimeZone(file.timezone)) {
+    problems.push(`timezone: "${file.timezone}" is not a time zone Node knows (an IANA name such as Europe/Berlin or UTC)`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return file;
+}
+
+/**
+ * A JSON syntax error in words: line and column (from 1), the line itself
+ * and a caret under the spot. Node 20 reports only "at position N".
+ */
+export function jsonProblem(path: string, text: string, e: Error): string {
+  const what = e.message.replace(/ in JSON at position \d+.*$/, "").replace(/^Unexpected end of JSON input$/, "the file ends too early");
+  const at = /at position (\d+)/.exec(e.message);
+  const pos = at ? Number(at[1]) : text.length;
+  const before = text.slice(0, pos).split("\n");
+  const line = before.length;
+  const column = before[before.length - 1].length + 1;
+  const shown = text.split("\n")[line - 1].replace(/\r$/, "").replace(/\t/g, " ");
+  return `${path}: not valid JSON at line ${line}, column ${column}: ${what}\n  ${line} | ${shown}\n  ${" ".repeat(String(line).length)} | ${" ".repeat(column - 1)}^`;
 }
 
 /** Reads and validates a config file; throws ConfigError naming the field. */
@@ -134,7 +208,7 @@ export function loadConfigFile(path: string): ConfigFile {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError([`${path}: not valid JSON (${(e as Error).message})`]);
+    throw new ConfigError([jsonProblem(path, text, e as Error)]);
   }
   return validateConfig(value);
 }

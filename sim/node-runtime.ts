@@ -3,6 +3,7 @@
  * the HAL implemented on Node's `net`, timers and the simulated card.
  */
 import * as net from "node:net";
+import * as v8 from "node:v8";
 import type { Connection, ConnectionEvents, Hal, Listener, ListenOptions, Timer } from "../firmware/hal";
 import { startLetterbox } from "../firmware/main";
 import { bindDevicePort } from "./net";
@@ -37,6 +38,7 @@ function adoptSocket(socket: net.Socket, onConnection: (conn: Connection) => Con
       closed = true;
       socket.end();
     },
+    peer: socket.remoteAddress,
   };
   const events = onConnection(conn);
   socket.on("data", (buf: Buffer) => {
@@ -83,6 +85,12 @@ export const nodeRuntime: Runtime = {
       reboot: options.reboot,
       cardSpace: () => options.card.space() || cardSpace(options.card.dir),
       random: () => Math.floor(Math.random() * 2147483648),
+      // The V8 heap this process may still grow into, in KiB (in bytes it passes 2^31, beyond the protocol's integers).
+      freeMemory: () => {
+        const heap = v8.getHeapStatistics();
+        return Math.floor((heap.heap_size_limit - heap.used_heap_size) / 1024);
+      },
+      memoryUnit: "KiB",
       log: options.log,
     };
     const box = startLetterbox(hal, options.config);

@@ -11,6 +11,7 @@ import { SimFlash } from "./flash";
 import { loadSettings } from "../firmware/settings";
 import type { RunningBox, RuntimeName } from "./runtime";
 import { getRuntime } from "./runtimes";
+import { DirectoryLock, lockDirectory } from "./lock";
 
 export interface SimulatorOptions {
   runtime: RuntimeName;
@@ -30,6 +31,11 @@ export interface SimulatorOptions {
   flashDir?: string;
 }
 
+/** Where a board's flash is kept by default: beside its card, so a new card is a new board (sim-data: sim-flash, /tmp/card: /tmp/card-flash). */
+export function defaultFlashDir(dataDir: string): string {
+  return dataDir.replace(/[\\/]+$/, "").replace(/-data$/, "") + "-flash";
+}
+
 export interface Simulator extends RunningBox {
   smtpPort: number;
   pop3Port: number;
@@ -37,9 +43,37 @@ export interface Simulator extends RunningBox {
   flash: SimFlash;
   /** The configuration provisioned into the flash, which the box runs with instead of `config`. */
   provisioned?: Config;
+  /** Stale locks taken over (a simulator that was killed): what and whose. */
+  tookOver: { dir: string; pid: number }[];
 }
 
+/**
+ * Starts a simulated board. The card directory and the flash directory are
+ * locked for as long as it runs (sim/lock.ts): a second simulator on either
+ * gets a LockedError naming the process that holds it.
+ */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const locks: DirectoryLock[] = [];
+  const tookOver: { dir: string; pid: number }[] = [];
+  const unlock = () => {
+    for (const l of locks) l.release();
+  };
+  try {
+    for (const [dir, what] of [[options.dataDir, "card"], [options.flashDir, "flash"]] as [string | undefined, string][]) {
+      if (!dir) continue;
+      const lock = lockDirectory(dir, what);
+      locks.push(lock);
+      if (lock.tookOverFrom !== undefined) tookOver.push({ dir, pid: lock.tookOverFrom });
+    }
+    const sim = await boardOn(options);
+    return { ...sim, tookOver, stop: () => sim.stop().finally(unlock) };
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "tookOver">> {
   const card = options.card || new SimCard({ dir: options.dataDir });
   const config: Config = { ...options.config, smtpPort: SMTP_PORT, pop3Port: POP3_PORT };
   const flash = new SimFlash(options.flashDir);

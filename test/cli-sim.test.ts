@@ -46,17 +46,23 @@ function stop(child: ChildProcess): Promise<void> {
 describe("letterbox sim", () => {
   const cases: [string, unknown, RegExp][] = [
     ["a missing field", { hostname: "box.example", domains: ["example.com"] }, /config: users: is missing/],
-    ["a bad user name", { ...GOOD, users: [{ name: "Dora Explorer", password: "explorer" }] }, /config: users\.0\.name: /],
+    ["a bad user name", { ...GOOD, users: [{ name: "Dora Explorer", password: "explorer" }] }, /config: users "Dora Explorer"\.name: not allowed \(1 to 32 lower-case letters/],
     ["an unknown field", { ...GOOD, domians: ["x.example"] }, /config: domians: is not a known field/],
-    ["a bad domain", { ...GOOD, domains: ["not a domain"] }, /config: domains\.0: /],
-    ["a duplicate user", { ...GOOD, users: [GOOD.users[0], GOOD.users[0]] }, /config: users\.1\.name: "dora" appears twice/],
-    ["broken JSON", "{ hostname: ", /config: .*not valid JSON/],
+    ["a bad domain", { ...GOOD, domains: ["not a domain"] }, /config: domains #1: not allowed \(a domain such as home\.arpa/],
+    ["a duplicate user", { ...GOOD, users: [GOOD.users[0], GOOD.users[0]] }, /config: users #2: the name "dora" appears twice/],
+    ["broken JSON", '{\n  "hostname": "box.example",\n  domains: []\n}', /config: .*not valid JSON at line 3, column 3: .*\n  3 \|   domains: \[\]\n    \|   \^/],
+    ["a short password", { ...GOOD, users: [{ name: "dora", password: "ab" }] }, /config: users "dora"\.password: not allowed \(4 to 128 printable ASCII characters, no spaces\)/],
+    ["a password with a space", { ...GOOD, users: [{ name: "dora", password: "two words" }] }, /config: users "dora"\.password: not allowed \(4 to 128 printable ASCII characters, no spaces\)/],
+    ["an unknown time zone", { ...GOOD, timezone: "Mars/Olympus" }, /config: timezone: "Mars\/Olympus" is not a time zone/],
+    ["a user without a name", { ...GOOD, users: [{ password: "explorer" }] }, /config: users #1\.name: is missing/],
+    ["a number as text", { ...GOOD, smtpPort: "25" }, /config: smtpPort: should be a whole number/],
   ];
   for (const [what, config, message] of cases) {
     it(`rejects ${what} with a clear line naming the field and exit code 2`, () => {
       const r = spawnSync(process.execPath, [CLI, "sim", "--config", writeConfig(config), "--data", tempDir("bad")], { encoding: "utf8" });
       assert.equal(r.status, 2);
       assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\^\[|\\x21|must match pattern|users\.\d|\/users\//, "no raw patterns or JSON pointers");
       assert.equal(r.stdout, "", "nothing starts");
     });
   }

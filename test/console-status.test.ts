@@ -30,7 +30,7 @@ it("status reports an unreadable card instead of failing", () => {
   };
   new Console({
     hal,
-    target: { applyConfig: () => {}, listMessages: failing, readMessage: failing },
+    target: { applyConfig: () => {}, listMessages: failing, readMessage: failing, owners: failing, deleteMail: failing },
     settings: { config: testConfig() },
     stored: undefined,
     log: new LogRing(8),

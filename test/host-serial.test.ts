@@ -175,7 +175,7 @@ for (const runtime of RUNTIME_NAMES) {
       const bad = configFile(dir, { hostname: "x..y", domains: [], users: [{ name: "Anna", password: "a" }], colour: "red" });
       const r = await run(["provision", "--port", port, "--config", bad]);
       assert.equal(r.code, 2);
-      for (const field of ["hostname", "domains", "users.0.name", "users.0.password", "colour"]) {
+      for (const field of ["hostname", "domains", 'users "Anna".name', 'users "Anna".password', "colour"]) {
         assert.match(r.stderr, new RegExp(`config: ${field.replace(".", "\\.")}: .*\\(`), `no hint for ${field}`);
       }
       assert.match(r.stderr, /nothing was sent/);
@@ -394,7 +394,8 @@ describe("letterbox without a board", () => {
     }
     const missing = await run(["status", "--port", "/dev/does-not-exist"]);
     assert.equal(missing.code, 3);
-    assert.match(missing.stderr, /cannot open \/dev\/does-not-exist/);
+    assert.match(missing.stderr, /\/dev\/does-not-exist does not exist: is the board plugged in\?/);
+    assert.equal(missing.stderr.match(/does not exist/g)!.length, 1, "said once");
   });
 
   it("every command has --help, and bad usage exits 2", async () => {

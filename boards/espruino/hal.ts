@@ -174,9 +174,6 @@ export function serialLine(): SerialLine {
   };
 }
 
-/** Bytes per JsVar, the unit of Espruino's heap. */
-const JSVAR_BYTES = 14;
-
 export function espruinoHal(storage: Storage, flash: InternalFlash, serial: SerialLine | undefined, implementation: string): Hal {
   return {
     flash: flash,
@@ -184,9 +181,11 @@ export function espruinoHal(storage: Storage, flash: InternalFlash, serial: Seri
     reboot: function () {
       E.reboot();
     },
+    // In Espruino's own unit: variables (JsVars of 14 bytes on ESP32), as process.memory() counts them.
     freeMemory: function () {
-      return process.memory().free * JSVAR_BYTES;
+      return process.memory().free;
     },
+    memoryUnit: "variables",
     listen: listen,
     storage: storage,
     setTimer: setTimer,

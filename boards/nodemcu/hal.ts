@@ -95,6 +95,7 @@ function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => Conn
       // loop, never from inside the core's own call.
       node.task.post(reportClose);
     },
+    peer: socket.getpeer()[1],
   };
   socket.on("receive", (_s, data) => {
     if (!closed && events !== undefined) events.onData(data);

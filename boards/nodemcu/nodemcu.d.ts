@@ -23,6 +23,8 @@ interface NetSocket {
   /** One send outstanding: the next one only after "sent". */
   send(data: string): void;
   close(): void;
+  /** Port and IP address of the peer, nil nil once closed (net.c:699 net_getpeer). */
+  getpeer(): LuaMultiReturn<[number | undefined, string | undefined]>;
 }
 
 /** @noSelf */

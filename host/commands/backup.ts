@@ -10,6 +10,7 @@ import { SingleBar, Presets } from "cli-progress";
 import type { DeviceClient } from "../serial/client";
 import { adlerHex } from "./provision";
 import { action, connect, PortOptions, withPortOptions } from "./common";
+import { plural } from "../words";
 
 interface MessageInfo {
   id: string;
@@ -58,7 +59,8 @@ export interface BackupResult {
 
 export async function backup(client: DeviceClient, out: string, showProgress: boolean): Promise<BackupResult> {
   const { map } = await client.request("users.list");
-  const users = map.users as string[];
+  // Mail left on the card by users no longer configured is saved too.
+  const users = [...(map.users as string[]), ...((map.orphans as string[] | undefined) || [])];
   const plan: { user: string; msg: MessageInfo }[] = [];
   for (const user of users) for (const msg of await listMessages(client, user)) plan.push({ user, msg });
   const total = plan.reduce((n, p) => n + p.msg.size, 0);
@@ -106,7 +108,7 @@ export function registerBackup(program: Command): void {
         try {
           const r = await backup(client, path.resolve(opts.out), opts.progress && process.stderr.isTTY === true);
           console.log(
-            `backed up ${r.mailboxes} mailboxes into ${opts.out}: ${r.downloaded} messages downloaded (${r.bytes} bytes), ${r.kept} already there; all verified`,
+            `backed up ${plural(r.mailboxes, "mailbox", "mailboxes")} into ${opts.out}: ${plural(r.downloaded, "message")} downloaded (${plural(r.bytes, "byte")}), ${r.kept} already there; all verified`,
           );
         } finally {
           await client.close();

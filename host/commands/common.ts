@@ -1,5 +1,5 @@
 /** What the board-talking commands share: port options, connecting, errors to exit codes. */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { loadBoards } from "../boards";
 import { ConfigError } from "../config";
 import { DeviceClient, LinkError } from "../serial/client";
@@ -23,14 +23,23 @@ export function withPortOptions(cmd: Command): Command {
         "LETTERBOX_PORT",
       ),
     )
-    .option("--timeout <ms>", "how long to wait for each reply", (v) => positive(v, "--timeout"), 5000);
+    .option("--timeout <ms>", "how long to wait for each reply", positive, 5000);
 }
 
-export function positive(value: string, what: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new UsageError(`${what}: not a positive whole number: ${value}`);
-  return n;
+/**
+ * An option parser for a whole number in [min, max]. Commander turns the
+ * InvalidArgumentError into a usage error (exit 2) naming the option.
+ */
+export function wholeNumber(min: number, max: number, what = "a whole number"): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`"${value}" is not ${what} from ${min} to ${max}.`);
+    return n;
+  };
 }
+
+/** --timeout and --interval: milliseconds, at least 1. */
+export const positive = wholeNumber(1, 2147483647, "a whole number of milliseconds");
 
 /** Bad arguments found after parsing: exit code 2. */
 export class UsageError extends Error {}
@@ -64,13 +73,18 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void>)
     } catch (e) {
       process.exitCode = exitCodeFor(e);
       if (e instanceof ConfigError) {
-        for (const p of e.problems) console.error(`letterbox: config: ${p}`);
+        printConfigProblems(e);
         console.error("letterbox: nothing was sent to the board.");
       } else {
         console.error(`letterbox: ${(e as Error).message}`);
       }
     }
   };
+}
+
+/** One line per problem (a JSON syntax error brings its own lines). */
+export function printConfigProblems(e: ConfigError): void {
+  for (const p of e.problems) console.error(`letterbox: config: ${p}`);
 }
 
 export function exitCodeFor(e: unknown): number {
@@ -85,6 +99,7 @@ export async function readPassword(prompt: string): Promise<string> {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const first = Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0];
+    if (first === "") throw new UsageError("no password was given: type it when asked, or pipe it in (echo 'the-password' | letterbox users ...)");
     return first;
   }
   const a = await askHidden(`${prompt}: `);

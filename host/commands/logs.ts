@@ -5,7 +5,7 @@ import { action, connect, PortOptions, positive, withPortOptions } from "./commo
 export function registerLogs(program: Command): void {
   withPortOptions(program.command("logs").description("Print the board's recent log lines."))
     .option("-f, --follow", "keep printing new lines until Ctrl-C")
-    .option("--interval <ms>", "how often to ask for new lines with --follow", (v) => positive(v, "--interval"), 500)
+    .option("--interval <ms>", "how often to ask for new lines with --follow", positive, 500)
     .action(
       action(async (opts: PortOptions & { follow?: boolean; interval: number }) => {
         // The ring holds what the console printed too: don't show those lines twice.

@@ -5,6 +5,10 @@ import { loadConfigFile, toSettingsMap } from "../config";
 import { packr } from "../serial/protocol";
 import type { DeviceClient } from "../serial/client";
 import { action, connect, PortOptions, withPortOptions } from "./common";
+import { checkOrphans, deleteMail, mailboxes } from "./mailboxes";
+import { plural } from "../words";
+
+const DELETE_OPTION = "--delete-mail-of-removed-users";
 
 /** Settings bytes per prov.data request (a frame holds 1024). */
 const CHUNK = 512;
@@ -29,17 +33,25 @@ export function registerProvision(program: Command): void {
     program
       .command("provision")
       .description("Send a configuration (Wi-Fi, hostname, domains, users, limits, time) to the board's internal flash.")
-      .requiredOption("-c, --config <file>", "configuration file (JSON, see examples/home.json)"),
+      .requiredOption("-c, --config <file>", "configuration file (JSON, see examples/home.json)")
+      .option(DELETE_OPTION, "delete the mail of users the file leaves out (back it up first: letterbox backup)"),
   )
-    .addHelpText("after", "\nThe file is checked first; nothing is sent when it has problems. The board applies it completely or not at all.")
+    .addHelpText(
+      "after",
+      "\nThe file is checked first; nothing is sent when it has problems. The board applies it completely or not at all." +
+        `\nA file that leaves out a user who still has mail on the board is refused, unless ${DELETE_OPTION} is given.`,
+    )
     .action(
-      action(async (opts: PortOptions & { config: string }) => {
+      action(async (opts: PortOptions & { config: string; deleteMailOfRemovedUsers?: boolean }) => {
         const file = loadConfigFile(opts.config);
         const settings = packr.pack(toSettingsMap(file));
         const client = await connect(opts);
         try {
+          const names = new Set(file.users.map((u) => u.name));
+          const losing = checkOrphans(await mailboxes(client), (u) => names.has(u), opts.config, DELETE_OPTION, opts.deleteMailOfRemovedUsers === true);
           const result = await sendSettings(client, settings);
-          console.log(`provisioned ${file.hostname}: ${result.users} users, domains ${file.domains.join(", ")}`);
+          console.log(`provisioned ${file.hostname}: ${plural(result.users, "user")}, domains ${file.domains.join(", ")}`);
+          await deleteMail(client, losing);
         } finally {
           await client.close();
         }

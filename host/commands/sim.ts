@@ -2,17 +2,31 @@
 import * as path from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfigFile, toCoreConfig } from "../config";
-import { startSimulator } from "../../sim/simulator";
+import { defaultFlashDir, startSimulator, Simulator } from "../../sim/simulator";
+import { LockedError } from "../../sim/lock";
 import { PtySerialLine } from "../../sim/serial";
 import { RUNTIME_NAMES } from "../../sim/runtimes";
 import type { RuntimeName } from "../../sim/runtime";
+import { EXIT_FAILURE, EXIT_USAGE, printConfigProblems, wholeNumber } from "./common";
 
 const DEFAULT_CONFIG = path.join(__dirname, "../../../sim/default-config.json");
+const port = wholeNumber(0, 65535, "a port number");
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new Error(`not a port number: ${value}`);
-  return n;
+interface SimOptions {
+  config?: string;
+  data: string;
+  flash?: string;
+  smtpPort: number;
+  pop3Port: number;
+  bind: string;
+  runtime: RuntimeName;
+  verbose?: boolean;
+  serial?: boolean;
+}
+
+/** Shell-quotes a path for a command line the user may copy. */
+function quote(p: string): string {
+  return /^[\w./+-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
 }
 
 export function registerSim(program: Command): void {
@@ -21,58 +35,89 @@ export function registerSim(program: Command): void {
     .description("Run a letterbox on this computer: SMTP and POP3 on loopback, the card in a directory.")
     .option("--config <file>", "configuration file (JSON); default: the demo configuration")
     .option("--data <dir>", "directory holding the simulated SD card", "sim-data")
+    .option("--flash <dir>", "directory emulating the board's internal flash (provisioned settings); default: beside the card, <data> with -data replaced by -flash (sim-flash), or <data>-flash")
     .option("--smtp-port <n>", "host port for SMTP (0 = any free port)", port, 2525)
     .option("--pop3-port <n>", "host port for POP3 (0 = any free port)", port, 1100)
     .option("--bind <address>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--runtime <name>", "which build of the core to run").choices(RUNTIME_NAMES).default("node"))
-    .option("--verbose", "log every session event")
+    .option("--verbose", "print the board's log lines")
     .option("--serial", "expose the board's serial line as a pseudo-terminal (needs socat) for provision, status, ...")
-    .option("--flash <dir>", "directory emulating the board's internal flash (provisioned settings)", "sim-flash")
-    .action(async (opts) => {
+    .addHelpText(
+      "after",
+      "\nA card and its flash make one simulated board: a new --data is a new board, and --config applies to it." +
+        "\nSettings provisioned into the flash win over --config; remove the flash directory to go back to --config (or the demo setup).",
+    )
+    .action(async (opts: SimOptions) => {
       let file;
       try {
         file = loadConfigFile(opts.config || DEFAULT_CONFIG);
       } catch (e) {
         if (e instanceof ConfigError) {
-          for (const p of e.problems) console.error(`letterbox: config: ${p}`);
-          process.exit(2);
+          printConfigProblems(e);
+          process.exit(EXIT_USAGE);
         }
         throw e;
       }
       const config = toCoreConfig(file);
+      const dataDir = path.resolve(opts.data);
+      const flashDir = path.resolve(opts.flash || defaultFlashDir(opts.data));
       const serial = opts.serial ? await PtySerialLine.open() : undefined;
-      let sim;
+      let sim: Simulator;
       try {
         sim = await startSimulator({
           serial,
-          flashDir: path.resolve(opts.flash),
-          runtime: opts.runtime as RuntimeName,
+          flashDir,
+          runtime: opts.runtime,
           config,
-          dataDir: path.resolve(opts.data),
+          dataDir,
           smtpPort: opts.smtpPort,
           pop3Port: opts.pop3Port,
           bindHost: opts.bind,
           log: opts.verbose ? (line) => console.log(`log: ${line}`) : () => {},
         });
       } catch (e) {
+        if (serial) serial.close();
         const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+        if (e instanceof LockedError) {
+          console.error(`letterbox: ${e.message}.`);
+          console.error(
+            `letterbox: one card is used by one box at a time. Stop that simulator (kill ${e.pid}), or give this one a card of its own: --data DIR.`,
+          );
+          process.exit(EXIT_USAGE);
+        }
         if (err.code === "EADDRINUSE") {
           console.error(`letterbox: ${err.address}:${err.port} is already in use (another simulator?). ` +
             "Stop it, or choose other ports: --smtp-port N --pop3-port N (0 picks free ones).");
-          if (serial) serial.close();
-          process.exit(1);
+          process.exit(EXIT_FAILURE);
         }
         throw e;
       }
-      console.log(`letterbox simulator (${opts.runtime} runtime), card in ${path.resolve(opts.data)}`);
+      // Before anything is printed: whoever reads "Ctrl-C to stop." may press it at once.
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        if (serial) serial.close();
+        void sim.stop().then(() => {
+          console.log(`letterbox stopped. The card is safe: every message accepted is on it (${dataDir}).`);
+          process.exit(0);
+        });
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      for (const t of sim.tookOver) console.log(`${t.dir}: took over the lock of process ${t.pid}, which is no longer running`);
+      console.log(`letterbox simulator (${opts.runtime} runtime), card in ${dataDir}, flash in ${flashDir}`);
       console.log(`SMTP  ${opts.bind}:${sim.smtpPort}`);
       console.log(`POP3  ${opts.bind}:${sim.pop3Port}`);
       if (serial) console.log(`serial ${serial.path}   (letterbox status --port ${serial.path})`);
       if (sim.provisioned) {
         const p = sim.provisioned;
-        console.log(`settings: provisioned, from ${path.resolve(opts.flash)} (they win over --config)`);
+        console.log(`settings: provisioned into ${flashDir}; they win over ${opts.config ? "--config" : "the demo setup"}`);
         console.log(`domains: ${p.domains.join(", ")}`);
         console.log(`users: ${p.users.map((u) => u.name).join(", ")}`);
+        console.log(
+          `To go back to ${opts.config ? "--config" : "the demo setup"}: stop, then rm -r ${quote(flashDir)} (the settings; the mail on the card stays).`,
+        );
       } else {
         console.log(`domains: ${config.domains.join(", ")}`);
         if (!opts.config) {
@@ -82,11 +127,5 @@ export function registerSim(program: Command): void {
         }
       }
       console.log("Ctrl-C to stop.");
-      const stop = () => {
-        if (serial) serial.close();
-        void sim.stop().then(() => process.exit(0));
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
     });
 }

@@ -1,6 +1,8 @@
 /** `letterbox status` and `letterbox reboot`. */
 import { Command } from "commander";
 import { action, connect, PortOptions, withPortOptions } from "./common";
+import type { Mailbox } from "./mailboxes";
+import { plural } from "../words";
 
 function kib(n: unknown): string {
   const v = Number(n);
@@ -12,12 +14,6 @@ function duration(seconds: number): string {
   const h = Math.floor((seconds % 86400) / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   return `${d ? `${d}d ` : ""}${h}h ${m}m ${seconds % 60}s`;
-}
-
-interface Mailbox {
-  user: string;
-  messages: number;
-  bytes: number;
 }
 
 export function registerStatus(program: Command): void {
@@ -39,11 +35,15 @@ export function registerStatus(program: Command): void {
           console.log(`host       ${s.hostname}  domains ${(s.domains as string[]).join(", ")}`);
           console.log(`settings   ${s.provisioned ? "provisioned (internal flash)" : "defaults (not provisioned yet)"}`);
           console.log(`uptime     ${duration(Number(s.uptime))}`);
-          if (s.freeMemory !== undefined) console.log(`memory     ${s.freeMemory} bytes free`);
+          if (s.freeMemory !== undefined) console.log(`memory     ${s.freeMemory} ${s.memoryUnit || "bytes"} free`);
+          else console.log("memory     not reported by this board");
           if (s.cardTotalKiB !== undefined) console.log(`card       ${kib(s.cardFreeKiB)} free of ${kib(s.cardTotalKiB)}`);
           else if (s.cardError !== undefined) console.log(`card       ${s.cardError}`);
           else console.log("card       capacity not reported by this board");
-          for (const m of s.mailboxes as Mailbox[]) console.log(`mailbox    ${m.user}: ${m.messages} messages, ${m.bytes} bytes`);
+          for (const m of s.mailboxes as Mailbox[]) {
+            const orphaned = m.orphaned ? "  (not a user any more: letterbox backup saves it, users remove --delete-mail deletes it)" : "";
+            console.log(`mailbox    ${m.user}: ${plural(m.messages, "message")}, ${plural(m.bytes, "byte")}${orphaned}`);
+          }
           const errors = s.errors as string[];
           console.log(errors.length ? `errors     ${errors.join("\n           ")}` : "errors     none");
         } finally {

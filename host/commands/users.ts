@@ -1,6 +1,8 @@
 /** `letterbox users list|add|passwd|remove`: each change is committed to the board's flash at once. */
 import { Command } from "commander";
 import { action, connect, PortOptions, readPassword, UsageError, withPortOptions } from "./common";
+import { checkOrphans, deleteMail, mailboxes } from "./mailboxes";
+import { DeviceError } from "../serial/client";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 const PASSWORD = /^[\x21-\x7e]{4,128}$/;
@@ -11,7 +13,7 @@ function checkName(name: string): void {
 
 async function newPassword(): Promise<string> {
   const password = await readPassword("new password");
-  if (!PASSWORD.test(password)) throw new UsageError("password: use 4-128 printable ASCII characters, no spaces");
+  if (!PASSWORD.test(password)) throw new UsageError("password: 4 to 128 printable ASCII characters, no spaces");
   return password;
 }
 
@@ -27,6 +29,7 @@ export function registerUsers(program: Command): void {
       try {
         const { map } = await client.request("users.list");
         for (const name of map.users as string[]) console.log(name);
+        for (const name of (map.orphans as string[] | undefined) || []) console.log(`(${name}: not a user, but mail is on the card; see letterbox status)`);
       } finally {
         await client.close();
       }
@@ -50,5 +53,29 @@ export function registerUsers(program: Command): void {
     );
   change("add", "Add a user (reads the password from stdin).", true);
   change("passwd", "Set a user's password (reads it from stdin).", true);
-  change("remove", "Remove a user (their mail stays on the card).", false);
+
+  withPortOptions(
+    users
+      .command("remove <name>")
+      .description("Remove a user. Refused while the user has mail on the board, unless --delete-mail.")
+      .option("--delete-mail", "also delete the user's mail (back it up first: letterbox backup); also for mail left by a removed user"),
+  ).action(
+    action(async (name: string, opts: PortOptions & { deleteMail?: boolean }) => {
+      checkName(name);
+      const client = await connect(opts);
+      try {
+        const losing = checkOrphans(await mailboxes(client), (u) => u !== name, `Removing ${name}`, "--delete-mail", opts.deleteMail === true);
+        try {
+          await client.request("users.remove", { name });
+          console.log(`removed ${name}`);
+        } catch (e) {
+          // Not a user (any more) but mail left on the card: --delete-mail deletes just that.
+          if (!(e instanceof DeviceError && e.codeName === "not found" && losing.length > 0)) throw e;
+        }
+        await deleteMail(client, losing);
+      } finally {
+        await client.close();
+      }
+    }),
+  );
 }

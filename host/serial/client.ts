@@ -2,6 +2,7 @@
  * A connection to a letterbox over its serial line: one request at a time,
  * replies matched by id, console text handed to `onText`.
  */
+import * as fs from "node:fs";
 import { SerialPort } from "serialport";
 import { ERROR_NAMES, encodeFrame, FrameReader, MAX_PAYLOAD, packr, PROTOCOL_VERSION } from "./protocol";
 
@@ -13,7 +14,12 @@ export class DeviceError extends Error {
     readonly code: number,
     message: string,
   ) {
-    super(`${message} (${ERROR_NAMES[code] || "error"} ${code})`);
+    super(message); // the board's words; the code is for programs (ERROR_NAMES), not for people
+  }
+
+  /** The code's name (ERROR_NAMES), e.g. "conflict". */
+  get codeName(): string {
+    return ERROR_NAMES[this.code] || "error";
   }
 }
 
@@ -168,12 +174,39 @@ export class DeviceClient {
   }
 }
 
+/**
+ * Opens a serial port, with the reason in words when it cannot be: no such
+ * device, not a serial port, no permission.
+ */
 export function openPort(path: string, baudRate: number): Promise<SerialPort> {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      return Promise.reject(
+        new LinkError(`${path} does not exist: is the board plugged in? Leave out --port to find it by its USB id, or see \`letterbox boards\`.`),
+      );
+    }
+    return Promise.reject(new LinkError(`cannot open ${path}: ${(e as Error).message}`));
+  }
+  if (!st.isCharacterDevice()) {
+    const kind = st.isDirectory() ? "a directory" : st.isFile() ? "a regular file" : "not a device";
+    return Promise.reject(new LinkError(`${path} is not a serial port (it is ${kind}); a board's port is a device such as /dev/ttyUSB0`));
+  }
   return new Promise((resolve, reject) => {
     const port = new SerialPort({ path, baudRate, autoOpen: false });
     port.open((err) => {
-      if (err) reject(new LinkError(`cannot open ${path}: ${err.message}`));
-      else resolve(port);
+      if (!err) return resolve(port);
+      const why = err.message.replace(/^Error: /, "");
+      if (/EACCES|Permission denied/i.test(why)) {
+        reject(new LinkError(`no permission to open ${path}: add yourself to its group (sudo usermod -aG dialout $USER, then log in again)`));
+      } else if (/Inappropriate ioctl|ENOTTY/i.test(why)) {
+        reject(new LinkError(`${path} is not a serial port (it does not take a line speed)`));
+      } else {
+        reject(new LinkError(`cannot open ${path}: ${why}`));
+      }
     });
   });
 }

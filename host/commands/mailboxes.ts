@@ -1,0 +1,54 @@
+/**
+ * Mail that a change of users would leave behind: a user removed while mail
+ * is still on the card keeps it there, unreachable by POP3. provision and
+ * `users remove` refuse such a change unless told to delete that mail
+ * (after the user was offered a backup); status and backup show and save it.
+ */
+import type { DeviceClient } from "../serial/client";
+import { plural } from "../words";
+
+export interface Mailbox {
+  user: string;
+  messages: number;
+  bytes: number;
+  /** Mail of a user no longer configured. */
+  orphaned?: boolean;
+}
+
+export async function mailboxes(client: DeviceClient): Promise<Mailbox[]> {
+  const { map } = await client.request("status");
+  return map.mailboxes as Mailbox[];
+}
+
+/** "alice: 3 messages (12345 bytes)" */
+export function describeMailbox(m: Mailbox): string {
+  return `${m.user}: ${plural(m.messages, "message")} (${plural(m.bytes, "byte")})`;
+}
+
+/** Thrown when a change would leave mail without its user: exit code 1, nothing changed. */
+export class MailWouldBeOrphaned extends Error {}
+
+/**
+ * Refuses unless `allowed`: the mailboxes of users `keeps` leaves out that
+ * still hold mail. Returns them (to delete once the change is committed).
+ */
+export function checkOrphans(all: Mailbox[], keeps: (user: string) => boolean, what: string, option: string, allowed: boolean): Mailbox[] {
+  const losing = all.filter((m) => m.messages > 0 && !keeps(m.user));
+  if (losing.length === 0 || allowed) return losing;
+  throw new MailWouldBeOrphaned(
+    [
+      `${what} would leave mail on the card that no user can reach:`,
+      ...losing.map((m) => `  ${describeMailbox(m)}${m.orphaned ? ", already not a user" : ""}`),
+      "Nothing was changed. Either keep these users, or save their mail first (letterbox backup --out DIR saves every mailbox,",
+      `these included) and run again with ${option}: their mail is then deleted, so that no one given the name later gets it.`,
+    ].join("\n"),
+  );
+}
+
+/** Deletes the mail of users no longer configured (msgs.delete), once the change that removed them is committed. */
+export async function deleteMail(client: DeviceClient, losing: Mailbox[]): Promise<void> {
+  for (const m of losing) {
+    await client.request("msgs.delete", { user: m.user });
+    console.log(`deleted the mail of ${describeMailbox(m)}`);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * One simulator per card and per flash: a lock file beside the directory
+ * (`<dir>.lock`, so neither the card nor the flash holds anything a board
+ * would not) naming the process that holds it. A lock whose process is gone
+ * (a simulator killed with SIGKILL, a crash) is stale and taken over.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** The directory is in use by a running process. */
+export class LockedError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly what: string,
+    readonly pid: number,
+  ) {
+    super(`the ${what} ${dir} is in use by another simulator (process ${pid}, lock file ${dir}.lock)`);
+  }
+}
+
+export interface DirectoryLock {
+  /** A stale lock was taken over: the pid that had held it. */
+  tookOverFrom?: number;
+  release(): void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // someone else's process, alive
+  }
+}
+
+/** Locks `dir` (its absolute path) for this process; throws LockedError while another live process holds it. */
+export function lockDirectory(dir: string, what: string): DirectoryLock {
+  const abs = path.resolve(dir);
+  const file = abs + ".lock";
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let tookOverFrom: number | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n${abs}\n`, { flag: "wx" });
+      let released = false;
+      return {
+        tookOverFrom,
+        release() {
+          if (released) return;
+          released = true;
+          try {
+            if (fs.readFileSync(file, "utf8").split("\n")[0] === String(process.pid)) fs.rmSync(file);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let pid = NaN;
+    try {
+      pid = Number(fs.readFileSync(file, "utf8").split("\n")[0]);
+    } catch {
+      continue; // removed meanwhile: try again
+    }
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new LockedError(abs, what, pid);
+    tookOverFrom = pid;
+    fs.rmSync(file, { force: true }); // stale (or unreadable): its process is gone
+  }
+  throw new Error(`cannot lock ${abs}: ${file} keeps coming back`);
+}
