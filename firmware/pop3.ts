@@ -5,6 +5,7 @@
  * in (as WildDuck's lib/pop3/connection.js does). Deletions are only marks
  * until QUIT; a dropped connection deletes nothing.
  */
+import { loginUser } from "./address";
 import type { Config } from "./config";
 import type { Connection, ConnectionEvents, FileHandle, Hal, Timer } from "./hal";
 import { LineFramer } from "./lines";
@@ -13,7 +14,7 @@ import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { Maildrop, MailStore } from "./store";
-import { find, lower, upper } from "./text";
+import { find, lower, trim, upper } from "./text";
 
 const MAX_COMMAND_LINE = 512;
 /** Unknown or out-of-state commands a session may send before it is dropped (as SMTP's 20). */
@@ -31,6 +32,8 @@ const FAIL_MEMORY_SECONDS = 300;
  * are forgotten. Other names are not affected.
  */
 const LOCKOUT_FAILURES = 5;
+/** Failure records kept for names that are no user's (the oldest goes first). */
+const MAX_UNKNOWN_RECORDS = 8;
 
 const enum State {
   Authorization = 0,
@@ -44,7 +47,9 @@ type Verb = "USER" | "PASS" | "APOP" | "CAPA" | "QUIT" | "STAT" | "LIST" | "UIDL
 type StateTable = { [V in Verb]?: Handler };
 
 interface FailRecord {
+  /** The user's name, or for a name that is no user's the name as typed (in lower case). */
   name: string;
+  known: boolean;
   count: number;
   last: number;
 }
@@ -81,18 +86,26 @@ export class Pop3Server {
     for (let i = 0; i < all.length; i++) all[i].sender.retry();
   }
 
-  /** Milliseconds to wait before answering a failed login for `name`, after recording it. */
-  recordFailure(name: string): number {
-    name = this.failureKey(name);
+  /**
+   * Records a failed login and returns the milliseconds to wait before
+   * answering it. `name` is the user's name when the login named a user
+   * (`known`; every spelling of a user shares one count), else the name as
+   * typed, in lower case. Memory stays bounded: one record per user, and at
+   * most MAX_UNKNOWN_RECORDS for other names, so guessing at other names
+   * cannot push a user's record out.
+   */
+  recordFailure(name: string, known: boolean): number {
     const now = this.hal.now();
     let record: FailRecord | undefined = undefined;
+    let unknown = 0;
     for (let i = this.failures.length - 1; i >= 0; i--) {
       const r = this.failures[i];
       if (now - r.last > FAIL_MEMORY_SECONDS) this.failures.splice(i, 1);
       else if (r.name === name) record = r;
+      else if (!r.known && ++unknown >= MAX_UNKNOWN_RECORDS && !known) this.failures.splice(i, 1);
     }
     if (record === undefined) {
-      record = { name: name, count: 0, last: now };
+      record = { name: name, known: known, count: 0, last: now };
       this.failures.push(record);
     }
     record.count++;
@@ -102,26 +115,14 @@ export class Pop3Server {
     return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
   }
 
-  /**
-   * Failures are kept per configured user, and for every unknown name
-   * together: memory stays bounded by the users, and guessing at other
-   * names cannot push a user's record out.
-   */
-  private failureKey(name: string): string {
-    const users = this.config.users;
-    for (let i = 0; i < users.length; i++) if (users[i].name === name) return name;
-    return "";
-  }
-
-  /** True while `name` has had too many recent failures to be let in at all. */
-  lockedOut(name: string): boolean {
-    name = this.failureKey(name);
+  /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
+  lockedOut(name: string): number {
     const now = this.hal.now();
     for (let i = 0; i < this.failures.length; i++) {
       const r = this.failures[i];
-      if (r.name === name) return r.count >= LOCKOUT_FAILURES && now - r.last <= FAIL_MEMORY_SECONDS;
+      if (r.name === name && r.count >= LOCKOUT_FAILURES && now - r.last <= FAIL_MEMORY_SECONDS) return FAIL_MEMORY_SECONDS - (now - r.last) + 1;
     }
-    return false;
+    return 0;
   }
 
   clearFailures(name: string): void {
@@ -136,6 +137,7 @@ export class Pop3Session {
   /** The APOP timestamp of the greeting (RFC 1939 7). */
   timestamp: string;
   private framer: LineFramer;
+  /** The name given by USER, as typed. */
   private userName = "";
   private user = "";
   private maildrop: Maildrop | undefined = undefined;
@@ -213,11 +215,13 @@ export class Pop3Session {
   }
 
   private command(line: string): void {
+    // Spaces and tabs before and after a command line are ignored, whatever the command: real clients send them.
+    line = trim(line);
     const space = line.indexOf(" ");
     const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
     const arg = space < 0 ? "" : line.substring(space + 1);
     if (VERBS[verb] !== true) {
-      this.error("-ERR Unknown command");
+      this.error((verb as string) === "STLS" ? "-ERR No TLS on this box (for fetchmail: sslproto '')" : "-ERR Unknown command");
       return;
     }
     const handler = HANDLERS[this.state][verb];
@@ -246,7 +250,7 @@ export class Pop3Session {
       this.reply("-ERR USER needs a name");
       return;
     }
-    this.userName = lower(arg);
+    this.userName = arg;
     this.reply("+OK Send PASS");
   }
 
@@ -255,12 +259,12 @@ export class Pop3Session {
       this.reply("-ERR Send USER first");
       return;
     }
-    const name = this.userName;
+    const typed = this.userName;
     this.userName = "";
-    if (this.refuseLockedOut(name)) return;
-    const password = this.passwordOf(name);
-    if (password === undefined || password !== arg) this.failLogin(name);
-    else this.login(name);
+    const user = loginUser(this.server.config, typed);
+    if (this.refuseLockedOut(typed, user)) return;
+    if (user.length === 0 || this.passwordOf(user) !== arg) this.failLogin(typed, user);
+    else this.login(user);
   }
 
   apop(arg: string): void {
@@ -269,12 +273,12 @@ export class Pop3Session {
       this.reply("-ERR Syntax: APOP name digest");
       return;
     }
-    const name = lower(arg.substring(0, space));
-    const digest = lower(arg.substring(space + 1));
-    if (this.refuseLockedOut(name)) return;
-    const password = this.passwordOf(name);
-    if (password === undefined || md5hex(this.timestamp + password) !== digest) this.failLogin(name);
-    else this.login(name);
+    // The digest covers the timestamp and the secret only, so any spelling of the name works.
+    const typed = arg.substring(0, space);
+    const user = loginUser(this.server.config, typed);
+    if (this.refuseLockedOut(typed, user)) return;
+    if (user.length === 0 || md5hex(this.timestamp + this.passwordOf(user)) !== lower(arg.substring(space + 1))) this.failLogin(typed, user);
+    else this.login(user);
   }
 
   capa(): void {
@@ -285,22 +289,31 @@ export class Pop3Session {
     );
   }
 
-  private passwordOf(name: string): string | undefined {
+  /** The password of a configured user. */
+  private passwordOf(user: string): string {
     const users = this.server.config.users;
-    for (let i = 0; i < users.length; i++) if (users[i].name === name) return users[i].password;
-    return undefined;
+    for (let i = 0; i < users.length; i++) if (users[i].name === user) return users[i].password;
+    return "";
   }
 
-  /** RFC 2449 LOGIN-DELAY: the name is locked out; the attempt is not checked, nor counted. */
-  private refuseLockedOut(name: string): boolean {
-    if (!this.server.lockedOut(name)) return false;
-    this.reply("-ERR [LOGIN-DELAY] Too many failed logins, try again later");
+  /**
+   * RFC 2449 LOGIN-DELAY: the name (its user, or as typed when it is no
+   * user's) is locked out; the attempt is not checked, nor counted. The text
+   * says what failed, so a client with a wrong name is not sent chasing a delay.
+   */
+  private refuseLockedOut(typed: string, user: string): boolean {
+    const seconds = this.server.lockedOut(user.length > 0 ? user : lower(typed));
+    if (seconds === 0) return false;
+    this.reply(
+      "-ERR [LOGIN-DELAY] " + decimal(LOCKOUT_FAILURES) + " failed logins as " + typed +
+        " (wrong name or password): locked, try again in " + decimal(seconds) + " seconds",
+    );
     return true;
   }
 
-  /** Answers -ERR [AUTH] only after a delay that grows with recent failures. */
-  private failLogin(name: string): void {
-    const delay = this.server.recordFailure(name);
+  /** Answers -ERR [AUTH] only after a delay that grows with recent failures of that user (or typed name). */
+  private failLogin(typed: string, user: string): void {
+    const delay = this.server.recordFailure(user.length > 0 ? user : lower(typed), user.length > 0);
     const session = this;
     this.held.start();
     this.delayTimer = this.server.hal.setTimer(delay, function () {

@@ -17,7 +17,7 @@ import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
-import { upper } from "./text";
+import { trim, upper } from "./text";
 
 /** RFC 5321 4.5.3.1: command lines of 512 octets, text lines of 1000, both with CRLF. */
 const MAX_COMMAND_LINE = 512;
@@ -182,12 +182,18 @@ export class SmtpSession {
   }
 
   private command(line: string): void {
+    // Spaces and tabs before and after a command line are ignored, whatever the command: real clients send them.
+    line = trim(line);
     const space = line.indexOf(" ");
     const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
     const arg = space < 0 ? "" : line.substring(space + 1);
     const kind = VERBS[verb];
     if (kind !== 1) {
-      this.error(kind === 2 ? "502 5.5.1 Command not implemented" : line.length === 0 ? "500 5.5.2 Empty command" : "500 5.5.2 Command not recognized");
+      this.error(
+        kind === 2
+          ? (verb as string) === "STARTTLS" ? "502 5.5.1 No TLS on this box (the boards have no TLS server)" : "502 5.5.1 Command not implemented"
+          : line.length === 0 ? "500 5.5.2 Empty command" : "500 5.5.2 Command not recognized",
+      );
       return;
     }
     const handler = HANDLERS[this.state][verb];
@@ -273,7 +279,7 @@ export class SmtpSession {
       this.reply("452 4.5.3 Too many recipients");
       return;
     }
-    const rcpt = resolveRecipient(this.server.config, path.address);
+    const rcpt = resolveRecipient(this.server.config, path.local, path.domain);
     if (rcpt.refusal.length > 0) {
       this.reply(rcpt.refusal);
       return;

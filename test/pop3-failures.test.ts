@@ -8,21 +8,26 @@ import { SimCard } from "../sim/card";
 import { tempDir, testConfig } from "./helpers/fixtures";
 
 describe("POP3 failed logins", () => {
-  it("keeps one record per user plus one for all unknown names", () => {
+  it("keeps one record per user and a bounded few for names that are no user's", () => {
     let now = 1000000;
     const card = new SimCard({ dir: tempDir("failures") });
     const hal = { now: () => now, log: () => {} } as unknown as Hal;
     const server = new Pop3Server(hal, testConfig(), new MailStore(card, () => {}));
     const delays: number[] = [];
-    for (let i = 0; i < 5; i++) delays.push(server.recordFailure("alice"));
+    for (let i = 0; i < 5; i++) delays.push(server.recordFailure("alice", true));
     assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000], "the delay doubles up to its cap");
-    assert.ok(server.lockedOut("alice"));
-    for (let i = 0; i < 100; i++) server.recordFailure(`guess${i}`);
-    assert.ok(server.lockedOut("alice"), "guessing at other names does not push alice's record out");
-    assert.ok(!server.lockedOut("bob"), "other users are not locked out");
-    assert.ok(server.lockedOut("someone-else"), "unknown names share one record");
-    assert.equal(server.failures.length, 2);
-    now += 301;
-    assert.ok(!server.lockedOut("alice"), "failures are forgotten after 300 s");
+    assert.equal(server.lockedOut("alice"), 301, "locked for the 300 s the failures are remembered");
+    for (let i = 0; i < 100; i++) server.recordFailure(`guess${i}`, false);
+    assert.ok(server.lockedOut("alice") > 0, "guessing at other names does not push alice's record out");
+    assert.equal(server.lockedOut("bob"), 0, "other users are not locked out");
+    assert.equal(server.lockedOut("guess99"), 0, "one failure of an unknown name locks nothing");
+    assert.ok(server.failures.length <= 1 + 8, `${server.failures.length} records`);
+    for (let i = 0; i < 5; i++) server.recordFailure("dave@example.org", false);
+    assert.ok(server.lockedOut("dave@example.org") > 0, "an unknown name is counted as typed");
+    assert.equal(server.lockedOut("dave"), 0, "another spelling of an unknown name is another name");
+    now += 100;
+    assert.equal(server.lockedOut("alice"), 201);
+    now += 201;
+    assert.equal(server.lockedOut("alice"), 0, "failures are forgotten after 300 s");
   });
 });
