@@ -259,5 +259,66 @@ for (const runtime of RUNTIME_NAMES) {
       alice.write("QUIT\r\n");
       await expectLine(alice, /^\+OK /);
     });
+
+    /**
+     * Five failed logins through three parallel sessions, one name spelling
+     * per attempt; the fourth and fifth are counted but not awaited (4 s, 8 s).
+     * Returns the session that made the third attempt, free again.
+     */
+    async function fiveFailures(spellings: string[]): Promise<{ free: Pipe; all: Pipe[] }> {
+      const all = [await tcpPipe(sim.pop3Port), await tcpPipe(sim.pop3Port), await tcpPipe(sim.pop3Port)];
+      for (const g of all) await expectLine(g, /^\+OK /);
+      const attempt = async (g: Pipe, name: string, n: number) => {
+        g.write(`USER ${name}\r\nPASS wrong${n}\r\n`);
+        await expectLine(g, /^\+OK /);
+      };
+      await Promise.all(
+        all.map(async (g, i) => {
+          await attempt(g, spellings[i], i);
+          await expectLine(g, /^-ERR \[AUTH\] /, 10000);
+        }),
+      );
+      await attempt(all[0], spellings[3], 3);
+      await attempt(all[1], spellings[4], 4);
+      await sleep(100);
+      return { free: all[2], all };
+    }
+
+    it("POP3 password guessing: every spelling of a user counts against one mailbox; the lockout says what failed", async () => {
+      const { free: g, all } = await fiveFailures(["carol", "CAROL@example.org", "Carol@Example.NET", "carol@EXAMPLE.ORG", "cArOl"]);
+      // Locked out under every spelling, the right password included; the text names the name as typed.
+      g.write("USER carol@example.net\r\nPASS c4rol-pass\r\n");
+      await expectLine(g, /^\+OK /);
+      const text = await expectLine(g, /^-ERR \[LOGIN-DELAY\] /);
+      const m = /^-ERR \[LOGIN-DELAY\] 5 failed logins as carol@example\.net \(wrong name or password\): locked, try again in (\d+) seconds$/.exec(text);
+      assert.ok(m, text);
+      assert.ok(Number(m[1]) > 280 && Number(m[1]) <= 301, text);
+      g.write("USER carol\r\nPASS c4rol-pass\r\n");
+      await expectLine(g, /^\+OK /);
+      await expectLine(g, /^-ERR \[LOGIN-DELAY\] 5 failed logins as carol \(/);
+      g.write("APOP CAROL 00000000000000000000000000000000\r\n");
+      await expectLine(g, /^-ERR \[LOGIN-DELAY\] 5 failed logins as CAROL \(/);
+      for (const other of all) other.drop();
+      skipSeconds += 301;
+      await sleep(300);
+      const carol = await popLogin(sim, "Carol@example.org", "c4rol-pass");
+      carol.write("QUIT\r\n");
+      await expectLine(carol, /^\+OK /);
+    });
+
+    it("POP3 password guessing: a name that is no user's is counted as typed", async () => {
+      const { free: g, all } = await fiveFailures(["mallory", "MALLORY", "Mallory", "mallory", "mallory"]);
+      g.write("USER mallory\r\nPASS anything\r\n");
+      await expectLine(g, /^\+OK /);
+      await expectLine(g, /^-ERR \[LOGIN-DELAY\] 5 failed logins as mallory \(wrong name or password\): locked, try again in \d+ seconds$/);
+      // Another unknown name has a count of its own: its first failure waits only the first delay.
+      const started = Date.now();
+      g.write("USER mallory@example.org\r\nPASS anything\r\n");
+      await expectLine(g, /^\+OK /);
+      await expectLine(g, /^-ERR \[AUTH\] /);
+      assert.ok(Date.now() - started < 1900, "answered after the first delay (0.5 s), not a later one");
+      for (const other of all) other.drop();
+      skipSeconds += 301;
+    });
   });
 }
