@@ -19,7 +19,10 @@ import {
   curlPop,
   curlSend,
   fetchmail,
+  fetchmailAsInReadme,
   getmail,
+  mpop,
+  msmtpSend,
   poplibFetch,
   PrivatePostfix,
   smtplibSend,
@@ -29,10 +32,16 @@ import {
 
 const FROM = "sender@remote.example";
 
-/** One account per test, so tests don't see each other's mail. */
+/**
+ * One account per test, so tests don't see each other's mail. Every POP3
+ * client logs in with the full address, as mail clients fill it in, at
+ * either configured domain and in varied letter case.
+ */
 const ACCOUNTS: { [name: string]: Account } = {};
-for (const name of ["plain", "multi1", "multi2", "eightbit", "attach", "curl", "fetchkeep", "pylib", "relay"]) {
-  ACCOUNTS[name] = { user: name, password: name + "-secret" };
+const names = ["plain", "multi1", "multi2", "eightbit", "attach", "curl", "fetchkeep", "pylib", "relay", "msmtp", "readme"];
+for (const [i, name] of names.entries()) {
+  const login = i % 3 === 0 ? `${name}@example.org` : i % 3 === 1 ? `${name}@example.net` : `${name.toUpperCase()}@Example.Org`;
+  ACCOUNTS[name] = { user: name, login, password: name + "-secret" };
 }
 
 function interopConfig(): Config {
@@ -147,6 +156,26 @@ for (const runtime of RUNTIME_NAMES) {
       assert.deepEqual(viaCurl.map((m) => withoutBoxTrace(m)), [first, second]);
       const viaFetchmail = await fetchmail(sim.pop3Port, ACCOUNTS.pylib, true, scratch);
       assert.deepEqual(viaFetchmail.map((m) => withoutBoxTrace(m, "\n")).sort(), [toLF(first), toLF(second)].sort());
+    });
+
+    it("msmtp sends; mpop retrieves with USER/PASS (keeping), then with APOP (deleting)", async () => {
+      const message = sampleMessage("msmtp");
+      await msmtpSend(sim.smtpPort, FROM, [address(ACCOUNTS.msmtp)], message);
+      const kept = await mpop(sim.pop3Port, ACCOUNTS.msmtp, { keep: true }, scratch);
+      assert.equal(kept.length, 1);
+      assert.equal(withoutBoxTrace(kept[0], "\n"), toLF(message));
+      const deleted = await mpop(sim.pop3Port, ACCOUNTS.msmtp, { apop: true }, scratch);
+      assert.deepEqual(deleted, kept);
+      assert.equal((await poplibFetch(sim.pop3Port, ACCOUNTS.msmtp, {}, scratch)).count, 0, "mpop deleted it");
+    });
+
+    it("fetchmail with README's configuration (its defaults plus sslproto '') retrieves and deletes", async () => {
+      const message = sampleMessage("readme");
+      await smtplibSend(sim.smtpPort, FROM, [address(ACCOUNTS.readme)], message);
+      const got = await fetchmailAsInReadme(sim.pop3Port, ACCOUNTS.readme, scratch);
+      assert.equal(got.length, 1);
+      assert.equal(withoutBoxTrace(got[0], "\n"), toLF(message));
+      assert.equal((await poplibFetch(sim.pop3Port, ACCOUNTS.readme, {}, scratch)).count, 0, "fetchmail deletes by default");
     });
 
     describe("Postfix relaying into the box", () => {

@@ -1,7 +1,8 @@
 /**
- * Real mail clients driven from tests: swaks, curl, Python's smtplib and
- * poplib, fetchmail, getmail6 and a private Postfix instance. Every helper
- * talks to 127.0.0.1 only and works in its own scratch directory.
+ * Real mail clients driven from tests: swaks, msmtp, curl, Python's smtplib
+ * and poplib, fetchmail, getmail6, mpop and a private Postfix instance. Every
+ * helper talks to 127.0.0.1 only and works in its own scratch directory, and
+ * every POP3 client logs in with the account's `login` (a full address).
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
@@ -28,7 +29,10 @@ async function command(file: string, args: string[], options: { input?: Buffer; 
 }
 
 export interface Account {
+  /** The user's name in the box's configuration. */
   user: string;
+  /** What the client types as its user name: the full address, as mail clients fill it in. */
+  login: string;
   password: string;
 }
 
@@ -75,6 +79,12 @@ export async function curlSend(port: number, from: string, to: string[], message
   await command("curl", args);
 }
 
+/** msmtp with its defaults for a server without TLS or AUTH; it adds a Message-ID when the message has none. */
+export async function msmtpSend(port: number, from: string, to: string[], message: string): Promise<void> {
+  const args = ["--host=127.0.0.1", `--port=${port}`, "--domain=msmtp.client.example", "--auth=off", "--tls=off", `--from=${from}`, "--", ...to];
+  await command("msmtp", args, { input: Buffer.from(message, "latin1") });
+}
+
 export async function smtplibSend(port: number, from: string, to: string[], message: string): Promise<void> {
   await command("python3", [path.join(SCRIPTS, "smtp_send.py"), "--port", String(port), "--sender", from, ...to], {
     input: Buffer.from(message, "latin1"),
@@ -93,7 +103,7 @@ export interface PoplibResult {
 
 export async function poplibFetch(port: number, account: Account, options: { apop?: boolean; delete?: boolean }, scratch: string): Promise<PoplibResult> {
   const out = fs.mkdtempSync(path.join(scratch, "poplib-"));
-  const args = [path.join(SCRIPTS, "pop3_fetch.py"), "--port", String(port), "--user", account.user, "--password", account.password, "--outdir", out];
+  const args = [path.join(SCRIPTS, "pop3_fetch.py"), "--port", String(port), "--user", account.login, "--password", account.password, "--outdir", out];
   if (options.apop) args.push("--apop");
   if (options.delete) args.push("--delete");
   const result = JSON.parse((await command("python3", args)).toString()) as PoplibResult;
@@ -105,7 +115,7 @@ export async function poplibFetch(port: number, account: Account, options: { apo
 /** curl pop3://host/ lists "n size" lines; pop3://host/n retrieves message n. */
 export async function curlPop(port: number, account: Account, message?: number): Promise<string> {
   const url = `pop3://127.0.0.1:${port}/${message === undefined ? "" : message}`;
-  return (await command("curl", ["-sS", "--user", `${account.user}:${account.password}`, url])).toString("latin1");
+  return (await command("curl", ["-sS", "--user", `${account.login}:${account.password}`, url])).toString("latin1");
 }
 
 /**
@@ -113,22 +123,43 @@ export async function curlPop(port: number, account: Account, message?: number):
  * stores it in a file. Returns the messages in retrieval order.
  */
 export async function fetchmail(port: number, account: Account, keep: boolean, scratch: string): Promise<string[]> {
+  return runFetchmail(scratch, (mda) => [
+    "set no syslog",
+    "set no bouncemail",
+    `poll 127.0.0.1 service ${port} protocol pop3 auth password timeout 20 uidl`,
+    `  user "${account.login}" there with password "${account.password}" is "root" here`,
+    `  ${keep ? "keep" : "nokeep"} fetchall no rewrite sslproto '' mda "${mda}"`,
+  ]);
+}
+
+/**
+ * fetchmail with the configuration README.md shows (its "poll" block, for
+ * letterbox.home.arpa), pointed at the simulator: only the host, the port,
+ * the name and password change, and an MDA is added, since fetchmail's
+ * default delivery (to an SMTP server on port 25) has nowhere to go here.
+ */
+export async function fetchmailAsInReadme(port: number, account: Account, scratch: string): Promise<string[]> {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const block = /```\n(poll letterbox\.home\.arpa [^`]*)```/.exec(readme);
+  if (!block) throw new Error("README.md shows no fetchmail configuration (a code block starting with poll letterbox.home.arpa)");
+  const lines = block[1].trimEnd().split("\n");
+  const rc = lines
+    .map((l) =>
+      l.replace("poll letterbox.home.arpa ", `poll 127.0.0.1 service ${port} `).replace('"alice@home.arpa"', `"${account.login}"`).replace('"alice-demo"', `"${account.password}"`),
+    )
+    .join("\n");
+  if (rc === lines.join("\n") || !rc.includes(account.login) || !rc.includes(account.password)) throw new Error(`cannot adapt README's fetchmail configuration:\n${block[1]}`);
+  return runFetchmail(scratch, (mda) => [rc, `  mda "${mda}"`]);
+}
+
+/** Runs fetchmail once with the rc lines `rc(mda)` gives; returns what the MDA stored, in retrieval order. */
+async function runFetchmail(scratch: string, rcLines: (mda: string) => string[]): Promise<string[]> {
   const home = fs.mkdtempSync(path.join(scratch, "fetchmail-"));
   const out = path.join(home, "out");
   fs.mkdirSync(out);
   const rc = path.join(home, "fetchmailrc");
   const mda = `/bin/sh -c 'cat > ${out}/$(date +%s%N).eml'`;
-  fs.writeFileSync(
-    rc,
-    [
-      "set no syslog",
-      "set no bouncemail",
-      `poll 127.0.0.1 service ${port} protocol pop3 auth password timeout 20 uidl`,
-      `  user "${account.user}" there with password "${account.password}" is "root" here`,
-      `  ${keep ? "keep" : "nokeep"} fetchall no rewrite sslproto '' mda "${mda}"`,
-      "",
-    ].join("\n"),
-  );
+  fs.writeFileSync(rc, rcLines(mda).join("\n") + "\n");
   fs.chmodSync(rc, 0o600); // fetchmail refuses an rc file others can read
   await command("fetchmail", ["-f", rc, "--idfile", path.join(home, "ids"), "--pidfile", path.join(home, "pid"), "--invisible", "--nodetach"], {
     env: { ...process.env, FETCHMAILHOME: home, HOME: home },
@@ -150,7 +181,7 @@ export async function getmail(port: number, account: Account, scratch: string): 
       "type = SimplePOP3Retriever",
       "server = 127.0.0.1",
       `port = ${port}`,
-      `username = ${account.user}`,
+      `username = ${account.login}`,
       `password = ${account.password}`,
       "",
       "[destination]",
@@ -169,6 +200,40 @@ export async function getmail(port: number, account: Account, scratch: string): 
   await command("getmail", ["--rcfile", "getmailrc", "--getmaildir", home, "--quiet"]);
   const dir = path.join(maildir, "new");
   return fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f), "latin1"));
+}
+
+/**
+ * mpop (USER/PASS or APOP, TLS off as the box has none), delivering to an MDA
+ * that stores each message in a file, with mpop's own Received header turned
+ * off. mpop hands the MDA Unix line endings. Deletes what it retrieved unless
+ * `keep`. Returns the messages in retrieval order.
+ */
+export async function mpop(port: number, account: Account, options: { apop?: boolean; keep?: boolean }, scratch: string): Promise<string[]> {
+  const home = fs.mkdtempSync(path.join(scratch, "mpop-"));
+  const out = path.join(home, "out");
+  fs.mkdirSync(out);
+  const rc = path.join(home, "mpoprc");
+  fs.writeFileSync(
+    rc,
+    [
+      "account default",
+      "host 127.0.0.1",
+      `port ${port}`,
+      `user ${account.login}`,
+      `password ${account.password}`,
+      "tls off",
+      `auth ${options.apop ? "apop" : "user"}`,
+      "timeout 20",
+      "received_header off",
+      `uidls_file ${home}/uidls`,
+      `delivery mda "/bin/sh -c 'cat > ${out}/$(date +%s%N).eml'"`,
+      `keep ${options.keep ? "on" : "off"}`,
+      "",
+    ].join("\n"),
+  );
+  fs.chmodSync(rc, 0o600); // mpop refuses a file with a password that others can read
+  await command("mpop", ["-C", rc, "--quiet", "default"], { env: { ...process.env, HOME: home } });
+  return fs.readdirSync(out).sort().map((f) => fs.readFileSync(path.join(out, f), "latin1"));
 }
 
 /** Lets other users (nobody, postfix) traverse from `scratch` down to `dir` (temp dirs are 0700). */
