@@ -16,7 +16,7 @@ all: build
 # msgpackr-extract binary, which the package mirror here does not carry.
 $(NODE_DEPS): package.json package-lock.json
 	@echo "installing npm packages (npm install; the first time takes a minute)"
-	@npm install --no-audit --no-fund --silent >/dev/null
+	@npm install --no-audit --no-fund >/dev/null
 	@touch $(NODE_DEPS)
 
 deps: $(NODE_DEPS)

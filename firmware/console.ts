@@ -407,7 +407,8 @@ export class Console {
     }
     this.settings = settings;
     this.target.applyConfig(settings.config);
-    this.hal.log("console: settings committed (" + decimal(settings.config.users.length) + " users)");
+    const n = settings.config.users.length;
+    this.hal.log("console: settings committed (" + decimal(n) + (n === 1 ? " user)" : " users)"));
     return undefined;
   }
 

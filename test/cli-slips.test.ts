@@ -168,6 +168,9 @@ describe("usage errors exit 2 (item 7)", () => {
     [["reboot", "--timeout", "x"], /--timeout/],
     [["boards", "extra"], /too many arguments/],
     [["sim", "--runtime", "python"], /--runtime/],
+    [["flash", "--runtime", "esp8266"], /--runtime/],
+    [["flash", "--timeout", "later"], /--timeout/],
+    [["build", "--runtime", "arduino"], /--runtime/],
   ];
   for (const [args, message] of cases) {
     it(`letterbox ${args.join(" ")}`, () => {

@@ -53,6 +53,24 @@ async function logLines(port: string): Promise<string[]> {
 }
 
 /** "1 Dec 2026 00:05:53 " before every line once the clock is set. */
+describe("log lines before the clock is set", () => {
+  for (const runtime of RUNTIME_NAMES) {
+    it(`count seconds since boot, marked as such (${runtime} runtime)`, async () => {
+      const lines: string[] = [];
+      let now = 40; // a board without SNTP counts from about 0
+      const sim = await startSimulator({ runtime, config: testConfig(), dataDir: tempDir(`boot-${runtime}`), smtpPort: 0, pop3Port: 0, clock: () => now, log: (l) => lines.push(l) });
+      try {
+        now += 7;
+        await mail(sim, "alice@example.org", "late");
+      } finally {
+        await sim.stop();
+      }
+      assert.ok(lines.some((l) => /^boot\+0s store: new store created$/.test(l)), lines.join("\n"));
+      assert.ok(lines.some((l) => /^boot\+7s smtp: delivered /.test(l)), lines.join("\n"));
+    });
+  }
+});
+
 const TIME = "\\d{1,2} [A-Z][a-z]{2} \\d{4} \\d\\d:\\d\\d:\\d\\d ";
 
 for (const runtime of RUNTIME_NAMES) {
@@ -168,6 +186,15 @@ for (const runtime of RUNTIME_NAMES) {
       assert.equal(backup.code, 0, backup.stderr);
       assert.match(backup.stdout, /backed up 2 mailboxes into .*: 3 messages downloaded/);
       assert.equal(fs.readdirSync(path.join(out, "bob", "cur")).length, 2);
+      // A new user of that name would get it: refused unless --keep-old-mail, by users add and by provision.
+      const add = await run(["users", "add", "bob", "--port", port], "new-bob-pass\n");
+      assert.equal(add.code, 1);
+      assert.match(add.stderr, /Adding bob would give the mail of an earlier user of the same name to the new one:\n {2}bob: 2 messages/);
+      const provision = await run(["provision", "--port", port, "--config", configFile(dir, ["alice", "bob"])]);
+      assert.equal(provision.code, 1);
+      assert.match(provision.stderr, /would give the mail of an earlier user/);
+      const list = await run(["users", "list", "--port", port]);
+      assert.equal(list.stdout, "alice\n(bob: not a user, but mail is on the card; see letterbox status)\n");
     });
 
     it("with the option, the removed users' mail is deleted, so a later user of the name starts empty (item 2)", async () => {

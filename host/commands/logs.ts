@@ -1,6 +1,7 @@
 /** `letterbox logs [--follow]`: the board's log ring buffer. */
 import { Command } from "commander";
 import { action, connect, PortOptions, positive, withPortOptions } from "./common";
+import { plural } from "../words";
 
 export function registerLogs(program: Command): void {
   withPortOptions(program.command("logs").description("Print the board's recent log lines."))
@@ -18,7 +19,7 @@ export function registerLogs(program: Command): void {
           let since = 0;
           for (;;) {
             const { map } = await client.request("logs", { since });
-            if (Number(map.skipped) > 0) console.log(`... ${map.skipped} older lines dropped by the board`);
+            if (Number(map.skipped) > 0) console.log(`... ${plural(Number(map.skipped), "older line")} dropped by the board`);
             for (const line of map.lines as string[]) console.log(line);
             const fullPage = Number(map.next) > since && (map.lines as string[]).length > 0;
             since = Number(map.next);

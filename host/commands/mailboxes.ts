@@ -45,6 +45,23 @@ export function checkOrphans(all: Mailbox[], keeps: (user: string) => boolean, w
   );
 }
 
+/**
+ * Refuses unless `allowed`: new users named like a removed user whose mail
+ * is still on the card would get that mail.
+ */
+export function checkInheritance(all: Mailbox[], added: (user: string) => boolean, what: string, option: string, allowed: boolean): void {
+  const inherited = all.filter((m) => m.orphaned && m.messages > 0 && added(m.user));
+  if (inherited.length === 0 || allowed) return;
+  throw new MailWouldBeOrphaned(
+    [
+      `${what} would give the mail of an earlier user of the same name to the new one:`,
+      ...inherited.map((m) => `  ${describeMailbox(m)}`),
+      "Nothing was changed. If it is the same person, run again with --keep-old-mail. Otherwise save that mail",
+      `(letterbox backup --out DIR) and delete it (letterbox users remove NAME --delete-mail) first.`,
+    ].join("\n"),
+  );
+}
+
 /** Deletes the mail of users no longer configured (msgs.delete), once the change that removed them is committed. */
 export async function deleteMail(client: DeviceClient, losing: Mailbox[]): Promise<void> {
   for (const m of losing) {

@@ -5,7 +5,7 @@ import { loadConfigFile, toSettingsMap } from "../config";
 import { packr } from "../serial/protocol";
 import type { DeviceClient } from "../serial/client";
 import { action, connect, PortOptions, withPortOptions } from "./common";
-import { checkOrphans, deleteMail, mailboxes } from "./mailboxes";
+import { checkInheritance, checkOrphans, deleteMail, mailboxes } from "./mailboxes";
 import { plural } from "../words";
 
 const DELETE_OPTION = "--delete-mail-of-removed-users";
@@ -34,21 +34,25 @@ export function registerProvision(program: Command): void {
       .command("provision")
       .description("Send a configuration (Wi-Fi, hostname, domains, users, limits, time) to the board's internal flash.")
       .requiredOption("-c, --config <file>", "configuration file (JSON, see examples/home.json)")
-      .option(DELETE_OPTION, "delete the mail of users the file leaves out (back it up first: letterbox backup)"),
+      .option(DELETE_OPTION, "delete the mail of users the file leaves out (back it up first: letterbox backup)")
+      .option("--keep-old-mail", "give mail left on the card by a removed user to the file's user of that name"),
   )
     .addHelpText(
       "after",
       "\nThe file is checked first; nothing is sent when it has problems. The board applies it completely or not at all." +
-        `\nA file that leaves out a user who still has mail on the board is refused, unless ${DELETE_OPTION} is given.`,
+        `\nA file that leaves out a user who still has mail on the board is refused, unless ${DELETE_OPTION} is given;` +
+        "\none that names a removed user whose mail is still there, unless --keep-old-mail is given.",
     )
     .action(
-      action(async (opts: PortOptions & { config: string; deleteMailOfRemovedUsers?: boolean }) => {
+      action(async (opts: PortOptions & { config: string; deleteMailOfRemovedUsers?: boolean; keepOldMail?: boolean }) => {
         const file = loadConfigFile(opts.config);
         const settings = packr.pack(toSettingsMap(file));
         const client = await connect(opts);
         try {
           const names = new Set(file.users.map((u) => u.name));
-          const losing = checkOrphans(await mailboxes(client), (u) => names.has(u), opts.config, DELETE_OPTION, opts.deleteMailOfRemovedUsers === true);
+          const all = await mailboxes(client);
+          const losing = checkOrphans(all, (u) => names.has(u), opts.config, DELETE_OPTION, opts.deleteMailOfRemovedUsers === true);
+          checkInheritance(all, (u) => names.has(u), opts.config, "--keep-old-mail", opts.keepOldMail === true);
           const result = await sendSettings(client, settings);
           console.log(`provisioned ${file.hostname}: ${plural(result.users, "user")}, domains ${file.domains.join(", ")}`);
           await deleteMail(client, losing);

@@ -1,7 +1,7 @@
 /** `letterbox users list|add|passwd|remove`: each change is committed to the board's flash at once. */
 import { Command } from "commander";
 import { action, connect, PortOptions, readPassword, UsageError, withPortOptions } from "./common";
-import { checkOrphans, deleteMail, mailboxes } from "./mailboxes";
+import { checkInheritance, checkOrphans, deleteMail, mailboxes } from "./mailboxes";
 import { DeviceError } from "../serial/client";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
@@ -36,23 +36,26 @@ export function registerUsers(program: Command): void {
     }),
   );
 
-  const change = (op: string, what: string, needsPassword: boolean) =>
-    withPortOptions(users.command(`${op} <name>`).description(what)).action(
-      action(async (name: string, opts: PortOptions) => {
+  const change = (op: "add" | "passwd", what: string) => {
+    const cmd = withPortOptions(users.command(`${op} <name>`).description(what));
+    if (op === "add") cmd.option("--keep-old-mail", "give mail left on the card by a removed user of this name to the new user");
+    cmd.action(
+      action(async (name: string, opts: PortOptions & { keepOldMail?: boolean }) => {
         checkName(name);
-        const args: Record<string, unknown> = { name };
-        if (needsPassword) args.password = await newPassword();
+        const password = await newPassword();
         const client = await connect(opts);
         try {
-          await client.request(`users.${op}`, args);
-          console.log(`${op === "add" ? "added" : op === "remove" ? "removed" : "changed the password of"} ${name}`);
+          if (op === "add") checkInheritance(await mailboxes(client), (u) => u === name, `Adding ${name}`, "--keep-old-mail", opts.keepOldMail === true);
+          await client.request(`users.${op}`, { name, password });
+          console.log(`${op === "add" ? "added" : "changed the password of"} ${name}`);
         } finally {
           await client.close();
         }
       }),
     );
-  change("add", "Add a user (reads the password from stdin).", true);
-  change("passwd", "Set a user's password (reads it from stdin).", true);
+  };
+  change("add", "Add a user (reads the password from stdin). Refused when a removed user of that name left mail, unless --keep-old-mail.");
+  change("passwd", "Set a user's password (reads it from stdin).");
 
   withPortOptions(
     users
