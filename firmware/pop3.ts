@@ -32,8 +32,9 @@ const FAIL_MEMORY_SECONDS = 300;
  * are forgotten. Other names are not affected.
  */
 const LOCKOUT_FAILURES = 5;
-/** Failure records kept for names that are no user's (the oldest goes first). */
+/** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
 const MAX_UNKNOWN_RECORDS = 8;
+const MAX_KEY = 64;
 
 const enum State {
   Authorization = 0,
@@ -91,10 +92,11 @@ export class Pop3Server {
    * answering it. `name` is the user's name when the login named a user
    * (`known`; every spelling of a user shares one count), else the name as
    * typed, in lower case. Memory stays bounded: one record per user, and at
-   * most MAX_UNKNOWN_RECORDS for other names, so guessing at other names
-   * cannot push a user's record out.
+   * most MAX_UNKNOWN_RECORDS for other names (their first MAX_KEY octets), so
+   * guessing at other names cannot push a user's record out.
    */
   recordFailure(name: string, known: boolean): number {
+    name = name.substring(0, MAX_KEY);
     const now = this.hal.now();
     let record: FailRecord | undefined = undefined;
     let unknown = 0;
@@ -117,6 +119,7 @@ export class Pop3Server {
 
   /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
   lockedOut(name: string): number {
+    name = name.substring(0, MAX_KEY);
     const now = this.hal.now();
     for (let i = 0; i < this.failures.length; i++) {
       const r = this.failures[i];
@@ -304,8 +307,9 @@ export class Pop3Session {
   private refuseLockedOut(typed: string, user: string): boolean {
     const seconds = this.server.lockedOut(user.length > 0 ? user : lower(typed));
     if (seconds === 0) return false;
+    // The name is cut so the reply stays within RFC 2449's 512 octets.
     this.reply(
-      "-ERR [LOGIN-DELAY] " + decimal(LOCKOUT_FAILURES) + " failed logins as " + typed +
+      "-ERR [LOGIN-DELAY] " + decimal(LOCKOUT_FAILURES) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) +
         " (wrong name or password): locked, try again in " + decimal(seconds) + " seconds",
     );
     return true;

@@ -307,10 +307,14 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("POP3 password guessing: a name that is no user's is counted as typed", async () => {
-      const { free: g, all } = await fiveFailures(["mallory", "MALLORY", "Mallory", "mallory", "mallory"]);
-      g.write("USER mallory\r\nPASS anything\r\n");
+      // A name of 400 octets: the lockout's reply shows its first 255, within the 512 octets of a reply line.
+      const long = "mallory-" + "x".repeat(392);
+      const { free: g, all } = await fiveFailures([long, long.toUpperCase(), "M" + long.slice(1), long, long]);
+      g.write(`USER ${long}\r\nPASS anything\r\n`);
       await expectLine(g, /^\+OK /);
-      await expectLine(g, /^-ERR \[LOGIN-DELAY\] 5 failed logins as mallory \(wrong name or password\): locked, try again in \d+ seconds$/);
+      const text = await expectLine(g, /^-ERR \[LOGIN-DELAY\] 5 failed logins as mallory-x+\.\.\. \(wrong name or password\): locked, try again in \d+ seconds$/);
+      assert.ok(text.includes(` as ${long.slice(0, 255)}... (`), text);
+      assert.ok(text.length + 2 <= 512, `${text.length + 2} octets`);
       // Another unknown name has a count of its own: its first failure waits only the first delay.
       const started = Date.now();
       g.write("USER mallory@example.org\r\nPASS anything\r\n");

@@ -25,6 +25,9 @@ describe("POP3 failed logins", () => {
     for (let i = 0; i < 5; i++) server.recordFailure("dave@example.org", false);
     assert.ok(server.lockedOut("dave@example.org") > 0, "an unknown name is counted as typed");
     assert.equal(server.lockedOut("dave"), 0, "another spelling of an unknown name is another name");
+    for (let i = 0; i < 5; i++) server.recordFailure("x".repeat(500 + i), false);
+    assert.ok(server.lockedOut("x".repeat(600)) > 0, "long unknown names are kept by their first 64 octets");
+    assert.ok(server.failures.every((r) => r.name.length <= 64));
     now += 100;
     assert.equal(server.lockedOut("alice"), 201);
     now += 201;
