@@ -168,13 +168,14 @@ export interface ConfigFile {
 export function validateConfig(value: unknown): ConfigFile {
   const problems: string[] = validate(value) ? [] : (validate.errors || []).map((e) => describe(e, value));
   const file = value as unknown as ConfigFile;
-  if (problems.length) throw new ConfigError(problems);
+  // Beyond the schema, and reported with its problems: every mistake at once.
   const seen = new Set<string>();
-  file.users.forEach((u, i) => {
+  (Array.isArray(file?.users) ? file.users : []).forEach((u, i) => {
+    if (!u || typeof u.name !== "string") return;
     if (seen.has(u.name)) problems.push(`users #${i + 1}: the name "${u.name}" appears twice (each user once)`);
     seen.add(u.name);
   });
-  if (file.timezone !== undefined && !knownTimeZone(file.timezone)) {
+  if (typeof file?.timezone === "string" && file.timezone !== "" && !knownTimeZone(file.timezone)) {
     problems.push(`timezone: "${file.timezone}" is not a time zone Node knows (an IANA name such as Europe/Berlin or UTC)`);
   }
   if (problems.length) throw new ConfigError(problems);

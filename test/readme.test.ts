@@ -1,0 +1,130 @@
+/**
+ * README shows what the tool prints: its `make sim` transcripts, the config
+ * error and refusal examples are compared with real runs (paths, ports and
+ * sizes aside), and every option in its command lines exists.
+ */
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { sendMail } from "./helpers/clients";
+import { ROOT, tempDir } from "./helpers/fixtures";
+
+const CLI = path.join(ROOT, "host/bin/letterbox.js");
+const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+const HOME = "/home/me/letterbox";
+
+/** The code blocks of README whose first line starts with `first`. */
+function blocks(first: string): string[][] {
+  const out: string[][] = [];
+  const re = /```[a-z]*\n([^]*?)```/g;
+  for (let m; (m = re.exec(README)); ) {
+    const lines = m[1].replace(/\n$/, "").split("\n");
+    if (lines[0].startsWith(first)) out.push(lines);
+  }
+  return out;
+}
+
+/** The same text with what differs between runs made equal. */
+function normal(text: string, cwd: string): string {
+  return text
+    .split(cwd)
+    .join(HOME)
+    .replace(/\/dev\/pts\/\d+/g, "/dev/pts/N")
+    .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT")
+    .replace(/\(\d+ bytes\)/g, "(N bytes)");
+}
+
+interface Sim {
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+function startSim(cwd: string): Promise<Sim> {
+  const child = spawn(process.execPath, [CLI, "sim", "--serial", "--smtp-port", "0", "--pop3-port", "0"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  return new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("Ctrl-C to stop.\n")) {
+        resolve({
+          output: () => out,
+          stop: () => new Promise<void>((done) => (child.on("exit", () => done()), child.kill("SIGINT"))),
+        });
+      }
+    });
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => reject(new Error(`sim exited with ${code}: ${err}`)));
+  });
+}
+
+function letterbox(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", env: { ...process.env, LETTERBOX_PORT: "" } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("README", () => {
+  it("shows what make sim prints, the first time and after provisioning, and the examples of errors", async () => {
+    const cwd = fs.realpathSync(tempDir("readme"));
+    fs.mkdirSync(path.join(cwd, "examples"));
+    fs.copyFileSync(path.join(ROOT, "examples/home.json"), path.join(cwd, "examples/home.json"));
+    const [first, second] = blocks("$ make sim");
+    assert.ok(first && second, "two make sim transcripts");
+    // The make steps are what Makefile and the install script print.
+    const makefile = fs.readFileSync(path.join(ROOT, "Makefile"), "utf8");
+    assert.ok(makefile.includes(`@echo "${first[1]}"`), first[1]);
+    assert.ok(makefile.includes(`@echo "${first[2]}"`), first[2]);
+    assert.equal(first[3], "installing Debian packages: socat (apt-get; this can take a minute)"); // test/cli-slips checks the script says so
+
+    let sim = await startSim(cwd);
+    const port = /serial (\/dev\/pts\/\d+)/.exec(sim.output())![1];
+    const smtp = Number(/SMTP  127\.0\.0\.1:(\d+)/.exec(sim.output())![1]);
+    try {
+      assert.equal(normal(sim.output(), cwd), normal(first.slice(4, first.indexOf("^C")).join("\n") + "\n", cwd));
+      // The refusal: three messages for alice, then a file without her.
+      for (let i = 0; i < 3; i++) {
+        assert.match(await sendMail(smtp, "bob@home.arpa", ["alice@home.arpa"], Buffer.from("Subject: hello\r\n\r\nHi Alice!\r\n")), /^250 /);
+      }
+      const refusal = blocks("$ npx letterbox provision").find((b) => b.some((l) => l.includes("would leave mail")))!;
+      const realPort = (a: string) => (a.startsWith("/dev/pts/") ? port : a);
+      let r = letterbox(refusal[0].slice(2).split(" ").slice(2).map(realPort), cwd);
+      assert.equal(r.code, 1);
+      assert.equal(normal(r.stderr, cwd), normal(refusal.slice(1).join("\n") + "\n", cwd));
+      // The config errors.
+      const errors = blocks("$ npx letterbox provision").find((b) => b.some((l) => l.includes("config:")))!;
+      fs.writeFileSync(path.join(cwd, "mine.json"), JSON.stringify({ hostname: "box.home.arpa", domains: ["home.arpa"], users: [{ name: "dora", password: "two words" }], timezone: "Mars/Olympus" }));
+      r = letterbox(errors[0].slice(2).split(" ").slice(2).map(realPort), cwd);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, errors.slice(1).join("\n") + "\n");
+      // Provisioned (the mail of alice deleted, as README says), then the second transcript.
+      r = letterbox(["provision", "--port", port, "--config", "examples/home.json", "--delete-mail-of-removed-users"], cwd);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await sim.stop();
+    }
+    assert.equal(normal(sim.output(), cwd).split("\n").slice(-2)[0], first[first.length - 1].split(cwd).join(HOME));
+    sim = await startSim(cwd);
+    try {
+      assert.equal(normal(sim.output(), cwd), normal(second.slice(1).join("\n") + "\n", cwd));
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("every option in its command lines exists", () => {
+    const lines = README.split("\n").filter((l) => /^(echo .*\| )?npx letterbox /.test(l));
+    assert.ok(lines.length > 10);
+    for (const line of lines) {
+      const words = line.replace(/^echo .*\| /, "").replace(/#.*$/, "").trim().split(/\s+/).slice(2);
+      const command = words.filter((w, i) => !w.startsWith("-") && words.slice(0, i).every((p) => !p.startsWith("-")));
+      const sub = command.filter((w) => /^[a-z]+$/.test(w)).slice(0, 2);
+      const help = letterbox([...sub, "--help"], ROOT);
+      assert.equal(help.code, 0, `${sub.join(" ")} --help`);
+      for (const option of words.filter((w) => /^--?[a-z]/.test(w))) {
+        assert.ok(help.stdout.includes(option), `README: \`${line.trim()}\`: ${option} is not an option of letterbox ${sub.join(" ")}`);
+      }
+    }
+  });
+});
