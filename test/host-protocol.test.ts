@@ -195,17 +195,23 @@ test("a failing flash write leaves the old settings in force", () => {
 test("log lines keep to the ring's size, report what was dropped, and never carry a frame marker", () => {
   const ring = new LogRing(3);
   const printed: string[] = [];
-  const hal = { log: (line: string) => printed.push(line) } as unknown as Hal;
+  let now = 3; // a board whose clock is not set counts from boot
+  const hal = { log: (line: string) => printed.push(line), now: () => now } as unknown as Hal;
   captureLog(hal, ring);
   hal.log("RCPT from \xfeL\x01 peer");
+  now = 15;
   for (const n of ["two", "three", "four"]) hal.log(n);
-  assert.equal(printed[0], "RCPT from ?L\x01 peer");
+  assert.equal(printed[0], "boot+0s RCPT from ?L\x01 peer");
   const page = ring.since(0, 1000);
-  assert.deepEqual(page.lines, ["two", "three", "four"]);
+  assert.deepEqual(page.lines, ["boot+12s two", "boot+12s three", "boot+12s four"]);
   assert.equal(page.skipped, 1);
   assert.equal(page.next, 4);
   assert.deepEqual(ring.since(4, 1000).lines, []);
-  const small = ring.since(1, 10);
-  assert.deepEqual(small.lines, ["two"]);
+  const small = ring.since(1, 20);
+  assert.deepEqual(small.lines, ["boot+12s two"]);
   assert.equal(small.next, 2);
+  // Once the clock is set (SNTP): the date and time in UTC.
+  now = 1796087153;
+  hal.log("five");
+  assert.equal(printed[printed.length - 1], "1 Dec 2026 01:05:53 five");
 });
