@@ -95,11 +95,14 @@ export interface Recipient {
  * Who receives mail for a parsed path's `local` part and `domain`: `name@domain`
  * for any configured domain (any letter case, quoted or not:
  * `"alice"@home.arpa` is alice) delivers to user `name`, and so does
- * `name+anything@domain` (subaddressing). `postmaster` (RFC 5321 4.5.1
+ * `name+anything@domain` (subaddressing), also with the domain's trailing
+ * dot. `postmaster` (RFC 5321 4.5.1
  * requires it, also without a domain) goes to the user named postmaster,
  * else to the first user.
  */
 export function resolveRecipient(config: Config, local: string, domain: string): Recipient {
+  // The absolute form "home.arpa." is the same domain.
+  if (domain.charCodeAt(domain.length - 1) === 46) domain = domain.substring(0, domain.length - 1);
   if (domain.length > 0 && !hasDomain(config, domain)) {
     return { user: "", refusal: "550 5.7.1 Relaying denied: this box only receives mail for its own domains" };
   }
