@@ -59,7 +59,7 @@ describe("letterbox sim", () => {
   ];
   for (const [what, config, message] of cases) {
     it(`rejects ${what} with a clear line naming the field and exit code 2`, () => {
-      const r = spawnSync(process.execPath, [CLI, "sim", "--config", writeConfig(config), "--data", tempDir("bad")], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, [CLI, "sim", "--config", writeConfig(config), "--data", tempDir("bad")], { encoding: "utf8", timeout: 30000 });
       assert.equal(r.status, 2);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /\^\[|\\x21|must match pattern|users\.\d|\/users\//, "no raw patterns or JSON pointers");
@@ -68,7 +68,7 @@ describe("letterbox sim", () => {
   }
 
   it("rejects a missing config file with exit code 2", () => {
-    const r = spawnSync(process.execPath, [CLI, "sim", "--config", "/nonexistent/letterbox.json"], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [CLI, "sim", "--config", "/nonexistent/letterbox.json"], { encoding: "utf8", timeout: 30000 });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /cannot read \(ENOENT\)/);
   });

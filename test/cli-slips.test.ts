@@ -47,7 +47,7 @@ function startSim(args: string[], cwd = ROOT): Promise<Started> {
 
 /** Runs `letterbox ...` to its end. */
 function run(args: string[], input = ""): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: "utf8", env: { ...process.env, LETTERBOX_PORT: "" } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: "utf8", timeout: 30000, env: { ...process.env, LETTERBOX_PORT: "" } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -163,6 +163,9 @@ describe("usage errors exit 2 (item 7)", () => {
     [["provision", "--config", "x.json", "--timeout", "soon"], /--timeout/],
     [["users", "list", "--timeout", "1.5"], /--timeout/],
     [["users", "remove"], /missing required argument 'name'/],
+    [["users", "add", "dora", "--timeout", "x"], /--timeout/],
+    [["users", "passwd"], /missing required argument 'name'/],
+    [["users", "add", "Dora Explorer"], /user name "Dora Explorer": use 1-32 lower-case letters/],
     [["monitor", "--baud", "fast"], /--baud/],
     [["backup", "--port", "/dev/null"], /required option '-o, --out <dir>' not specified/],
     [["reboot", "--timeout", "x"], /--timeout/],

@@ -61,7 +61,7 @@ function startSim(cwd: string): Promise<Sim> {
 }
 
 function letterbox(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", env: { ...process.env, LETTERBOX_PORT: "" } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", timeout: 30000, env: { ...process.env, LETTERBOX_PORT: "" } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
