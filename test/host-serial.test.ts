@@ -290,6 +290,16 @@ for (const runtime of RUNTIME_NAMES) {
       assert.equal((await done).code, 0);
     });
 
+    it("users remove and provision change nothing while the card cannot be read: whose mail is on it is unknown", async () => {
+      const r = await run(["users", "remove", "ben", "--port", port]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the board cannot read its card, so no one can tell whose mail is on it\. Nothing was changed/);
+      const p = await run(["provision", "--port", port, "--config", EXAMPLE]);
+      assert.equal(p.code, 1);
+      const list = await run(["users", "list", "--port", port]);
+      assert.deepEqual(list.stdout.trim().split("\n"), ["anna", "ben", "family"]);
+    });
+
     it("reboot restarts the box with its settings and mail (and a reinserted card)", async () => {
       cardFails = false;
       const r = await run(["reboot", "--port", port]);

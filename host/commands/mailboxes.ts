@@ -15,8 +15,13 @@ export interface Mailbox {
   orphaned?: boolean;
 }
 
+/** Every mailbox on the board; throws when the card cannot be read, since then no one can tell whose mail is there. */
 export async function mailboxes(client: DeviceClient): Promise<Mailbox[]> {
   const { map } = await client.request("status");
+  const unreadable = (map.errors as string[]).some((e) => /cannot read the card/.test(e)) || map.cardError !== undefined;
+  if (unreadable) {
+    throw new MailWouldBeOrphaned("the board cannot read its card, so no one can tell whose mail is on it. Nothing was changed: put the card back (or fix it) and try again.");
+  }
   return map.mailboxes as Mailbox[];
 }
 
