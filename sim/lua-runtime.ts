@@ -1,8 +1,10 @@
 /**
  * The `lua` runtime: the NodeMCU build of the core (dist/nodemcu, rebuilt
- * when a source is newer) run in a fengari Lua 5.3 VM with emulated NodeMCU
- * modules on the simulator's real sockets, simulated card and clock. Boots
- * the way init.lua does: dofile("letterbox.lua").boot(<board settings>).
+ * when a source is newer) run on the reference Lua 5.3 interpreter with the
+ * board's numbers (LUA_32BITS, as WebAssembly: sim/lua/wasm.ts) and the
+ * dev-esp32 modules emulated from their sources (sim/lua/nodemcu.ts) on the
+ * simulator's real sockets, simulated card and clock. Boots as the board
+ * does: init.lua from SPIFFS, the core from the Lua Flash Store.
  * An uncaught Lua error restarts the emulated board, as NodeMCU does.
  */
 import * as fs from "node:fs";
@@ -10,7 +12,8 @@ import * as path from "node:path";
 import type { InternalFlash } from "../firmware/hal";
 import { encode } from "../firmware/msgpack";
 import { settingsToMap } from "../firmware/settings";
-import { bootSettings, buildNodemcu, NODEMCU_DIST, readBoard } from "../host/nodemcu/build";
+import { buildNodemcu, lfsModuleName, NODEMCU_DIST, readBoard } from "../host/nodemcu/build";
+import { LfsStore } from "./lua/lfs";
 import { NodeMcu } from "./lua/nodemcu";
 import { Spiffs } from "./lua/spiffs";
 import { LuaError, LuaVm } from "./lua/vm";
@@ -83,9 +86,11 @@ export const luaRuntime: Runtime = {
 export async function startLuaBox(options: RuntimeOptions, seed = 1): Promise<LuaRunningBox> {
   const board = readBoard();
   const files = luaBuildFiles();
-  const spiffs = new Spiffs(options.flash, [board.files.bundle, board.files.boot]);
-  spiffs.write(board.files.bundle, files.bundle);
+  const spiffs = new Spiffs(options.flash, [board.files.boot]);
   spiffs.write(board.files.boot, files.init);
+  // As if `letterbox flash` had loaded the LFS image: the core in the Lua Flash Store.
+  const lfs = new LfsStore();
+  lfs.set(lfsModuleName(board), files.bundle);
   // The simulator's configuration stands in for unprovisioned flash, as the node runtime's fallback does.
   const fallback = Buffer.from(encode(settingsToMap({ config: options.config })), "latin1");
   const errors: string[] = [];
@@ -111,12 +116,15 @@ export async function startLuaBox(options: RuntimeOptions, seed = 1): Promise<Lu
       bindHost: options.bindHost,
       clock: options.clock,
       serial: options.serial,
+      lfs,
       onRestart: () => (options.reboot ? options.reboot() : restart()),
       seed: seed + restarts,
     });
     try {
+      // Boot as the board does: init.lua from SPIFFS, which starts the core
+      // from LFS after its pause; the pause alone is skipped here.
       vm.setGlobalBytes("__letterbox_fallback", fallback);
-      vm.run(`__letterbox = dofile("${board.files.bundle}").boot(${bootSettings(board, "letterbox-sim (lua)")}, __letterbox_fallback)`, "=boot");
+      vm.run(`dofile("${board.files.boot}") letterbox_boot:unregister() __letterbox = letterbox_start()`, "=boot");
     } catch (e) {
       await nodemcu.stop();
       throw e;

@@ -32,12 +32,12 @@ describe("lua runtime", () => {
 
   it("boots the built bundle and answers on the mapped ports", async () => {
     assert.match(await banner(box.ports[SMTP_PORT]), /^220 mx\.test\.example /);
-    assert.ok(logs.some((l) => l.includes("letterbox-sim (lua)")), logs.join("\n"));
+    assert.ok(logs.some((l) => l.includes("letterbox-nodemcu (esp32)")), logs.join("\n"));
   });
 
   it("restarts the board on an uncaught Lua error, on the same ports", async () => {
     const before = box.board();
-    before.vm.run(`tmr.create():alarm(5, tmr.ALARM_SINGLE, function() error("boom") end)`, "=fail");
+    before.vm.run(`tmr.create():alarm(10, tmr.ALARM_SINGLE, function() error("boom") end)`, "=fail");
     for (let i = 0; i < 200 && box.board() === before; i++) await new Promise((r) => setTimeout(r, 20));
     assert.notEqual(box.board(), before, "a new VM booted");
     assert.equal(box.restarts, 1);

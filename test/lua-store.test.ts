@@ -1,7 +1,7 @@
 /**
  * The codec and the store compiled by TypeScriptToLua and run in a Lua 5.3
- * VM shaped like NodeMCU's (fengari: 32-bit integers, single-precision
- * floats), on a simulated card: the transcript and the card's bytes must
+ * VM with NodeMCU's numbers (the C interpreter built with LUA_32BITS: 32-bit integers,
+ * single-precision floats), on a simulated card: the transcript and the card's bytes must
  * equal those of the same workload run on Node.
  */
 import { test } from "node:test";
@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ts from "typescript";
 import * as tstl from "typescript-to-lua";
-import { lauxlib, lua } from "fengari";
+import { lauxlib, lua } from "../sim/lua/wasm";
 import { SimCard } from "../sim/card";
 import type { FileHandle } from "../firmware/hal";
 import { checkText, LuaVm, pushText, raise, type LuaState } from "../sim/lua/vm";

@@ -41,40 +41,82 @@ function openFile(path: string, mode: string): FileHandle {
   };
 }
 
-/** The card as the core's Storage. */
+/** The last path component and its directory ("/LB/X" -> "/LB", "X"). */
+function splitPath(path: string): [string, string] {
+  let slash = path.length - 1;
+  while (slash > 0 && path.charAt(slash) !== "/") slash--;
+  return [slash <= 0 ? "/" : path.substring(0, slash), path.substring(slash + 1)];
+}
+
+/** file.list() of a card directory (file.c:39): names and sizes, undefined when it cannot be opened. */
+function listCard(dir: string): LuaTable<string, number> | undefined {
+  return file.list(dir === "/" ? CARD_ROOT : CARD_ROOT + dir);
+}
+
+/**
+ * The card as the core's Storage, on dev-esp32's API: contents through `io`,
+ * directories through `file` (list, exists, remove, mkdir; file.c:157-166).
+ */
 export function cardStorage(): Storage {
   return {
     open: openFile,
     size(path: string): number {
-      const st = file.stat(CARD_ROOT + path);
-      return st === undefined || st.is_dir ? -1 : st.size;
+      const [f] = io.open(CARD_ROOT + path, "rb");
+      if (f !== undefined) {
+        const [end] = f.seek("end", 0);
+        f.close();
+        if (end === undefined) fail("size", path, undefined);
+        return end;
+      }
+      // No handle (missing, a directory, or all four in use): the directory listing knows.
+      const [dir, name] = splitPath(path);
+      const entries = listCard(dir);
+      const size = entries === undefined ? undefined : entries.get(name);
+      if (size === undefined || listCard(path) !== undefined) return -1;
+      return size;
     },
     remove(path: string): void {
       if (!file.exists(CARD_ROOT + path)) fail("remove", path, "no such file");
-      file.remove(CARD_ROOT + path);
+      file.remove(CARD_ROOT + path); // unlink(): no result (file.c:92)
       if (file.exists(CARD_ROOT + path)) fail("remove", path, undefined);
     },
     mkdir(path: string): void {
       if (file.exists(CARD_ROOT + path)) return;
-      if (!file.mkdir(CARD_ROOT + path)) fail("mkdir", path, undefined);
+      // file.mkdir returns nothing and raises on failure (file.c:133).
+      const [ok, why] = pcall(file.mkdir, CARD_ROOT + path);
+      if (!ok) fail("mkdir", path, why);
     },
     list(path: string): string[] {
-      if (!file.chdir(CARD_ROOT + path)) fail("list", path, "no such directory");
+      const entries = listCard(path);
+      if (entries === undefined) return fail("list", path, "no such directory");
       const names: string[] = [];
-      for (const [name] of file.list()) names.push(name);
-      file.chdir("/FLASH");
+      for (const [name] of entries) if (name !== "." && name !== "..") names.push(name);
       names.sort(); // FAT directory order is not the simulator's
       return names;
     },
   };
 }
 
-/** One NodeMCU socket as the core's Connection, with at most one send outstanding. */
+/**
+ * One NodeMCU socket as the core's Connection, with at most one send
+ * outstanding. net.c releases a socket's callbacks only when the socket is
+ * collected (net_delete, net.c:786), and these callbacks reach the core's
+ * session, which reaches the socket: so they are unregistered as the
+ * connection ends, or the socket and its session would never be freed.
+ * The callbacks use the socket they are given, never capture it.
+ */
 function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => ConnectionEvents): void {
   let sending = false;
   let closed = false;
   let closeReported = false;
   let events: ConnectionEvents | undefined = undefined;
+  let sock: NetSocket | undefined = socket;
+  const release = function (this: void, s: NetSocket): void {
+    s.on("receive", undefined);
+    s.on("sent", undefined);
+    s.on("disconnection", undefined);
+    sock = undefined;
+  };
   const reportClose = function (this: void): void {
     if (closeReported || events === undefined) return;
     closeReported = true;
@@ -82,17 +124,19 @@ function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => Conn
   };
   const conn: Connection = {
     send(data: string): void {
-      if (closed) return;
+      if (closed || sock === undefined) return;
       if (sending) throw new Error("HAL violation: send() while a send is outstanding");
       sending = true;
-      socket.send(data);
+      sock.send(data);
     },
     close(): void {
-      if (closed) return;
+      if (closed || sock === undefined) return;
       closed = true;
-      socket.close();
-      // A local close raises no "disconnection": report it from the event
-      // loop, never from inside the core's own call.
+      const s = sock;
+      release(s);
+      s.close();
+      // A local close raises no "disconnection" (net.c:757): report it from
+      // the event loop, never from inside the core's own call.
       node.task.post(reportClose);
     },
     peer: socket.getpeer()[1],
@@ -104,8 +148,9 @@ function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => Conn
     sending = false;
     if (!closed && events !== undefined) events.onSent();
   });
-  socket.on("disconnection", () => {
+  socket.on("disconnection", (s) => {
     closed = true;
+    release(s);
     reportClose();
   });
   events = onConnection(conn);
@@ -121,10 +166,26 @@ function listen(options: ListenOptions): Listener {
   };
 }
 
+/** One FreeRTOS tick: tmr periods are whole ticks, and a period under one tick asserts (tmr.c:97). */
+const TICK_MS = 10;
+
 function setTimer(ms: number, callback: () => void): Timer {
+  if (ms <= 0) {
+    // "Run soon": a task post, never a zero-length timer.
+    let cancelled = false;
+    node.task.post(() => {
+      if (!cancelled) callback();
+    });
+    return {
+      cancel(): void {
+        cancelled = true;
+      },
+    };
+  }
   const timer = tmr.create();
-  // tmr rejects a zero interval; its tick is 10 ms anyway.
-  timer.alarm(ms < 1 ? 1 : ms, tmr.ALARM_SINGLE, () => callback());
+  // Whole ticks, rounded up so that no timer fires early.
+  const ticks = Math.ceil(ms / TICK_MS);
+  timer.alarm(ticks * TICK_MS, tmr.ALARM_SINGLE, () => callback());
   return {
     cancel(): void {
       timer.unregister();
@@ -132,13 +193,22 @@ function setTimer(ms: number, callback: () => void): Timer {
   };
 }
 
-/** SPIFFS, the internal flash: settings live here, never on the card. */
+/** SPIFFS, the internal flash, through `io` (dev-esp32 has no file.getcontents/putcontents): settings live here, never on the card. */
 const spiffs: InternalFlash = {
   read(name: string): string | undefined {
-    return file.getcontents(name);
+    const [f] = io.open(name, "rb");
+    if (f === undefined) return undefined;
+    const [data] = f.read("a");
+    f.close();
+    return data;
   },
   write(name: string, data: string): void {
-    if (!file.putcontents(name, data)) fail("write", name, "flash full?");
+    const [f, why] = io.open(name, "wb");
+    if (f === undefined) return fail("write", name, why);
+    const [ok, reason] = f.write(data);
+    const [closed, closeReason] = f.close();
+    if (ok === undefined) fail("write", name, reason);
+    if (closed === undefined) fail("write", name, closeReason);
   },
   erase(name: string): void {
     file.remove(name);
@@ -146,16 +216,17 @@ const spiffs: InternalFlash = {
 };
 
 /**
- * UART 0 for the host tool's console frames. Input keeps going to the Lua
- * prompt as well (runInput 1), so that `letterbox flash` can still type Lua
- * while the box runs; the prompt's replies are text the host skips.
+ * UART 0 for the host tool's console frames: every byte to the core
+ * (need_len 0), none to the Lua interpreter (run_input 0, uart.c:156), so a
+ * frame is never executed as Lua. `letterbox flash` reaches the prompt again
+ * by a console reboot and the pause of init.lua (docs/NODEMCU.md).
  */
 const console0: SerialLine = {
   write(data: string): void {
     uart.write(0, data);
   },
   setReceiver(receiver: (data: string) => void): void {
-    uart.on("data", 0, 0, (data) => receiver(data), 1);
+    uart.on(0, "data", 0, (data) => receiver(data), 0);
   },
 };
 

@@ -11,7 +11,11 @@ import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
 import { CARD_ROOT, nodemcuHal } from "./hal";
 
 export interface BoardSettings {
-  /** sdmmc slot constant name, e.g. "SPI2". */
+  /**
+   * The SPI host for the card: the name of both the spi module's bus
+   * constant and sdmmc's SD-SPI slot constant, e.g. "SPI2" (spi.c:10-23,
+   * sdmmc.c:415-430). spi.master admits SPI2 (HSPI) only (spi_master.c:223).
+   */
   sdSlot: string;
   sck: number;
   mosi: number;
@@ -30,11 +34,17 @@ function unprovisioned(): Config {
  * `fallback` (MessagePack settings) stands in for unprovisioned flash: the simulator passes its configuration so.
  */
 export function boot(this: void, board: BoardSettings, fallback?: string): Letterbox | undefined {
+  // The bus first (spi_master.c:217), then the SD-SPI device on it: on ESP-IDF 5
+  // sdmmc.init ignores sck/mosi/miso (sdmmc.c:133-139). Both raise on failure.
+  const hosts = spi as unknown as { [name: string]: number };
   const slots = sdmmc as unknown as { [name: string]: number };
-  const pins = { sck_pin: board.sck, mosi_pin: board.mosi, miso_pin: board.miso, cs_pin: board.cs };
-  const card = sdmmc.init(slots[board.sdSlot], pins);
-  if (card === undefined || !card.mount(CARD_ROOT)) {
-    print("letterbox: no SD card");
+  let card: SdCard | undefined = undefined;
+  const [ok, why] = pcall(() => {
+    spi.master(hosts[board.sdSlot], { sclk: board.sck, mosi: board.mosi, miso: board.miso });
+    card = sdmmc.init(slots[board.sdSlot], { cs_pin: board.cs });
+  }, "");
+  if (!ok || card === undefined || !(card as SdCard).mount(CARD_ROOT)) {
+    print("letterbox: no SD card" + (ok ? "" : " (" + why + ")"));
     return undefined;
   }
   const hal = nodemcuHal(board.implementation);
@@ -50,9 +60,15 @@ export function boot(this: void, board: BoardSettings, fallback?: string): Lette
     settings = parsed;
   } else print("letterbox: not provisioned (run letterbox provision)");
   if (settings.wifi !== undefined) {
+    // wifi.c:61, :81; wifi_sta.c:243, :372, :530
     wifi.mode(wifi.STATION);
+    wifi.sta.on("got_ip", (_event, info) => print("letterbox: Wi-Fi up, " + (info.ip === undefined ? "?" : info.ip)));
+    wifi.sta.on("disconnected", () => {
+      print("letterbox: Wi-Fi lost, reconnecting");
+      wifi.sta.connect();
+    });
     wifi.start();
-    wifi.sta.config({ ssid: settings.wifi.ssid, pwd: settings.wifi.password, auto: true }, false);
+    wifi.sta.config({ ssid: settings.wifi.ssid, pwd: settings.wifi.password }, false);
     wifi.sta.connect();
   }
   if (settings.sntpServer !== undefined) time.initntp(settings.sntpServer);

@@ -1,27 +1,32 @@
 /**
- * TypeScript declarations of the NodeMCU (ESP32, Lua 5.3) modules the adapter
- * uses. Module functions are called with `.` (@noSelf); methods of the
- * objects they return (sockets, timers, files) with `:`. Callbacks handed to
- * the firmware are plain Lua functions: `this: void`.
+ * TypeScript declarations of the NodeMCU modules (branch dev-esp32, Lua 5.3)
+ * the adapter uses, as their C sources define them (components/modules/*.c;
+ * only what dev-esp32 has). Module functions are called with `.` (@noSelf);
+ * methods of the objects they return (sockets, timers, files) with `:`.
+ * Callbacks handed to the firmware are plain Lua functions: `this: void`.
  */
 
 /** @noSelf */
 declare namespace net {
   const TCP: number;
+  /** net.c:371: the timeout is TCP keep-alive in seconds, not an idle timer. */
   function createServer(type: number, timeoutSeconds?: number): NetServer;
 }
 
 interface NetServer {
+  /** net.c:463 */
   listen(port: number, onConnection: (this: void, socket: NetSocket) => void): void;
   close(): void;
 }
 
 interface NetSocket {
-  on(event: "receive", callback: (this: void, socket: NetSocket, data: string) => void): void;
-  on(event: "sent", callback: (this: void, socket: NetSocket) => void): void;
-  on(event: "disconnection", callback: (this: void, socket: NetSocket, error?: number) => void): void;
-  /** One send outstanding: the next one only after "sent". */
+  /** net.c:561: a function registers, undefined (nil) unregisters; references are freed only by the socket's __gc. */
+  on(event: "receive", callback: ((this: void, socket: NetSocket, data: string) => void) | undefined): void;
+  on(event: "sent", callback: ((this: void, socket: NetSocket) => void) | undefined): void;
+  on(event: "disconnection", callback: ((this: void, socket: NetSocket, error?: number) => void) | undefined): void;
+  /** net.c:603. One send outstanding: the next one only after "sent". Raises "not connected" after a close. */
   send(data: string): void;
+  /** net.c:757: raises "not connected" on a closed socket. */
   close(): void;
   /** Port and IP address of the peer, nil nil once closed (net.c:699 net_getpeer). */
   getpeer(): LuaMultiReturn<[number | undefined, string | undefined]>;
@@ -35,44 +40,40 @@ declare namespace tmr {
 }
 
 interface NodeTimer {
-  alarm(intervalMs: number, mode: number, callback: (this: void, timer: NodeTimer) => void): void;
+  /** tmr.c:138: the interval in ms, at least one 10 ms tick (a period of 0 ticks asserts in FreeRTOS). */
+  alarm(intervalMs: number, mode: number, callback: (this: void, timer: NodeTimer) => void): boolean;
   unregister(): void;
 }
 
 /** @noSelf */
 declare namespace time {
-  /** Seconds and microseconds since the epoch (0 before SNTP sync). */
+  /** time.c:31: seconds and microseconds since the epoch (0 before SNTP sync). */
   function get(): LuaMultiReturn<[number, number]>;
   function initntp(server?: string): void;
 }
 
-interface FileStat {
-  size: number;
-  name: string;
-  is_dir: boolean;
-}
-
 /** @noSelf */
 declare namespace file {
-  /** Names and sizes in the current directory (see chdir). */
-  function list(): LuaTable<string, number>;
-  function chdir(dir: string): boolean;
+  /** file.c:39: names and sizes in a directory (SPIFFS without one); nil when it cannot be opened. */
+  function list(dir?: string): LuaTable<string, number> | undefined;
+  /** file.c:79 */
   function exists(path: string): boolean;
+  /** file.c:92: unlink(), no result. */
   function remove(path: string): void;
+  /** file.c:102: false when the target exists. */
   function rename(from: string, to: string): boolean;
-  function mkdir(path: string): boolean;
-  function stat(path: string): FileStat | undefined;
-  function getcontents(path: string): string | undefined;
-  function putcontents(path: string, data: string): boolean | undefined;
+  /** file.c:133: returns nothing, raises on failure. */
+  function mkdir(path: string): void;
 }
 
-/** Lua's standard io file, on the VFS (the card is mounted at /SD0). */
+/** Lua's standard io file (liolib.c), on ESP-IDF's VFS: SPIFFS at the root, the card at /SD0. */
 interface LuaFile {
   /** Undefined at the end of the file; undefined and a reason on failure. */
-  read(length: number): LuaMultiReturn<[string | undefined, string | undefined]>;
+  read(what: number | "a"): LuaMultiReturn<[string | undefined, string | undefined]>;
   write(data: string): LuaMultiReturn<[LuaFile | undefined, string | undefined]>;
   seek(whence: "set" | "cur" | "end", offset: number): LuaMultiReturn<[number | undefined, string | undefined]>;
-  flush(): LuaFile | undefined;
+  /** true, or undefined and a reason. */
+  flush(): boolean | undefined;
   close(): LuaMultiReturn<[boolean | undefined, string | undefined]>;
 }
 
@@ -82,12 +83,20 @@ declare namespace io {
 }
 
 interface SdCard {
+  /** sdmmc.c:348: false when no FAT file system can be mounted. */
   mount(path: string): boolean;
 }
 
 /** @noSelf */
 declare namespace sdmmc {
-  function init(slot: number, pins: { sck_pin: number; mosi_pin: number; miso_pin: number; cs_pin: number }): SdCard;
+  /** sdmmc.c:96: raises when the slot or card cannot be initialised; in SD-SPI mode only cs_pin counts (the bus comes from spi.master). */
+  function init(slot: number, config: { cs_pin: number }): SdCard;
+}
+
+/** @noSelf */
+declare namespace spi {
+  /** spi_master.c:217: initialises an SPI bus (only SPI1/SPI2 pass its host check). */
+  function master(host: number, config: { sclk: number; mosi: number; miso: number }, dma?: number): object;
 }
 
 /** @noSelf */
@@ -99,14 +108,17 @@ declare namespace wifi {
 
 /** @noSelf */
 declare namespace wifi.sta {
-  function config(options: { ssid: string; pwd: string; auto: boolean }, save: boolean): void;
+  /** wifi_sta.c:243 */
+  function config(options: { ssid: string; pwd: string }, save: boolean): void;
   function connect(): void;
+  /** wifi_sta.c:530: events start, stop, connected, disconnected, authmode_changed, got_ip. */
+  function on(event: string, callback: ((this: void, event: string, info: { ip?: string }) => void) | undefined): void;
 }
 
 /** @noSelf */
 declare namespace uart {
-  /** Every byte from the host (`count` 0); `runInput` 1 keeps feeding the Lua prompt too. */
-  function on(event: "data", id: number, count: number, callback: (this: void, data: string) => void, runInput: number): void;
+  /** uart.c:95 uart.on([id], method, [number/end_char], [function], [run_input]). */
+  function on(id: number, event: "data", count: number, callback: (this: void, data: string) => void, runInput: number): void;
   function write(id: number, data: string): void;
 }
 
@@ -118,7 +130,7 @@ declare namespace node {
 
 /** @noSelf */
 declare namespace node.task {
-  /** Runs `callback` from the event loop, after the current callback returns. */
+  /** node.c:791: runs `callback` from the event loop, after the current callback returns. */
   function post(callback: (this: void) => void): void;
 }
 
@@ -128,3 +140,4 @@ declare namespace math {
 }
 
 declare function print(this: void, line: string): void;
+declare function pcall(this: void, f: (this: void, arg: string) => void, arg: string): LuaMultiReturn<[boolean, string | undefined]>;

@@ -18,11 +18,14 @@ export class Spiffs {
     private inMemory: string[] = [],
   ) {}
 
-  /** The SPIFFS name for a path ("init.lua", "/FLASH/init.lua"), or undefined for other drives. */
+  /**
+   * The SPIFFS name for a path: SPIFFS is mounted at the VFS root
+   * (base_path "", components/base_nodemcu/user_main.c:139), so "init.lua"
+   * and "/init.lua" are the same flat name; undefined under the card's /SD0.
+   */
   static nameOf(path: string): string | undefined {
-    if (path.startsWith("/FLASH/")) return path.slice(7);
-    if (path.startsWith("/")) return undefined;
-    return path;
+    if (path === "/SD0" || path.startsWith("/SD0/")) return undefined;
+    return path.startsWith("/") ? path.slice(1) : path;
   }
 
   static valid(name: string): boolean {
