@@ -7,7 +7,7 @@ TSC := node_modules/.bin/tsc
 TSTL := node_modules/.bin/tstl
 export npm_config_loglevel := error
 
-.PHONY: all sim test build check deps debian-deps clean espruino lua torture fuzz
+.PHONY: all sim test build check deps debian-deps clean espruino lua lua-vm torture fuzz
 
 all: build
 
@@ -37,6 +37,11 @@ $(BUILD_STAMP): $(NODE_DEPS) $(SOURCES)
 
 build: $(BUILD_STAMP)
 
+# The simulator's Lua VM: Debian's lua5.3 source built with LUA_32BITS (the
+# board's numbers) to WebAssembly by Debian's emscripten, cached in .cache/.
+lua-vm:
+	@bash test/tools/build-lua-wasm.sh
+
 # The portable-core gates: ES5 compile, Lua 5.3 compile, subset lint.
 check: $(NODE_DEPS)
 	$(TSC) -p firmware/tsconfig.es5.json
@@ -48,7 +53,7 @@ espruino: build
 	node build/host/espruino/build.js
 
 # The NodeMCU firmware: one Lua 5.3 file plus init.lua in dist/nodemcu/, checked against the LFS budget.
-lua: build
+lua: build lua-vm
 	node build/host/nodemcu/build.js
 
 # --serial: the board's serial line as a pseudo-terminal (socat) for `letterbox provision --port ...`.
@@ -57,22 +62,22 @@ sim: build
 	@bash test/tools/install-debian-deps.sh socat
 	@node host/bin/letterbox.js sim --serial
 
-test: check build debian-deps espruino lua
+test: check build debian-deps lua-vm espruino lua
 	node --test --test-concurrency=2 --test-timeout=600000 $$(find build/test -name '*.test.js' | sort)
 
 # The full power-cut workload (test/powercut.test.ts): a cut at every card operation, every runtime.
-torture: check build
+torture: check build lua-vm
 	LETTERBOX_TORTURE=1 node --test --test-timeout=3600000 build/test/powercut.test.js
 
 # Property-based fuzzing at full strength: over 100,000 cases (make test runs 1/100 of them).
-fuzz: check build
+fuzz: check build lua-vm
 	FUZZ_SCALE=100 node --test --test-concurrency=2 --test-timeout=3600000 build/test/fuzz-lines.test.js build/test/fuzz-sessions.test.js
 
 # Side by side with private Postfix + Dovecot instances (installed from Debian when missing), memory per
 # runtime, device build sizes; writes BENCHMARKS.md. Not part of make test (about 10 minutes).
 .PHONY: bench
-bench: build
+bench: build lua-vm
 	node build/bench/run.js
 
 clean:
-	rm -rf build dist
+	rm -rf build dist .cache

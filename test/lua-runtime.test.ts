@@ -32,7 +32,7 @@ describe("lua runtime", () => {
 
   it("boots the built bundle and answers on the mapped ports", async () => {
     assert.match(await banner(box.ports[SMTP_PORT]), /^220 mx\.test\.example /);
-    assert.ok(logs.some((l) => l.includes("letterbox-nodemcu (esp32)")), logs.join("\n"));
+    assert.ok(logs.some((l) => l.includes("letterbox-nodemcu (esp32, lua 5.3)")), logs.join("\n"));
   });
 
   it("restarts the board on an uncaught Lua error, on the same ports", async () => {

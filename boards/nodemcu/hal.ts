@@ -53,14 +53,59 @@ function listCard(dir: string): LuaTable<string, number> | undefined {
   return file.list(dir === "/" ? CARD_ROOT : CARD_ROOT + dir);
 }
 
+/** How the card is wired: the SPI host (spi and sdmmc constant name, e.g. "SPI2") and the pins. */
+export interface CardWiring {
+  sdSlot: string;
+  sck: number;
+  mosi: number;
+  miso: number;
+  cs: number;
+}
+
+/**
+ * Mounts the card at /SD0 the way dev-esp32 wants it, or throws why not:
+ * the SPI bus first (spi.master, spi_master.c:217; once), then the SD-SPI
+ * device on it (sdmmc.init, sdmmc.c:96: on ESP-IDF 5 it ignores sck/mosi/miso,
+ * sdmmc.c:133-139), then FAT (card:mount, sdmmc.c:348). Retried on every
+ * use until it succeeds, so a card put in after boot is found.
+ */
+export function cardMounter(wiring: CardWiring): (this: void) => void {
+  let bus = false;
+  let mounted = false;
+  const hosts = spi as unknown as { [name: string]: number };
+  const slots = sdmmc as unknown as { [name: string]: number };
+  return function (this: void): void {
+    if (mounted) return;
+    if (!bus) {
+      const [ok, why] = pcall(() => {
+        spi.master(hosts[wiring.sdSlot], { sclk: wiring.sck, mosi: wiring.mosi, miso: wiring.miso });
+      }, "");
+      if (!ok) fail("SPI bus", wiring.sdSlot, why);
+      bus = true;
+    }
+    let card: SdCard | undefined = undefined;
+    const [ok, why] = pcall(() => {
+      card = sdmmc.init(slots[wiring.sdSlot], { cs_pin: wiring.cs });
+    }, "");
+    if (!ok || card === undefined) return fail("mount", CARD_ROOT, "no SD card (" + why + ")");
+    if (!(card as SdCard).mount(CARD_ROOT)) fail("mount", CARD_ROOT, "no FAT file system on the card");
+    mounted = true;
+  };
+}
+
 /**
  * The card as the core's Storage, on dev-esp32's API: contents through `io`,
  * directories through `file` (list, exists, remove, mkdir; file.c:157-166).
+ * `mount` runs first in every call (and throws when there is no card).
  */
-export function cardStorage(): Storage {
+export function cardStorage(mount: (this: void) => void): Storage {
   return {
-    open: openFile,
+    open(path: string, mode: string): FileHandle {
+      mount();
+      return openFile(path, mode);
+    },
     size(path: string): number {
+      mount();
       const [f] = io.open(CARD_ROOT + path, "rb");
       if (f !== undefined) {
         const [end] = f.seek("end", 0);
@@ -76,17 +121,20 @@ export function cardStorage(): Storage {
       return size;
     },
     remove(path: string): void {
+      mount();
       if (!file.exists(CARD_ROOT + path)) fail("remove", path, "no such file");
       file.remove(CARD_ROOT + path); // unlink(): no result (file.c:92)
       if (file.exists(CARD_ROOT + path)) fail("remove", path, undefined);
     },
     mkdir(path: string): void {
+      mount();
       if (file.exists(CARD_ROOT + path)) return;
       // file.mkdir returns nothing and raises on failure (file.c:133).
       const [ok, why] = pcall(file.mkdir, CARD_ROOT + path);
       if (!ok) fail("mkdir", path, why);
     },
     list(path: string): string[] {
+      mount();
       const entries = listCard(path);
       if (entries === undefined) return fail("list", path, "no such directory");
       const names: string[] = [];
@@ -230,10 +278,10 @@ const console0: SerialLine = {
   },
 };
 
-export function nodemcuHal(implementation: string): Hal {
+export function nodemcuHal(implementation: string, mountCard: (this: void) => void): Hal {
   return {
     listen,
-    storage: cardStorage(),
+    storage: cardStorage(mountCard),
     setTimer,
     now(): number {
       const [seconds] = time.get();

@@ -8,7 +8,7 @@ import { defaultLimits } from "../../firmware/config";
 import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
 import { decode } from "../../firmware/msgpack";
 import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
-import { CARD_ROOT, nodemcuHal } from "./hal";
+import { cardMounter, nodemcuHal } from "./hal";
 
 export interface BoardSettings {
   /**
@@ -34,20 +34,11 @@ function unprovisioned(): Config {
  * `fallback` (MessagePack settings) stands in for unprovisioned flash: the simulator passes its configuration so.
  */
 export function boot(this: void, board: BoardSettings, fallback?: string): Letterbox | undefined {
-  // The bus first (spi_master.c:217), then the SD-SPI device on it: on ESP-IDF 5
-  // sdmmc.init ignores sck/mosi/miso (sdmmc.c:133-139). Both raise on failure.
-  const hosts = spi as unknown as { [name: string]: number };
-  const slots = sdmmc as unknown as { [name: string]: number };
-  let card: SdCard | undefined = undefined;
-  const [ok, why] = pcall(() => {
-    spi.master(hosts[board.sdSlot], { sclk: board.sck, mosi: board.mosi, miso: board.miso });
-    card = sdmmc.init(slots[board.sdSlot], { cs_pin: board.cs });
-  }, "");
-  if (!ok || card === undefined || !(card as SdCard).mount(CARD_ROOT)) {
-    print("letterbox: no SD card" + (ok ? "" : " (" + why + ")"));
-    return undefined;
-  }
-  const hal = nodemcuHal(board.implementation);
+  const mountCard = cardMounter(board);
+  const [mounted, why] = pcall(mountCard, "");
+  // Without a card the box still starts: it answers 421 / -ERR [SYS/TEMP] and mounts the card once it is put in.
+  if (!mounted) print("letterbox: " + why);
+  const hal = nodemcuHal(board.implementation, mountCard);
   const stored = hal.flash === undefined ? undefined : loadSettings(hal.flash);
   let settings: Settings = { config: unprovisioned() };
   if (stored !== undefined) settings = stored.settings;

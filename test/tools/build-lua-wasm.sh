@@ -58,7 +58,7 @@ echo "compiling Lua 5.3 (LUA_32BITS) to WebAssembly"
 # Debian installs the optimizer's JavaScript modules (acorn) where a non-Debian node does not look.
 NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH} emcc -O2 -DLUA_32BITS -DLUA_COMPAT_5_2 "${CORE[@]}" -o "$OUT/lua53.js" \
   -sMODULARIZE=1 -sEXPORT_NAME=createLua -sSINGLE_FILE=1 -sWASM_ASYNC_COMPILATION=0 \
-  -sALLOW_MEMORY_GROWTH=1 -sALLOW_TABLE_GROWTH=1 -sENVIRONMENT=node -sFILESYSTEM=0 \
+  -sALLOW_MEMORY_GROWTH=1 -sALLOW_TABLE_GROWTH=1 -sENVIRONMENT=node -sFILESYSTEM=0 -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0 \
   -sEXPORTED_FUNCTIONS="$EXPORTS" -sEXPORTED_RUNTIME_METHODS='["addFunction","removeFunction","HEAPU8","HEAP32"]'
 rm -rf "$WORK"
 echo "$WANT" > "$STAMP"
