@@ -294,10 +294,17 @@ export class LuaVm {
     return text;
   }
 
-  /** collectgarbage("count") * 1024, after a full collection when `collect` (what is live, not what awaits the collector). */
+  /**
+   * collectgarbage("count") * 1024, after full collections when `collect`
+   * (what is live, not what awaits the collector): two, since an object with
+   * a finalizer (a socket, a file) is freed only by the collection after its __gc ran.
+   */
   heapBytes(collect = true): number {
     if (this.closed) return 0;
-    if (collect) lua.lua_gc(this.L, lua.LUA_GCCOLLECT, 0);
+    if (collect) {
+      lua.lua_gc(this.L, lua.LUA_GCCOLLECT, 0);
+      lua.lua_gc(this.L, lua.LUA_GCCOLLECT, 0);
+    }
     return lua.lua_gc(this.L, lua.LUA_GCCOUNT, 0) * 1024 + lua.lua_gc(this.L, lua.LUA_GCCOUNTB, 0);
   }
 }
