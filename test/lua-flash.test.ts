@@ -1,7 +1,9 @@
 /**
- * `letterbox flash --runtime nodemcu` against an emulated NodeMCU prompt
+ * `letterbox flash --runtime nodemcu` against an emulated dev-esp32 board
  * behind a pseudo-terminal (socat), so the real serialport binding types the
- * Lua lines.
+ * Lua lines: files through `io` (fault 8: dev-esp32 has no file.open or
+ * file.stat), the core as an LFS image loaded with node.LFS.reload, and a
+ * running box reflashed through its console (fault 6: it keeps the UART).
  */
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -9,10 +11,12 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { flashNodemcu, FlashError } from "../host/nodemcu/flash";
+import { SimCard } from "../sim/card";
 import { NodeMcuRepl } from "../sim/lua/repl";
 import { Spiffs } from "../sim/lua/spiffs";
 import { PtySerialLine } from "../sim/serial";
-import { ROOT } from "./helpers/fixtures";
+import { ROOT, tempDir } from "./helpers/fixtures";
+import { luacCrossStandIn } from "./helpers/luac-cross";
 
 /** Every byte value, more than one chunk's worth and not a multiple of it. */
 function binaryFile(size: number): Buffer {
@@ -73,7 +77,7 @@ describe("flash through the NodeMCU prompt", () => {
   it("gives up on a port where no prompt answers", async () => {
     const silent = await PtySerialLine.open();
     try {
-      await assert.rejects(flashNodemcu({ port: silent.path, files: [], timeoutMs: 300 }), (e: Error) => {
+      await assert.rejects(flashNodemcu({ port: silent.path, files: [], timeoutMs: 300, rebootMs: 500 }), (e: Error) => {
         assert.ok(e instanceof FlashError && e.portProblem);
         return true;
       });
@@ -82,20 +86,70 @@ describe("flash through the NodeMCU prompt", () => {
     }
   });
 
-  it("letterbox flash builds and writes letterbox.lua and init.lua", async () => {
-    const cli = path.join(ROOT, "host/bin/letterbox.js");
-    const run = spawn(process.execPath, [cli, "flash", "--runtime", "nodemcu", "--port", line.path, "--force", "--no-progress", "--no-restart"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    run.stdout.on("data", (d) => (output += d));
-    run.stderr.on("data", (d) => (output += d));
-    const code = await new Promise<number | null>((resolve) => run.on("exit", resolve));
-    assert.equal(code, 0, output);
-    const budget = JSON.parse(fs.readFileSync(path.join(ROOT, "boards/nodemcu-esp32.json"), "utf8")).lfs.size;
-    assert.match(output, new RegExp(`LFS: +\\[[= ]{10}\\] +\\d+\\.\\d% \\(used \\d+ bytes from ${budget} bytes\\)`));
-    for (const name of ["letterbox.lua", "init.lua"]) {
-      assert.deepEqual(repl.spiffs.read(name), fs.readFileSync(path.join(ROOT, "dist/nodemcu", name)), name);
-    }
+  it("letterbox flash without luac.cross or an image says how to make one", async () => {
+    const r = await flashCli(["--port", line.path]);
+    assert.equal(r.code, 2, r.output);
+    assert.match(r.output, /--luac-cross <path>.*--lfs-image/s);
   });
 });
+
+/** Runs `letterbox flash --runtime nodemcu` with `args`; resolves to its exit code and output. */
+async function flashCli(args: string[]): Promise<{ code: number | null; output: string }> {
+  const cli = path.join(ROOT, "host/bin/letterbox.js");
+  const run = spawn(process.execPath, [cli, "flash", "--runtime", "nodemcu", "--force", "--no-progress", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  run.stdout.on("data", (d) => (output += d));
+  run.stderr.on("data", (d) => (output += d));
+  const code = await new Promise<number | null>((resolve) => run.on("exit", resolve));
+  return { code, output };
+}
+
+describe("letterbox flash installs the core in LFS, and reflashes a running box", () => {
+  let line: PtySerialLine;
+  let board: NodeMcuRepl;
+  const card = new SimCard({ dir: tempDir("luaflash") });
+  const luacCross = luacCrossStandIn(tempDir("luac"));
+  before(async () => {
+    line = await PtySerialLine.open();
+    board = new NodeMcuRepl(line, new Spiffs(), card);
+  });
+  after(async () => {
+    await board.stop();
+    line.close();
+  });
+
+  it("writes init.lua and the LFS image, loads it, and the board boots letterbox from LFS", async () => {
+    const r = await flashCli(["--port", line.path, "--luac-cross", luacCross]);
+    assert.equal(r.code, 0, r.output);
+    const budget = JSON.parse(fs.readFileSync(path.join(ROOT, "boards/nodemcu-esp32.json"), "utf8")).lfs.size;
+    assert.match(r.output, new RegExp(`LFS: +\\[[= ]{10}\\] +\\d+\\.\\d% \\(used \\d+ bytes from ${budget} bytes\\)`));
+    // Exactly the files make lua writes: init.lua in SPIFFS, letterbox.lua as the LFS module.
+    assert.deepEqual(board.spiffs.read("init.lua"), fs.readFileSync(path.join(ROOT, "dist/nodemcu/init.lua")));
+    assert.deepEqual(board.lfs.get("letterbox"), fs.readFileSync(path.join(ROOT, "dist/nodemcu/letterbox.lua")));
+    assert.equal(board.spiffs.read("letterbox.lua"), undefined, "no Lua source to dofile");
+    // Restarted by flash: init.lua's pause, then letterbox from LFS, which takes the console.
+    const restartsAfterFlash = board.restarts;
+    await until(() => board.nodemcu.binds.length === 2, 8000);
+    assert.equal(board.restarts, restartsAfterFlash);
+  });
+
+  it("reflashes the running box: a console reboot, then the prompt during init.lua's pause", async () => {
+    const r = await flashCli(["--port", line.path, "--luac-cross", luacCross, "--no-restart"]);
+    assert.equal(r.code, 0, r.output);
+    // Left at the prompt with the boot stopped.
+    assert.equal(board.nodemcu.binds.length, 0);
+    assert.equal(board.vm.evaluate("node.LFS.get('letterbox') ~= nil"), "true");
+  });
+});
+
+function until(condition: () => boolean, ms: number): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      if (condition()) return resolve();
+      if (Date.now() - start > ms) return reject(new Error("timed out"));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}

@@ -1,13 +1,20 @@
 /**
- * `letterbox flash --runtime nodemcu`: writes the firmware files into the
- * board's SPIFFS through the NodeMCU serial REPL, as nodemcu-tool does. It
- * types short Lua lines: a helper that decodes base64 chunks on the board
- * and writes them with the `file` module, one chunk per line (the REPL reads
+ * `letterbox flash --runtime nodemcu`: writes files into the board's SPIFFS
+ * through the NodeMCU serial REPL, as nodemcu-tool does, with dev-esp32's
+ * API (`io`, `encoder`, `crypto`; its `file` module has no open or stat,
+ * file.c:157-166). It types short Lua lines: a helper that decodes base64
+ * chunks on the board and writes them, one chunk per line (the REPL reads
  * at most 256 characters a line), waiting for the prompt after each; then
- * has the board report the file's size and SHA-256 and compares them.
+ * has the board report each file's size and SHA-256 and compares them.
+ * With an LFS image among the files it then has the board load it
+ * (node.LFS.reload, node.c:844: the board restarts) and checks the module
+ * is there. A running letterbox keeps the console for its frames (no Lua
+ * input), so to reach the prompt it asks the box to reboot and stops
+ * init.lua during its pause (`letterbox_boot:unregister()`).
  */
 import * as crypto from "node:crypto";
 import { SerialPort } from "serialport";
+import { encodeFrame, packr } from "../serial/protocol";
 
 /** Base64 characters per line: 171 bytes, a line well below the REPL's 256. */
 export const CHUNK_BASE64 = 228;
@@ -31,9 +38,19 @@ export interface FlashOptions {
   timeoutMs?: number;
   /** Bytes written so far, of `total`. */
   onProgress?: (written: number, total: number) => void;
-  /** Restart the board when done (init.lua starts letterbox). */
+  /** Restart the board when done (init.lua starts letterbox); else it is left at the prompt. */
   restart?: boolean;
+  /** The SPIFFS name of an LFS image among `files`: loaded with node.LFS.reload, then `lfsModule` must be in LFS. */
+  lfsImage?: string;
+  lfsModule?: string;
+  /** How long a reboot into init.lua's pause may take (default 10 s). */
+  rebootMs?: number;
 }
+
+/** What stops init.lua's pause before it starts letterbox (host/nodemcu/build.ts initLua). */
+const STOP_BOOT = "letterbox_boot:unregister()";
+/** How long a box takes to reboot into init.lua's pause, at most. */
+const REBOOT_MS = 10000;
 
 export class FlashError extends Error {
   /** True when the port or the prompt never answered (no board there), not a failure while writing. */
@@ -103,6 +120,34 @@ class Repl {
     this.received = "";
   }
 
+  /** Sends raw bytes (a console frame). */
+  send(bytes: Buffer): Promise<void> {
+    return this.write(bytes.toString("latin1"));
+  }
+
+  /**
+   * After a restart: types STOP_BOOT until the prompt answers it without an
+   * error (init.lua has defined letterbox_boot and its pause is still on).
+   */
+  async stopBoot(withinMs: number): Promise<boolean> {
+    const until = Date.now() + withinMs;
+    while (Date.now() < until) {
+      this.received = "";
+      await this.write(STOP_BOOT + "\r\n");
+      const out = await this.waitFor((t) => (t.indexOf(PROMPT) >= 0 ? t.indexOf(PROMPT) + PROMPT.length : -1), 400, "prompt").catch(() => undefined);
+      if (out !== undefined && out.includes(STOP_BOOT) && !/stdin:\d+:/.test(out)) {
+        this.received = "";
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Waits for any output (or the time to pass). */
+  async settle(ms: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+  }
+
   /** Types one line and returns the board's output up to the next prompt (echo included). */
   async run(line: string, timeoutMs: number): Promise<string> {
     if (line.length > 250) throw new Error(`REPL line too long (${line.length})`);
@@ -145,6 +190,26 @@ function luaString(s: string): string {
   return `"${s}"`;
 }
 
+/** The console request that reboots a running box (docs/SERIAL.md, op "reboot"). */
+function rebootFrame(): Buffer {
+  return encodeFrame(Buffer.from(packr.pack({ id: 1, op: "reboot" })));
+}
+
+/** Reaches the Lua prompt: at once on an idle board, else by rebooting a running box and stopping its boot. */
+async function reachPrompt(repl: Repl, timeoutMs: number, rebootMs: number): Promise<void> {
+  try {
+    await repl.sync(Math.min(timeoutMs, 2000));
+    return;
+  } catch (e) {
+    if (!(e instanceof FlashError) || !e.portProblem) throw e;
+  }
+  await repl.send(rebootFrame());
+  if (!(await repl.stopBoot(rebootMs))) {
+    throw portProblem(`no Lua prompt on the port, and no letterbox box that would reboot into one; is it a NodeMCU board, and not busy?`);
+  }
+  await repl.sync(timeoutMs);
+}
+
 export async function flashNodemcu(options: FlashOptions): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const total = options.files.reduce((n, f) => n + f.data.length, 0);
@@ -152,16 +217,16 @@ export async function flashNodemcu(options: FlashOptions): Promise<void> {
   const repl = await Repl.open(options.port, options.baudRate ?? 115200);
   let written = 0;
   try {
-    await repl.sync(timeoutMs);
-    // Helpers on the board, one short line each: write a chunk; report size and hash of a file.
-    await repl.run(`function __lbw(s) __lbf:write(encoder.fromBase64(s)) end`, timeoutMs);
+    await reachPrompt(repl, timeoutMs, options.rebootMs ?? REBOOT_MS);
+    // Helpers on the board, one short line each: write a chunk; report size and hash of a file (io, encoder, crypto).
+    await repl.run(`function __lbw(s) assert(__lbf:write(encoder.fromBase64(s))) end`, timeoutMs);
     await repl.run(
-      `function __lbv(n) local h,f=crypto.new_hash("SHA256"),file.open(n,"r") repeat local d=f:read(512) if d then h:update(d) end until not d f:close() return encoder.toHex(h:finalize()) end`,
+      `function __lbv(n) local h,f,z=crypto.new_hash("SHA256"),assert(io.open(n,"rb")),0 repeat local d=f:read(512) if d then h:update(d) z=z+#d end until not d f:close() return z.." "..encoder.toHex(h:finalize()) end`,
       timeoutMs,
     );
     for (const f of options.files) {
       const name = luaString(f.name);
-      const opened = await repl.query(`__lbf=file.open(${name},"w+") ${answer("tostring(__lbf~=nil)")}`, timeoutMs);
+      const opened = await repl.query(`__lbf=io.open(${name},"wb") ${answer("tostring(__lbf~=nil)")}`, timeoutMs);
       if (opened !== "true") throw new FlashError(`the board cannot create ${f.name} (is the file system full?)`);
       for (let at = 0; at < f.data.length; at += CHUNK_BYTES) {
         const chunk = f.data.subarray(at, at + CHUNK_BYTES);
@@ -169,17 +234,32 @@ export async function flashNodemcu(options: FlashOptions): Promise<void> {
         written += chunk.length;
         options.onProgress?.(written, total);
       }
-      await repl.run(`__lbf:close() __lbf=nil`, timeoutMs);
-      const report = await repl.query(`${answer(`file.stat(${name}).size.." "..__lbv(${name})`)}`, timeoutMs);
+      await repl.run(`assert(__lbf:close()) __lbf=nil`, timeoutMs);
+      const report = await repl.query(answer(`__lbv(${name})`), timeoutMs);
       const expected = `${f.data.length} ${crypto.createHash("sha256").update(f.data).digest("hex")}`;
       if (report.trim() !== expected) {
         throw new FlashError(`${f.name} did not verify: the board has "${report.trim()}", expected "${expected}"`);
       }
     }
     await repl.run(`__lbw=nil __lbv=nil`, timeoutMs);
-    if (options.restart) await repl.run("node.restart()", timeoutMs).catch(() => undefined); // the prompt may not come back
     options.onProgress?.(total, total);
+    if (options.lfsImage !== undefined) await loadLfs(repl, options.lfsImage, options.lfsModule, timeoutMs, options.rebootMs ?? REBOOT_MS);
+    if (options.restart) await repl.run("node.restart()", timeoutMs).catch(() => undefined); // the prompt may not come back
   } finally {
     await repl.close();
+  }
+}
+
+/** node.LFS.reload(image): the board restarts and loads it; then the module must be in LFS. */
+async function loadLfs(repl: Repl, image: string, module: string | undefined, timeoutMs: number, rebootMs: number): Promise<void> {
+  // On success the board restarts before answering; on failure reload returns the reason.
+  const out = await repl.run(`print("@@".."LFS", node.LFS.reload(${luaString(image)}))`, timeoutMs).catch((e: Error) => e.message);
+  const refused = /@@LFS\t([^\r\n]+)/.exec(out);
+  if (refused) throw new FlashError(`the board did not load ${image}: ${refused[1]} (is its firmware built with an LFS partition?)`);
+  if (!(await repl.stopBoot(rebootMs))) throw new FlashError(`the board did not come back to the prompt after loading ${image}`);
+  await repl.sync(timeoutMs);
+  if (module !== undefined) {
+    const found = await repl.query(answer(`tostring(node.LFS.get(${luaString(module)}) ~= nil)`), timeoutMs);
+    if (found !== "true") throw new FlashError(`${image} is loaded but the Lua Flash Store holds no ${module} module (was the image made from ${module}.lua?)`);
   }
 }
