@@ -1,6 +1,6 @@
 /**
- * The Lua VM's live heap (collectgarbage("count") after a full collection,
- * measured by sim/lua/heap.ts) while the NodeMCU build receives a message by
+ * The Lua VM's live heap (collectgarbage("count") of the C VM after full
+ * collections, less the compiled code the board keeps in LFS) while the NodeMCU build receives a message by
  * SMTP and serves it by POP3 RETR: it must stay flat with message size.
  * Reported for 1 MB and 10 MB; the 10 MB peaks may exceed the 1 MB ones by
  * no more than a few kilobytes.
