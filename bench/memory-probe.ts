@@ -13,8 +13,9 @@
  * What is metered, per runtime:
  *   node      V8 heap used after a full collection (the core's objects, the
  *             HAL adapter's and Node's socket objects), in bytes;
- *   lua       the live Lua heap as collectgarbage("count") reports it on the
- *             board (sim/lua/heap.ts), in bytes;
+ *   lua       the live Lua heap, collectgarbage("count") of the C VM with the
+ *             board's numbers after full collections, compiled code (in LFS
+ *             on the board) left out (NodeMcu.heapBytes), in bytes;
  *   espruino  the variables the program keeps alive (sim/espruino/memory.ts),
  *             14 bytes each on the board.
  */
