@@ -175,7 +175,16 @@ function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => Conn
       if (closed || sock === undefined) return;
       if (sending) throw new Error("HAL violation: send() while a send is outstanding");
       sending = true;
-      sock.send(data);
+      // net_send raises when the connection is already gone (net.c:646, lwip_lua_checkerr):
+      // a peer that left just before its "disconnection" event. That is a close, not a crash.
+      const s = sock;
+      const [ok] = pcall((d) => s.send(d), data);
+      if (!ok) {
+        closed = true;
+        sending = false;
+        release(s);
+        node.task.post(reportClose);
+      }
     },
     close(): void {
       if (closed || sock === undefined) return;

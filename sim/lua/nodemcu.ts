@@ -492,7 +492,7 @@ export class NodeMcu {
       t.interval = interval;
       // xTimerCreate(pdMS_TO_TICKS(interval)) (tmr.c:97): FreeRTOS asserts on a period of 0 ticks.
       if (Math.floor(interval / TICK_MS) === 0) {
-        this.panic(L, `assert failed: xTimerCreate timers.c:443 (( xTimerPeriodInTicks > 0 ))`);
+        this.panic(L, `assert failed: xTimerCreate timers.c (( xTimerPeriodInTicks > 0 ))`);
       }
       t.created = true;
       return 0;
@@ -615,7 +615,7 @@ export class NodeMcu {
   private installIo(): void {
     const vm = this.vm;
     const tofile = (L: LuaState) => {
-      // liolib.c:180 tofile
+      // liolib.c:174 tofile
       const f = vm.checkObject<OpenFile>(L, 1, "FILE*");
       if (f.closed) raise(L, "attempt to use a closed file");
       return f;
@@ -983,7 +983,7 @@ export class NodeMcu {
         return 0;
       },
       chipid: (L) => (pushText(L, "0x24a1600000"), 1), // node.c:163
-      chipmodel: (L) => (pushText(L, "esp32"), 1), // node.c:180
+      chipmodel: (L) => (pushText(L, "esp32"), 1), // node.c:181
     });
     lua.lua_getglobal(L0, "node");
     // node.c:932-937 node.task
@@ -991,7 +991,7 @@ export class NodeMcu {
     vm.setFields(
       {
         post: (L) => {
-          // node.c:791 node_task_post([priority,] fn); do_node_task (node.c:780) calls fn(priority)
+          // node.c:791 node_task_post([priority,] fn); do_node_task (node.c:781) calls fn(priority)
           let n = 1;
           let priority = 1;
           if (lua.lua_type(L, 1) === lua.LUA_TNUMBER) {
@@ -1003,7 +1003,7 @@ export class NodeMcu {
           lua.lua_pushvalue(L, n);
           const ref = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
           this.later(() => {
-            // node.c:780 do_node_task
+            // node.c:781 do_node_task
             lua.lua_rawgeti(this.L, lua.LUA_REGISTRYINDEX, ref);
             lauxlib.luaL_unref(this.L, lua.LUA_REGISTRYINDEX, ref);
             lua.lua_pushinteger(this.L, priority);
@@ -1121,14 +1121,14 @@ export class NodeMcu {
           if (id === 0) this.console(Buffer.concat(parts).toString("latin1"));
           return 0;
         },
-        setup: (L) => (lua.lua_pushinteger(L, lauxlib.luaL_checkinteger(L, 2)), 1), // uart.c:179: the baud rate set
+        setup: (L) => (lua.lua_pushinteger(L, lauxlib.luaL_checkinteger(L, 2)), 1), // uart.c:180: the baud rate set
       },
       { STOPBITS_1: 1, STOPBITS_1_5: 2, STOPBITS_2: 3, PARITY_NONE: 0, PARITY_EVEN: 1, PARITY_ODD: 2 },
     );
   }
 
   /**
-   * Bytes from the host on UART 0 (user_main.c:197-214, platform.c:91): the
+   * Bytes from the host on UART 0 (user_main.c:179-214, platform.c:91): the
    * console task hands them one at a time to the Lua prompt while run_input
    * holds, and to a uart.on("data", 0, fn) receiver as single bytes
    * (need_len 0 delivers at once, uart.c:79-90).
