@@ -198,15 +198,18 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("with the option, the removed users' mail is deleted, so a later user of the name starts empty (item 2)", async () => {
-      const r = await run(["provision", "--port", port, "--config", configFile(dir, ["alice", "dora"]), "--delete-mail-of-removed-users"]);
+      const saved = path.join(dir, "removed");
+      const r = await run(["provision", "--port", port, "--config", configFile(dir, ["alice", "dora"]), "--delete-mail-of-removed-users", "--save-removed-mail", saved]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /provisioned mx\.test\.example: 2 users, domains example\.org\ndeleted the mail of bob: 2 messages/);
+      assert.match(r.stdout, new RegExp(`provisioned mx\\.test\\.example: 2 users, domains example\\.org\\nsaved the mail of bob: 2 messages \\(\\d+ bytes\\) in ${saved}/bob, then deleted it from the board\\n`));
+      assert.equal(fs.readdirSync(path.join(saved, "bob", "cur")).length, 2, "saved before it was deleted");
       const add = await run(["users", "add", "bob", "--port", port], "new-bob-pass\n");
       assert.equal(add.code, 0, add.stderr);
       assert.equal(await pop3Session(sim.pop3Port, "bob", "new-bob-pass", async (c) => (await c.list()).count), 0);
-      const remove = await run(["users", "remove", "alice", "--delete-mail", "--port", port]);
+      const remove = await run(["users", "remove", "alice", "--delete-mail", "--save-removed-mail", saved, "--port", port]);
       assert.equal(remove.code, 0, remove.stderr);
-      assert.match(remove.stdout, /removed alice\ndeleted the mail of alice: 1 message/);
+      assert.match(remove.stdout, new RegExp(`removed alice\\nsaved the mail of alice: 1 message \\(\\d+ bytes\\) in ${saved}/alice, then deleted it from the board\\n`));
+      assert.equal(fs.readdirSync(path.join(saved, "alice", "cur")).length, 1);
       const status = await run(["status", "--port", port]);
       assert.doesNotMatch(status.stdout, /alice/);
     });

@@ -57,10 +57,11 @@ export interface BackupResult {
   bytes: number;
 }
 
-export async function backup(client: DeviceClient, out: string, showProgress: boolean): Promise<BackupResult> {
+/** Saves every mailbox (or the mailboxes of `only`) into Maildirs under `out`, each message verified. */
+export async function backup(client: DeviceClient, out: string, showProgress: boolean, only?: string[]): Promise<BackupResult> {
   const { map } = await client.request("users.list");
   // Mail left on the card by users no longer configured is saved too.
-  const users = [...(map.users as string[]), ...((map.orphans as string[] | undefined) || [])];
+  const users = [...(map.users as string[]), ...((map.orphans as string[] | undefined) || [])].filter((u) => !only || only.includes(u));
   const plan: { user: string; msg: MessageInfo }[] = [];
   for (const user of users) for (const msg of await listMessages(client, user)) plan.push({ user, msg });
   const total = plan.reduce((n, p) => n + p.msg.size, 0);

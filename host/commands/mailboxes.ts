@@ -4,7 +4,9 @@
  * `users remove` refuse such a change unless told to delete that mail
  * (after the user was offered a backup); status and backup show and save it.
  */
+import * as path from "node:path";
 import type { DeviceClient } from "../serial/client";
+import { backup } from "./backup";
 import { plural } from "../words";
 
 export interface Mailbox {
@@ -44,8 +46,8 @@ export function checkOrphans(all: Mailbox[], keeps: (user: string) => boolean, w
     [
       `${what} would leave mail on the card that no user can reach:`,
       ...losing.map((m) => `  ${describeMailbox(m)}${m.orphaned ? ", already not a user" : ""}`),
-      "Nothing was changed. Either keep these users, or save their mail first (letterbox backup --out DIR saves every mailbox,",
-      `these included) and run again with ${option}: their mail is then deleted, so that no one given the name later gets it.`,
+      `Nothing was changed. Either keep these users, or run again with ${option}: their mail is then saved`,
+      `in ${REMOVED_MAIL_DIR}/ (Maildirs; --save-removed-mail DIR to choose) and deleted from the board, so that no one given the name later gets it.`,
     ].join("\n"),
   );
 }
@@ -67,10 +69,20 @@ export function checkInheritance(all: Mailbox[], added: (user: string) => boolea
   );
 }
 
-/** Deletes the mail of users no longer configured (msgs.delete), once the change that removed them is committed. */
-export async function deleteMail(client: DeviceClient, losing: Mailbox[]): Promise<void> {
+/** Where the mail of removed users is saved before it is deleted, unless told otherwise. */
+export const REMOVED_MAIL_DIR = "letterbox-removed-mail";
+
+/**
+ * Deletes the mail of users no longer configured (msgs.delete), once the
+ * change that removed them is committed: after saving it into Maildirs
+ * under `saveDir` (as `letterbox backup` does, verified), so nothing is lost
+ * by a slip of the option either.
+ */
+export async function deleteMail(client: DeviceClient, losing: Mailbox[], saveDir: string): Promise<void> {
+  if (losing.length === 0) return;
+  await backup(client, path.resolve(saveDir), false, losing.map((m) => m.user));
   for (const m of losing) {
     await client.request("msgs.delete", { user: m.user });
-    console.log(`deleted the mail of ${describeMailbox(m)}`);
+    console.log(`saved the mail of ${describeMailbox(m)} in ${path.join(saveDir, m.user)}, then deleted it from the board`);
   }
 }

@@ -5,7 +5,7 @@ import { loadConfigFile, toSettingsMap } from "../config";
 import { packr } from "../serial/protocol";
 import type { DeviceClient } from "../serial/client";
 import { action, connect, PortOptions, withPortOptions } from "./common";
-import { checkInheritance, checkOrphans, deleteMail, mailboxes } from "./mailboxes";
+import { checkInheritance, checkOrphans, deleteMail, mailboxes, REMOVED_MAIL_DIR } from "./mailboxes";
 import { plural } from "../words";
 
 const DELETE_OPTION = "--delete-mail-of-removed-users";
@@ -34,7 +34,8 @@ export function registerProvision(program: Command): void {
       .command("provision")
       .description("Send a configuration (Wi-Fi, hostname, domains, users, limits, time) to the board's internal flash.")
       .requiredOption("-c, --config <file>", "configuration file (JSON, see examples/home.json)")
-      .option(DELETE_OPTION, "delete the mail of users the file leaves out (back it up first: letterbox backup)")
+      .option(DELETE_OPTION, "delete the mail of users the file leaves out, after saving it (see --save-removed-mail)")
+      .option("--save-removed-mail <dir>", "where that mail is saved first, as Maildirs", REMOVED_MAIL_DIR)
       .option("--keep-old-mail", "give mail left on the card by a removed user to the file's user of that name"),
   )
     .addHelpText(
@@ -44,7 +45,7 @@ export function registerProvision(program: Command): void {
         "\none that names a removed user whose mail is still there, unless --keep-old-mail is given.",
     )
     .action(
-      action(async (opts: PortOptions & { config: string; deleteMailOfRemovedUsers?: boolean; keepOldMail?: boolean }) => {
+      action(async (opts: PortOptions & { config: string; deleteMailOfRemovedUsers?: boolean; keepOldMail?: boolean; saveRemovedMail: string }) => {
         const file = loadConfigFile(opts.config);
         const settings = packr.pack(toSettingsMap(file));
         const client = await connect(opts);
@@ -55,7 +56,7 @@ export function registerProvision(program: Command): void {
           checkInheritance(all, (u) => names.has(u), opts.config, "--keep-old-mail", opts.keepOldMail === true);
           const result = await sendSettings(client, settings);
           console.log(`provisioned ${file.hostname}: ${plural(result.users, "user")}, domains ${file.domains.join(", ")}`);
-          await deleteMail(client, losing);
+          await deleteMail(client, losing, opts.saveRemovedMail);
         } finally {
           await client.close();
         }

@@ -1,7 +1,7 @@
 /** `letterbox users list|add|passwd|remove`: each change is committed to the board's flash at once. */
 import { Command } from "commander";
 import { action, connect, PortOptions, readPassword, UsageError, withPortOptions } from "./common";
-import { checkInheritance, checkOrphans, deleteMail, mailboxes } from "./mailboxes";
+import { checkInheritance, checkOrphans, deleteMail, mailboxes, REMOVED_MAIL_DIR } from "./mailboxes";
 import { DeviceError } from "../serial/client";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
@@ -61,9 +61,10 @@ export function registerUsers(program: Command): void {
     users
       .command("remove <name>")
       .description("Remove a user. Refused while the user has mail on the board, unless --delete-mail.")
-      .option("--delete-mail", "also delete the user's mail (back it up first: letterbox backup); also for mail left by a removed user"),
+      .option("--delete-mail", "also delete the user's mail, after saving it (see --save-removed-mail); also for mail left by a removed user")
+      .option("--save-removed-mail <dir>", "where that mail is saved first, as Maildirs", REMOVED_MAIL_DIR),
   ).action(
-    action(async (name: string, opts: PortOptions & { deleteMail?: boolean }) => {
+    action(async (name: string, opts: PortOptions & { deleteMail?: boolean; saveRemovedMail: string }) => {
       checkName(name);
       const client = await connect(opts);
       try {
@@ -75,7 +76,7 @@ export function registerUsers(program: Command): void {
           // Not a user (any more) but mail left on the card: --delete-mail deletes just that.
           if (!(e instanceof DeviceError && e.codeName === "not found" && losing.length > 0)) throw e;
         }
-        await deleteMail(client, losing);
+        await deleteMail(client, losing, opts.saveRemovedMail);
       } finally {
         await client.close();
       }
