@@ -95,13 +95,23 @@ export function registerSim(program: Command): void {
       // Before anything is printed: whoever reads "Ctrl-C to stop." may press it at once.
       let stopping = false;
       const stop = () => {
-        if (stopping) return;
+        if (stopping) {
+          // A second Ctrl-C: no waiting. The store's journal keeps what was accepted; unfinished messages were never acknowledged.
+          console.log(`letterbox stopped at once. Every message accepted is on the card (${dataDir}).`);
+          process.exit(130);
+        }
         stopping = true;
         if (serial) serial.close();
-        void sim.stop().then(() => {
-          console.log(`letterbox stopped. The card is safe: every message accepted is on it (${dataDir}).`);
-          process.exit(0);
-        });
+        sim.stop().then(
+          () => {
+            console.log(`letterbox stopped. The card is safe: every message accepted is on it (${dataDir}).`);
+            process.exit(0);
+          },
+          (e: Error) => {
+            console.error(`letterbox: stopping failed: ${e.message}. Every message accepted is on the card (${dataDir}).`);
+            process.exit(EXIT_FAILURE);
+          },
+        );
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
