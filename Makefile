@@ -14,9 +14,10 @@ all: build
 # Install from the lock file when it changed since the last install. Not
 # `npm ci`: it insists on lock entries for every platform's optional
 # msgpackr-extract binary, which the package mirror here does not carry.
+# --no-save: npm would add those entries to the lock, leaving the tree dirty.
 $(NODE_DEPS): package.json package-lock.json
 	@echo "installing npm packages (npm install; the first time takes a minute)"
-	@npm install --no-audit --no-fund >/dev/null
+	@npm install --no-audit --no-fund --no-save >/dev/null
 	@touch $(NODE_DEPS)
 
 deps: $(NODE_DEPS)
