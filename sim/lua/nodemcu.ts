@@ -1276,20 +1276,21 @@ export class NodeMcu {
     lua.lua_setfield(L0, -2, "sta");
     lua.lua_pop(L0, 1);
 
-    // encoder.c:159-164; do_func (encoder.c:136)
+    // encoder.c:159-164; do_func (encoder.c:136); an empty input gives "" (encoder.c:45)
     const hexOk = (s: string) => s.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(s);
     vm.setModule("encoder", {
       toBase64: (L) => (pushText(L, checkBytes(L, 1).toString("base64")), 1),
       fromBase64: (L) => {
         const text = checkText(L, 1);
-        if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) raise(L, "failure in base64 decode");
+        // encoder.c:40 fromBase64: length a multiple of 4, base64 characters before the padding
+        if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) raise(L, "Invalid base64 string");
         pushBytes(L, Buffer.from(text, "base64"));
         return 1;
       },
       toHex: (L) => (pushText(L, checkBytes(L, 1).toString("hex")), 1),
       fromHex: (L) => {
         const text = checkText(L, 1);
-        if (!hexOk(text)) raise(L, "failure in hex decode");
+        if (!hexOk(text)) raise(L, "Invalid hex string"); // encoder.c:100 fromHex
         pushBytes(L, Buffer.from(text, "hex"));
         return 1;
       },
