@@ -171,6 +171,7 @@ describe("usage errors exit 2 (item 7)", () => {
     [["reboot", "--timeout", "x"], /--timeout/],
     [["boards", "extra"], /too many arguments/],
     [["sim", "--runtime", "python"], /--runtime/],
+    [["sim", "--data", "/tmp/lb-same", "--flash", "/tmp/lb-same/flash"], /--flash \/tmp\/lb-same\/flash is on the card/],
     [["flash", "--runtime", "esp8266"], /--runtime/],
     [["flash", "--timeout", "later"], /--timeout/],
     [["build", "--runtime", "arduino"], /--runtime/],

@@ -61,6 +61,10 @@ export function registerSim(program: Command): void {
       const config = toCoreConfig(file);
       const dataDir = path.resolve(opts.data);
       const flashDir = path.resolve(opts.flash || defaultFlashDir(opts.data));
+      if (flashDir === dataDir || flashDir.startsWith(dataDir + path.sep)) {
+        console.error(`letterbox: --flash ${flashDir} is on the card (--data ${dataDir}): settings and passwords never go on the card. Choose another directory.`);
+        process.exit(EXIT_USAGE);
+      }
       const serial = opts.serial ? await PtySerialLine.open() : undefined;
       let sim: Simulator;
       try {
