@@ -9,7 +9,12 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sendMail } from "./helpers/clients";
+import { runDialogue } from "./helpers/dialogue";
 import { ROOT, tempDir } from "./helpers/fixtures";
+import { tcpTransport } from "./helpers/transports";
+import { loadConfigFile, toCoreConfig } from "../host/config";
+import { startSimulator } from "../sim/simulator";
+import { RUNTIME_NAMES } from "../sim/runtimes";
 
 const CLI = path.join(ROOT, "host/bin/letterbox.js");
 const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -112,6 +117,33 @@ describe("README", () => {
       await sim.stop();
     }
   });
+
+  for (const runtime of RUNTIME_NAMES) {
+    it(`its SMTP and POP3 transcripts run as shown against the demo setup (${runtime} runtime)`, async () => {
+      const [smtp] = blocks("S: 220 ");
+      const [pop3] = blocks("S: +OK letterbox POP3");
+      assert.ok(smtp && pop3);
+      // What differs from run to run: the APOP timestamp, the store's id, the date (and with it the size).
+      const script = ["@connect smtp smtp", ...smtp, "@connect pop3 pop3", ...pop3]
+        .map((l) => l.replace(/^([CS]):$/, "$1: "))
+        .map((l) => (l.startsWith("S: ") ? l.replace(/^(S: \+OK letterbox POP3 server ready <)[^>]*@/, "$1*@").replace(/^S: 1 [0-9a-f]{8}-/, "S: 1 *-").replace(/\d+ octets/, "* octets").replace(/^S: \t[A-Z][a-z]{2}, .*$/, "S: \t*") : l))
+        .join("\n");
+      const file = path.join(tempDir("readme-dialogue"), "readme.txt");
+      fs.writeFileSync(file, script + "\n", "latin1");
+      const sim = await startSimulator({
+        runtime,
+        config: toCoreConfig(loadConfigFile(path.join(ROOT, "sim/default-config.json"))),
+        dataDir: tempDir(`readme-${runtime}`),
+        smtpPort: 0,
+        pop3Port: 0,
+      });
+      try {
+        await runDialogue(file, tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port }));
+      } finally {
+        await sim.stop();
+      }
+    });
+  }
 
   it("every option in its command lines exists", () => {
     const lines = README.split("\n").filter((l) => /^(echo .*\| )?npx letterbox /.test(l));
