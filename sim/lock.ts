@@ -24,13 +24,25 @@ export interface DirectoryLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** When the process started (Linux: /proc/PID/stat field 22, in clock ticks since boot); "" where unknown. */
+function startTime(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] || "";
+  } catch {
+    return "";
+  }
+}
+
+/** The process that wrote the lock still runs: its pid is alive and (where known) started when the lock says. */
+function alive(pid: number, started: string): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // someone else's process, alive
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false; // EPERM: someone else's process, alive
   }
+  const now = startTime(pid);
+  return started === "" || now === "" || now === started; // a reused pid started later
 }
 
 /** Locks `dir` (its absolute path) for this process; throws LockedError while another live process holds it. */
@@ -41,7 +53,7 @@ export function lockDirectory(dir: string, what: string): DirectoryLock {
   let tookOverFrom: number | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(file, `${process.pid}\n${abs}\n`, { flag: "wx" });
+      fs.writeFileSync(file, `${process.pid}\n${abs}\n${startTime(process.pid)}\n`, { flag: "wx" });
       let released = false;
       return {
         tookOverFrom,
@@ -58,13 +70,14 @@ export function lockDirectory(dir: string, what: string): DirectoryLock {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
-    let pid = NaN;
+    let holder: string[];
     try {
-      pid = Number(fs.readFileSync(file, "utf8").split("\n")[0]);
+      holder = fs.readFileSync(file, "utf8").split("\n");
     } catch {
       continue; // removed meanwhile: try again
     }
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new LockedError(abs, what, pid);
+    const pid = Number(holder[0]);
+    if (Number.isInteger(pid) && pid > 0 && alive(pid, holder[2] || "")) throw new LockedError(abs, what, pid);
     tookOverFrom = pid;
     fs.rmSync(file, { force: true }); // stale (or unreadable): its process is gone
   }

@@ -100,6 +100,19 @@ describe("one card, one simulator (item 1)", () => {
   }
 });
 
+describe("a lock whose pid now belongs to another process", () => {
+  it("is stale too: the process started after the lock was written", async () => {
+    const data = path.join(tempDir("reused"), "card");
+    fs.writeFileSync(`${data}.lock`, `${process.pid}\n${data}\n1\n`); // a live pid, but not the process that locked
+    const sim = await startSim(["--data", data]);
+    try {
+      assert.match(sim.out(), new RegExp(`took over the lock of process ${process.pid}, which is no longer running`));
+    } finally {
+      await interrupt(sim);
+    }
+  });
+});
+
 describe("a card and its flash make one board (items 3, 4)", () => {
   function provisionInto(flashDir: string): void {
     const config = testConfig();
