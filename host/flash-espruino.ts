@@ -132,6 +132,13 @@ function listRequestedPort(port: string): void {
   SerialPort.__letterboxListed = true;
 }
 
+/** The modules the code asks the interpreter for: `require("name")` with a literal name. */
+export function requiredModules(code: string): string[] {
+  const names = new Set<string>();
+  for (const m of code.matchAll(/\brequire\(\s*"([^"]+)"\s*\)/g)) names.add(m[1]);
+  return [...names].sort();
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new FlashError(`${what}: no answer within ${Math.round(ms / 1000)} s`)), ms);
@@ -223,6 +230,16 @@ export async function flashEspruino(options: FlashEspruinoOptions): Promise<Flas
       const env = Espruino.Core.Env.getData();
       if (!env || !env.VERSION) throw new FlashError(`no Espruino answered on ${options.port}`);
       log(`found ${String(env.BOARD)}, Espruino ${String(env.VERSION)}; sending ${code.length} bytes to flash`);
+      // EspruinoTools fetches every required module the board does not list
+      // and puts what it found, plus a newline, in front of the code (so the
+      // board would hold "\n" + bundle). The bundle needs no module code:
+      // those it asks for and the board lacks (Wifi on the Linux build) are
+      // optional, so they are listed as present and the board holds the bundle.
+      const missing = requiredModules(code).filter((m) => !String(env.MODULES || "").split(",").includes(m));
+      if (missing.length > 0) {
+        log(`the board has no ${missing.join(", ")} module (the code goes on without it)`);
+        env.MODULES = [String(env.MODULES || ""), ...missing].filter((m) => m.length > 0).join(",");
+      }
       const wrapped = await new Promise<string>((resolve) => Espruino.callProcessor("transformForEspruino", code, (c) => resolve(c as string)));
       await withTimeout(
         new Promise<void>((resolve) => Espruino.Core.CodeWriter.writeToEspruino(wrapped, resolve)),
@@ -230,16 +247,23 @@ export async function flashEspruino(options: FlashEspruinoOptions): Promise<Flas
         "sending the code",
       );
       onProgress(total || code.length, total || code.length);
+      // What the board holds: its length and CRC32, read back from the Storage file.
       const answer = await withTimeout(
         new Promise<string | undefined>((resolve) =>
-          Espruino.Core.Utils.executeExpression('E.CRC32(require("Storage").read(".bootcde"))', resolve),
+          Espruino.Core.Utils.executeExpression('(function(f){return f===undefined?"none":f.length+" "+E.CRC32(f);})(require("Storage").read(".bootcde"))', resolve),
         ),
         20000,
         "checking the saved code",
       );
-      const boardCrc = answer === undefined ? NaN : Number(answer) >>> 0;
-      if (boardCrc !== crc) {
-        throw new FlashError(`the code in flash does not match what was sent (CRC ${answer} on the board, ${crc} sent)`);
+      const held = String(answer === undefined ? "" : answer).replace(/"/g, "").trim().split(/\s+/);
+      const heldLength = Number(held[0]);
+      const heldCrc = Number(held[1]) >>> 0;
+      if (held.length !== 2 || heldLength !== code.length || heldCrc !== crc) {
+        throw new FlashError(
+          held[0] === "none" || answer === undefined
+            ? "the board holds no boot code (.bootcde) after the upload"
+            : `the code in flash does not match what was sent (${heldLength} bytes with CRC32 ${heldCrc} on the board, ${code.length} bytes with CRC32 ${crc} sent)`,
+        );
       }
       log(`saved to flash as boot code (.bootcde, CRC32 ${crc.toString(16)}); the board runs it at every power-up`);
       // load() restarts the interpreter, which then runs the boot code: letterbox starts now.

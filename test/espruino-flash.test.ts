@@ -80,3 +80,21 @@ test("flashEspruino over a serial port (pty): progress, CRC check, and a failure
     await faulty.close();
   }
 });
+
+test("flash to Espruino's Linux build (no Wifi module): the board holds the bundle exactly, the CRC matches, and it is started", async () => {
+  // EspruinoTools would put "\n" in front of code requiring a module the board
+  // lacks; the real Linux build then held "\n" + bundle and the check failed (issue 13, fault 5).
+  const board = new EmulatedEspruinoConsole({ consoleName: "Telnet", board: "LINUX" });
+  const port = await board.listen();
+  try {
+    const r = await run(["flash", "--runtime", "espruino", "--port", `tcp://127.0.0.1:${port}`, "--no-progress"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /found LINUX, Espruino 2v29/);
+    assert.match(r.stderr, /no Wifi module/);
+    const bundle = fs.readFileSync(path.join(ROOT, "dist/espruino/letterbox.js"), "latin1");
+    assert.equal(board.storage.get(".bootcde"), bundle, "no newline or module code in front of the bundle");
+    assert.equal(board.boots.length, 1, "load() ran it");
+  } finally {
+    await board.close();
+  }
+});

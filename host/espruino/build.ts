@@ -24,6 +24,7 @@ import { EspruinoBoard as EmulatedBoard } from "../../sim/espruino/board";
 import { SimFlash } from "../../sim/flash";
 import { loadConfigFile, toSettingsMap } from "../config";
 import { bundleCommonJs } from "./bundle";
+import { findHoistingDependencies } from "./hoisting";
 import { verifyEspruinoSource } from "./verify";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -169,15 +170,22 @@ export async function buildEspruino(options: BuildOptions = {}): Promise<Espruin
   const minified = await minify(bundled, {
     ecma: 5,
     toplevel: true,
-    compress: { passes: 2, unsafe: false },
+    // Espruino does not hoist: terser moves every function declaration and
+    // `var` to the top of its function, and the check below proves it.
+    compress: { passes: 2, unsafe: false, hoist_funs: true, hoist_vars: true },
     mangle: true,
     format: { ascii_only: true, comments: false },
   });
   if (!minified.code) throw new Error("terser produced no output");
   const code = minified.code;
 
-  const problems = verifyEspruinoSource(code);
-  if (problems.length > 0) throw new Error(`the bundle uses what Espruino lacks:\n  ${problems.join("\n  ")}`);
+  const problems = verifyEspruinoSource(code).concat(findHoistingDependencies(code).map((p) => `${p.where}: ${p.message}`));
+  if (problems.length > 0) {
+    const rejected = path.join(outDir, "letterbox.rejected.js");
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(rejected, code, "latin1");
+    throw new Error(`the bundle uses what Espruino lacks (kept as ${rejected}):\n  ${problems.join("\n  ")}`);
+  }
 
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, "letterbox.js");

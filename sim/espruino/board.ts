@@ -9,6 +9,7 @@
  */
 import * as vm from "node:vm";
 import type { InternalFlash, SerialLine } from "../../firmware/hal";
+import { findHoistingDependencies, HoistingProblem } from "../../host/espruino/hoisting";
 import type { SimCard } from "../card";
 import { mulberry32 } from "../prng";
 import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
@@ -16,6 +17,14 @@ import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
 import { emulateNet, EmulatedNet } from "./net";
 import { emptyProfile, instrumentForProfile, PROFILE_GLOBAL, ProfileCounts, STRING_PROFILE_SCRIPT } from "./profile";
 import { STRING_QUIRK_SCRIPT } from "./string-quirk";
+
+/** findHoistingDependencies of the last program run (parsing a bundle takes a moment). */
+let lastChecked: { code: string; problems: HoistingProblem[] } | undefined;
+
+function hoistingDependencies(code: string): HoistingProblem[] {
+  if (!lastChecked || lastChecked.code !== code) lastChecked = { code, problems: findHoistingDependencies(code) };
+  return lastChecked.problems;
+}
 
 export const MAX_PATH = 64;
 /** Storage (internal flash) file names are at most 28 characters. */
@@ -209,9 +218,22 @@ export class EspruinoBoard {
     }
   }
 
-  /** Runs the program's source as Espruino runs boot code. */
+  /**
+   * Runs the program's source as Espruino runs boot code. Espruino does not
+   * hoist (src/jsparse.c declares a function or var when its statement
+   * runs), node:vm does: a program that depends on hoisting is refused here
+   * with the ReferenceError the interpreter would throw, instead of running.
+   */
   run(code: string, scriptName: string): void {
     this.scriptName = scriptName;
+    const hoisted = hoistingDependencies(code);
+    if (hoisted.length > 0) {
+      const first = hoisted[0];
+      const message = `Uncaught ReferenceError: "${first.name}" is not defined at ${scriptName}:${first.where} (in boot code; ${first.message})`;
+      this.errors.push(message);
+      this.options.log(message);
+      return;
+    }
     const script = new vm.Script(this.options.profile ? instrumentForProfile(code) : code, { filename: scriptName });
     this.invoke("boot code", () => script.runInContext(this.context));
   }

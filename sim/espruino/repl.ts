@@ -28,8 +28,19 @@ export interface BootRecord {
 export interface ReplOptions {
   /** process.env.CONSOLE: "Serial1" for the USB serial port, "Telnet" over TCP. */
   consoleName?: string;
+  /**
+   * "ESP32" (default) or "LINUX": Espruino built for Linux, whose
+   * process.env.MODULES (read from the 2v29 Linux build) has no Wifi module.
+   */
+  board?: "ESP32" | "LINUX";
   log?: (line: string) => void;
 }
+
+/** process.env.MODULES of Espruino 2v29 per board (ESP32 as configured by boards/ESP32.py; LINUX as the Linux build prints it). */
+const MODULES = {
+  ESP32: "Flash,Storage,heatshrink,fs,net,dgram,http,NetworkJS,Wifi,ESP32,neopixel,crypto,tls",
+  LINUX: "timer,Flash,Storage,heatshrink,fs,net,dgram,tls,http,NetworkJS,TelnetServer,crypto",
+};
 
 function crc32(s: string): number {
   return zlib.crc32(Buffer.from(s, "latin1"));
@@ -69,9 +80,9 @@ export class EmulatedEspruinoConsole {
   private newContext(out: (text: string) => void, session: { echo: boolean }): vm.Context {
     const env = {
       VERSION: "2v29",
-      BOARD: "ESP32",
+      BOARD: this.options.board || "ESP32",
       CONSOLE: this.options.consoleName || "Serial1",
-      MODULES: "Flash,Storage,heatshrink,fs,net,dgram,http,NetworkJS,Wifi,ESP32,neopixel,crypto,tls",
+      MODULES: MODULES[this.options.board || "ESP32"],
       RAM: 520 * 1024,
       FLASH: 0,
       SERIAL: "24:0a:c4:00:00:01",
