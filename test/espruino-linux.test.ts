@@ -37,6 +37,10 @@ test("without an SD card the bundle keeps its files under letterbox-data/ and se
     assert.ok(logs.some((l) => /no SD card .*letterbox-data/.test(l)), logs.join("\n"));
     assert.ok(fs.readdirSync(path.join(work, "letterbox-data")).length > 0, "the store lives in the fallback directory");
     assert.deepEqual(board.errors, []);
+    // Issue 13, fault 6: the console must stay where it is (stdin, Telnet) on the Linux build.
+    await new Promise((r) => setTimeout(r, 5300)); // past the REPL window the ESP32 build keeps
+    assert.deepEqual(board.consoleMoves, [], "the console was not moved");
+    assert.ok(!logs.some((l) => /No path defined/.test(l)), logs.join("\n"));
   } finally {
     await board.stop();
   }

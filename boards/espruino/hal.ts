@@ -10,42 +10,57 @@ import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, List
  * buffer, so the HAL's one-outstanding send maps onto `drain`: the core may
  * send again only once the previous chunk has left, and the buffer never
  * holds more than one chunk.
+ *
+ * write() throws "This socket is closed" once the interpreter has seen the
+ * peer go, which can be before our `close` handler runs (a client that left
+ * before the greeting, or during a RETR): every write and end is guarded, and
+ * the listeners are in place before the core gets the connection, so `close`
+ * always reaches the core and the session is removed.
  */
 function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents): void {
   let closed = false;
   let sending = false;
-  const conn: Connection = {
-    send: function (data: string) {
-      if (closed) return;
-      sending = true;
-      socket.write(data);
-    },
-    close: function () {
-      if (closed) return;
-      closed = true;
-      socket.end();
-    },
-  };
-  const events = onConnection(conn);
-  // Chunks go to the core as they came: no copy, no concatenation here.
+  let events: ConnectionEvents | undefined;
   socket.on("data", function (data: string) {
-    if (!closed) events.onData(data);
+    // Chunks go to the core as they came: no copy, no concatenation here.
+    if (!closed && events) events.onData(data);
   });
   socket.on("drain", function () {
     if (!sending) return;
     sending = false;
-    if (!closed) events.onSent();
+    if (!closed && events) events.onSent();
   });
   let reported = false;
   socket.on("close", function () {
     closed = true;
-    if (reported) return;
+    if (reported || !events) return;
     reported = true;
     events.onClose();
   });
   socket.on("error", function () {
     // Espruino follows an error with `close`; the session ends there.
   });
+  const conn: Connection = {
+    send: function (data: string) {
+      if (closed) return;
+      try {
+        socket.write(data);
+        sending = true;
+      } catch (e) {
+        closed = true; // the peer has gone: `close` follows and ends the session
+      }
+    },
+    close: function () {
+      if (closed) return;
+      closed = true;
+      try {
+        socket.end();
+      } catch (e) {
+        // already closed by the peer
+      }
+    },
+  };
+  events = onConnection(conn);
 }
 
 function listen(options: ListenOptions): Listener {

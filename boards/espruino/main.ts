@@ -76,8 +76,9 @@ function boot(): void {
   const fallback = defaults();
   const implementation = "letterbox-espruino (Espruino " + process.env.VERSION + ", " + process.env.BOARD + ")";
   // The core reads provisioned settings from the flash itself; Wi-Fi is ours.
-  // The Linux build's console is the terminal it runs in: no serial line to take.
-  const serial = typeof Serial1 === "undefined" ? undefined : serialLine();
+  // The Linux build's console is the terminal (or Telnet) it runs in, and its
+  // Serial1 leads nowhere: no serial line to take, the console stays put.
+  const serial = typeof Serial1 === "undefined" || process.env.BOARD === "LINUX" ? undefined : serialLine();
   startLetterbox(espruinoHal(mountCard(), flash, serial, implementation), fallback.config);
   const stored = loadSettings(flash);
   connectWifi(stored ? stored.settings : fallback);

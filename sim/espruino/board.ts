@@ -70,6 +70,8 @@ export class EspruinoBoard {
   readonly context: vm.Context;
   /** Uncaught exceptions of the program ("Uncaught Error: ..." on the console). */
   readonly errors: string[] = [];
+  /** Devices the program moved the console to (setConsole), in order. */
+  readonly consoleMoves: string[] = [];
   private net: EmulatedNet;
   private files: EmulatedFiles;
   private timers = new Map<number, { handle: NodeJS.Timeout; callback: unknown }>();
@@ -155,6 +157,15 @@ export class EspruinoBoard {
       g.SPI1 = { setup: () => undefined };
     }
     g.E = E;
+    if (!options.card) {
+      // The Linux build has Serial1 too (every USART exists), but with no
+      // device path behind it: using it fails with this error
+      // (targets/linux/jshardware.c:721 jshUSARTSetup). Moving the console
+      // to LoopbackA leaves stdin and Telnet without a console.
+      const noPath = () => options.log("ERROR: No path defined for device");
+      g.Serial1 = { write: noPath, on: noPath, setup: noPath, setConsole: () => this.consoleMoves.push("Serial1") };
+      g.LoopbackA = { write: () => undefined, on: () => undefined, setConsole: () => this.consoleMoves.push("LoopbackA") };
+    }
     if (options.card) {
       // No REPL is emulated: Serial1's bytes always reach its listeners, and
       // setConsole only records where the console went.

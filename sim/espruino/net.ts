@@ -7,13 +7,30 @@
  *     once the buffer has gone out;
  *   - at most 10 sockets, listening ones included: a connection beyond
  *     that is reset, a listen beyond it throws;
- *   - no pause/resume, no timeouts, no remote address.
+ *   - no pause/resume, no timeouts, no remote address;
+ *   - write() on a closed socket throws `Error: This socket is closed`
+ *     (libs/network/jswrap_net.c:757 jswrap_net_socket_write ->
+ *     libs/network/socketserver.c:933 clientRequestWrite, which checks
+ *     _socketConnectionOpen, socketserver.c:233). A socket is closed once the
+ *     program called end() (clientRequestEnd sets `cls`, socketserver.c:1094)
+ *     or once the interpreter saw the peer close (socketIdle kills the
+ *     connection, setting `cls`, socketserver.c:229 via :589, in the same
+ *     pass that queues the `close` event: writes throw before `close` runs);
+ *   - the connection callback is queued, not called at accept
+ *     (jsiQueueObjectCallbacks in serverIdle): a peer that connects and
+ *     leaves at once is already closed when the program first writes.
  */
 import type * as net from "node:net";
 import { bindDevicePort } from "../net";
 
 export const MAX_SOCKETS = 10;
 export const MAX_CHUNK = 536;
+/**
+ * How long after the accept the program's connection callback runs: the
+ * interpreter queues it and runs it from its idle loop. Long enough for a
+ * loopback peer that closes right after connecting to be seen closed first.
+ */
+export const CONNECTION_CALLBACK_DELAY_MS = 5;
 
 export interface NetOptions {
   portMap: { [devicePort: number]: number };
@@ -74,6 +91,7 @@ export function emulateNet(options: NetOptions): EmulatedNet {
     let flushing = false;
     let ending = false;
     let closed = false;
+    let ended = false;
     const flush = () => {
       if (flushing || closed) return;
       if (pending.length === 0) {
@@ -99,7 +117,7 @@ export function emulateNet(options: NetOptions): EmulatedNet {
         (state.listeners[event] = state.listeners[event] || []).push(fn);
       },
       write(data: unknown) {
-        if (closed || ending) return false;
+        if (closed || ending || ended) options.fail("This socket is closed");
         const s = String(data);
         pending += s;
         state.buffered += s.length;
@@ -107,29 +125,52 @@ export function emulateNet(options: NetOptions): EmulatedNet {
         return false;
       },
       end(data?: unknown) {
-        if (data !== undefined) socket.write(data);
+        if (data !== undefined) socket.write(data); // throws on a closed socket, as jswrap_net_socket_end does
         if (closed || ending) return;
         ending = true;
         setImmediate(flush);
       },
     };
+    const early: Buffer[] = [];
     host.on("data", (buf: Buffer) => {
-      for (let i = 0; i < buf.length && !closed; ) {
+      if (!connected) {
+        early.push(buf); // kept by the interpreter until the program has its socket
+        return;
+      }
+      deliver(buf);
+    });
+    const deliver = (buf: Buffer, evenIfClosed = false) => {
+      for (let i = 0; i < buf.length && (evenIfClosed || !closed); ) {
         const n = Math.min(buf.length - i, options.chunkSize(MAX_CHUNK));
         emit(state, "data", buf.toString("latin1", i, i + n));
         i += n;
       }
-    });
+    };
     host.on("error", (err: NodeJS.ErrnoException) => {
       if (!closed) emit(state, "error", { code: -1, message: err.message });
+    });
+    // The peer's FIN: the interpreter sees the socket closed (recv fails) and marks it at once.
+    host.on("end", () => {
+      ended = true;
     });
     host.on("close", () => {
       if (closed) return;
       closed = true;
       sockets.delete(state);
-      emit(state, "close", false);
+      const report = () => emit(state, "close", false);
+      if (connected) report();
+      else afterConnection = report;
     });
-    options.invoke("connection", onConnection, socket);
+    // Queued like the interpreter's connection callback: it runs on a later turn of the event loop.
+    let connected = false;
+    let afterConnection: (() => void) | undefined;
+    setTimeout(() => {
+      if (ended && !closed) host.destroy(); // the interpreter closes a socket whose peer has gone
+      connected = true;
+      options.invoke("connection", onConnection, socket);
+      for (const buf of early.splice(0)) deliver(buf, true); // received before the close: delivered first (socketserver.c:566)
+      if (afterConnection) afterConnection();
+    }, CONNECTION_CALLBACK_DELAY_MS);
   };
 
   const module = {
