@@ -105,6 +105,12 @@ export interface Hal {
    * boards; a desktop stack takes far more per send.
    */
   sendChunk?: number;
+  /**
+   * Optional native search for the DATA reader (firmware/lines.ts): true when
+   * `s` holds an LF not preceded by a CR at an index of 1 or more. One call
+   * per received chunk lets CRLF mail skip the reader's walk over its lines.
+   */
+  findBareLF?: (this: void, s: string) => boolean;
   /** Card capacity and free space in KiB (KiB keep big cards below 2^31). */
   cardSpace?(): { totalKiB: number; freeKiB: number };
 }

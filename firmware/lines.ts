@@ -23,6 +23,8 @@ export interface LineEvents {
   onLineTooLong: () => void;
 }
 
+import { find } from "./text";
+
 export interface DataEvents {
   /** A slice of the (unstuffed) message body, in order. */
   onBody: (data: string) => void;
@@ -87,97 +89,160 @@ const CR = 13;
 const LF = 10;
 const DOT = 46;
 
-/** What the DATA reader found wrong with a message (it still reads to the end). */
-export interface DataFlaws {
-  /** A CR or LF that was not part of a CRLF pair (RFC 5321 2.3.8). */
-  bareLineBreak: boolean;
-  /** A line longer than the text-line limit. */
-  lineTooLong: boolean;
-}
+/** Where a line began: 1 after CRLF (or at the start of DATA), 2 after a bare LF; 0 inside a line. */
+const AFTER_CRLF = 1;
+const AFTER_LF = 2;
 
 /**
- * Reads a DATA body until CRLF.CRLF. Only a CRLF starts a line for the
- * purpose of dots, so `LF.LF`, `LF.CRLF`, `CRLF.LF`, `CR.CRLF` and friends
- * never end the message (no SMTP smuggling); they are flagged as bare line
- * breaks and the session rejects the message.
+ * Reads a DATA body until CRLF.CRLF, as Postfix 3.9 does by default
+ * (`smtpd_forbid_bare_newline = normalize`):
+ *   - a bare LF ends a line and is passed on as CRLF; a bare CR is content;
+ *   - a dot starting a line is dropped when more follows on the line
+ *     (RFC 5321 4.5.2), after CRLF or a bare LF alike;
+ *   - only CRLF "." CRLF ends the message: a line holding only "." next to a
+ *     bare LF (`LF.LF`, `LF.CRLF`, `CRLF.LF`) is content and stored as that
+ *     line, and `CR.CRLF`, `CRLF.CR` or NUL variants are plain content, so
+ *     nothing can end the message early or smuggle a second one;
+ *   - lines may be of any length: the body is never split into lines.
+ *
+ * Cost per chunk: with `findBareLF` (a board's native search) a chunk of
+ * CRLF mail takes that one search, one `find(chunk, "\n.")` and one onBody
+ * of the chunk as it came; a chunk with a bare LF, or any chunk without
+ * `findBareLF`, is walked with one indexOf per line (cheap on Lua, the
+ * expensive case on Espruino).
  */
-export class DataReader implements DataFlaws {
-  bareLineBreak = false;
-  lineTooLong = false;
-  /** The next byte starts a line (the previous line ended with CRLF). */
-  private lineStart = true;
-  /** 0: normal; 1: a dot began the line (dropped); 2: that dot was followed by CR. */
+export class DataReader {
+  private lineStart = AFTER_CRLF;
+  /** The previous chunk ended with a CR (already passed on). */
+  private prevCR = false;
+  /** A line-start dot held back at the end of a chunk: 0 none, 1 the dot, 2 the dot and a CR. */
   private dot = 0;
-  /** The previous chunk ended with a CR whose partner is not seen yet. */
-  private pendingCR = false;
-  /** Octets of the current line so far, line ending excluded. */
-  private lineLength = 0;
+  /** What the held dot's line began after (AFTER_CRLF or AFTER_LF). */
+  private dotLine = AFTER_CRLF;
+  /** The body so far in this chunk when it had to be rewritten (bare LF, dropped dots). */
+  private out = "";
 
-  constructor(private maxLine: number, private events: DataEvents) {}
+  /**
+   * `findBareLF(s)`: optional native check, true when `s` has an LF not
+   * preceded by CR at an index >= 1 (index 0 is checked here).
+   */
+  constructor(private events: DataEvents, private findBareLF?: (this: void, s: string) => boolean) {}
 
+  /** Feeds one chunk. After onEnd, the reader must not be fed again. */
   push(s: string): void {
     const n = s.length;
+    if (n === 0) return;
     let p = 0;
-    let from = 0; // start of the slice not yet handed on
-    if (this.pendingCR && n > 0 && s.charCodeAt(0) !== LF) {
-      this.bareLineBreak = true;
-      this.pendingCR = false;
-    }
-    while (p < n) {
-      if (this.dot === 1) {
-        if (s.charCodeAt(p) === CR) {
+    let from = 0;
+    this.out = "";
+    if (this.dot > 0) {
+      // A dot (and maybe a CR) held from the previous chunk.
+      if (this.dot === 1 && s.charCodeAt(0) === CR) {
+        if (n === 1) {
           this.dot = 2;
-          if (from < p) this.events.onBody(s.substring(from, p));
-          p++;
-          from = p; // the CR is held back: it may belong to the end marker
-          continue;
-        }
-        this.dot = 0; // a stuffed dot: the line goes on
-        this.lineLength = 1;
-      } else if (this.dot === 2) {
-        if (s.charCodeAt(p) === LF) {
-          if (from < p) this.events.onBody(s.substring(from, p));
-          this.events.onEnd(s.substring(p + 1));
           return;
         }
-        this.dot = 0; // ".", CR, then not LF: the CR is content, and bare
-        this.bareLineBreak = true;
-        if (from < p) this.events.onBody(s.substring(from, p));
-        this.events.onBody("\r");
-        from = p;
-        this.lineLength = 2;
-      } else if (this.lineStart) {
-        this.lineStart = false;
-        if (s.charCodeAt(p) === DOT) {
-          if (from < p) this.events.onBody(s.substring(from, p));
-          this.dot = 1;
-          p++;
-          from = p;
-          continue;
+        p = 1;
+        this.dot = 2;
+      }
+      const c = s.charCodeAt(p);
+      if (this.dot === 2) {
+        this.dot = 0;
+        if (c === LF) {
+          if (this.dotLine === AFTER_CRLF) {
+            this.events.onEnd(s.substring(p + 1));
+            return;
+          }
+          this.out = ".\r"; // "." alone after a bare LF: content, kept as it is
+        } else {
+          this.out = "\r"; // a stuffed dot followed by a bare CR (content)
         }
+        from = p;
+        this.prevCR = true;
+      } else {
+        this.dot = 0;
+        if (c === LF) this.out = "."; // "." alone ended by a bare LF: content
+        // otherwise the held dot was a stuffed one: dropped
+        this.prevCR = false;
       }
-      // Scan to the end of this line.
-      const lf = s.indexOf("\n", p);
-      const end = lf < 0 ? n : lf;
-      const cr = s.indexOf("\r", p);
-      if (cr >= 0 && cr < end - 1) this.bareLineBreak = true; // a CR inside the line
-      this.lineLength += end - p;
-      if (lf < 0) {
-        if (this.lineLength > this.maxLine) this.lineTooLong = true;
-        // The line goes on in the next chunk; a CR ending this one may pair with its LF
-        // (checked on the last byte: an earlier bare CR in the line must not hide it).
-        this.pendingCR = s.charCodeAt(n - 1) === CR;
-        break;
+      this.lineStart = 0;
+    } else if (this.lineStart !== 0) {
+      const kind = this.lineStart;
+      this.lineStart = 0;
+      if (s.charCodeAt(0) === DOT) {
+        const r = this.lineDot(s, 0, kind, from);
+        if (r === -2) return;
+        from = r >= 0 ? r : from;
+        if (this.dot > 0) return this.flush(s, from, 0);
       }
-      const crlf = lf > p ? s.charCodeAt(lf - 1) === CR : this.pendingCR;
-      this.pendingCR = false;
-      if (crlf) this.lineLength--;
-      else this.bareLineBreak = true;
-      if (this.lineLength + 2 > this.maxLine) this.lineTooLong = true;
-      this.lineLength = 0;
-      this.lineStart = crlf; // after a bare LF a dot is just content
-      p = lf + 1;
     }
-    if (from < n) this.events.onBody(s.substring(from));
+    // The LF at index 0 belongs to a CR ending the previous chunk, or is bare.
+    const fast = this.findBareLF !== undefined && (s.charCodeAt(0) !== LF || this.prevCR) && !this.findBareLF(s);
+    while (true) {
+      const lf = fast ? find(s, "\n.", p) : s.indexOf("\n", p);
+      if (lf < 0) break;
+      p = lf + 1;
+      const crlf = lf > 0 ? s.charCodeAt(lf - 1) === CR : this.prevCR;
+      if (!crlf) {
+        // A bare LF: pass it on as CRLF.
+        this.out += s.substring(from, lf) + "\r";
+        from = lf;
+      }
+      if (p < n && s.charCodeAt(p) === DOT) {
+        const r = this.lineDot(s, p, crlf ? AFTER_CRLF : AFTER_LF, from);
+        if (r === -2) return;
+        if (r >= 0) from = r;
+        if (this.dot > 0) return this.flush(s, from, p);
+      }
+    }
+    // A line ending at the end of the chunk: the next chunk starts a line (the "\n." search never reports it).
+    if (s.charCodeAt(n - 1) === LF) this.lineStart = (n > 1 ? s.charCodeAt(n - 2) === CR : this.prevCR) ? AFTER_CRLF : AFTER_LF;
+    this.prevCR = s.charCodeAt(n - 1) === CR;
+    this.flush(s, from, n);
+  }
+
+  /**
+   * A dot starts a line at `p`: decides what it is. Returns where the
+   * unread slice now begins when the dot was dropped, -1 when nothing
+   * changes (the dot is content), -2 when the message ended (onEnd called).
+   * Sets `dot` when the chunk ends before the decision can be made.
+   */
+  private lineDot(s: string, p: number, kind: number, from: number): number {
+    const n = s.length;
+    if (p + 1 >= n) {
+      this.dot = 1;
+      this.dotLine = kind;
+      return -1;
+    }
+    const c1 = s.charCodeAt(p + 1);
+    if (c1 === CR) {
+      if (p + 2 >= n) {
+        this.dot = 2;
+        this.dotLine = kind;
+        return -1;
+      }
+      if (s.charCodeAt(p + 2) === LF) {
+        if (kind === AFTER_CRLF) {
+          const body = this.out + s.substring(from, p);
+          if (body.length > 0) this.events.onBody(body);
+          this.events.onEnd(s.substring(p + 3));
+          return -2;
+        }
+        return -1; // "." alone after a bare LF, ended by CRLF: content
+      }
+    } else if (c1 === LF) {
+      return -1; // "." alone ended by a bare LF: content
+    }
+    // A stuffed dot: drop it.
+    this.out += s.substring(from, p);
+    return p + 1;
+  }
+
+  /** Passes on the chunk's body: the rewritten part, then s[from, to). A dot held at `to` stays held. */
+  private flush(s: string, from: number, to: number): void {
+    if (this.dot > 0) this.prevCR = false;
+    const body = from === 0 && to === s.length && this.out.length === 0 ? s : this.out + s.substring(from, to);
+    this.out = "";
+    if (body.length > 0) this.events.onBody(body);
   }
 }

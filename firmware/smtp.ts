@@ -4,9 +4,10 @@
  * gets 503; one that does not exist gets 500. Line framing lives in lines.ts,
  * output pacing in sender.ts, the card in store.ts.
  *
- * Smuggling: only CRLF.CRLF ends DATA. A message containing a bare CR or LF
- * is read to its end and rejected with 554 5.6.0, so `LF.LF` and friends can
- * neither end it early nor start a second message.
+ * Smuggling: only CRLF.CRLF ends DATA. A bare LF is taken as a line end and
+ * stored as CRLF, a bare CR is content (as Postfix 3.9's default
+ * `smtpd_forbid_bare_newline = normalize`), so `LF.LF` and friends can
+ * neither end a message early nor start a second one (lines.ts DataReader).
  */
 import { parsePath, resolveRecipient } from "./address";
 import type { Config } from "./config";
@@ -19,9 +20,12 @@ import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
 import { trim, upper } from "./text";
 
-/** RFC 5321 4.5.3.1: command lines of 512 octets, text lines of 1000, both with CRLF. */
+/**
+ * RFC 5321 4.5.3.1: command lines of 512 octets with CRLF. Text lines have
+ * no limit here: the body goes to the card as it comes, so a longer line
+ * costs nothing, and refusing it would bounce real mail.
+ */
 const MAX_COMMAND_LINE = 512;
-const MAX_TEXT_LINE = 1000;
 /** Free card space (KiB) a message must leave for the journal, when the board reports free space. */
 const CARD_MARGIN_KIB = 64;
 
@@ -346,14 +350,17 @@ export class SmtpSession {
     this.overQuota = false;
     this.storageFailed = false;
     const session = this;
-    this.reader = new DataReader(MAX_TEXT_LINE, {
-      onBody: function (data: string) {
-        session.body(data);
+    this.reader = new DataReader(
+      {
+        onBody: function (data: string) {
+          session.body(data);
+        },
+        onEnd: function (rest: string) {
+          session.endOfData(rest);
+        },
       },
-      onEnd: function (rest: string) {
-        session.endOfData(rest);
-      },
-    });
+      this.server.hal.findBareLF,
+    );
     this.state = State.Data;
     this.body(this.traceHeaders(incoming.seq));
     this.reply("354 End data with <CR><LF>.<CR><LF>");
@@ -438,17 +445,12 @@ export class SmtpSession {
   }
 
   private endOfData(rest: string): void {
-    const reader = this.reader as DataReader;
     const incoming = this.incoming as IncomingMessage;
     this.pendingRest = rest;
     this.reader = undefined;
     let answer: string;
     if (this.tooBig) {
       answer = "552 5.3.4 Message size exceeds the limit of " + decimal(this.server.config.limits.maxMessageBytes) + " octets";
-    } else if (reader.bareLineBreak) {
-      answer = "554 5.6.0 Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 2.3.8)";
-    } else if (reader.lineTooLong) {
-      answer = "554 5.6.0 Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)";
     } else if (this.overQuota) {
       answer = "552 5.2.2 Mailbox full";
     } else if (this.storageFailed) {

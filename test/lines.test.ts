@@ -6,68 +6,88 @@ import { DataReader, LineFramer } from "../firmware/lines";
 interface Read {
   body: string;
   rest: string | undefined;
-  bare: boolean;
-  long: boolean;
 }
 
+/** A board's native bare-LF search (as the node and Espruino HALs give it). */
+export const bareLF = (s: string) => /[^\r]\n/.test(s);
+
 /** Feeds `input` cut at the given positions; returns what the reader made of it. */
-function read(input: string, cuts: number[]): Read {
-  const result: Read = { body: "", rest: undefined, bare: false, long: false };
-  const reader: DataReader = new DataReader(1000, {
-    onBody: (d) => (result.body += d),
-    onEnd: (rest) => (result.rest = rest),
-  });
+function read(input: string, cuts: number[], findBareLF?: (s: string) => boolean): Read {
+  const result: Read = { body: "", rest: undefined };
+  const reader: DataReader = new DataReader(
+    {
+      onBody: (d) => (result.body += d),
+      onEnd: (rest) => (result.rest = rest),
+    },
+    findBareLF,
+  );
   let from = 0;
   for (const cut of [...cuts, input.length]) {
     if (result.rest !== undefined) break;
     reader.push(input.slice(from, cut));
     from = cut;
   }
-  result.bare = reader.bareLineBreak;
-  result.long = reader.lineTooLong;
   return result;
+}
+
+/** Every way to cut `input` in two, with and without the native search. */
+function everyCut(input: string, check: (r: Read, where: string) => void): void {
+  for (const native of [undefined, bareLF]) {
+    for (let cut = 0; cut <= input.length; cut++) check(read(input, [cut], native), `cut at ${cut}${native ? ", native search" : ""}`);
+  }
 }
 
 describe("DataReader", () => {
   const message = "Subject: x\r\n\r\n..dot\r\nplain\r\n...two\r\n.\r\nNEXT";
   it("unstuffs dots and stops at CRLF.CRLF, wherever the chunks end", () => {
-    for (let a = 0; a <= message.length; a++) {
-      for (let b = a; b <= message.length; b += 3) {
-        const r = read(message, [a, b]);
-        assert.equal(r.body, "Subject: x\r\n\r\n.dot\r\nplain\r\n..two\r\n", `cut at ${a},${b}`);
-        assert.equal(r.bare, false);
-        // What follows the marker comes back (as far as that chunk went).
-        assert.ok("NEXT".startsWith(r.rest as string) && r.rest !== undefined, `rest at ${a},${b}: ${JSON.stringify(r.rest)}`);
+    for (const native of [undefined, bareLF]) {
+      for (let a = 0; a <= message.length; a++) {
+        for (let b = a; b <= message.length; b += 3) {
+          const r = read(message, [a, b], native);
+          assert.equal(r.body, "Subject: x\r\n\r\n.dot\r\nplain\r\n..two\r\n", `cut at ${a},${b}`);
+          // What follows the marker comes back (as far as that chunk went).
+          assert.ok("NEXT".startsWith(r.rest as string) && r.rest !== undefined, `rest at ${a},${b}: ${JSON.stringify(r.rest)}`);
+        }
       }
     }
   });
 
   it("ends an empty message at once", () => {
-    assert.deepEqual(read(".\r\n", []), { body: "", rest: "", bare: false, long: false });
+    assert.deepEqual(read(".\r\n", []), { body: "", rest: "" });
   });
 
-  for (const [name, variant] of [
-    ["LF.LF", "\n.\n"],
-    ["LF.CRLF", "\n.\r\n"],
-    ["CRLF.LF", "\r\n.\n"],
-    ["CR.CRLF", "\r.\r\n"],
-    ["CRLF.CR", "\r\n.\r"],
-    ["LF.CRLF with NUL", "\n.\x00\r\n"],
+  it("stores a bare LF as CRLF, unstuffs dots after it, and keeps a bare CR as content (Postfix 3.9 normalize)", () => {
+    everyCut("a\nb\r\n..c\n..d\rx\r\n\n\r\n.\r\n", (r, where) => {
+      assert.equal(r.body, "a\r\nb\r\n.c\r\n.d\rx\r\n\r\n\r\n", where);
+      assert.equal(r.rest, "", where);
+    });
+  });
+
+  // The smuggling variants (issue 14): none ends the message; the "." line is stored as content.
+  for (const [name, variant, stored] of [
+    ["LF.LF", "\n.\n", "\r\n.\r\n"],
+    ["LF.CRLF", "\n.\r\n", "\r\n.\r\n"],
+    ["CRLF.LF", "\r\n.\n", "\r\n.\r\n"],
+    ["CR.CRLF", "\r.\r\n", "\r.\r\n"],
+    ["CRLF.CR", "\r\n.\r", "\r\n\r"],
+    ["LF.NUL CRLF", "\n.\x00\r\n", "\r\n\x00\r\n"],
+    ["CRLF.NUL CRLF", "\r\n.\x00\r\n", "\r\n\x00\r\n"],
   ]) {
-    it(`never ends at ${name}, and flags the bare line break`, () => {
-      const input = "Subject: s\r\n\r\nbody" + variant + "MAIL FROM:<a@b.example>\r\n";
-      for (let cut = 0; cut <= input.length; cut++) {
-        const r = read(input, [cut]);
-        assert.equal(r.rest, undefined, `ended early when cut at ${cut}`);
-        assert.equal(r.bare, true, `not flagged when cut at ${cut}`);
-      }
+    it(`never ends at ${name}: the smuggled command stays in the message`, () => {
+      const input = "Subject: s\r\n\r\nbody" + variant + "MAIL FROM:<a@b.example>\r\n.\r\nQUIT\r\n";
+      everyCut(input, (r, where) => {
+        assert.equal(r.body, "Subject: s\r\n\r\nbody" + stored + "MAIL FROM:<a@b.example>\r\n", where);
+        assert.ok(r.rest !== undefined && "QUIT\r\n".startsWith(r.rest), `${where}: rest ${JSON.stringify(r.rest)}`);
+      });
     });
   }
 
-  it("flags lines over 1000 octets, CRLF included", () => {
-    assert.equal(read("a".repeat(998) + "\r\n.\r\n", [500]).long, false);
-    assert.equal(read("a".repeat(999) + "\r\n.\r\n", [500]).long, true);
-    assert.equal(read("a".repeat(999) + "\r\n.\r\n", [999, 1000]).long, true);
+  it("takes lines of any length unchanged, a dot-stuffed 998-octet line too", () => {
+    const long = "x".repeat(100000);
+    const line998 = "." + "y".repeat(997);
+    everyCut("a\r\n" + long + "\r\n." + line998 + "\r\n.\r\n", (r, where) => {
+      assert.equal(r.body, "a\r\n" + long + "\r\n" + line998 + "\r\n", where);
+    });
   });
 });
 
