@@ -23,12 +23,24 @@ fi
 
 WORK="$OUT/work"
 rm -rf "$WORK"; mkdir -p "$WORK/lists/partial"
-# Debian's release name from os-release (bookworm, trixie, ...).
+# The deb-src list names the same archive the system's own apt uses (its
+# deb822 .sources files or sources.list), for this release's codename.
 . /etc/os-release
+CODENAME=${VERSION_CODENAME:-bookworm}
+URI=$(awk -v want="$CODENAME" '
+  /^Types:/ { deb = ($0 ~ /[[:space:]]deb([[:space:]]|$)/) }
+  /^URIs:/ { uri = $2 }
+  /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == want && deb && !found) { print uri; found = 1 } }
+  /^$/ { deb = 0; uri = "" }' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
+if [ -z "$URI" ]; then
+  URI=$(awk -v want="$CODENAME" '$1 == "deb" { u = ($2 ~ /^\[/) ? $3 : $2; s = ($2 ~ /^\[/) ? $4 : $3; if (s == want) { print u; exit } }' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1)
+fi
+[ -n "$URI" ] || { echo "no Debian archive for $CODENAME in the system's apt sources: cannot fetch the lua5.3 source package" >&2; exit 1; }
 cat > "$WORK/src.sources" <<SOURCES
 Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: ${VERSION_CODENAME:-bookworm}
+URIs: $URI
+Suites: $CODENAME
 Components: main
 SOURCES
 APT=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$PWD/$WORK" -o "Dir::State::Lists=$PWD/$WORK/lists" -o Debug::NoLocking=1)
