@@ -26,7 +26,9 @@ export function buildProgram(): Command {
   const program = new Command("letterbox")
     .description("Build, simulate, flash and provision letterbox mail boxes.")
     .version(require("../../package.json").version)
-    .showHelpAfterError()
+    // A usage error is one line in the tool's voice, and where to look; the whole help only on --help.
+    .showHelpAfterError("(add --help to see the options)")
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, "letterbox: ")) })
     .exitOverride() // before the subcommands are added, so they inherit it: usage errors exit 2
     .addHelpText("after", EXIT_CODES);
   registerSim(program);
