@@ -128,8 +128,33 @@ export class DataReader {
    */
   constructor(private events: DataEvents, private findBareLF?: (this: void, s: string) => boolean) {}
 
-  /** Feeds one chunk. After onEnd, the reader must not be fed again. */
+  /**
+   * Feeds one chunk. After onEnd, the reader must not be fed again.
+   *
+   * The common chunk of CRLF mail (no line-start dot, no bare LF, nothing
+   * held) takes the short path here: on Espruino the interpreter reads a
+   * function's source as it runs it, so the hot path is kept short and the
+   * rest lives in pushSlow.
+   */
   push(s: string): void {
+    const n = s.length;
+    if (n === 0) return;
+    const first = s.charCodeAt(0);
+    if (this.dot === 0 && this.findBareLF !== undefined && (this.lineStart === 0 || first !== DOT) && (first !== LF || this.prevCR) && !this.findBareLF(s)) {
+      const d = s.indexOf("\n.");
+      // (d + 2 > n: Espruino 2v29's indexOf reports a match cut short by the end of s.)
+      if (d < 0 || d + 2 > n) {
+        const last = s.charCodeAt(n - 1);
+        this.lineStart = last === LF ? AFTER_CRLF : 0; // no bare LF here: a final LF ends a CRLF
+        this.prevCR = last === CR;
+        this.events.onBody(s);
+        return;
+      }
+    }
+    this.pushSlow(s);
+  }
+
+  private pushSlow(s: string): void {
     const n = s.length;
     if (n === 0) return;
     let p = 0;

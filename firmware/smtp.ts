@@ -99,6 +99,8 @@ export class SmtpSession {
   private firstAddress = "";
   private incoming: IncomingMessage | undefined = undefined;
   private reader: DataReader | undefined = undefined;
+  /** Octets the message in DATA may still take before a limit is looked at again (roomForMessage). */
+  private room = 0;
   private tooBig = false;
   /** The message went over a recipient's quota during DATA: nothing more is stored. */
   private overQuota = false;
@@ -156,6 +158,17 @@ export class SmtpSession {
 
   receive(data: string): void {
     this.lastActive = this.server.hal.now();
+    if (this.state === State.Data) {
+      // The message body: the hot path, kept short (Espruino reads the code it runs).
+      this.pendingRest = undefined;
+      (this.reader as DataReader).push(data);
+      if (this.pendingRest === undefined) return;
+      data = this.pendingRest;
+    }
+    this.receiveCommands(data);
+  }
+
+  private receiveCommands(data: string): void {
     let rest = data;
     while (rest.length > 0) {
       if (this.state === State.Closing) return;
@@ -346,6 +359,7 @@ export class SmtpSession {
       return;
     }
     this.incoming = incoming;
+    this.room = this.roomForMessage();
     this.tooBig = false;
     this.overQuota = false;
     this.storageFailed = false;
@@ -425,15 +439,12 @@ export class SmtpSession {
     return "Return-Path: <" + this.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";
   }
 
+  /** A slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
   private body(data: string): void {
     const incoming = this.incoming;
     if (incoming === undefined || this.tooBig || this.overQuota || this.storageFailed) return;
-    if (incoming.bytes + data.length > this.server.config.limits.maxMessageBytes) {
-      this.tooBig = true; // keep reading to the end marker, store nothing more
-      return;
-    }
-    if (this.exceedsQuota(incoming.bytes + data.length)) {
-      this.overQuota = true; // likewise: the 552 comes after the end marker
+    if (incoming.bytes + data.length > this.room) {
+      this.overRoom(incoming.bytes + data.length);
       return;
     }
     try {
@@ -442,6 +453,13 @@ export class SmtpSession {
       this.server.hal.log("smtp: write failed: " + e);
       this.storageFailed = true;
     }
+  }
+
+  /** Over the room left at DATA: too big, or a recipient's quota is passed now (the reply comes after the end marker). */
+  private overRoom(bytes: number): void {
+    if (bytes > this.server.config.limits.maxMessageBytes) this.tooBig = true;
+    else if (this.exceedsQuota(bytes)) this.overQuota = true;
+    else this.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
   }
 
   private endOfData(rest: string): void {
@@ -478,6 +496,21 @@ export class SmtpSession {
     // A write or commit that failed because the card went away: say so, and close.
     if (answer.charCodeAt(0) === 52 && !this.server.store.available()) this.storageGone();
     else this.reply(answer);
+  }
+
+  /**
+   * Octets the message may take: the size limit, or less when a recipient's
+   * quota leaves less. Checked per chunk as one comparison; only passing it
+   * looks at the quotas again (overRoom).
+   */
+  private roomForMessage(): number {
+    let room = this.server.config.limits.maxMessageBytes;
+    const quota = this.server.config.limits.mailboxQuotaBytes;
+    for (let i = 0; i < this.users.length; i++) {
+      const left = quota - this.server.store.usage(this.users[i]);
+      if (left < room) room = left;
+    }
+    return room;
   }
 
   private exceedsQuota(bytes: number): boolean {
