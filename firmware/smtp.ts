@@ -158,32 +158,21 @@ export class SmtpSession {
 
   receive(data: string): void {
     this.lastActive = this.server.hal.now();
-    if (this.state === State.Data) {
-      // The message body: the hot path, kept short (Espruino reads the code it runs).
-      this.pendingRest = undefined;
-      (this.reader as DataReader).push(data);
-      if (this.pendingRest === undefined) return;
-      data = this.pendingRest;
-    }
-    this.receiveCommands(data);
-  }
-
-  private receiveCommands(data: string): void {
     let rest = data;
     while (rest.length > 0) {
+      if (this.state === State.Data) {
+        // The message body first: the hot path (Espruino reads the code it runs).
+        const chunk = rest;
+        rest = "";
+        this.pendingRest = undefined;
+        (this.reader as DataReader).push(chunk);
+        if (this.pendingRest !== undefined) rest = this.pendingRest;
+        continue;
+      }
       if (this.state === State.Closing) return;
       if (this.state === State.WaitFile) {
         this.hold(rest);
         return;
-      }
-      if (this.state === State.Data) {
-        const reader = this.reader as DataReader;
-        const chunk = rest;
-        rest = "";
-        this.pendingRest = undefined;
-        reader.push(chunk);
-        if (this.pendingRest !== undefined) rest = this.pendingRest;
-        continue;
       }
       const session = this;
       rest = this.framer.push(rest, function () {
