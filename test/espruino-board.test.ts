@@ -188,6 +188,6 @@ test("process.memory() prices what the program keeps alive", async () => {
   // The program's own process.memory() is the quick estimate: sockets, buffers, files, code.
   const quick = (b.context as unknown as { process: { memory(): { usage: number; free: number; total: number } } }).process.memory();
   assert.equal(quick.usage + quick.free, quick.total);
-  assert.equal(quick.total, 4000);
+  assert.equal(quick.total, 16383);
   await b.stop();
 });

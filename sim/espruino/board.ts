@@ -29,8 +29,12 @@ function hoistingDependencies(code: string): HoistingProblem[] {
 export const MAX_PATH = 64;
 /** Storage (internal flash) file names are at most 28 characters. */
 export const MAX_STORAGE_NAME = 28;
-/** Free variables of a plain ESP32-WROOM with Wi-Fi up (PLATFORMS.md: 3,400-5,000). */
-export const DEFAULT_VARIABLES = 4000;
+/**
+ * Variables Espruino gets on the board letterbox targets: an ESP32 with PSRAM
+ * (WROVER, ESP32-CAM), capped at 16,383 by the variable format
+ * (targets/esp32/main.c). A plain WROOM leaves about 4,000: too few.
+ */
+export const DEFAULT_VARIABLES = 16383;
 /** A socket object with its listeners, as Espruino keeps it (assumed). */
 const SOCKET_VARIABLES = 12;
 
