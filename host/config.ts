@@ -178,7 +178,8 @@ export function validateConfig(value: unknown): ConfigFile {
   if (typeof file?.timezone === "string" && file.timezone !== "" && !knownTimeZone(file.timezone)) {
     problems.push(`timezone: "${file.timezone}" is not a time zone Node knows (an IANA name such as Europe/Berlin or UTC)`);
   }
-  if (problems.length) throw new ConfigError(problems);
+  // One line per problem: a value breaking two rules with the same wording (a short password with a space) is told once.
+  if (problems.length) throw new ConfigError(problems.filter((p, i) => problems.indexOf(p) === i));
   return file;
 }
 
@@ -197,13 +198,30 @@ export function jsonProblem(path: string, text: string, e: Error): string {
   return `${path}: not valid JSON at line ${line}, column ${column}: ${what}\n  ${line} | ${shown}\n  ${" ".repeat(String(line).length)} | ${" ".repeat(column - 1)}^`;
 }
 
+/** Why a file could not be read, in words (the errno code only when it is none of the usual ones). */
+function readProblem(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case "ENOENT":
+      return "there is no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a directory, not a file";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    default:
+      return e.message;
+  }
+}
+
 /** Reads and validates a config file; throws ConfigError naming the field. */
 export function loadConfigFile(path: string): ConfigFile {
   let text: string;
   try {
     text = fs.readFileSync(path, "utf8");
   } catch (e) {
-    throw new ConfigError([`${path}: cannot read (${(e as NodeJS.ErrnoException).code || (e as Error).message})`]);
+    throw new ConfigError([`${path}: cannot read it: ${readProblem(e as NodeJS.ErrnoException)}`]);
   }
   let value: unknown;
   try {

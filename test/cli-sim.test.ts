@@ -70,7 +70,20 @@ describe("letterbox sim", () => {
   it("rejects a missing config file with exit code 2", () => {
     const r = spawnSync(process.execPath, [CLI, "sim", "--config", "/nonexistent/letterbox.json"], { encoding: "utf8", timeout: 30000 });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /cannot read \(ENOENT\)/);
+    assert.equal(r.stderr, "letterbox: config: /nonexistent/letterbox.json: cannot read it: there is no such file\n");
+  });
+
+  it("rejects a directory given as the config file in words, exit code 2", () => {
+    const dir = tempDir("config-dir");
+    const r = spawnSync(process.execPath, [CLI, "sim", "--config", dir], { encoding: "utf8", timeout: 30000 });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `letterbox: config: ${dir}: cannot read it: it is a directory, not a file\n`);
+  });
+
+  it("tells a value that breaks two rules once (a short password with a space)", () => {
+    const r = spawnSync(process.execPath, [CLI, "sim", "--config", writeConfig({ ...GOOD, users: [{ name: "dora", password: "a b" }] }), "--data", tempDir("bad")], { encoding: "utf8", timeout: 30000 });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'letterbox: config: users "dora".password: not allowed (4 to 128 printable ASCII characters, no spaces)\n');
   });
 
   for (const runtime of RUNTIME_NAMES) {
