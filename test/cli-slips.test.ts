@@ -165,6 +165,27 @@ describe("stopping (item 6)", () => {
   }
 });
 
+describe("Ctrl-C in a terminal", () => {
+  it("prints the stop message on its own line after the terminal's ^C, as README shows", async () => {
+    // script(1) (util-linux, in every Debian) gives the simulator a terminal; \x03 typed into it is a real Ctrl-C.
+    const data = path.join(tempDir("stop-tty"), "card");
+    const command = [process.execPath, CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--data", data].map((w) => `'${w}'`).join(" ");
+    const child = spawn("script", ["-qefc", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (b) => {
+        out += b;
+        if (out.includes("Ctrl-C to stop.")) resolve();
+      });
+      void exited.then((code) => reject(new Error(`script exited with ${code}: ${out}`)));
+    });
+    child.stdin!.write("\x03");
+    assert.equal(await exited, 0);
+    assert.match(out, new RegExp(`\\^C\r\nletterbox stopped\\. The card is safe: every message accepted is on it \\(${data}\\)\\.\r\n$`));
+  });
+});
+
 describe("usage errors exit 2 (item 7)", () => {
   const cases: [string[], RegExp][] = [
     [["status", "--timeout", "abc"], /option '--timeout <ms>' argument 'abc' is invalid\. "abc" is not a whole number of milliseconds/],

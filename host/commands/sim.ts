@@ -98,7 +98,9 @@ export function registerSim(program: Command): void {
       }
       // Before anything is printed: whoever reads "Ctrl-C to stop." may press it at once.
       let stopping = false;
-      const stop = () => {
+      const stop = (signal: NodeJS.Signals) => {
+        // In a terminal Ctrl-C leaves "^C" at the end of the line: start ours on the next one.
+        if (signal === "SIGINT" && process.stdout.isTTY) process.stdout.write("\n");
         if (stopping) {
           // A second Ctrl-C: no waiting. The store's journal keeps what was accepted; unfinished messages were never acknowledged.
           console.log(`letterbox stopped at once. Every message accepted is on the card (${dataDir}).`);
