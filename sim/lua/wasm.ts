@@ -18,7 +18,7 @@ export type LuaState = number;
 export type LuaFunction = (L: LuaState) => number;
 
 const ROOT = path.resolve(__dirname, "../../..");
-/** Built (and cached) by test/tools/build-lua-wasm.sh; `make test` and `make sim` run it first. */
+/** Built (and cached) by test/tools/build-lua-wasm.sh; `make test` and `make lua` run it first, else the first use below. */
 export const LUA_WASM = path.join(ROOT, ".cache/lua-wasm/lua53.js");
 
 let M: any;
