@@ -80,5 +80,12 @@ fuzz: check build lua-vm
 bench: build lua-vm
 	node build/bench/run.js
 
+# The bundle on a REAL Espruino interpreter (Espruino built for Linux, bound to loopback, Telnet on 2323):
+# boot from flash, round trip, early close, smuggling, memory flat. Not part of make test (CI has none).
+.PHONY: real-espruino
+real-espruino: build espruino
+	@test -n "$(ESPRUINO)" || { echo "usage: make real-espruino ESPRUINO=/path/to/espruino (see docs/ESPRUINO.md)"; exit 2; }
+	ESPRUINO=$(abspath $(ESPRUINO)) node --test --test-timeout=600000 build/test/real-espruino.test.js
+
 clean:
 	rm -rf build dist .cache

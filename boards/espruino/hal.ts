@@ -13,9 +13,9 @@ import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, List
  *
  * write() throws "This socket is closed" once the interpreter has seen the
  * peer go, which can be before our `close` handler runs (a client that left
- * before the greeting, or during a RETR): every write and end is guarded, and
- * the listeners are in place before the core gets the connection, so `close`
- * always reaches the core and the session is removed.
+ * before the greeting, or during a RETR): every write and end is guarded.
+ * A socket the peer closed before our listeners existed gets no `close` at
+ * all, so a failed write ends the session too.
  */
 function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents): void {
   let closed = false;
@@ -31,11 +31,14 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
     if (!closed && events) events.onSent();
   });
   let reported = false;
-  socket.on("close", function () {
-    closed = true;
+  const report = function () {
     if (reported || !events) return;
     reported = true;
     events.onClose();
+  };
+  socket.on("close", function () {
+    closed = true;
+    report();
   });
   socket.on("error", function () {
     // Espruino follows an error with `close`; the session ends there.
@@ -47,7 +50,12 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
         socket.write(data);
         sending = true;
       } catch (e) {
-        closed = true; // the peer has gone: `close` follows and ends the session
+        // The peer has gone. If it went before this socket's listeners were
+        // added, Espruino never sends `close` (socketserver.c:585 queues only
+        // the listeners present then): end the session from here, once the
+        // core has finished the call that wrote.
+        closed = true;
+        setTimeout(report, 0);
       }
     },
     close: function () {

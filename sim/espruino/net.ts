@@ -18,7 +18,12 @@
  *     pass that queues the `close` event: writes throw before `close` runs);
  *   - the connection callback is queued, not called at accept
  *     (jsiQueueObjectCallbacks in serverIdle): a peer that connects and
- *     leaves at once is already closed when the program first writes.
+ *     leaves at once is already closed when the program first writes;
+ *   - and its `close` event is lost: socketIdle queues the close listeners
+ *     present when it sees the close (socketserver.c:585-586), and
+ *     jsiQueueObjectCallbacks queues nothing when there are none yet
+ *     (src/jsinteractive.c:2084-2086), before the connection callback had a
+ *     chance to add them. Only the failing write tells the program.
  */
 import type * as net from "node:net";
 import { bindDevicePort } from "../net";
@@ -157,19 +162,15 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       if (closed) return;
       closed = true;
       sockets.delete(state);
-      const report = () => emit(state, "close", false);
-      if (connected) report();
-      else afterConnection = report;
+      if (connected) emit(state, "close", false); // else no listener yet: the event is lost, as on the board
     });
     // Queued like the interpreter's connection callback: it runs on a later turn of the event loop.
     let connected = false;
-    let afterConnection: (() => void) | undefined;
     setTimeout(() => {
       if (ended && !closed) host.destroy(); // the interpreter closes a socket whose peer has gone
       connected = true;
       options.invoke("connection", onConnection, socket);
       for (const buf of early.splice(0)) deliver(buf, true); // received before the close: delivered first (socketserver.c:566)
-      if (afterConnection) afterConnection();
     }, CONNECTION_CALLBACK_DELAY_MS);
   };
 
