@@ -1,8 +1,9 @@
 /**
- * Memory on the emulated Espruino board: the bundle must fit the ~4,000
- * variables a plain ESP32-WROOM leaves free, with every session the default
- * limits allow busy at once (SMTP mid-DATA, POP3 mid-RETR), and its write
- * buffers must stay within a chunk per session (drain pacing).
+ * Memory on the emulated Espruino board: the bundle must fit the variables of
+ * the board it targets (an ESP32 with PSRAM: 16,383), with every session the
+ * default limits allow busy at once (SMTP mid-DATA, POP3 mid-RETR), and its
+ * write buffers must stay within a chunk per session (drain pacing). The
+ * estimate is calibrated against the real interpreter (BENCHMARKS.md).
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";

@@ -7,8 +7,9 @@
  *   - a string: one variable per ~10 characters (a 537-byte chunk ~ 55),
  *     V8's lazy concatenations priced as the one string Espruino makes;
  *   - an object or array: one for itself plus one per property or element;
- *   - a function of the program: one, plus one per variable of every scope
- *     it closes over (Espruino keeps whole scopes alive);
+ *   - a function of the program: FUNCTION_VARIABLES, plus one per variable
+ *     of every scope it closes over (Espruino keeps whole scopes alive);
+ *   - a program class's prototype, once, with its methods;
  *   - numbers, booleans: nothing beyond the property holding them.
  * Functions that are not the program's (the emulation's own, built-ins) cost
  * one variable and are not followed, nor are prototypes of built-ins.
@@ -55,6 +56,16 @@ function takeSnapshot(): Snapshot {
 export function stringVariables(length: number): number {
   return Math.max(1, Math.ceil((length + 4) / 10));
 }
+
+/**
+ * What one of the program's functions costs on Espruino even with its body in
+ * flash: the function, its code link and scope link, its name and parameter
+ * names, and what this walk does not see otherwise. Fitted to the real 2v29
+ * interpreter (32-bit, ESP32 format): the bundle idle measured 4,645-4,743
+ * variables there and this gives 4,809; busy with 4 SMTP + 3 POP3 sessions
+ * 6,963 there, 6,513 here (BENCHMARKS.md).
+ */
+export const FUNCTION_VARIABLES = 12;
 
 /** Edges that are V8 machinery rather than program data. */
 const SKIPPED_PROPERTIES = new Set(["__proto__", "constructor"]);
@@ -115,6 +126,12 @@ export function estimateVariables(roots: unknown[], programScript: string): Vari
     if (shared < 0) return false;
     const script = edgeTo(shared, "internal", "script_or_debug_info");
     return script >= 0 && name(script) === programScript;
+  };
+
+  /** An object whose `constructor` is a program function: the prototype of one of the program's classes. */
+  const isProgramPrototype = (n: number): boolean => {
+    const ctor = edgeTo(n, "property", "constructor");
+    return ctor >= 0 && type(ctor) === "closure" && isProgramFunction(ctor);
   };
 
   const seen = new Uint8Array(nodeCount);
@@ -180,8 +197,11 @@ export function estimateVariables(roots: unknown[], programScript: string): Vari
       continue;
     }
     if (t === "closure") {
-      result.variables += 1;
-      if (!isProgramFunction(n)) continue;
+      if (!isProgramFunction(n)) {
+        result.variables += 1;
+        continue;
+      }
+      result.variables += FUNCTION_VARIABLES;
       const context = edgeTo(n, "internal", "context");
       if (context >= 0) push(context);
       for (let e = firstEdge[n]; e < firstEdge[n + 1]; e += EF) {
@@ -210,6 +230,8 @@ export function estimateVariables(roots: unknown[], programScript: string): Vari
         if ((et === "property" && !SKIPPED_PROPERTIES.has(edgeName(e))) || et === "element") {
           result.variables += 1;
           push(target(e));
+        } else if (et === "property" && edgeName(e) === "__proto__" && isProgramPrototype(target(e))) {
+          push(target(e)); // a class's prototype: its methods live in RAM on Espruino, counted once
         }
       }
     }
