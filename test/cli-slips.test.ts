@@ -73,11 +73,14 @@ describe("one card, one simulator (item 1)", () => {
         const second = run(["sim", "--runtime", other, "--data", data, "--smtp-port", "0", "--pop3-port", "0"]);
         assert.equal(second.code, 2, second.stderr);
         assert.match(second.stderr, new RegExp(`the card ${data} is in use by another simulator \\(process ${first.child.pid}, lock file ${data}\\.lock\\)`));
+        assert.match(second.stderr, new RegExp(`Stop that simulator \\(kill ${first.child.pid}\\), or give this one a card of its own: --data DIR\\.\\n$`));
         assert.equal(second.stdout, "");
         // The same for the flash: a new card with the first one's flash.
         const flashToo = run(["sim", "--runtime", other, "--data", path.join(dir, "card2"), "--flash", defaultFlashDir(data), "--smtp-port", "0", "--pop3-port", "0"]);
         assert.equal(flashToo.code, 2, flashToo.stderr);
         assert.match(flashToo.stderr, new RegExp(`the flash ${defaultFlashDir(data)} is in use by another simulator \\(process ${first.child.pid},`));
+        // The advice fits: another flash (--flash), since this card is free.
+        assert.match(flashToo.stderr, new RegExp(`one flash is used by one box at a time\\. Stop that simulator \\(kill ${first.child.pid}\\), or give this one a flash of its own: --flash DIR\\.\\n$`));
       } finally {
         await interrupt(first);
       }

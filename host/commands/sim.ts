@@ -84,9 +84,9 @@ export function registerSim(program: Command): void {
         const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
         if (e instanceof LockedError) {
           console.error(`letterbox: ${e.message}.`);
-          console.error(
-            `letterbox: one card is used by one box at a time. Stop that simulator (kill ${e.pid}), or give this one a card of its own: --data DIR.`,
-          );
+          // The advice names the option that chose the directory in use: a card is --data, a flash --flash.
+          const own = e.what === "flash" ? "a flash of its own: --flash DIR" : "a card of its own: --data DIR";
+          console.error(`letterbox: one ${e.what} is used by one box at a time. Stop that simulator (kill ${e.pid}), or give this one ${own}.`);
           process.exit(EXIT_USAGE);
         }
         if (err.code === "EADDRINUSE") {
