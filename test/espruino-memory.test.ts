@@ -33,7 +33,7 @@ test("every session busy at once stays within the board's variables, write buffe
   const closers: (() => void)[] = [];
   try {
     const idle = box.board.memory();
-    t.diagnostic(`idle: ${idle.variables} variables (${idle.stringBytes} bytes in strings)`);
+    t.diagnostic(`idle: ${idle.variables} variables (${idle.functions} program functions, ${idle.stringBytes} bytes in strings)`);
     assert.match(await sendMail(box.ports[25], "big@remote.example", ["alice@example.org"], body(3 * 1024 * 1024)), /^250 /);
 
     // Every SMTP session the limits allow, each in the middle of DATA.

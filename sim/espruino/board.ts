@@ -12,8 +12,8 @@ import type { InternalFlash, SerialLine } from "../../firmware/hal";
 import { findHoistingDependencies, HoistingProblem } from "../../host/espruino/hoisting";
 import type { SimCard } from "../card";
 import { mulberry32 } from "../prng";
-import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, OPEN_FILE_VARIABLES } from "./files";
-import { estimateVariables, stringVariables, VariableEstimate } from "./memory";
+import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, LINUX_OPEN_FILE_VARIABLES, OPEN_FILE_VARIABLES } from "./files";
+import { CONNECTION_VARIABLES, estimateVariables, stringVariables, VariableEstimate } from "./memory";
 import { emulateNet, EmulatedNet } from "./net";
 import { emptyProfile, instrumentForProfile, PROFILE_GLOBAL, ProfileCounts, STRING_PROFILE_SCRIPT } from "./profile";
 import { STRING_QUIRK_SCRIPT } from "./string-quirk";
@@ -261,10 +261,10 @@ export class EspruinoBoard {
 
   /**
    * The variables the program uses now: what its registered callbacks and
-   * globals keep alive, plus socket write buffers and open files (kept by
-   * the interpreter itself on the device).
+   * globals keep alive, plus open connections, their write buffers and open
+   * files (kept by the interpreter itself on the device).
    */
-  memory(): VariableEstimate & { bufferedBytes: number; openFiles: number } {
+  memory(): VariableEstimate & { bufferedBytes: number; openFiles: number; connections: number } {
     const roots: unknown[] = [...this.net.callbacks()];
     for (const t of this.timers.values()) roots.push(t.callback);
     const global = vm.runInContext("this", this.context) as { [name: string]: unknown };
@@ -272,12 +272,23 @@ export class EspruinoBoard {
     const estimate = estimateVariables(roots, this.scriptName);
     const bufferedBytes = this.net.bufferedBytes();
     const openFiles = this.files.openCount();
+    const connections = this.net.openConnections();
     return {
       ...estimate,
-      variables: estimate.variables + (bufferedBytes > 0 ? stringVariables(bufferedBytes) : 0) + openFiles * OPEN_FILE_VARIABLES,
+      variables:
+        estimate.variables +
+        connections * CONNECTION_VARIABLES +
+        (bufferedBytes > 0 ? stringVariables(bufferedBytes) : 0) +
+        openFiles * this.fileVariables(),
       bufferedBytes,
       openFiles,
+      connections,
     };
+  }
+
+  /** What an open file's data takes: the ESP32's FatFs buffer, or a FILE* on the Linux build (no card). */
+  private fileVariables(): number {
+    return this.options.card ? OPEN_FILE_VARIABLES : LINUX_OPEN_FILE_VARIABLES;
   }
 
   /** The work counted since the last call (profile on), then starts counting afresh. */
@@ -298,7 +309,7 @@ export class EspruinoBoard {
       (this.options.codeVariables || 0) +
       this.net.openSockets() * SOCKET_VARIABLES +
       (buffered > 0 ? stringVariables(buffered) : 0) +
-      this.files.openCount() * OPEN_FILE_VARIABLES
+      this.files.openCount() * this.fileVariables()
     );
   }
 

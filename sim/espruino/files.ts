@@ -143,8 +143,19 @@ export function directoryBackend(dir: string): FileBackend {
   };
 }
 
-/** Bytes of RAM Espruino's File object is assumed to hold (FatFs FIL plus its sector buffer), in variables. */
-export const OPEN_FILE_VARIABLES = 40;
+/**
+ * Variables the data of an open File takes on the ESP32: a flat string
+ * holding JsFileData (libs/filesystem/jswrap_file.h), which there embeds
+ * FatFs's FIL with its 512-byte sector buffer (_FS_TINY 0): about 560 bytes,
+ * one header variable plus 40 of 14 bytes.
+ */
+export const OPEN_FILE_VARIABLES = 41;
+/**
+ * The same on Espruino's Linux build, whose File_Handle is a `FILE*` (stdio
+ * keeps its buffer outside the variables): 16 bytes, 3 variables. This is
+ * why open files cost 38 variables fewer there than on the board.
+ */
+export const LINUX_OPEN_FILE_VARIABLES = 3;
 
 export interface EmulatedFiles {
   /** `require("fs")`. */

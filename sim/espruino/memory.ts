@@ -28,6 +28,8 @@ export interface VariableEstimate {
   stringVariables: number;
   /** Characters in the strings counted. */
   stringBytes: number;
+  /** The program's functions counted (FUNCTION_VARIABLES each). */
+  functions: number;
 }
 
 interface Snapshot {
@@ -60,12 +62,29 @@ export function stringVariables(length: number): number {
 /**
  * What one of the program's functions costs on Espruino even with its body in
  * flash: the function, its code link and scope link, its name and parameter
- * names, and what this walk does not see otherwise. Fitted to the real 2v29
- * interpreter (32-bit, ESP32 format): the bundle idle measured 4,645-4,743
- * variables there and this gives 4,809; busy with 4 SMTP + 3 POP3 sessions
- * 6,963 there, 6,513 here (BENCHMARKS.md).
+ * names, and what this walk does not see otherwise. Fitted to the idle
+ * figures of the real 2v29 interpreter (32-bit, ESP32 format): 4,736
+ * variables after boot and 4,766 with one message stored, where 328 program
+ * functions at 12 give 4,816 and 4,829 (+1.7%, +1.3%). A least-squares fit
+ * of this and CONNECTION_VARIABLES over every state of
+ * test/helpers/memory-scenario.ts gives 11.8 and 109 (BENCHMARKS.md).
  */
 export const FUNCTION_VARIABLES = 12;
+
+/**
+ * What an open connection costs on Espruino beyond what this walk finds
+ * from the program's side: the Socket object as the interpreter keeps it
+ * (socket number, type, send buffer, "#on..." listener entries, its place in
+ * the connection list: libs/network/socketserver.c; a bare socket with two
+ * listeners measures 24 on the real interpreter) and what the walk misses in
+ * the session's objects and closures (V8 keeps only the variables a closure
+ * captures, Espruino the whole scope). Fitted to the per-session deltas on
+ * the real interpreter (BENCHMARKS.md), real minus estimate per session
+ * above idle, open files priced as on the Linux build there: 1 SMTP session
+ * mid-DATA 117, 4 SMTP 115 each, 1 POP3 mid-RETR 98, 4 POP3 93 each, 4 SMTP +
+ * 4 POP3 108 each; 106 over those 18 sessions.
+ */
+export const CONNECTION_VARIABLES = 105;
 
 /** Edges that are V8 machinery rather than program data. */
 const SKIPPED_PROPERTIES = new Set(["__proto__", "constructor"]);
@@ -136,7 +155,7 @@ export function estimateVariables(roots: unknown[], programScript: string): Vari
 
   const seen = new Uint8Array(nodeCount);
   const stack: number[] = [];
-  const result: VariableEstimate = { variables: 0, stringVariables: 0, stringBytes: 0 };
+  const result: VariableEstimate = { variables: 0, stringVariables: 0, stringBytes: 0, functions: 0 };
   const push = (n: number) => {
     if (!seen[n]) {
       seen[n] = 1;
@@ -202,6 +221,7 @@ export function estimateVariables(roots: unknown[], programScript: string): Vari
         continue;
       }
       result.variables += FUNCTION_VARIABLES;
+      result.functions++;
       const context = edgeTo(n, "internal", "context");
       if (context >= 0) push(context);
       for (let e = firstEdge[n]; e < firstEdge[n + 1]; e += EF) {

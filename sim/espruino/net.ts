@@ -66,6 +66,8 @@ export interface EmulatedNet {
   /** Bytes waiting in the write buffers of all sockets. */
   bufferedBytes(): number;
   openSockets(): number;
+  /** Connections open (accepted sockets, listening ones not counted). */
+  openConnections(): number;
   /** Highest number of sockets (listening included) open at once. */
   peakSockets(): number;
   close(): Promise<void>;
@@ -219,6 +221,7 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       return n;
     },
     openSockets: () => inUse(),
+    openConnections: () => sockets.size,
     peakSockets: () => peak,
     async close() {
       const closing: Promise<void>[] = [];

@@ -1,0 +1,118 @@
+/**
+ * A REAL Espruino interpreter running the bundle, for test/real-espruino.test.ts
+ * and `make bench ESPRUINO=...`. The interpreter (Espruino built for Linux,
+ * ideally 32-bit with the ESP32's variable format, docs/ESPRUINO.md) binds
+ * loopback and has its Telnet console on port 2323, so only one runs at a
+ * time on this machine. Each box starts in a scratch directory (its card
+ * and its Storage), gets its settings through the console and the bundle
+ * through `letterbox flash`'s code path.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import type { Config } from "../../firmware/config";
+import { encode } from "../../firmware/msgpack";
+import { settingsToMap } from "../../firmware/settings";
+import { flashEspruino } from "../../host/flash-espruino";
+import { freePort } from "../../sim/net";
+import { tempDir } from "./fixtures";
+
+export const TELNET = 2323;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends one console line over Telnet (DLE first: no echo, no history); resolves with what came back within `ms`. */
+export function consoleLine(line: string, ms = 1500): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(TELNET, "127.0.0.1");
+    let out = "";
+    s.on("data", (d) => (out += d.toString("latin1")));
+    s.on("error", reject);
+    s.on("connect", () => {
+      s.write("\x10" + line + "\n");
+      setTimeout(() => (s.destroy(), resolve(out)), ms);
+    });
+  });
+}
+
+/** process.memory().usage: variables in use after a garbage collection (the Telnet connection asking included). */
+export async function usage(): Promise<number> {
+  const out = await consoleLine("print('USAGE',process.memory().usage)");
+  const m = /USAGE (\d+)/.exec(out);
+  if (!m) throw new Error(`no memory figure in ${JSON.stringify(out)}`);
+  return Number(m[1]);
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
+    s.on("error", () => resolve(false));
+  });
+}
+
+export async function waitForPort(port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await listening(port)) return;
+    await sleep(200);
+  }
+  throw new Error(`nothing listens on ${port} after ${ms} ms`);
+}
+
+export interface RealBox {
+  child: ChildProcess;
+  /** The interpreter's working directory: its card (LB/...) and Storage. */
+  dir: string;
+  smtp: number;
+  pop3: number;
+  output: () => string;
+}
+
+/** Starts `espruino --telnet`, stores `config` as the board's default settings, flashes the bundle and waits for SMTP. */
+export async function startReal(espruino: string, config: Config): Promise<RealBox> {
+  if (!fs.existsSync(espruino)) throw new Error(`no interpreter at ${espruino}`);
+  // A console already on the port is another interpreter: this box would be flashed into it.
+  if (await listening(TELNET)) throw new Error(`port ${TELNET} is taken (another Espruino running?): one interpreter at a time`);
+  const dir = tempDir("real-espruino");
+  const child = spawn(espruino, ["--telnet"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d.toString("latin1")));
+  child.stderr!.on("data", (d) => (output += d.toString("latin1")));
+  await waitForPort(TELNET, 10000);
+  const settings = { ...config, smtpPort: await freePort(), pop3Port: await freePort() };
+  const blob = Buffer.from(encode(settingsToMap({ config: settings })), "latin1").toString("base64");
+  await consoleLine(`require("Storage").write("lbdefault.cfg", atob("${blob}"))`);
+  await flashEspruino({ port: `tcp://127.0.0.1:${TELNET}` });
+  await waitForPort(settings.smtpPort, 20000);
+  return { child, dir, smtp: settings.smtpPort, pop3: settings.pop3Port, output: () => output };
+}
+
+export async function stopReal(box: RealBox | undefined): Promise<void> {
+  if (!box) return;
+  box.child.kill("SIGKILL");
+  await new Promise((r) => box.child.once("exit", r));
+  await sleep(300); // the Telnet port is free again for the next box
+  fs.rmSync(box.dir, { recursive: true, force: true });
+}
+
+/** Where the bundle keeps its card on the Linux build, which has no SD card (boards/espruino/main.ts DATA_DIR). */
+const LINUX_CARD_DIR = "letterbox-data";
+
+/**
+ * Files the interpreter has open on its card now, from /proc (Linux): the
+ * process's descriptors that lead into its card directory. (Run under
+ * qemu-i386 the descriptors are the emulated program's own.)
+ */
+export function realOpenCardFiles(box: RealBox): number {
+  const fdDir = `/proc/${box.child.pid}/fd`;
+  const card = path.join(fs.realpathSync(box.dir), LINUX_CARD_DIR) + path.sep;
+  let n = 0;
+  for (const fd of fs.readdirSync(fdDir)) {
+    try {
+      if (fs.readlinkSync(path.join(fdDir, fd)).startsWith(card)) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
