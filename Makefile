@@ -76,12 +76,14 @@ fuzz: check build lua-vm
 
 # Side by side with private Postfix + Dovecot instances (installed from Debian when missing), memory per
 # runtime, device build sizes; writes BENCHMARKS.md. Not part of make test (about 10 minutes).
+# ESPRUINO=/path/to/espruino adds a real interpreter's memory figures beside the estimate (5 more minutes).
 .PHONY: bench
 bench: build lua-vm
-	node build/bench/run.js
+	ESPRUINO=$(if $(ESPRUINO),$(abspath $(ESPRUINO))) node build/bench/run.js
 
 # The bundle on a REAL Espruino interpreter (Espruino built for Linux, bound to loopback, Telnet on 2323):
-# boot from flash, round trip, early close, smuggling, memory flat. Not part of make test (CI has none).
+# boot from flash, round trip, early close, smuggling, memory flat, logins, memory against the emulated
+# board's estimate (test/helpers/memory-scenario.ts). Not part of make test (CI has none).
 .PHONY: real-espruino
 real-espruino: build espruino
 	@test -n "$(ESPRUINO)" || { echo "usage: make real-espruino ESPRUINO=/path/to/espruino (see docs/ESPRUINO.md)"; exit 2; }

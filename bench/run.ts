@@ -10,7 +10,9 @@
  * BENCH_MEMORY_RUNTIMES (comma-separated, default every registered runtime),
  * BENCH_ONLY=memory (only the memory part: no Postfix/Dovecot, no device
  * builds; prints the memory section and leaves BENCHMARKS.md alone, whose
- * results section only a full run rewrites).
+ * results section only a full run rewrites), BENCH_ONLY=espruino (only the
+ * Espruino scenario, printed), ESPRUINO (a real Espruino interpreter: its
+ * figures beside the emulated board's estimate; bench/espruino-memory.ts).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -18,6 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { RuntimeName } from "../sim/runtime";
 import { RUNTIME_NAMES } from "../sim/runtimes";
+import { espruinoMemorySection } from "./espruino-memory";
 import { measureMemory, MemoryRow } from "./memory";
 import { installReference, startReference } from "./reference";
 import { flatness, memoryTable, sizesSection, ThroughputRow, throughputTable, writeResults } from "./report";
@@ -141,7 +144,8 @@ async function memoryOnly(runtimes: RuntimeName[]): Promise<void> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
   try {
     const section = memorySection(await measureAllMemory(runtimes, scratch));
-    console.log("\n" + section + "\n");
+    const espruino = runtimes.indexOf("espruino") >= 0 ? await espruinoMemorySection(process.env.ESPRUINO, log) : "";
+    console.log("\n" + section + "\n\n" + espruino + "\n");
     log(`memory only (${((Date.now() - started) / 60000).toFixed(1)} min); BENCHMARKS.md not written`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -155,7 +159,8 @@ async function main(): Promise<void> {
   const memoryRuntimes = (process.env.BENCH_MEMORY_RUNTIMES ? process.env.BENCH_MEMORY_RUNTIMES.split(",") : RUNTIME_NAMES) as RuntimeName[];
   const only = process.env.BENCH_ONLY;
   if (only === "memory") return memoryOnly(memoryRuntimes);
-  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory" is known`);
+  if (only === "espruino") return void console.log("\n" + (await espruinoMemorySection(process.env.ESPRUINO, log)) + "\n");
+  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory" and "espruino" are known`);
   installReference(log);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
   fs.chmodSync(scratch, 0o755); // the daemons' unprivileged users work below it
@@ -163,6 +168,7 @@ async function main(): Promise<void> {
     log(`throughput: letterbox (${runtime} runtime) and Postfix + Dovecot, ${runs} runs per row`);
     const throughput = await measureThroughput(runtime, runs, scratch);
     const memory = await measureAllMemory(memoryRuntimes, scratch);
+    const espruino = memoryRuntimes.indexOf("espruino") >= 0 ? await espruinoMemorySection(process.env.ESPRUINO, log) : "";
     log("device builds");
     const sizes = await deviceBuildSizes(scratch);
 
@@ -182,6 +188,7 @@ async function main(): Promise<void> {
       "",
       memorySection(memory),
       "",
+      ...(espruino ? [espruino, ""] : []),
       "### Device builds against their budgets",
       "",
       sizesSection(sizes),
