@@ -217,9 +217,10 @@ export async function runMemoryScenario(side: MemorySide, log: (row: ScenarioRow
 
 /** The emulated board (`--runtime espruino`) with the scenario's settings; its reading is the estimate. */
 export async function emulatedSide(): Promise<MemorySide> {
+  const dir = tempDir("espruino-scenario");
   const box = (await espruinoRuntime.start({
     config: scenarioConfig(),
-    card: new SimCard({ dir: tempDir("espruino-scenario") }),
+    card: new SimCard({ dir }),
     portMap: { 25: 0, 110: 0 },
     bindHost: "127.0.0.1",
     log: () => undefined,
@@ -243,7 +244,10 @@ export async function emulatedSide(): Promise<MemorySide> {
     settleMs: 500,
     replyMs: 1000,
     stallMs: 60000,
-    stop: () => box.stop(),
+    stop: async () => {
+      await box.stop();
+      fs.rmSync(dir, { recursive: true, force: true }); // the 6 MB message
+    },
   };
 }
 
