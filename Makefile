@@ -84,6 +84,12 @@ bench: build lua-vm
 # The bundle on a REAL Espruino interpreter (Espruino built for Linux, bound to loopback, Telnet on 2323):
 # boot from flash, round trip, early close, smuggling, memory flat, logins, memory against the emulated
 # board's estimate (test/helpers/memory-scenario.ts). Not part of make test (CI has none).
+# CPU of DATA and RETR against their floors on a real Espruino (64-bit Linux build), under callgrind; prints a table.
+.PHONY: espruino-cpu
+espruino-cpu: build espruino
+	@test -n "$(ESPRUINO)" || { echo "usage: make espruino-cpu ESPRUINO=/path/to/espruino (see docs/ESPRUINO.md)"; exit 2; }
+	ESPRUINO=$(abspath $(ESPRUINO)) node build/bench/espruino-cpu.js
+
 .PHONY: real-espruino
 real-espruino: build espruino
 	@test -n "$(ESPRUINO)" || { echo "usage: make real-espruino ESPRUINO=/path/to/espruino (see docs/ESPRUINO.md)"; exit 2; }

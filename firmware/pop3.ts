@@ -61,9 +61,7 @@ export class Pop3Server {
   failures: FailRecord[] = [];
 
   constructor(public hal: Hal, public config: Config, public store: MailStore) {
-    this.sessions = new SessionList<Pop3Session>(function () {
-      return hal.now();
-    });
+    this.sessions = new SessionList<Pop3Session>();
   }
 
   accept(conn: Connection): ConnectionEvents {
@@ -137,6 +135,7 @@ export class Pop3Session {
   state = State.Authorization;
   sender: Sender;
   lastActive: number;
+  active = false;
   /** The APOP timestamp of the greeting (RFC 1939 7). */
   timestamp: string;
   private framer: LineFramer;
@@ -183,7 +182,6 @@ export class Pop3Session {
   }
 
   receive(data: string): void {
-    this.lastActive = this.server.hal.now();
     if (this.held.active) {
       if (!this.held.add(data)) this.close();
       return;
@@ -545,7 +543,11 @@ class MessageStream implements ChunkSource {
   constructor(private file: FileHandle | undefined, private bodyLines: number, private hal: Hal, private first: string, only: boolean) {
     this.done = false;
     this.only = only;
+    this.want = hal.sendChunk || READ_CHUNK;
   }
+
+  /** Octets read from the card per send. */
+  private want: number;
 
   private only: boolean;
   /** Called when the card fails mid-message: the stream ends without its terminator. */
@@ -562,7 +564,7 @@ class MessageStream implements ChunkSource {
     }
     let chunk: string | undefined = undefined;
     if (this.file !== undefined && !this.cut) {
-      const want = this.hal.sendChunk || READ_CHUNK;
+      const want = this.want;
       try {
         chunk = this.file.read(want);
         // A short read is the end of the file: give the handle back now, not a send later.
@@ -575,16 +577,13 @@ class MessageStream implements ChunkSource {
         return first.length > 0 ? first : undefined;
       }
     }
-    const out = chunk === undefined || chunk.length === 0 ? this.finish() : this.stuffed(chunk);
-    // Not "" + out: on Espruino that copies the chunk.
-    return first.length > 0 ? first + out : out;
-  }
-
-  /** A chunk of the message as it goes on the wire (TOP's cut, dot-stuffing). */
-  private stuffed(chunk: string): string {
+    if (chunk === undefined || chunk.length === 0) return first + this.finish();
+    // The chunk as it goes on the wire: TOP's cut, dot-stuffing.
     if (this.bodyLines >= 0) chunk = this.cutForTop(chunk);
     this.endedWithCRLF = chunk.charCodeAt(chunk.length - 1) === 10;
-    return this.stuff(chunk);
+    const out = this.stuff(chunk);
+    // Not "" + out: on Espruino that copies the chunk.
+    return first.length > 0 ? first + out : out;
   }
 
   release(): void {
@@ -607,7 +606,15 @@ class MessageStream implements ChunkSource {
 
   /** Doubles every dot that starts a line. */
   private stuff(chunk: string): string {
-    let out = this.lineStart && chunk.charCodeAt(0) === 46 ? "." : "";
+    const lead = this.lineStart && chunk.charCodeAt(0) === 46;
+    const first = chunk.indexOf("\n.");
+    // No dot to double (the common chunk): the chunk itself, not a copy.
+    // (first + 2 > length: Espruino 2v29's indexOf reports a match cut short by the end.)
+    if (!lead && (first < 0 || first + 2 > chunk.length)) {
+      this.lineStart = chunk.charCodeAt(chunk.length - 1) === 10;
+      return chunk;
+    }
+    let out = lead ? "." : "";
     let from = 0;
     let i = find(chunk, "\n.", 0);
     while (i >= 0) {

@@ -75,6 +75,22 @@ export class Sender {
   /** The previous send completed. */
   onSent(): void {
     this.sending = false;
+    // Mid-RETR, the common case: the source's next chunk goes straight out
+    // (kept short: on Espruino every statement on this path is interpreted
+    // once per chunk). Anything else takes flush().
+    const source = this.source;
+    if (source !== undefined && this.text.length === 0 && !this.closed) {
+      const chunk = source.next();
+      if (chunk !== undefined && chunk.length > 0) {
+        this.sending = true;
+        this.conn.send(chunk);
+        return;
+      }
+      if (chunk === undefined) {
+        this.source = undefined;
+        source.release();
+      }
+    }
     this.flush();
   }
 

@@ -49,8 +49,15 @@ export class HeldInput {
 
 /** What every protocol session offers its server. */
 export interface Session {
-  /** Seconds (hal.now()) of the last bytes received. */
+  /**
+   * Seconds (hal.now()) when the session was last seen active. Bytes in and
+   * sends completed only set `active`; the once-a-second sweep turns that
+   * into a time, so the hot paths (a DATA chunk, a RETR chunk) make no clock
+   * call (on Espruino every call is interpreted).
+   */
   lastActive: number;
+  /** Bytes arrived or a send completed since the last sweep. */
+  active: boolean;
   sender: Sender;
   receive(data: string): void;
   /** The connection is gone: release everything, apply nothing. */
@@ -69,8 +76,6 @@ export interface Greetings {
 export class SessionList<S extends Session> {
   items: S[] = [];
 
-  /** `now` is hal.now: a reply still streaming out (a long RETR) counts as activity. */
-  constructor(private now: () => number) {}
 
   /**
    * Greets `session`, or refuses it when `cap` sessions are open or the card
@@ -91,10 +96,11 @@ export class SessionList<S extends Session> {
     const list = this;
     return {
       onData: function (data: string) {
+        session.active = true;
         session.receive(data);
       },
       onSent: function () {
-        session.lastActive = list.now();
+        session.active = true; // a reply still streaming out (a long RETR) counts as activity
         session.sender.onSent();
       },
       onClose: function () {
@@ -104,11 +110,14 @@ export class SessionList<S extends Session> {
     };
   }
 
-  /** Says `farewell` to and closes every session idle for `limit` seconds or more. */
+  /** Says `farewell` to and closes every session idle for `limit` seconds or more (to within one sweep). */
   sweep(now: number, limit: number, farewell: string): void {
     for (let i = this.items.length - 1; i >= 0; i--) {
       const s = this.items[i];
-      if (now - s.lastActive >= limit) {
+      if (s.active) {
+        s.active = false;
+        s.lastActive = now;
+      } else if (now - s.lastActive >= limit) {
         s.reply(farewell);
         s.close();
       }

@@ -13,7 +13,7 @@ import { parsePath, resolveRecipient } from "./address";
 import type { Config } from "./config";
 import { rfc5322Date } from "./date";
 import type { Connection, ConnectionEvents, Hal } from "./hal";
-import { DataReader, LineFramer } from "./lines";
+import { DataEvents, DataReader, LineFramer } from "./lines";
 import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
@@ -56,9 +56,7 @@ export class SmtpServer {
   sessions: SessionList<SmtpSession>;
 
   constructor(public hal: Hal, public config: Config, public store: MailStore) {
-    this.sessions = new SessionList<SmtpSession>(function () {
-      return hal.now();
-    });
+    this.sessions = new SessionList<SmtpSession>();
   }
 
   accept(conn: Connection): ConnectionEvents {
@@ -84,10 +82,11 @@ export class SmtpServer {
   }
 }
 
-export class SmtpSession {
+export class SmtpSession implements DataEvents {
   state = State.Fresh;
   sender: Sender;
   lastActive: number;
+  active = false;
   private framer: LineFramer;
   private helo = "";
   private esmtp = false;
@@ -105,6 +104,8 @@ export class SmtpSession {
   /** The message went over a recipient's quota during DATA: nothing more is stored. */
   private overQuota = false;
   private storageFailed = false;
+  /** DATA: the body is being written (none of the three above has happened). */
+  private storing = false;
   /** The SIZE= of MAIL FROM (RFC 1870), 0 when not given. */
   private declaredSize = 0;
   private errors = 0;
@@ -156,17 +157,22 @@ export class SmtpSession {
     this.sender.closeWhenDone();
   }
 
+  /**
+   * Bytes from the client. The message body is the hot path, first in the
+   * loop. Kept in one method on purpose: split into a short `receive` for
+   * DATA plus a command loop elsewhere, the real Espruino 2v29 interpreter
+   * kept ~280 variables per 200 KB message received (measured twice, with
+   * process.memory() after each round of ten; not with 20 KB messages, not
+   * in the emulation; cause inside the interpreter not found).
+   */
   receive(data: string): void {
-    this.lastActive = this.server.hal.now();
     let rest = data;
     while (rest.length > 0) {
       if (this.state === State.Data) {
-        // The message body first: the hot path (Espruino reads the code it runs).
-        const chunk = rest;
-        rest = "";
+        // The message body first (Espruino reads the code it runs).
         this.pendingRest = undefined;
-        (this.reader as DataReader).push(chunk);
-        if (this.pendingRest !== undefined) rest = this.pendingRest;
+        (this.reader as DataReader).push(rest);
+        rest = this.pendingRest === undefined ? "" : this.pendingRest;
         continue;
       }
       if (this.state === State.Closing) return;
@@ -352,20 +358,11 @@ export class SmtpSession {
     this.tooBig = false;
     this.overQuota = false;
     this.storageFailed = false;
-    const session = this;
-    this.reader = new DataReader(
-      {
-        onBody: function (data: string) {
-          session.body(data);
-        },
-        onEnd: function (rest: string) {
-          session.endOfData(rest);
-        },
-      },
-      this.server.hal.findBareLF,
-    );
+    this.storing = true;
+    // The session itself takes the reader's events: one call fewer per chunk than a closure.
+    this.reader = new DataReader(this, this.server.hal.findBareLF);
     this.state = State.Data;
-    this.body(this.traceHeaders(incoming.seq));
+    this.onBody(this.traceHeaders(incoming.seq));
     this.reply("354 End data with <CR><LF>.<CR><LF>");
     this.releaseHeld();
   }
@@ -428,10 +425,10 @@ export class SmtpSession {
     return "Return-Path: <" + this.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";
   }
 
-  /** A slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
-  private body(data: string): void {
-    const incoming = this.incoming;
-    if (incoming === undefined || this.tooBig || this.overQuota || this.storageFailed) return;
+  /** DataEvents: a slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
+  onBody(data: string): void {
+    if (!this.storing) return;
+    const incoming = this.incoming as IncomingMessage;
     if (incoming.bytes + data.length > this.room) {
       this.overRoom(incoming.bytes + data.length);
       return;
@@ -441,6 +438,7 @@ export class SmtpSession {
     } catch (e) {
       this.server.hal.log("smtp: write failed: " + e);
       this.storageFailed = true;
+      this.storing = false;
     }
   }
 
@@ -448,10 +446,12 @@ export class SmtpSession {
   private overRoom(bytes: number): void {
     if (bytes > this.server.config.limits.maxMessageBytes) this.tooBig = true;
     else if (this.exceedsQuota(bytes)) this.overQuota = true;
+    if (this.tooBig || this.overQuota) this.storing = false;
     else this.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
   }
 
-  private endOfData(rest: string): void {
+  /** DataEvents: the end marker arrived; `rest` is what followed it. */
+  onEnd(rest: string): void {
     const incoming = this.incoming as IncomingMessage;
     this.pendingRest = rest;
     this.reader = undefined;
