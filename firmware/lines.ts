@@ -126,7 +126,12 @@ export class DataReader {
    * `findBareLF(s)`: optional native check, true when `s` has an LF not
    * preceded by CR at an index >= 1 (index 0 is checked here).
    */
-  constructor(private events: DataEvents, private findBareLF?: (this: void, s: string) => boolean) {}
+  constructor(private events: DataEvents, private findBareLF?: (this: void, s: string) => boolean) {
+    this.fast = findBareLF !== undefined;
+  }
+
+  /** push() may take its short path: a findBareLF is given and no dot is held (dot === 0). */
+  private fast: boolean;
 
   /**
    * Feeds one chunk. After onEnd, the reader must not be fed again.
@@ -140,7 +145,9 @@ export class DataReader {
     const n = s.length;
     if (n === 0) return;
     const first = s.charCodeAt(0);
-    if (this.dot === 0 && this.findBareLF !== undefined && (this.lineStart === 0 || first !== DOT) && (first !== LF || this.prevCR) && !this.findBareLF(s)) {
+    // `fast`: findBareLF given and no dot held. A chunk starting with "." or
+    // LF may continue the previous chunk's line break: the slow path decides.
+    if (this.fast && first !== DOT && first !== LF && !(this.findBareLF as (this: void, s: string) => boolean)(s)) {
       const d = s.indexOf("\n.");
       // (d + 2 > n: Espruino 2v29's indexOf reports a match cut short by the end of s.)
       if (d < 0 || d + 2 > n) {
@@ -152,6 +159,7 @@ export class DataReader {
       }
     }
     this.pushSlow(s);
+    this.fast = this.findBareLF !== undefined && this.dot === 0;
   }
 
   private pushSlow(s: string): void {

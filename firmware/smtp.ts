@@ -166,13 +166,20 @@ export class SmtpSession implements DataEvents {
    * in the emulation; cause inside the interpreter not found).
    */
   receive(data: string): void {
-    let rest = data;
+    if (this.state === State.Data) {
+      // The message body: returns before the command loop below (Espruino reads the code it runs).
+      this.pendingRest = undefined;
+      (this.reader as DataReader).push(data);
+      if (this.pendingRest === undefined) return;
+    }
+    let rest = this.pendingRest === undefined ? data : this.pendingRest;
+    this.pendingRest = undefined;
     while (rest.length > 0) {
       if (this.state === State.Data) {
-        // The message body first (Espruino reads the code it runs).
-        this.pendingRest = undefined;
+        // Another message in the same chunk.
         (this.reader as DataReader).push(rest);
         rest = this.pendingRest === undefined ? "" : this.pendingRest;
+        this.pendingRest = undefined;
         continue;
       }
       if (this.state === State.Closing) return;

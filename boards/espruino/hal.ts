@@ -215,9 +215,8 @@ export function espruinoHal(storage: Storage, flash: InternalFlash, serial: Seri
     listen: listen,
     // One native regular-expression search per received chunk: on the
     // interpreter far cheaper than the DATA reader's walk over the lines.
-    findBareLF: function (s: string) {
-      return BARE_LF.test(s);
-    },
+    // Bound, not wrapped: a call to it interprets no JavaScript.
+    findBareLF: BARE_LF.test.bind(BARE_LF),
     storage: storage,
     setTimer: setTimer,
     now: function () {
