@@ -58,7 +58,7 @@ function machine(): string {
     `- Memory: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     `- OS: ${firstLine("uname", ["-srm"])}; Node ${process.version}`,
     `- Scratch file system (${os.tmpdir()}): \`${disk.replace(/\s+/g, " ")}\``,
-    `- Reference: Postfix ${firstLine("postconf", ["-h", "mail_version"])}, Dovecot ${firstLine("dovecot", ["--version"])}`,
+    `- Reference: Postfix ${firstLine("postconf", ["-d", "-h", "mail_version"])}, Dovecot ${firstLine("dovecot", ["--version"])}`,
   ].join("\n");
 }
 
