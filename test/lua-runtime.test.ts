@@ -45,3 +45,29 @@ describe("lua runtime", () => {
     assert.match(await banner(box.ports[SMTP_PORT]), /^220 /);
   });
 });
+
+describe("lua runtime: the card's SPI bus outlives a garbage collection", () => {
+  // spi.master's object frees the bus when Lua collects it (spi_master.c:339, :204);
+  // a board that dropped it could not mount a card put in later (sdmmc.c:214).
+  it("a box booted without its card mounts it after a full collection", async () => {
+    const card = new SimCard({ dir: tempDir("luagc") });
+    card.eject();
+    const box = await startLuaBox({
+      config: testConfig(),
+      card,
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+      bindHost: "127.0.0.1",
+      log: () => {},
+      clock: () => Math.floor(Date.now() / 1000),
+    });
+    try {
+      assert.match(await banner(box.ports[SMTP_PORT]), /^421 4\.3\.0 /);
+      box.board().vm.heapBytes(true); // two full collections: anything unreferenced is finalized
+      card.insert();
+      assert.match(await banner(box.ports[SMTP_PORT]), /^220 /);
+      assert.deepEqual(box.errors, []);
+    } finally {
+      await box.stop();
+    }
+  });
+});

@@ -68,20 +68,22 @@ export interface CardWiring {
  * device on it (sdmmc.init, sdmmc.c:96: on ESP-IDF 5 it ignores sck/mosi/miso,
  * sdmmc.c:133-139), then FAT (card:mount, sdmmc.c:348). Retried on every
  * use until it succeeds, so a card put in after boot is found.
+ * The bus object is held for the board's life: its __gc frees the bus
+ * (spi_master.c:339, lspi_host_free :204-209 calls spi_bus_free), after which
+ * sdmmc.init fails "failed to init slot" (sdmmc.c:181, :214) for good.
  */
 export function cardMounter(wiring: CardWiring): (this: void) => void {
-  let bus = false;
+  let bus: object | undefined = undefined;
   let mounted = false;
   const hosts = spi as unknown as { [name: string]: number };
   const slots = sdmmc as unknown as { [name: string]: number };
   return function (this: void): void {
     if (mounted) return;
-    if (!bus) {
+    if (bus === undefined) {
       const [ok, why] = pcall(() => {
-        spi.master(hosts[wiring.sdSlot], { sclk: wiring.sck, mosi: wiring.mosi, miso: wiring.miso });
+        bus = spi.master(hosts[wiring.sdSlot], { sclk: wiring.sck, mosi: wiring.mosi, miso: wiring.miso });
       }, "");
-      if (!ok) fail("SPI bus", wiring.sdSlot, why);
-      bus = true;
+      if (!ok || bus === undefined) fail("SPI bus", wiring.sdSlot, why);
     }
     let card: SdCard | undefined = undefined;
     const [ok, why] = pcall(() => {
