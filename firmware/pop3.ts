@@ -14,7 +14,7 @@ import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { Maildrop, MailStore } from "./store";
-import { find, lower, trim, upper } from "./text";
+import { find, lower, printable, trim, upper } from "./text";
 
 const MAX_COMMAND_LINE = 512;
 /** Unknown or out-of-state commands a session may send before it is dropped (as SMTP's 20). */
@@ -35,6 +35,8 @@ const LOCKOUT_FAILURES = 5;
 /** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
 const MAX_UNKNOWN_RECORDS = 8;
 const MAX_KEY = 64;
+/** Characters of a typed name shown (escaped) in a log line, so the line stays within the log ring's 200. */
+const LOG_NAME = 48;
 
 const enum State {
   Authorization = 0,
@@ -53,6 +55,13 @@ interface FailRecord {
   known: boolean;
   count: number;
   last: number;
+}
+
+/** Milliseconds to wait before answering the `count`th recent failed login of a name: doubling, up to the cap. */
+export function failDelay(count: number): number {
+  let delay = FAIL_DELAY_MS;
+  for (let i = 1; i < count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
+  return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
 }
 
 export class Pop3Server {
@@ -86,10 +95,11 @@ export class Pop3Server {
   }
 
   /**
-   * Records a failed login and returns the milliseconds to wait before
-   * answering it. `name` is the user's name when the login named a user
-   * (`known`; every spelling of a user shares one count), else the name as
-   * typed, in lower case. Memory stays bounded: one record per user, and at
+   * Records a failed login and returns the recent failures for it, this one
+   * included (LOCKOUT_FAILURES at most: from then on lockedOut refuses the
+   * name before it is checked). `name` is the user's name when the login
+   * named a user (`known`; every spelling of a user shares one count), else
+   * the name as typed, in lower case. Memory stays bounded: one record per user, and at
    * most MAX_UNKNOWN_RECORDS for other names (their first MAX_KEY octets), so
    * guessing at other names cannot push a user's record out.
    */
@@ -110,9 +120,7 @@ export class Pop3Server {
     }
     record.count++;
     record.last = now;
-    let delay = FAIL_DELAY_MS;
-    for (let i = 1; i < record.count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
-    return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
+    return record.count;
   }
 
   /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
@@ -264,7 +272,7 @@ export class Pop3Session {
     this.userName = "";
     const user = loginUser(this.server.config, typed);
     if (this.refuseLockedOut(typed, user)) return;
-    if (user.length === 0 || this.passwordOf(user) !== arg) this.failLogin(typed, user);
+    if (user.length === 0 || this.passwordOf(user) !== arg) this.failLogin(typed, user, "USER/PASS");
     else this.login(user);
   }
 
@@ -278,7 +286,7 @@ export class Pop3Session {
     const typed = arg.substring(0, space);
     const user = loginUser(this.server.config, typed);
     if (this.refuseLockedOut(typed, user)) return;
-    if (user.length === 0 || md5hex(this.timestamp + this.passwordOf(user)) !== lower(arg.substring(space + 1))) this.failLogin(typed, user);
+    if (user.length === 0 || md5hex(this.timestamp + this.passwordOf(user)) !== lower(arg.substring(space + 1))) this.failLogin(typed, user, "APOP");
     else this.login(user);
   }
 
@@ -313,12 +321,29 @@ export class Pop3Session {
     return true;
   }
 
-  /** Answers -ERR [AUTH] only after a delay that grows with recent failures of that user (or typed name). */
-  private failLogin(typed: string, user: string): void {
-    const delay = this.server.recordFailure(user.length > 0 ? user : lower(typed), user.length > 0);
+  /**
+   * Answers -ERR [AUTH] only after a delay that grows with recent failures of
+   * that user (or typed name). Logs the failure (`how`: USER/PASS or APOP),
+   * and the lockout when this failure starts one; never the password or digest.
+   */
+  private failLogin(typed: string, user: string, how: string): void {
+    const server = this.server;
+    const key = user.length > 0 ? user : lower(typed);
+    const count = server.recordFailure(key, user.length > 0);
+    const peer = this.sender.conn.peer;
+    server.hal.log(
+      "pop3: " + how + " failed for \"" + printable(typed, LOG_NAME) + "\" (" + (user.length > 0 ? "mailbox " + user : "no such user") +
+        ", " + decimal(count) + " of " + decimal(LOCKOUT_FAILURES) + ")" + (peer ? " [" + peer + "]" : ""),
+    );
+    if (count === LOCKOUT_FAILURES) {
+      server.hal.log(
+        "pop3: " + (user.length > 0 ? "mailbox " + user : "name \"" + printable(key, LOG_NAME) + "\"") +
+          " locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(count) + " failed logins",
+      );
+    }
     const session = this;
     this.held.start();
-    this.delayTimer = this.server.hal.setTimer(delay, function () {
+    this.delayTimer = server.hal.setTimer(failDelay(count), function () {
       session.delayTimer = undefined;
       const held = session.held.release();
       session.reply("-ERR [AUTH] Invalid name or password");

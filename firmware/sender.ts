@@ -36,7 +36,8 @@ export class Sender {
   /** The next source could not start yet; nothing goes out until retry(). */
   private waiting = false;
 
-  constructor(private conn: Connection) {}
+  /** `conn`: read by sessions for its peer (log lines). */
+  constructor(readonly conn: Connection) {}
 
   /** Queues a reply (with its line ending). False when the client reads too little: close it. */
   send(data: string): boolean {

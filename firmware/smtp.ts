@@ -18,7 +18,7 @@ import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
-import { trim, upper } from "./text";
+import { printable, trim, upper } from "./text";
 
 /**
  * RFC 5321 4.5.3.1: command lines of 512 octets with CRLF. Text lines have
@@ -476,8 +476,9 @@ export class SmtpSession implements DataEvents {
       try {
         incoming.commit(this.users, this.server.hal.now());
         answer = "250 2.0.0 Ok: queued as " + hex(incoming.seq, 8);
+        // The client's name is whatever it sent (CR, controls, 8-bit bytes): escaped, it cannot forge a log line.
         this.server.hal.log("smtp: delivered " + hex(incoming.seq, 8) + " (" + decimal(incoming.bytes) + " bytes) to " +
-          this.users.join(", ") + " from " + this.helo + (this.peer ? " [" + this.peer + "]" : ""));
+          this.users.join(", ") + " from " + printable(this.helo, 64) + (this.peer ? " [" + this.peer + "]" : ""));
       } catch (e) {
         this.server.hal.log("smtp: commit failed: " + e);
         incoming.abort();

@@ -1,4 +1,5 @@
 /** String helpers every runtime agrees on. */
+import { hex } from "./num";
 
 /**
  * Position of `needle` in `s` at or after `from`, or -1. Guards against
@@ -53,4 +54,22 @@ export function findLast(s: string, char: string): number {
   const code = char.charCodeAt(0);
   for (let i = s.length - 1; i >= 0; i--) if (s.charCodeAt(i) === code) return i;
   return -1;
+}
+
+/**
+ * `s` quoted safely in a log line: printable ASCII kept, `\` and `"` as `\\`
+ * and `\"`, every other byte (CR, LF, controls, DEL, 8-bit) as `\xHH`, so
+ * what a peer typed can never end the line, pose as another one or reach a
+ * terminal as a control. At most `max` characters out, then "..."; only as
+ * many bytes of `s` are read as fit.
+ */
+export function printable(s: string, max: number): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const piece = c === 34 || c === 92 ? "\\" + s.charAt(i) : c >= 32 && c < 127 ? s.charAt(i) : "\\x" + hex(c, 2);
+    if (out.length + piece.length > max) return out + "...";
+    out += piece;
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import type { Hal } from "../firmware/hal";
-import { Pop3Server } from "../firmware/pop3";
+import { failDelay, Pop3Server } from "../firmware/pop3";
 import { MailStore } from "../firmware/store";
 import { SimCard } from "../sim/card";
 import { tempDir, testConfig } from "./helpers/fixtures";
@@ -13,9 +13,10 @@ describe("POP3 failed logins", () => {
     const card = new SimCard({ dir: tempDir("failures") });
     const hal = { now: () => now, log: () => {} } as unknown as Hal;
     const server = new Pop3Server(hal, testConfig(), new MailStore(card, () => {}));
-    const delays: number[] = [];
-    for (let i = 0; i < 5; i++) delays.push(server.recordFailure("alice", true));
-    assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000], "the delay doubles up to its cap");
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) counts.push(server.recordFailure("alice", true));
+    assert.deepEqual(counts, [1, 2, 3, 4, 5], "each failure of alice counts once");
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map(failDelay), [500, 1000, 2000, 4000, 8000, 8000], "the delay doubles up to its cap");
     assert.equal(server.lockedOut("alice"), 301, "locked for the 300 s the failures are remembered");
     for (let i = 0; i < 100; i++) server.recordFailure(`guess${i}`, false);
     assert.ok(server.lockedOut("alice") > 0, "guessing at other names does not push alice's record out");

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { sendMail } from "./helpers/clients";
 import { runDialogue } from "./helpers/dialogue";
 import { ROOT, tempDir } from "./helpers/fixtures";
-import { tcpTransport } from "./helpers/transports";
+import { tcpPipe, tcpTransport } from "./helpers/transports";
 import { loadConfigFile, toCoreConfig } from "../host/config";
 import { startSimulator } from "../sim/simulator";
 import { RUNTIME_NAMES } from "../sim/runtimes";
@@ -139,6 +139,41 @@ describe("README", () => {
       });
       try {
         await runDialogue(file, tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port }));
+      } finally {
+        await sim.stop();
+      }
+    });
+  }
+
+  for (const runtime of RUNTIME_NAMES) {
+    it(`its log lines of failed logins and lockouts are what the box logs (${runtime} runtime)`, async () => {
+      const shown = blocks("").find((b) => / pop3: USER\/PASS failed for /.test(b[0]));
+      assert.ok(shown, "README shows failed-login log lines");
+      // The time and the client's address differ: the simulator's client is 127.0.0.1, and Espruino's sockets name none.
+      const peer = runtime === "espruino" ? "" : " [127.0.0.1]";
+      const want = shown.map((l) => l.replace(/^\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d /, "").replace(" [192.168.1.23]", peer));
+      const logs: string[] = [];
+      const sim = await startSimulator({
+        runtime,
+        config: toCoreConfig(loadConfigFile(path.join(ROOT, "sim/default-config.json"))),
+        dataDir: tempDir(`readme-log-${runtime}`),
+        smtpPort: 0,
+        pop3Port: 0,
+        log: (line) => logs.push(line.replace(/^\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d /, "")),
+      });
+      try {
+        // Five failures each for alice (the first as the README shows) and for mallory, each on a session dropped once it is logged.
+        const attempts = ["USER Alice@Home.Arpa\r\nPASS wrong\r\n", "APOP mallory 0123456789abcdef0123456789abcdef\r\n"];
+        for (let i = 0; i < 4; i++) attempts.push("USER alice\r\nPASS wrong\r\n", "USER mallory\r\nPASS wrong\r\n");
+        for (const attempt of attempts) {
+          const before = logs.length;
+          const pipe = await tcpPipe(sim.pop3Port);
+          assert.match((await pipe.readLine(5000))!, /^\+OK /);
+          pipe.write(attempt);
+          for (let t = 0; t < 250 && logs.length === before; t++) await new Promise((r) => setTimeout(r, 20));
+          pipe.drop();
+        }
+        for (const line of want) assert.ok(logs.includes(line), `README's ${JSON.stringify(line)} is not among what the box logged:\n${logs.join("\n")}`);
       } finally {
         await sim.stop();
       }
