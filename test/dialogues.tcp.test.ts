@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { startSimulator, Simulator } from "../sim/simulator";
 import { RUNTIME_NAMES } from "../sim/runtimes";
-import { runDialogue } from "./helpers/dialogue";
+import { LineCollector, runDialogue } from "./helpers/dialogue";
 import { DIALOGUES, tempDir, testConfig } from "./helpers/fixtures";
 import { tcpTransport } from "./helpers/transports";
 
@@ -14,13 +14,22 @@ for (const runtime of RUNTIME_NAMES) {
   describe(`dialogues over TCP (${runtime} runtime)`, () => {
     for (const file of files) {
       let sim: Simulator;
+      const log = new LineCollector();
       describe(file, () => {
         before(async () => {
-          sim = await startSimulator({ runtime, config: testConfig(), dataDir: tempDir("tcp"), smtpPort: 0, pop3Port: 0 });
+          sim = await startSimulator({
+            runtime,
+            config: testConfig(),
+            dataDir: tempDir("tcp"),
+            smtpPort: 0,
+            pop3Port: 0,
+            // As the serial line carries them: a line breaking in two would show as two.
+            log: (line) => log.push(line + "\r\n"),
+          });
         });
         after(() => sim.stop());
         it("runs as scripted", async () => {
-          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port }));
+          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port }, log));
         });
       });
     }

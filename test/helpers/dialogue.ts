@@ -9,6 +9,9 @@
  *   C: text                   client sends text + CRLF
  *   R: text                   client sends raw text; escapes \r \n \t \\ \xHH
  *   S: text                   next server line equals text; `*` matches anything
+ *   L: text                   the next line the box logs equals text (after
+ *                             its time; `*` as in S:); what it logged before
+ *                             the dialogue started is skipped
  *   @closed                   the server has closed the connection
  *   @drop                     the client drops the connection
  *   @wait MS                  pause
@@ -34,7 +37,12 @@ export interface Pipe {
 
 export interface Transport {
   connect(protocol: Protocol): Promise<Pipe>;
+  /** The box's log lines, each pushed with CRLF as on its serial line (for L: lines). */
+  log?: LineCollector;
 }
+
+/** The time a log line starts with: the date once the clock is set, else seconds since boot. */
+const LOG_TIME = /^(\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d|boot\+\d+s) /;
 
 /** Collects bytes into lines for a Pipe implementation. */
 export class LineCollector {
@@ -93,6 +101,11 @@ export class LineCollector {
     return true;
   }
 
+  /** Forgets the lines not yet read. */
+  skip(): void {
+    this.lines = [];
+  }
+
   /** Lines not yet read. */
   get unread(): string[] {
     return this.lines.slice();
@@ -121,6 +134,7 @@ export async function runDialogue(file: string, transport: Transport): Promise<v
   const pipes = new Map<string, { pipe: Pipe; greeting: string }>();
   let current: { pipe: Pipe; greeting: string } | undefined;
   const lines = text.split("\n");
+  if (transport.log) transport.log.skip();
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].replace(/\r$/, "");
     const where = `${file}:${n + 1}`;
@@ -153,6 +167,17 @@ export async function runDialogue(file: string, transport: Transport): Promise<v
       c.pipe.write(sent + "\r\n");
     } else if (line.startsWith("R: ")) {
       need().pipe.write(unescapeRaw(line.slice(3)));
+    } else if (line.startsWith("L: ")) {
+      assert.ok(transport.log, `${where}: this transport does not show the box's log`);
+      const want = line.slice(3);
+      let got: string | undefined;
+      try {
+        got = await transport.log.readLine(TIMEOUT_MS);
+      } catch (e) {
+        throw new Error(`${where}: expected the log line ${JSON.stringify(want)}: ${(e as Error).message}`);
+      }
+      assert.ok(got !== undefined, `${where}: expected the log line ${JSON.stringify(want)} but the log ended`);
+      assert.ok(globToRegExp(want).test(got.replace(LOG_TIME, "")), `${where}: expected the log line ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
     } else if (line.startsWith("S: ")) {
       const c = need();
       const want = line.slice(3);

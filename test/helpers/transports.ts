@@ -6,9 +6,10 @@ import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/
 import { SimCard } from "../../sim/card";
 import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
 
-/** Connects over TCP to the simulator's host ports. */
-export function tcpTransport(ports: { smtp: number; pop3: number }): Transport {
+/** Connects over TCP to the simulator's host ports; `log` collects the simulator's log lines, when given. */
+export function tcpTransport(ports: { smtp: number; pop3: number }, log?: LineCollector): Transport {
   return {
+    log,
     connect(protocol: Protocol): Promise<Pipe> {
       return tcpPipe(protocol === "smtp" ? ports.smtp : ports.pop3);
     },
@@ -50,6 +51,7 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
   const card = new SimCard({ dir: dataDir });
   const acceptors: { [port: number]: (conn: Connection) => ConnectionEvents } = {};
   const timers = new Set<NodeJS.Timeout>();
+  const log = new LineCollector();
   const hal: Hal = {
     implementation: "letterbox-test (fake sockets)",
     storage: card,
@@ -64,10 +66,11 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
     },
     now: () => Math.floor(Date.now() / 1000),
     random: () => 4242,
-    log: () => {},
+    log: (line) => log.push(line + "\r\n"),
   };
   const box = startLetterbox(hal, config);
   const transport: Transport = {
+    log,
     async connect(protocol: Protocol): Promise<Pipe> {
       const accept = acceptors[protocol === "smtp" ? SMTP_PORT : POP3_PORT];
       const collector = new LineCollector();
