@@ -54,6 +54,9 @@ function adoptSocket(socket: net.Socket, onConnection: (conn: Connection) => Con
   });
 }
 
+/** An LF after anything but a CR (Hal.findBareLF). */
+const BARE_LF = /[^\r]\n/;
+
 export const nodeRuntime: Runtime = {
   name: "node",
   async start(options: RuntimeOptions): Promise<RunningBox> {
@@ -64,6 +67,9 @@ export const nodeRuntime: Runtime = {
       implementation: "letterbox-sim (node)",
       storage: options.card,
       sendChunk: MAX_CHUNK,
+      // The boards' one native search per chunk (Espruino's RegExp, NodeMCU's
+      // string.find), so the node runtime takes the DATA reader's same paths.
+      findBareLF: (s: string) => BARE_LF.test(s),
       listen(listenOptions: ListenOptions): Listener {
         const bound = bindDevicePort(listenOptions.port, options.portMap, options.bindHost, (socket) =>
           adoptSocket(socket, listenOptions.onConnection, sockets),

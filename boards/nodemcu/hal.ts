@@ -301,6 +301,12 @@ export function nodemcuHal(implementation: string, mountCard: (this: void) => vo
     random(): number {
       return math.random(0, 2147483646);
     },
+    // One native pattern search per received chunk instead of the DATA
+    // reader's walk over the lines: "[^\r]\n" is an LF after anything but a
+    // CR, at index 1 or later, as Hal.findBareLF asks.
+    findBareLF(this: void, s: string): boolean {
+      return string.find(s, "[^\r]\n") !== undefined;
+    },
     log(line: string): void {
       print(line);
     },

@@ -141,3 +141,12 @@ declare namespace math {
 
 declare function print(this: void, line: string): void;
 declare function pcall(this: void, f: (this: void, arg: string) => void, arg: string): LuaMultiReturn<[boolean, string | undefined]>;
+
+/**
+ * Lua 5.3's string library (manual 6.4.1; lstrlib.c str_find_aux): `find`
+ * with a pattern searches natively in one call, however long the string.
+ */
+/** @noSelf */
+declare namespace string {
+  function find(s: string, pattern: string, init?: number, plain?: boolean): number | undefined;
+}
