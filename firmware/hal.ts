@@ -109,6 +109,8 @@ export interface Hal {
    * Optional native search for the DATA reader (firmware/lines.ts): true when
    * `s` holds an LF not preceded by a CR at an index of 1 or more. One call
    * per received chunk lets CRLF mail skip the reader's walk over its lines.
+   * Given by every board and runtime: Espruino a RegExp's test, NodeMCU
+   * `string.find(s, "[^\r]\n")`, node a RegExp.
    */
   findBareLF?: (this: void, s: string) => boolean;
   /** Card capacity and free space in KiB (KiB keep big cards below 2^31). */
