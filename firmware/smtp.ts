@@ -18,7 +18,7 @@ import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import type { IncomingMessage, MailStore } from "./store";
-import { printable, trim, upper } from "./text";
+import { headerSafe, printable, trim, upper } from "./text";
 
 /**
  * RFC 5321 4.5.3.1: command lines of 512 octets with CRLF. Text lines have
@@ -426,7 +426,7 @@ export class SmtpSession implements DataEvents {
 
   private traceHeaders(seq: number): string {
     const config = this.server.config;
-    let received = "Received: from " + this.helo + "\r\n\tby " + config.hostname + " (letterbox) with " +
+    let received = "Received: from " + headerSafe(this.helo) + "\r\n\tby " + config.hostname + " (letterbox) with " +
       (this.esmtp ? "ESMTP" : "SMTP") + " id " + hex(seq, 8);
     if (this.rcptCount === 1) received += "\r\n\tfor <" + this.firstAddress + ">";
     return "Return-Path: <" + this.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";

@@ -73,3 +73,22 @@ export function printable(s: string, max: number): string {
   }
   return out;
 }
+
+/**
+ * `s` with every byte outside printable ASCII (33-126: controls, space, DEL,
+ * 8-bit) replaced by "?", as Postfix's smtpd does to the HELO name it puts
+ * in the Received header (smtpd.c helo_cmd: printable(name, '?')): what a
+ * client typed cannot break the header's line or fold.
+ */
+export function headerSafe(s: string): string {
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 33 || c > 126) {
+      out += s.substring(from, i) + "?";
+      from = i + 1;
+    }
+  }
+  return from === 0 ? s : out + s.substring(from);
+}

@@ -64,6 +64,30 @@ for (const runtime of RUNTIME_NAMES) {
       }
     });
 
+    it("a HELO name with a bare CR, a tab and 8-bit bytes reaches the Received header as '?', never as a broken line", async () => {
+      const dir = tempDir("helo");
+      const sim = await start(runtime, dir, testConfig());
+      try {
+        const c = await connect(sim.smtpPort);
+        await c.smtpReply();
+        c.send("EHLO odd\rname\t\xe9x\r\n");
+        assert.match(await c.smtpReply(), /^250/);
+        for (const cmd of ["MAIL FROM:<a@remote.example>", "RCPT TO:<alice@example.org>", "DATA"]) {
+          c.send(cmd + "\r\n");
+          assert.match(await c.smtpReply(), /^(250|354) /);
+        }
+        await c.sendBuffer(Buffer.from("Subject: helo\r\n\r\nhi\r\n.\r\n", "latin1"));
+        assert.match(await c.smtpReply(), /^250 /);
+        c.close();
+        const got = await pop3Session(sim.pop3Port, "alice", "wonderland", (p) => p.retr(1));
+        const text = got.toString("latin1");
+        assert.match(text, /\r\nReceived: from odd\?name\?\?x\r\n\tby /);
+        assert.doesNotMatch(text.slice(0, text.indexOf("\r\n\r\n")), /\r(?!\n)/, "no bare CR in the headers");
+      } finally {
+        await sim.stop();
+      }
+    });
+
     it("keeps every accepted message, with the same UIDL, across a restart", async () => {
       const dir = tempDir("restart");
       let sim = await start(runtime, dir, testConfig());
