@@ -17,15 +17,17 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { encode } from "../firmware/msgpack";
 import { settingsToMap } from "../firmware/settings";
+import { connect, pop3Session, sendMail } from "../test/helpers/clients";
 import { testConfig } from "../test/helpers/fixtures";
+import { sleep, waitForPort } from "../test/helpers/real-espruino";
 import { freePort } from "../sim/net";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Start-up under callgrind is slow. */
+const START_MS = 60000;
 const BUNDLE = path.join(__dirname, "..", "..", "dist", "espruino", "letterbox.js");
 
 /** The floor scripts: one per row, `$FILE`, `$BYTES` and `$PORT` filled in. */
@@ -54,43 +56,6 @@ function message(bytes: number): { wire: Buffer; plain: Buffer } {
     n += l.length;
   }
   return { wire: Buffer.from(wire.join(""), "latin1"), plain: Buffer.from(plain.join(""), "latin1") };
-}
-
-interface Client {
-  socket: net.Socket;
-  expect(re: RegExp): Promise<string>;
-}
-
-function client(port: number): Client {
-  const socket = net.connect(port, "127.0.0.1");
-  socket.on("error", () => undefined);
-  let buf = "";
-  const waiters: { re: RegExp; resolve: (s: string) => void }[] = [];
-  const pump = () => {
-    while (waiters.length > 0) {
-      const m = waiters[0].re.exec(buf);
-      if (!m) return;
-      buf = buf.slice(m.index + m[0].length);
-      waiters.shift()!.resolve(m[0]);
-    }
-  };
-  socket.on("data", (d) => {
-    buf += d.toString("latin1");
-    pump();
-  });
-  return { socket, expect: (re) => new Promise((resolve) => (waiters.push({ re, resolve }), pump())) };
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
-      s.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 /** Runs one script on the interpreter under callgrind; `drive` talks to it. Returns the instructions executed. */
@@ -126,14 +91,18 @@ async function runFloor(espruino: string, name: string, bytes: number): Promise<
   const script = FLOORS[name].replace(/\$MAKEFILE/g, makeFile).replace(/\$FILE/g, file).replace(/\$BYTES/g, String(wire.length)).replace(/\$PORT/g, String(port));
   try {
     return await instructions(espruino, script, async () => {
-      await waitForPort(port);
-      const c = client(port);
-      if (name.startsWith("retr")) await c.expect(/\r\n\.\r\n/);
-      else {
-        c.socket.write(wire);
-        await c.expect(/DONE/);
+      await waitForPort(port, START_MS);
+      const c = await connect(port);
+      try {
+        if (name.startsWith("retr")) await c.multiline(); // up to the final "."
+        else {
+          await c.sendBuffer(wire);
+          const done = await c.line();
+          if (done !== "DONE") throw new Error("the floor script answered " + done);
+        }
+      } finally {
+        c.close();
       }
-      c.socket.destroy();
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -147,27 +116,12 @@ async function runBundle(espruino: string, bytes: number, retr: boolean): Promis
   config.pop3Port = await freePort();
   const blob = Buffer.from(encode(settingsToMap({ config })), "latin1").toString("base64");
   const script = `require("Storage").write("lbdefault.cfg", atob("${blob}"));\n` + fs.readFileSync(BUNDLE, "latin1");
-  const { wire } = message(bytes);
+  const { plain } = message(bytes);
   return instructions(espruino, script, async () => {
-    await waitForPort(config.smtpPort);
-    const c = client(config.smtpPort);
-    await c.expect(/220 [^\n]*\n/);
-    c.socket.write("EHLO cpu.example\r\nMAIL FROM:<a@cpu.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n");
-    await c.expect(/354 [^\n]*\n/);
-    c.socket.write(wire);
-    c.socket.write(".\r\nQUIT\r\n");
-    const reply = await c.expect(/(^|\n)(250|4\d\d|5\d\d) [^\n]*\n/);
-    if (!/250/.test(reply)) throw new Error("DATA answered " + reply);
-    await c.expect(/221/);
-    c.socket.destroy();
-    if (!retr) return;
-    const p = client(config.pop3Port);
-    await p.expect(/\+OK[^\n]*\n/);
-    p.socket.write("USER alice\r\nPASS wonderland\r\n");
-    await p.expect(/\+OK[^\n]*\n\+OK[^\n]*\n/);
-    p.socket.write("RETR 1\r\n");
-    await p.expect(/\r\n\.\r\n/);
-    p.socket.destroy();
+    await waitForPort(config.smtpPort, START_MS);
+    const reply = await sendMail(config.smtpPort, "a@cpu.example", ["alice@example.org"], plain);
+    if (!/^250/.test(reply)) throw new Error("DATA answered " + reply);
+    if (retr) await pop3Session(config.pop3Port, "alice", "wonderland", (p) => p.retr(1));
   });
 }
 

@@ -147,7 +147,7 @@ export class DataReader {
     const first = s.charCodeAt(0);
     // `fast`: findBareLF given and no dot held. A chunk starting with "." or
     // LF may continue the previous chunk's line break: the slow path decides.
-    if (this.fast && first !== DOT && first !== LF && !(this.findBareLF as (this: void, s: string) => boolean)(s)) {
+    if (this.fast && first !== DOT && first !== LF && !this.findBareLF!(s)) {
       const d = s.indexOf("\n.");
       // (d + 2 > n: Espruino 2v29's indexOf reports a match cut short by the end of s.)
       if (d < 0 || d + 2 > n) {

@@ -632,10 +632,10 @@ class MessageStream implements ChunkSource {
   /** Doubles every dot that starts a line. */
   private stuff(chunk: string): string {
     const lead = this.lineStart && chunk.charCodeAt(0) === 46;
-    const first = chunk.indexOf("\n.");
+    const dot = chunk.indexOf("\n.");
     // No dot to double (the common chunk): the chunk itself, not a copy.
-    // (first + 2 > length: Espruino 2v29's indexOf reports a match cut short by the end.)
-    if (!lead && (first < 0 || first + 2 > chunk.length)) {
+    // (dot + 2 > length: Espruino 2v29's indexOf reports a match cut short by the end.)
+    if (!lead && (dot < 0 || dot + 2 > chunk.length)) {
       this.lineStart = chunk.charCodeAt(chunk.length - 1) === 10;
       return chunk;
     }

@@ -76,7 +76,6 @@ export interface Greetings {
 export class SessionList<S extends Session> {
   items: S[] = [];
 
-
   /**
    * Greets `session`, or refuses it when `cap` sessions are open or the card
    * cannot be used (the store is reopened on the way: a card put back in

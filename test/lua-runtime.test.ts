@@ -5,6 +5,7 @@ import * as net from "node:net";
 import { POP3_PORT, SMTP_PORT } from "../firmware/main";
 import { SimCard } from "../sim/card";
 import { LuaRunningBox, startLuaBox } from "../sim/lua-runtime";
+import { sendMail } from "./helpers/clients";
 import { tempDir, testConfig } from "./helpers/fixtures";
 
 function banner(port: number): Promise<string> {
@@ -33,6 +34,19 @@ describe("lua runtime", () => {
   it("boots the built bundle and answers on the mapped ports", async () => {
     assert.match(await banner(box.ports[SMTP_PORT]), /^220 mx\.test\.example /);
     assert.ok(logs.some((l) => l.includes("letterbox-nodemcu (esp32, lua 5.3)")), logs.join("\n"));
+  });
+
+  it("DATA of CRLF mail costs a few native searches per chunk, not one per line (the board's findBareLF)", async () => {
+    const vm = box.board().vm;
+    // Count every string.find the firmware makes (TSTL's indexOf is string.find too).
+    vm.run(`local f = string.find; __lb_finds = 0; string.find = function(...) __lb_finds = __lb_finds + 1; return f(...) end`, "=count");
+    const lines = 250; // within the test limit of 20,000 octets
+    const body = Buffer.from("Subject: count\r\n\r\n" + "a line of text, seventy-odd octets long, as mail usually has them.\r\n".repeat(lines), "latin1");
+    assert.match(await sendMail(box.ports[SMTP_PORT], "a@remote.example", ["alice@example.org"], body), /^250 /);
+    const finds = Number(vm.evaluate("__lb_finds"));
+    vm.run(`__lb_finds = nil`, "=count");
+    // About 2 per 536-octet chunk (~33 chunks) plus the commands; a walk over the lines would be over 250.
+    assert.ok(finds < lines / 2, `${finds} string.find calls for ${lines} lines`);
   });
 
   it("restarts the board on an uncaught Lua error, on the same ports", async () => {

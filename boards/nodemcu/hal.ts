@@ -289,6 +289,15 @@ const console0: SerialLine = {
   },
 };
 
+/**
+ * Hal.findBareLF: one native pattern search per received chunk instead of
+ * the DATA reader's walk over the lines. "[^\r]\n" is an LF after anything
+ * but a CR, so at index 1 or later, as Hal.findBareLF asks.
+ */
+export function findBareLF(this: void, s: string): boolean {
+  return string.find(s, "[^\r]\n") !== undefined;
+}
+
 export function nodemcuHal(implementation: string, mountCard: (this: void) => void): Hal {
   return {
     listen,
@@ -301,12 +310,7 @@ export function nodemcuHal(implementation: string, mountCard: (this: void) => vo
     random(): number {
       return math.random(0, 2147483646);
     },
-    // One native pattern search per received chunk instead of the DATA
-    // reader's walk over the lines: "[^\r]\n" is an LF after anything but a
-    // CR, at index 1 or later, as Hal.findBareLF asks.
-    findBareLF(this: void, s: string): boolean {
-      return string.find(s, "[^\r]\n") !== undefined;
-    },
+    findBareLF,
     log(line: string): void {
       print(line);
     },

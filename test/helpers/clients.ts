@@ -121,11 +121,11 @@ async function expect(c: Conversation, prefix: string, what: string): Promise<st
 }
 
 /** Sends one message; resolves with the final reply to DATA (e.g. "250 2.0.0 Ok..."). */
-export async function sendMail(port: number, from: string, to: string[], message: Buffer): Promise<string> {
+export async function sendMail(port: number, from: string, to: string[], message: Buffer, helo = "tester.example"): Promise<string> {
   const c = await connect(port);
   try {
     await expect(c, "220", "smtp");
-    c.send("EHLO tester.example\r\n");
+    c.send(`EHLO ${helo}\r\n`);
     await expect(c, "250", "smtp");
     c.send(`MAIL FROM:<${from}>\r\n`);
     await expect(c, "250", "smtp");
