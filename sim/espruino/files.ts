@@ -145,13 +145,15 @@ export function directoryBackend(dir: string): FileBackend {
 
 /**
  * Variables the data of an open File takes on the ESP32: a flat string
- * holding JsFileData (libs/filesystem/jswrap_file.h), which there embeds
- * FatFs's FIL with its 512-byte sector buffer (_FS_TINY 0): about 560 bytes,
+ * holding JsFileData (libs/filesystem/jswrap_file.h:53-58), which there embeds
+ * FatFs's FIL (File_Handle, jswrap_file.h:14-16) with its 512-byte sector
+ * buffer (_FS_TINY 0): about 560 bytes,
  * one header variable plus 40 of 14 bytes.
  */
 export const OPEN_FILE_VARIABLES = 41;
 /**
- * The same on Espruino's Linux build, whose File_Handle is a `FILE*` (stdio
+ * The same on Espruino's Linux build, whose File_Handle is a `FILE*`
+ * (jswrap_file.h:17-21, the #else of LINUX; stdio
  * keeps its buffer outside the variables): 16 bytes, 3 variables. This is
  * why open files cost 38 variables fewer there than on the board.
  */
