@@ -172,7 +172,9 @@ describe("Ctrl-C in a terminal", () => {
   it("prints the stop message on its own line after the terminal's ^C, as README shows", async () => {
     // script(1) (util-linux, in every Debian) gives the simulator a terminal; \x03 typed into it is a real Ctrl-C.
     const data = path.join(tempDir("stop-tty"), "card");
-    const command = [process.execPath, CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--data", data].map((w) => `'${w}'`).join(" ");
+    // exec: script runs the command with $SHELL -c, or /bin/sh (dash) when SHELL is unset as under CI; dash stays
+    // between script and the simulator, takes the same Ctrl-C and dies of it (exit 130) while the simulator stops cleanly.
+    const command = "exec " + [process.execPath, CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--data", data].map((w) => `'${w}'`).join(" ");
     const child = spawn("script", ["-qefc", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
