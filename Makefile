@@ -6,6 +6,8 @@ NODE_DEPS := node_modules/.package-lock.json
 TSC := node_modules/.bin/tsc
 TSTL := node_modules/.bin/tstl
 export npm_config_loglevel := error
+# Postfix, Dovecot and smtp-source live in /usr/sbin, which a non-login or minimal environment leaves off PATH.
+export PATH := $(PATH):/usr/sbin:/sbin
 
 .PHONY: all sim test build check deps debian-deps clean espruino lua lua-vm torture fuzz
 
