@@ -2,13 +2,16 @@
 // Portability gate 3: rejects source in firmware/ that steps outside the
 // intersection of Espruino and NodeMCU (../shared/PLATFORMS.md), even where
 // both compilers would accept it. Uses the TypeScript AST, not text search,
-// so comments and strings never trigger it.
+// so comments and strings never trigger it. The core's modules import only
+// each other: an import that leaves firmware/ would pull Node-only code into
+// the board builds. `node check-portable.js [DIR]` checks DIR instead of
+// firmware/ (for the test of this gate).
 "use strict";
 const ts = require("typescript");
 const fs = require("fs");
 const path = require("path");
 
-const root = path.resolve(__dirname, "../../firmware");
+const root = path.resolve(process.argv[2] || path.resolve(__dirname, "../../firmware"));
 const FORBIDDEN_GLOBALS = new Set(["RegExp", "Date", "JSON", "Map", "Set", "WeakMap", "WeakSet", "Symbol",
   "Buffer", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array",
   "Float32Array", "Float64Array", "ArrayBuffer", "DataView", "Promise", "require", "process", "Proxy", "Reflect"]);
@@ -44,11 +47,19 @@ for (const file of files(root)) {
       case ts.SyntaxKind.AwaitExpression: report(node, "await (no async on either board)"); break;
       case ts.SyntaxKind.YieldExpression: report(node, "generator (no generators on Espruino)"); break;
       case ts.SyntaxKind.ForOfStatement: report(node, "for-of (lowered to iterators on ES5; use an index loop)"); break;
-      case ts.SyntaxKind.ImportDeclaration: {
+      case ts.SyntaxKind.ImportDeclaration:
+      case ts.SyntaxKind.ExportDeclaration: {
+        if (!node.moduleSpecifier) break; // export { a, b } without from
         const spec = node.moduleSpecifier.text;
+        const target = path.resolve(path.dirname(file), spec);
         if (!spec.startsWith(".")) report(node, `import of "${spec}" (the core imports only its own modules)`);
+        else if (path.relative(root, target).split(path.sep)[0] === "..") report(node, `import of "${spec}" leaves ${path.basename(root)}/ (the core imports only its own modules)`);
         break;
       }
+      case ts.SyntaxKind.ImportEqualsDeclaration: report(node, "import = require (the core imports only its own modules as ES imports)"); break;
+      case ts.SyntaxKind.CallExpression:
+        if (node.expression.kind === ts.SyntaxKind.ImportKeyword) report(node, "dynamic import (no modules loaded at run time on either board)");
+        break;
       case ts.SyntaxKind.Parameter:
         if (node.dotDotDotToken) report(node, "rest parameter (Espruino lacks it)");
         if (node.initializer) report(node, "default parameter (Espruino lacks it)");
@@ -80,7 +91,7 @@ for (const file of files(root)) {
   visit(sf);
 }
 if (problems.length) {
-  console.error(`firmware/ steps outside the portable subset (see ../shared/PLATFORMS.md):\n  ${problems.join("\n  ")}`);
+  console.error(`${path.relative(process.cwd(), root) || "."}/ steps outside the portable subset (see ../shared/PLATFORMS.md):\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`portable subset: ${files(root).length} files in firmware/ checked, none outside it`);
+console.log(`portable subset: ${files(root).length} files in ${path.relative(process.cwd(), root) || "."}/ checked, none outside it`);
