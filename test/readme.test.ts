@@ -124,7 +124,8 @@ describe("README", () => {
       const [pop3] = blocks("S: +OK letterbox POP3");
       assert.ok(smtp && pop3);
       // What differs from run to run: the APOP timestamp, the store's id, the date (and with it the size).
-      const script = ["@connect smtp smtp", ...smtp, "@connect pop3 pop3", ...pop3]
+      // Both transcripts end with QUIT: the box closes each connection.
+      const script = ["@connect smtp smtp", ...smtp, "@closed", "@connect pop3 pop3", ...pop3, "@closed"]
         .map((l) => l.replace(/^([CS]):$/, "$1: "))
         .map((l) => (l.startsWith("S: ") ? l.replace(/^(S: \+OK letterbox POP3 server ready <)[^>]*@/, "$1*@").replace(/^S: 1 [0-9a-f]{8}-/, "S: 1 *-").replace(/\d+ octets/, "* octets").replace(/^S: \t[A-Z][a-z]{2}, .*$/, "S: \t*") : l))
         .join("\n");

@@ -25,6 +25,7 @@ export function tcpPipe(port: number): Promise<Pipe> {
       resolve({
         write: (data) => void socket.write(Buffer.from(data, "latin1")),
         readLine: (t) => collector.readLine(t),
+        unread: () => collector.unread,
         closed: (t) => collector.closed(t),
         drop: () => socket.destroy(),
       });
@@ -108,6 +109,7 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
           }
         },
         readLine: (t) => collector.readLine(t),
+        unread: () => collector.unread,
         closed: (t) => collector.closed(t),
         drop: finish,
       };
