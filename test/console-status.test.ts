@@ -3,28 +3,18 @@ import { it } from "node:test";
 import * as assert from "node:assert/strict";
 import { Console, LogRing } from "../firmware/console";
 import { Deframer, encodeFrame } from "../firmware/frame";
-import type { Hal } from "../firmware/hal";
 import { decode, encode, MsgMap } from "../firmware/msgpack";
 import { testConfig } from "./helpers/fixtures";
+import { testHal } from "./helpers/test-hal";
 
 it("status reports an unreadable card instead of failing", () => {
-  let receiver: (data: string) => void = () => {};
   const replies: MsgMap[] = [];
   const deframer = new Deframer({
     onFrame: (payload) => replies.push(decode(payload, 0).value as MsgMap),
     onText: () => {},
     onReject: () => {},
   });
-  const hal = {
-    now: () => 1000,
-    log: () => {},
-    implementation: "test",
-    setTimer: () => ({ cancel() {} }),
-    serial: { write: (d: string) => deframer.push(d), setReceiver: (r: (d: string) => void) => (receiver = r) },
-    cardSpace: () => {
-      throw new Error("card removed");
-    },
-  } as unknown as Hal;
+  const hal = testHal({ implementation: "test", clock: 1000, timers: "manual", card: "failing", serial: true, onWrite: (d) => deframer.push(d), log: "drop" });
   const failing = () => {
     throw new Error("card removed");
   };
@@ -35,7 +25,7 @@ it("status reports an unreadable card instead of failing", () => {
     stored: undefined,
     log: new LogRing(8),
   });
-  receiver(encodeFrame(encode({ id: 7, op: "status" })));
+  hal.serialIn(encodeFrame(encode({ id: 7, op: "status" })));
   assert.equal(replies.length, 1);
   const reply = replies[0];
   assert.equal(reply.id, 7);

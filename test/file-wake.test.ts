@@ -7,13 +7,10 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import type { Connection, ConnectionEvents, Hal } from "../firmware/hal";
+import type { ConnectionEvents } from "../firmware/hal";
 import { POP3_PORT, SMTP_PORT, startLetterbox } from "../firmware/main";
-import { SimCard } from "../sim/card";
 import { testConfig } from "./helpers/fixtures";
+import { testHal } from "./helpers/test-hal";
 
 interface Client {
   events: ConnectionEvents;
@@ -22,44 +19,20 @@ interface Client {
 }
 
 function manualBox() {
-  const timers: { ms: number; run: () => void; cancelled: boolean }[] = [];
   const completions: (() => void)[] = [];
-  const acceptors: { [port: number]: (conn: Connection) => ConnectionEvents } = {};
-  const hal: Hal = {
-    implementation: "letterbox-test (manual timers)",
-    storage: new SimCard({ dir: fs.mkdtempSync(path.join(os.tmpdir(), "lb-wake-")) }),
-    listen(options) {
-      acceptors[options.port] = options.onConnection;
-      return { close: () => {} };
-    },
-    setTimer(ms, callback) {
-      const timer = { ms, run: callback, cancelled: false };
-      timers.push(timer);
-      return { cancel: () => void (timer.cancelled = true) };
-    },
-    now: () => 1000000,
-    random: () => 7,
-    log: () => {},
-  };
+  const hal = testHal({ implementation: "letterbox-test (manual timers)", clock: 1000000, timers: "manual", random: 7, log: "drop" });
   const box = startLetterbox(hal, testConfig({ smtpSessions: 4 }));
   /** Completes the sends and runs the zero-delay timers (and what they start); never the sweep's. */
   const settle = () => {
     for (let busy = true; busy; ) {
       busy = false;
       while (completions.length > 0) (completions.shift() as () => void)(), (busy = true);
-      for (let i = 0; i < timers.length; i++) {
-        const t = timers[i];
-        if (t.ms === 0 && !t.cancelled) {
-          timers.splice(i--, 1);
-          t.run();
-          busy = true;
-        }
-      }
+      if (hal.timers.runZeroDelay()) busy = true;
     }
   };
   const connect = (port: number): Client => {
     const client: Client = { events: undefined as unknown as ConnectionEvents, received: "" };
-    client.events = acceptors[port]({
+    client.events = hal.acceptor(port)({
       send(data) {
         client.received += data;
         completions.push(() => client.events.onSent()); // completes later, as on the boards

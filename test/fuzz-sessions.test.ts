@@ -12,12 +12,12 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import fc from "fast-check";
 import type { Config } from "../firmware/config";
-import type { Connection, ConnectionEvents, Hal } from "../firmware/hal";
+import type { Connection, ConnectionEvents } from "../firmware/hal";
 import { Pop3Server } from "../firmware/pop3";
 import { SmtpServer } from "../firmware/smtp";
 import { MailStore } from "../firmware/store";
-import { SimCard } from "../sim/card";
 import { tempDir, testConfig } from "./helpers/fixtures";
+import { TestHal, testHal } from "./helpers/test-hal";
 import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
 
 /** The core's servers on a simulated card, driven synchronously: sends complete and timers fire when pumped. */
@@ -25,26 +25,12 @@ export class SyncBox {
   smtp: SmtpServer;
   pop3: Pop3Server;
   store: MailStore;
-  /** Seconds; each session starts 1000 s after the previous, so login failures are forgotten. */
-  private clock = 1700000000;
-  private timers: { due: number; callback: () => void; live: boolean }[] = [];
-  private elapsedMs = 0;
+  /** Clock seconds: each session starts 1000 s after the previous, so login failures are forgotten; timers run when pumped. */
+  private hal: TestHal;
 
   constructor(dir: string, config: Config) {
-    const box = this;
-    const hal: Hal = {
-      implementation: "letterbox fuzz",
-      storage: new SimCard({ dir }),
-      listen: () => ({ close: () => {} }),
-      setTimer(ms, callback) {
-        const timer = { due: box.elapsedMs + ms, callback, live: true };
-        box.timers.push(timer);
-        return { cancel: () => void (timer.live = false) };
-      },
-      now: () => box.clock,
-      random: () => 4242,
-      log: () => {},
-    };
+    const hal = testHal({ implementation: "letterbox fuzz", card: dir, clock: 1700000000, timers: "manual", log: "drop" });
+    this.hal = hal;
     this.store = new MailStore(hal.storage, hal.log, hal.random);
     assert.ok(this.store.open());
     this.smtp = new SmtpServer(hal, config, this.store);
@@ -53,7 +39,7 @@ export class SyncBox {
 
   /** One connection: the chunks in order, then the client hangs up. Returns all it was sent. */
   session(protocol: "smtp" | "pop3", chunks: string[]): string {
-    this.clock += 1000;
+    this.hal.clock.seconds += 1000;
     let out = "";
     let closed = false;
     let sentPending = false;
@@ -76,11 +62,7 @@ export class SyncBox {
           if (!closed) events.onSent();
           continue;
         }
-        const live = this.timers.filter((t) => t.live).sort((a, b) => a.due - b.due);
-        if (live.length === 0) return;
-        live[0].live = false;
-        this.elapsedMs = Math.max(this.elapsedMs, live[0].due);
-        live[0].callback();
+        if (!this.hal.timers.runNext()) return;
       }
     };
     pump();
@@ -90,7 +72,7 @@ export class SyncBox {
       pump();
     }
     events.onClose(); // the socket is gone, whoever closed it (the boards report both)
-    this.timers = [];
+    this.hal.timers.clear();
     return out + (closed ? "<closed by server>" : "");
   }
 }

@@ -13,8 +13,8 @@ import { encode } from "../firmware/msgpack";
 import { loadSettings, saveSettings, Settings, SLOT_NAMES } from "../firmware/settings";
 import { SimFlash } from "../sim/flash";
 import { captureLog, LogRing } from "../firmware/console";
-import type { Hal } from "../firmware/hal";
 import { testConfig } from "./helpers/fixtures";
+import { testHal } from "./helpers/test-hal";
 
 const latin1 = (b: Buffer) => b.toString("latin1");
 const bytes = (s: string) => Buffer.from(s, "latin1");
@@ -195,11 +195,11 @@ test("a failing flash write leaves the old settings in force", () => {
 test("log lines keep to the ring's size, report what was dropped, and never carry a frame marker", () => {
   const ring = new LogRing(3);
   const printed: string[] = [];
-  let now = 3; // a board whose clock is not set counts from boot
-  const hal = { log: (line: string) => printed.push(line), now: () => now } as unknown as Hal;
+  // A board whose clock is not set counts from boot.
+  const hal = testHal({ clock: 3, timers: "manual", log: (line) => printed.push(line) });
   captureLog(hal, ring);
   hal.log("RCPT from \xfeL\x01 peer");
-  now = 15;
+  hal.clock.seconds = 15;
   for (const n of ["two", "three", "four"]) hal.log(n);
   assert.equal(printed[0], "boot+0s RCPT from ?L\x01 peer");
   const page = ring.since(0, 1000);
@@ -211,7 +211,7 @@ test("log lines keep to the ring's size, report what was dropped, and never carr
   assert.deepEqual(small.lines, ["boot+12s two"]);
   assert.equal(small.next, 2);
   // Once the clock is set (SNTP): the date and time in UTC.
-  now = 1796087153;
+  hal.clock.seconds = 1796087153;
   hal.log("five");
   assert.equal(printed[printed.length - 1], "1 Dec 2026 01:05:53 five");
 });

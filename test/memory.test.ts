@@ -7,10 +7,11 @@
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import type { Connection, ConnectionEvents, FileHandle, Hal } from "../firmware/hal";
+import type { Connection, ConnectionEvents, FileHandle } from "../firmware/hal";
 import { POP3_PORT, SMTP_PORT, startLetterbox } from "../firmware/main";
 import { SimCard } from "../sim/card";
 import { tempDir, testConfig } from "./helpers/fixtures";
+import { testHal } from "./helpers/test-hal";
 
 const MESSAGE_BYTES = 25 * 1024 * 1024;
 const CHUNK = 536; // Espruino's largest data event
@@ -73,22 +74,10 @@ function connectTo(accept: (c: Connection) => ConnectionEvents) {
 describe("memory stays flat with message size", () => {
   it("streams a 25 MB message in and out in bounded pieces", async () => {
     const card = new ObservedCard({ dir: tempDir("memory") });
-    const acceptors: { [port: number]: (c: Connection) => ConnectionEvents } = {};
-    const hal: Hal = {
-      implementation: "memory test",
-      storage: card,
-      listen: (o) => ((acceptors[o.port] = o.onConnection), { close() {} }),
-      setTimer: (ms, cb) => {
-        const t = setTimeout(cb, ms);
-        return { cancel: () => clearTimeout(t) };
-      },
-      now: () => Math.floor(Date.now() / 1000),
-      random: () => 7,
-      log: () => {},
-    };
+    const hal = testHal({ implementation: "memory test", card, random: 7, log: "drop" });
     const box = startLetterbox(hal, testConfig({ maxMessageBytes: 30 * 1024 * 1024 }));
     try {
-      const smtp = connectTo(acceptors[SMTP_PORT]);
+      const smtp = connectTo(hal.acceptor(SMTP_PORT));
       smtp.send("EHLO m.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n");
       await smtp.until("354 ");
       const line = "x".repeat(78) + "\r\n";
@@ -104,13 +93,14 @@ describe("memory stays flat with message size", () => {
       assert.match(await smtp.until("\r\n"), /250 2\.0\.0 /);
       assert.ok(card.largestWrite <= CHUNK + 512, `largest card write ${card.largestWrite} bytes`);
 
-      const pop3 = connectTo(acceptors[POP3_PORT]);
+      const pop3 = connectTo(hal.acceptor(POP3_PORT));
       pop3.send("USER alice\r\nPASS wonderland\r\nRETR 1\r\n");
       await pop3.until("\r\n.\r\n");
       assert.ok(pop3.stats.received > MESSAGE_BYTES, "the whole message was sent");
       assert.ok(pop3.stats.largestSend <= 2048, `largest send ${pop3.stats.largestSend} bytes`);
     } finally {
       box.stop();
+      hal.stop();
     }
   });
 });

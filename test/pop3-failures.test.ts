@@ -1,18 +1,15 @@
 /** Failed-login bookkeeping: bounded memory, and guessing other names cannot lift a lockout. */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import type { Hal } from "../firmware/hal";
 import { failDelay, Pop3Server } from "../firmware/pop3";
 import { MailStore } from "../firmware/store";
-import { SimCard } from "../sim/card";
 import { tempDir, testConfig } from "./helpers/fixtures";
+import { testHal } from "./helpers/test-hal";
 
 describe("POP3 failed logins", () => {
   it("keeps one record per user and a bounded few for names that are no user's", () => {
-    let now = 1000000;
-    const card = new SimCard({ dir: tempDir("failures") });
-    const hal = { now: () => now, log: () => {} } as unknown as Hal;
-    const server = new Pop3Server(hal, testConfig(), new MailStore(card, () => {}));
+    const hal = testHal({ clock: 1000000, card: tempDir("failures"), log: "drop" });
+    const server = new Pop3Server(hal, testConfig(), new MailStore(hal.storage, () => {}));
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) counts.push(server.recordFailure("alice", true));
     assert.deepEqual(counts, [1, 2, 3, 4, 5], "each failure of alice counts once");
@@ -29,9 +26,9 @@ describe("POP3 failed logins", () => {
     for (let i = 0; i < 5; i++) server.recordFailure("x".repeat(500 + i), false);
     assert.ok(server.lockedOut("x".repeat(600)) > 0, "long unknown names are kept by their first 64 octets");
     assert.ok(server.failures.every((r) => r.name.length <= 64));
-    now += 100;
+    hal.clock.seconds += 100;
     assert.equal(server.lockedOut("alice"), 201);
-    now += 201;
+    hal.clock.seconds += 201;
     assert.equal(server.lockedOut("alice"), 0, "failures are forgotten after 300 s");
   });
 });

@@ -1,10 +1,11 @@
 /** Transports for dialogues: real TCP to a simulator, or a fake socket in-process. */
 import * as net from "node:net";
 import type { Config } from "../../firmware/config";
-import type { Connection, ConnectionEvents, Hal, ListenOptions } from "../../firmware/hal";
+import type { Connection, ConnectionEvents } from "../../firmware/hal";
 import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
 import { SimCard } from "../../sim/card";
 import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
+import { testHal } from "./test-hal";
 
 /** Connects over TCP to the simulator's host ports; `log` collects the simulator's log lines, when given. */
 export function tcpTransport(ports: { smtp: number; pop3: number }, log?: LineCollector): Transport {
@@ -49,31 +50,13 @@ export interface FakeBox {
  * completes asynchronously, as on the boards.
  */
 export function fakeBox(config: Config, dataDir: string, chunkSize: number): FakeBox {
-  const card = new SimCard({ dir: dataDir });
-  const acceptors: { [port: number]: (conn: Connection) => ConnectionEvents } = {};
-  const timers = new Set<NodeJS.Timeout>();
   const log = new LineCollector();
-  const hal: Hal = {
-    implementation: "letterbox-test (fake sockets)",
-    storage: card,
-    listen(options: ListenOptions) {
-      acceptors[options.port] = options.onConnection;
-      return { close: () => delete acceptors[options.port] };
-    },
-    setTimer(ms, callback) {
-      const t = setTimeout(() => (timers.delete(t), callback()), ms);
-      timers.add(t);
-      return { cancel: () => (clearTimeout(t), timers.delete(t)) };
-    },
-    now: () => Math.floor(Date.now() / 1000),
-    random: () => 4242,
-    log: (line) => log.push(line + "\r\n"),
-  };
+  const hal = testHal({ implementation: "letterbox-test (fake sockets)", card: dataDir, log: (line) => log.push(line + "\r\n") });
   const box = startLetterbox(hal, config);
   const transport: Transport = {
     log,
     async connect(protocol: Protocol): Promise<Pipe> {
-      const accept = acceptors[protocol === "smtp" ? SMTP_PORT : POP3_PORT];
+      const accept = hal.acceptor(protocol === "smtp" ? SMTP_PORT : POP3_PORT);
       const collector = new LineCollector();
       let outstanding = false;
       let open = true;
@@ -118,10 +101,10 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
   return {
     transport,
     box,
-    card,
+    card: hal.card as SimCard,
     stop() {
       box.stop();
-      for (const t of timers) clearTimeout(t);
+      hal.stop();
     },
   };
 }
