@@ -7,16 +7,9 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import type { ConnectionEvents } from "../firmware/hal";
 import { POP3_PORT, SMTP_PORT, startLetterbox } from "../firmware/main";
 import { testConfig } from "./helpers/fixtures";
-import { testHal } from "./helpers/test-hal";
-
-interface Client {
-  events: ConnectionEvents;
-  /** Everything the server sent so far. */
-  received: string;
-}
+import { FakeClient, testHal } from "./helpers/test-hal";
 
 function manualBox() {
   const completions: (() => void)[] = [];
@@ -30,20 +23,14 @@ function manualBox() {
       if (hal.timers.runZeroDelay()) busy = true;
     }
   };
-  const connect = (port: number): Client => {
-    const client: Client = { events: undefined as unknown as ConnectionEvents, received: "" };
-    client.events = hal.acceptor(port)({
-      send(data) {
-        client.received += data;
-        completions.push(() => client.events.onSent()); // completes later, as on the boards
-      },
-      close() {},
-    });
+  const connect = (port: number): FakeClient => {
+    // Sends complete later, as on the boards: at the next settle, in the order they were made.
+    const client: FakeClient = hal.client(port, { completion: "manual", onSend: () => completions.push(() => client.completeSend()) });
     settle();
     return client;
   };
-  const say = (client: Client, text: string) => {
-    client.events.onData(text);
+  const say = (client: FakeClient, text: string) => {
+    client.say(text);
     settle();
   };
   return { box, connect, say };

@@ -12,12 +12,11 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import fc from "fast-check";
 import type { Config } from "../firmware/config";
-import type { Connection, ConnectionEvents } from "../firmware/hal";
 import { Pop3Server } from "../firmware/pop3";
 import { SmtpServer } from "../firmware/smtp";
 import { MailStore } from "../firmware/store";
 import { tempDir, testConfig } from "./helpers/fixtures";
-import { TestHal, testHal } from "./helpers/test-hal";
+import { FakeClient, TestHal, testHal } from "./helpers/test-hal";
 import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
 
 /** The core's servers on a simulated card, driven synchronously: sends complete and timers fire when pumped. */
@@ -40,40 +39,22 @@ export class SyncBox {
   /** One connection: the chunks in order, then the client hangs up. Returns all it was sent. */
   session(protocol: "smtp" | "pop3", chunks: string[]): string {
     this.hal.clock.seconds += 1000;
-    let out = "";
-    let closed = false;
-    let sentPending = false;
-    const conn: Connection = {
-      send(data) {
-        assert.ok(!sentPending && !closed, "one send outstanding at a time, none after close");
-        out += data;
-        sentPending = true;
-      },
-      close() {
-        assert.ok(!sentPending, "close only after the last send completed");
-        closed = true;
-      },
-    };
-    const events: ConnectionEvents = (protocol === "smtp" ? this.smtp : this.pop3).accept(conn);
+    const client = new FakeClient((conn) => (protocol === "smtp" ? this.smtp : this.pop3).accept(conn), { completion: "manual" });
     const pump = () => {
       while (true) {
-        if (sentPending) {
-          sentPending = false;
-          if (!closed) events.onSent();
-          continue;
-        }
+        if (client.completeSend()) continue;
         if (!this.hal.timers.runNext()) return;
       }
     };
     pump();
     for (const chunk of chunks) {
-      if (closed) break;
-      events.onData(chunk);
+      if (client.closed) break;
+      client.say(chunk);
       pump();
     }
-    events.onClose(); // the socket is gone, whoever closed it (the boards report both)
+    client.drop(); // the socket is gone, whoever closed it (the boards report both)
     this.hal.timers.clear();
-    return out + (closed ? "<closed by server>" : "");
+    return client.received + (client.closed ? "<closed by server>" : "");
   }
 }
 

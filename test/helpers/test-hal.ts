@@ -16,7 +16,13 @@
  *   sendChunk  the HAL's sendChunk (the core's default when absent)
  *   log        "keep" (the default: into `hal.logged`), "drop", or a function
  *   random     what Hal.random returns (a number, or a function)
+ *
+ * `hal.client(port)` opens a connection to a listening service as the board's
+ * network stack would (FakeClient): it holds the HAL's rules (one send
+ * outstanding, none after close) and completes sends on the next turn of the
+ * event loop or when the test says.
  */
+import * as assert from "node:assert/strict";
 import type { Connection, ConnectionEvents, Hal, InternalFlash, Storage, Timer } from "../../firmware/hal";
 import { SimCard } from "../../sim/card";
 import { SimFlash } from "../../sim/flash";
@@ -105,6 +111,8 @@ export interface TestHal extends Hal {
   serialIn(data: string): void;
   /** The listening service on `port`: call it as the board's network stack would with a new connection. */
   acceptor(port: number): (conn: Connection) => ConnectionEvents;
+  /** A new client connection to the service on `port`. */
+  client(port: number, options?: ClientOptions): FakeClient;
   /** Clears the real timers still pending. */
   stop(): void;
 }
@@ -153,6 +161,7 @@ export function testHal(options: TestHalOptions = {}): TestHal {
       if (!accept) throw new Error(`nothing listens on port ${port}`);
       return accept;
     },
+    client: (port, o) => new FakeClient(hal.acceptor(port), o || {}),
     stop() {
       for (const t of realTimers) clearTimeout(t);
       realTimers.clear();
@@ -171,4 +180,84 @@ export function testHal(options: TestHalOptions = {}): TestHal {
   if (options.sendChunk !== undefined) hal.sendChunk = options.sendChunk;
   if (options.card === "failing") hal.cardSpace = cardRemoved;
   return hal;
+}
+
+export interface ClientOptions {
+  /**
+   * "next-turn" (the default): sends complete, and closes are reported, on
+   * the next turn of the event loop, as on the boards. "manual": a send
+   * completes at completeSend(), and onClose comes only with drop().
+   */
+  completion?: "next-turn" | "manual";
+  /** Sees every send of the core, as it is made. */
+  onSend?: (data: string) => void;
+  /** Called when the core closes the connection. */
+  onServerClose?: () => void;
+  /** false: do not keep what the core sent in `received` (for large transfers). */
+  keep?: boolean;
+}
+
+/** One client connection to the core, through the HAL's Connection; fails the test when the core breaks its rules. */
+export class FakeClient {
+  events: ConnectionEvents;
+  /** Everything the core sent so far (unless keep: false). */
+  received = "";
+  /** A send of the core waits for completion. */
+  sendPending = false;
+  /** The core closed the connection. */
+  closed = false;
+  /** The connection is gone (the core closed it, or the client dropped it): later sends are lost. */
+  gone = false;
+  private nextTurn: boolean;
+  private closeReported = false;
+
+  constructor(accept: (conn: Connection) => ConnectionEvents, private options: ClientOptions) {
+    this.nextTurn = options.completion !== "manual";
+    const client = this;
+    this.events = accept({
+      send(data) {
+        assert.ok(!client.sendPending, "a second send before the first completed");
+        assert.ok(!client.closed, "a send after the core closed the connection");
+        if (client.gone) return;
+        client.sendPending = true;
+        if (client.options.keep !== false) client.received += data;
+        if (client.options.onSend) client.options.onSend(data);
+        if (client.nextTurn) setImmediate(() => client.completeSend());
+      },
+      close() {
+        assert.ok(!client.sendPending, "the core closed while a send was outstanding");
+        if (client.gone) return;
+        client.closed = true;
+        client.gone = true;
+        if (client.options.onServerClose) client.options.onServerClose();
+        if (client.nextTurn) setImmediate(() => client.reportClose());
+      },
+    });
+  }
+
+  /** Bytes from the client, unless the connection is gone. */
+  say(data: string): void {
+    if (!this.gone) this.events.onData(data);
+  }
+
+  /** Completes the outstanding send (onSent, unless the connection is gone); false when there was none. */
+  completeSend(): boolean {
+    if (!this.sendPending) return false;
+    this.sendPending = false;
+    if (!this.gone) this.events.onSent();
+    return true;
+  }
+
+  /** The client hangs up (the core learns of it on the next turn, or at once with manual completion); once only. */
+  drop(): void {
+    this.gone = true;
+    if (this.nextTurn) setImmediate(() => this.reportClose());
+    else this.reportClose();
+  }
+
+  private reportClose(): void {
+    if (this.closeReported) return;
+    this.closeReported = true;
+    this.events.onClose();
+  }
 }

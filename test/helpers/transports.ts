@@ -1,7 +1,6 @@
 /** Transports for dialogues: real TCP to a simulator, or a fake socket in-process. */
 import * as net from "node:net";
 import type { Config } from "../../firmware/config";
-import type { Connection, ConnectionEvents } from "../../firmware/hal";
 import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
 import { SimCard } from "../../sim/card";
 import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
@@ -56,45 +55,27 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
   const transport: Transport = {
     log,
     async connect(protocol: Protocol): Promise<Pipe> {
-      const accept = hal.acceptor(protocol === "smtp" ? SMTP_PORT : POP3_PORT);
       const collector = new LineCollector();
-      let outstanding = false;
-      let open = true;
-      let events: ConnectionEvents | undefined;
-      const finish = () => {
-        if (!open) return;
-        open = false;
-        collector.close();
-        setImmediate(() => events && events.onClose());
-      };
-      const conn: Connection = {
-        send(data: string) {
-          if (outstanding) throw new Error("the core sent while a send was outstanding");
-          if (!open) return;
-          outstanding = true;
-          collector.push(data);
-          setImmediate(() => {
-            outstanding = false;
-            if (open && events) events.onSent();
-          });
-        },
-        close() {
-          if (outstanding) throw new Error("the core closed while a send was outstanding");
-          finish();
-        },
-      };
-      events = accept(conn);
+      const client = hal.client(protocol === "smtp" ? SMTP_PORT : POP3_PORT, {
+        keep: false,
+        onSend: (data) => collector.push(data),
+        onServerClose: () => collector.close(),
+      });
       return {
         write(data: string) {
-          for (let i = 0; i < data.length && open; i += chunkSize) {
+          for (let i = 0; i < data.length && !client.gone; i += chunkSize) {
             const piece = data.slice(i, i + chunkSize);
-            setImmediate(() => open && events && events.onData(piece));
+            setImmediate(() => client.say(piece));
           }
         },
         readLine: (t) => collector.readLine(t),
         unread: () => collector.unread,
         closed: (t) => collector.closed(t),
-        drop: finish,
+        drop() {
+          if (client.gone) return;
+          collector.close();
+          client.drop();
+        },
       };
     },
   };
