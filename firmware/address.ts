@@ -1,6 +1,5 @@
-/** Mail paths in SMTP commands (RFC 5321 4.1.2), who receives them, and login names. */
-import type { Config } from "./config";
-import { findLast, lower, trim, upper } from "./text";
+/** Mail paths in SMTP commands (RFC 5321 4.1.2); who receives them is the mailbox's say (mailbox.ts route). */
+import { lower, trim, upper } from "./text";
 
 export interface ParsedPath {
   /** The mailbox as given, without a source route ("" for the null path `<>`). */
@@ -82,58 +81,4 @@ function scan(s: string, i: number, stops: string): number {
     if (c <= 32 || c >= 127 || stops.indexOf(s.charAt(i)) >= 0) return i;
   }
   return i;
-}
-
-/** Why a recipient was refused, or the user it delivers to. */
-export interface Recipient {
-  user: string;
-  /** "" when accepted; otherwise the SMTP reply to send. */
-  refusal: string;
-}
-
-/**
- * Who receives mail for a parsed path's `local` part and `domain`: `name@domain`
- * for any configured domain (any letter case, quoted or not:
- * `"alice"@home.arpa` is alice) delivers to user `name`, and so does
- * `name+anything@domain` (subaddressing), also with the domain's trailing
- * dot. `postmaster` (RFC 5321 4.5.1
- * requires it, also without a domain) goes to the user named postmaster,
- * else to the first user.
- */
-export function resolveRecipient(config: Config, local: string, domain: string): Recipient {
-  // The absolute form "home.arpa." is the same domain.
-  if (domain.charCodeAt(domain.length - 1) === 46) domain = domain.substring(0, domain.length - 1);
-  if (domain.length > 0 && !hasDomain(config, domain)) {
-    return { user: "", refusal: "550 5.7.1 Relaying denied: this box only receives mail for its own domains" };
-  }
-  let name = lower(local);
-  const plus = name.indexOf("+");
-  if (plus > 0) name = name.substring(0, plus);
-  if (domain.length === 0 && name !== "postmaster") return { user: "", refusal: "501 5.1.3 Bad recipient address syntax" };
-  let user = userNamed(config, name);
-  if (user.length === 0 && name === "postmaster" && config.users.length > 0) user = config.users[0].name;
-  return { user: user, refusal: user.length > 0 ? "" : "550 5.1.1 No such user here" };
-}
-
-/**
- * The configured user a login name means, or "" for none: `name` or
- * `name@domain` for any configured domain, in any letter case. Every login
- * the box offers (POP3 USER/PASS and APOP) goes through here.
- */
-export function loginUser(config: Config, typed: string): string {
-  const name = lower(typed);
-  const at = findLast(name, "@");
-  if (at < 0) return userNamed(config, name);
-  return hasDomain(config, name.substring(at + 1)) ? userNamed(config, name.substring(0, at)) : "";
-}
-
-/** `name` when it is a configured user's, else "". */
-function userNamed(config: Config, name: string): string {
-  for (let i = 0; i < config.users.length; i++) if (config.users[i].name === name) return name;
-  return "";
-}
-
-function hasDomain(config: Config, domain: string): boolean {
-  for (let i = 0; i < config.domains.length; i++) if (config.domains[i] === domain) return true;
-  return false;
 }

@@ -12,6 +12,7 @@ import { decode, encode, MsgMap, MsgValue } from "./msgpack";
 import { rfc5322Date } from "./date";
 import { decimal } from "./num";
 import { find, lower } from "./text";
+import { userIndex } from "./mailbox";
 import { loadSettings, MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
 
 export const FIRMWARE_VERSION = "0.1.0";
@@ -416,8 +417,7 @@ export class Console {
     if (!validUserName(m.name)) return fail(ERR_INVALID, "user name: lower-case letters, digits, . _ -");
     const name = m.name as string;
     const old = this.settings.config.users;
-    let index = -1;
-    for (let i = 0; i < old.length; i++) if (old[i].name === name) index = i;
+    const index = userIndex(this.settings.config, name);
     if (op === "users.add" && index >= 0) return fail(ERR_CONFLICT, "user " + name + " exists");
     if (op !== "users.add" && index < 0) return fail(ERR_NOT_FOUND, "no user " + name);
     if (op !== "users.remove" && !validPassword(m.password)) return fail(ERR_INVALID, "password: 4-128 printable ASCII characters");
@@ -448,7 +448,7 @@ export class Console {
   /** A configured user's mailbox, or the mail a removed user left on the card. */
   private mailboxUser(m: MsgMap): string | undefined {
     if (typeof m.user !== "string") return undefined;
-    if (this.userNames().indexOf(m.user) >= 0 || this.target.owners().indexOf(m.user) >= 0) return m.user;
+    if (userIndex(this.settings.config, m.user) >= 0 || this.target.owners().indexOf(m.user) >= 0) return m.user;
     return undefined;
   }
 
@@ -456,7 +456,7 @@ export class Console {
   private deleteMail(m: MsgMap): Reply {
     const user = this.mailboxUser(m);
     if (!user) return fail(ERR_NOT_FOUND, "no mail for " + m.user);
-    if (this.userNames().indexOf(user) >= 0) return fail(ERR_CONFLICT, user + " is still a user: remove the user first");
+    if (userIndex(this.settings.config, user) >= 0) return fail(ERR_CONFLICT, user + " is still a user: remove the user first");
     if (!this.target.deleteMail(user)) return fail(ERR_CONFLICT, "the mailbox of " + user + " is in use by a POP3 session");
     this.hal.log("console: deleted the mail of removed user " + user);
     return ok({});

@@ -1,19 +1,21 @@
 /**
- * The core's entry point: startLetterbox(hal, config) opens the store on the
- * card, starts the SMTP and POP3 servers and the serial console. Boards and
- * the simulator call it.
+ * The core's entry point: startLetterbox(hal, config) opens the mailboxes
+ * (mailbox.ts, over the store on the card), starts the SMTP and POP3
+ * servers and the serial console. Boards and the simulator call it.
  */
 import type { Config } from "./config";
 import { applyConfigInPlace, bootConsole, MessageInfo } from "./console";
-import type { Hal, Listener, Timer } from "./hal";
+import type { FileHandle, Hal, Listener, Timer } from "./hal";
 import { Pop3Server } from "./pop3";
 import { SmtpServer } from "./smtp";
-import { MailStore } from "./store";
+import { Access, Flag, Mailbox, type Maildrop } from "./mailbox";
 
 export interface Letterbox {
   /** Stops listening and closes every session. */
   stop(): void;
-  store: MailStore;
+  mailbox: Mailbox;
+  /** The card's store (mailbox.store), for tests and status. */
+  store: Mailbox["store"];
   smtp: SmtpServer;
   pop3: Pop3Server;
 }
@@ -29,12 +31,12 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   // Provisioned settings in internal flash win over the board's defaults.
   const booted = bootConsole(hal, fallbackConfig);
   const config = booted.config;
-  const store = new MailStore(hal.storage, hal.log, hal.random);
-  if (!store.open()) hal.log("letterbox: the card is not usable yet; sessions will be refused until it is");
+  const mailbox = new Mailbox(hal, config);
+  if (!mailbox.card.open()) hal.log("letterbox: the card is not usable yet; sessions will be refused until it is");
   // Both servers read users, domains and limits from `config` on every use,
   // so a provisioned configuration takes effect at once.
-  const smtp = new SmtpServer(hal, config, store);
-  const pop3 = new Pop3Server(hal, config, store);
+  const smtp = new SmtpServer(hal, config, mailbox);
+  const pop3 = new Pop3Server(hal, config, mailbox);
   const listeners: Listener[] = [
     hal.listen({ port: config.smtpPort, onConnection: function (conn) { return smtp.accept(conn); } }),
     hal.listen({ port: config.pop3Port, onConnection: function (conn) { return pop3.accept(conn); } }),
@@ -54,7 +56,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   // again, on a timer of their own so that the closer finishes first. The
   // sweep retries them too, and gives up on them after a while.
   let retryPending = false;
-  store.onFileFreed = function () {
+  mailbox.card.onFileFreed = function () {
     if (retryPending || stopped) return;
     retryPending = true;
     hal.setTimer(0, function () {
@@ -69,45 +71,43 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
       applyConfigInPlace(config, next);
     },
     listMessages: function (user: string): MessageInfo[] {
-      const drop = store.maildrop(user);
+      const drop = mailbox.openMaildrop(user, Access.Shared) as Maildrop;
       const out: MessageInfo[] = [];
-      for (let i = 0; i < drop.count; i++) out.push({ id: drop.uid(i), size: drop.size(i) });
+      const list = drop.list;
+      for (let i = 0; i < list.count; i++) out.push({ id: list.uid(i), size: list.size(i) });
+      drop.close();
       return out;
     },
     owners: function (): string[] {
-      return store.owners();
+      return mailbox.card.owners();
     },
     deleteMail: function (user: string): boolean {
-      if (!store.lock(user)) return false;
+      const drop = mailbox.openMaildrop(user, Access.Exclusive);
+      if (drop === undefined) return false;
       try {
-        const drop = store.maildrop(user);
-        const seqs: number[] = [];
-        for (let i = 0; i < drop.count; i++) seqs.push(drop.seq(i));
-        store.deleteMessages(user, seqs);
+        for (let i = 0; i < drop.list.count; i++) drop.setFlags(i, Flag.Deleted);
+        drop.commit();
       } finally {
-        store.unlock(user);
+        drop.close();
       }
       return true;
     },
     readMessage: function (user: string, id: string, offset: number, length: number): string | undefined {
-      const drop = store.maildrop(user);
-      for (let i = 0; i < drop.count; i++) {
-        if (drop.uid(i) !== id) continue;
-        const file = store.openMessage(drop.seq(i));
-        if (file === undefined) return undefined;
-        try {
-          file.seek(offset);
-          return file.read(length);
-        } finally {
-          file.close();
-        }
+      const drop = mailbox.openMaildrop(user, Access.Shared) as Maildrop;
+      let file: FileHandle | undefined = undefined;
+      try {
+        for (let i = 0; i < drop.list.count; i++) if (drop.list.uid(i) === id) file = drop.open(i, offset);
+        return file === undefined ? undefined : file.read(length);
+      } finally {
+        if (file !== undefined) file.close();
+        drop.close();
       }
-      return undefined;
     },
   });
   hal.log("letterbox: " + hal.implementation + " serving " + config.hostname);
   return {
-    store: store,
+    mailbox: mailbox,
+    store: mailbox.store,
     smtp: smtp,
     pop3: pop3,
     stop: function () {

@@ -5,39 +5,20 @@
  * in (as WildDuck's lib/pop3/connection.js does). Deletions are only marks
  * until QUIT; a dropped connection deletes nothing.
  */
-import { loginUser } from "./address";
 import type { Config } from "./config";
 import type { Connection, ConnectionEvents, FileHandle, Hal, Timer } from "./hal";
 import { LineFramer } from "./lines";
-import { md5hex } from "./md5";
 import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
+import { Access, Flag, LOCKOUT_FAILURES, Mailbox, Maildrop } from "./mailbox";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
-import type { Maildrop, MailStore } from "./store";
-import { find, lower, printable, trim, upper } from "./text";
+import { find, trim, upper } from "./text";
 
 const MAX_COMMAND_LINE = 512;
 /** Unknown or out-of-state commands a session may send before it is dropped (as SMTP's 20). */
 const MAX_ERRORS = 20;
 /** Octets read from the card per send when the HAL names no `sendChunk`. */
 const READ_CHUNK = 1024;
-/** Failed-login delay: doubles per recent failure for that name, up to the cap. */
-const FAIL_DELAY_MS = 500;
-const MAX_FAIL_DELAY_MS = 8000;
-/** Failures are forgotten this long after the last one. */
-const FAIL_MEMORY_SECONDS = 300;
-/**
- * After this many recent failures a name is locked out: every login for it,
- * even with the right password, gets -ERR [LOGIN-DELAY] until its failures
- * are forgotten. Other names are not affected.
- */
-const LOCKOUT_FAILURES = 5;
-/** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
-const MAX_UNKNOWN_RECORDS = 8;
-const MAX_KEY = 64;
-/** Characters of a typed name shown (escaped) in a log line, so the line stays within the log ring's 200. */
-const LOG_NAME = 48;
-
 const enum State {
   Authorization = 0,
   Transaction = 1,
@@ -49,33 +30,16 @@ type Handler = (session: Pop3Session, arg: string) => void;
 type Verb = "USER" | "PASS" | "APOP" | "CAPA" | "QUIT" | "STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "RSET" | "NOOP";
 type StateTable = { [V in Verb]?: Handler };
 
-interface FailRecord {
-  /** The user's name, or for a name that is no user's the name as typed (in lower case). */
-  name: string;
-  known: boolean;
-  count: number;
-  last: number;
-}
-
-/** Milliseconds to wait before answering the `count`th recent failed login of a name: doubling, up to the cap. */
-export function failDelay(count: number): number {
-  let delay = FAIL_DELAY_MS;
-  for (let i = 1; i < count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
-  return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
-}
-
 export class Pop3Server {
   sessions: SessionList<Pop3Session>;
-  /** Recent failed logins by name, for the growing delay. */
-  failures: FailRecord[] = [];
 
-  constructor(public hal: Hal, public config: Config, public store: MailStore) {
+  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox) {
     this.sessions = new SessionList<Pop3Session>();
   }
 
   accept(conn: Connection): ConnectionEvents {
     const session = new Pop3Session(this, conn);
-    return this.sessions.admit(session, this.config.limits.pop3Sessions, this.store, {
+    return this.sessions.admit(session, this.config.limits.pop3Sessions, this.mailbox.card, {
       ready: "+OK letterbox POP3 server ready " + session.timestamp,
       busy: "-ERR [SYS/TEMP] Too many connections, try again later",
       unavailable: "-ERR [SYS/TEMP] Mail storage unavailable, try again later",
@@ -93,50 +57,6 @@ export class Pop3Server {
     const all = this.sessions.items.slice();
     for (let i = 0; i < all.length; i++) all[i].sender.retry();
   }
-
-  /**
-   * Records a failed login and returns the recent failures for it, this one
-   * included (LOCKOUT_FAILURES at most: from then on lockedOut refuses the
-   * name before it is checked). `name` is the user's name when the login
-   * named a user (`known`; every spelling of a user shares one count), else
-   * the name as typed, in lower case. Memory stays bounded: one record per user, and at
-   * most MAX_UNKNOWN_RECORDS for other names (their first MAX_KEY octets), so
-   * guessing at other names cannot push a user's record out.
-   */
-  recordFailure(name: string, known: boolean): number {
-    name = name.substring(0, MAX_KEY);
-    const now = this.hal.now();
-    let record: FailRecord | undefined = undefined;
-    let unknown = 0;
-    for (let i = this.failures.length - 1; i >= 0; i--) {
-      const r = this.failures[i];
-      if (now - r.last > FAIL_MEMORY_SECONDS) this.failures.splice(i, 1);
-      else if (r.name === name) record = r;
-      else if (!r.known && ++unknown >= MAX_UNKNOWN_RECORDS && !known) this.failures.splice(i, 1);
-    }
-    if (record === undefined) {
-      record = { name: name, known: known, count: 0, last: now };
-      this.failures.push(record);
-    }
-    record.count++;
-    record.last = now;
-    return record.count;
-  }
-
-  /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
-  lockedOut(name: string): number {
-    name = name.substring(0, MAX_KEY);
-    const now = this.hal.now();
-    for (let i = 0; i < this.failures.length; i++) {
-      const r = this.failures[i];
-      if (r.name === name && r.count >= LOCKOUT_FAILURES && now - r.last <= FAIL_MEMORY_SECONDS) return FAIL_MEMORY_SECONDS - (now - r.last) + 1;
-    }
-    return 0;
-  }
-
-  clearFailures(name: string): void {
-    for (let i = this.failures.length - 1; i >= 0; i--) if (this.failures[i].name === name) this.failures.splice(i, 1);
-  }
 }
 
 export class Pop3Session {
@@ -149,12 +69,8 @@ export class Pop3Session {
   private framer: LineFramer;
   /** The name given by USER, as typed. */
   private userName = "";
-  private user = "";
+  /** TRANSACTION: the maildrop, opened exclusively; it holds the DELE marks. */
   private maildrop: Maildrop | undefined = undefined;
-  /** Message numbers (1-based) marked for deletion, and their totals. */
-  private deleted: { [n: number]: boolean } = {};
-  private deletedCount = 0;
-  private deletedBytes = 0;
   /** While a failed login is being delayed, input waits here. */
   private held = new HeldInput();
   private delayTimer: Timer | undefined = undefined;
@@ -215,10 +131,10 @@ export class Pop3Session {
 
   /** Releases the maildrop lock without applying deletions. */
   private endSession(): void {
-    if (this.user.length > 0) {
-      this.server.hal.log("pop3: " + this.user + " logged out");
-      this.server.store.unlock(this.user);
-      this.user = "";
+    const m = this.maildrop;
+    if (m !== undefined) {
+      this.server.hal.log("pop3: " + m.user + " logged out");
+      m.close();
       this.maildrop = undefined;
     }
   }
@@ -270,10 +186,7 @@ export class Pop3Session {
     }
     const typed = this.userName;
     this.userName = "";
-    const user = loginUser(this.server.config, typed);
-    if (this.refuseLockedOut(typed, user)) return;
-    if (user.length === 0 || this.passwordOf(user) !== arg) this.failLogin(typed, user, "USER/PASS");
-    else this.login(user);
+    this.authenticate(typed, arg, "", "USER/PASS");
   }
 
   apop(arg: string): void {
@@ -283,11 +196,7 @@ export class Pop3Session {
       return;
     }
     // The digest covers the timestamp and the secret only, so any spelling of the name works.
-    const typed = arg.substring(0, space);
-    const user = loginUser(this.server.config, typed);
-    if (this.refuseLockedOut(typed, user)) return;
-    if (user.length === 0 || md5hex(this.timestamp + this.passwordOf(user)) !== lower(arg.substring(space + 1))) this.failLogin(typed, user, "APOP");
-    else this.login(user);
+    this.authenticate(arg.substring(0, space), arg.substring(space + 1), this.timestamp, "APOP");
   }
 
   capa(): void {
@@ -298,52 +207,30 @@ export class Pop3Session {
     );
   }
 
-  /** The password of a configured user. */
-  private passwordOf(user: string): string {
-    const users = this.server.config.users;
-    for (let i = 0; i < users.length; i++) if (users[i].name === user) return users[i].password;
-    return "";
-  }
-
   /**
-   * RFC 2449 LOGIN-DELAY: the name (its user, or as typed when it is no
-   * user's) is locked out; the attempt is not checked, nor counted. The text
-   * says what failed, so a client with a wrong name is not sent chasing a delay.
+   * Logs in through the mailbox, or refuses: RFC 2449 LOGIN-DELAY at once
+   * while the name is locked out (the text says what failed, so a client
+   * with a wrong name is not sent chasing a delay), else -ERR [AUTH] only
+   * after the mailbox's growing delay, with the input held meanwhile.
    */
-  private refuseLockedOut(typed: string, user: string): boolean {
-    const seconds = this.server.lockedOut(user.length > 0 ? user : lower(typed));
-    if (seconds === 0) return false;
-    // The name is cut so the reply stays within RFC 2449's 512 octets.
-    this.reply(
-      "-ERR [LOGIN-DELAY] " + decimal(LOCKOUT_FAILURES) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) +
-        " (wrong name or password): locked, try again in " + decimal(seconds) + " seconds",
-    );
-    return true;
-  }
-
-  /**
-   * Answers -ERR [AUTH] only after a delay that grows with recent failures of
-   * that user (or typed name). Logs the failure (`how`: USER/PASS or APOP),
-   * and the lockout when this failure starts one; never the password or digest.
-   */
-  private failLogin(typed: string, user: string, how: string): void {
+  private authenticate(typed: string, secret: string, challenge: string, method: string): void {
     const server = this.server;
-    const key = user.length > 0 ? user : lower(typed);
-    const count = server.recordFailure(key, user.length > 0);
-    const peer = this.sender.conn.peer;
-    server.hal.log(
-      "pop3: " + how + " failed for \"" + printable(typed, LOG_NAME) + "\" (" + (user.length > 0 ? "mailbox " + user : "no such user") +
-        ", " + decimal(count) + " of " + decimal(LOCKOUT_FAILURES) + ")" + (peer ? " [" + peer + "]" : ""),
-    );
-    if (count === LOCKOUT_FAILURES) {
-      server.hal.log(
-        "pop3: " + (user.length > 0 ? "mailbox " + user : "name \"" + printable(key, LOG_NAME) + "\"") +
-          " locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(count) + " failed logins",
+    const result = server.mailbox.authenticate({ service: "pop3", method: method, name: typed, secret: secret, challenge: challenge }, this.sender.conn.peer);
+    if (result.user.length > 0) {
+      this.login(result.user);
+      return;
+    }
+    if (result.lockedSeconds > 0) {
+      // The name is cut so the reply stays within RFC 2449's 512 octets.
+      this.reply(
+        "-ERR [LOGIN-DELAY] " + decimal(LOCKOUT_FAILURES) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) +
+          " (wrong name or password): locked, try again in " + decimal(result.lockedSeconds) + " seconds",
       );
+      return;
     }
     const session = this;
     this.held.start();
-    this.delayTimer = server.hal.setTimer(failDelay(count), function () {
+    this.delayTimer = server.hal.setTimer(result.delayMs, function () {
       session.delayTimer = undefined;
       const held = session.held.release();
       session.reply("-ERR [AUTH] Invalid name or password");
@@ -352,64 +239,60 @@ export class Pop3Session {
   }
 
   private login(name: string): void {
-    const store = this.server.store;
-    if (!store.lock(name)) {
-      this.reply("-ERR [IN-USE] Maildrop already locked by another session");
-      return;
-    }
-    let maildrop: Maildrop;
+    let maildrop: Maildrop | undefined;
     try {
-      if (!store.available()) throw new Error("card unusable"); // reopened on the way: a card put back in works again
-      maildrop = store.maildrop(name);
+      maildrop = this.server.mailbox.openMaildrop(name, Access.Exclusive);
     } catch (e) {
-      store.unlock(name);
       this.server.hal.log("pop3: cannot read maildrop of " + name + ": " + e);
       this.reply("-ERR [SYS/TEMP] Mail storage unavailable, try again later");
       return;
     }
-    this.server.clearFailures(name);
-    this.user = name;
+    if (maildrop === undefined) {
+      this.reply("-ERR [IN-USE] Maildrop already locked by another session");
+      return;
+    }
     this.maildrop = maildrop;
     this.state = State.Transaction;
-    this.server.hal.log("pop3: " + name + " logged in (" + messages(maildrop.count) + ")");
-    this.reply("+OK " + name + " has " + messages(maildrop.count) + " (" + decimal(maildrop.totalBytes) + " octets)");
+    this.server.hal.log("pop3: " + name + " logged in (" + messages(maildrop.list.count) + ")");
+    this.reply("+OK " + name + " has " + messages(maildrop.list.count) + " (" + decimal(maildrop.list.totalBytes) + " octets)");
   }
 
   // ---- TRANSACTION ----
 
   stat(): void {
     const m = this.maildrop as Maildrop;
-    this.reply("+OK " + decimal(m.count - this.deletedCount) + " " + decimal(m.totalBytes - this.deletedBytes));
+    this.reply("+OK " + decimal(m.list.count - m.markedCount) + " " + decimal(m.list.totalBytes - m.markedBytes));
   }
 
   list(arg: string, uidl: boolean): void {
     const m = this.maildrop as Maildrop;
+    const list = m.list;
     if (arg.length > 0) {
       const n = this.messageNumber(arg);
-      if (n > 0) this.reply("+OK " + decimal(n) + " " + (uidl ? m.uid(n - 1) : decimal(m.size(n - 1))));
+      if (n > 0) this.reply("+OK " + decimal(n) + " " + (uidl ? list.uid(n - 1) : decimal(list.size(n - 1))));
       return;
     }
     // One reply per line keeps memory flat for big maildrops: the sender merges them.
-    this.reply(uidl ? "+OK Unique ids follow" : "+OK " + messages(m.count - this.deletedCount));
+    this.reply(uidl ? "+OK Unique ids follow" : "+OK " + messages(list.count - m.markedCount));
     // The listing goes out later, one chunk per send: it must show the marks as
     // they are now, not after a DELE or RSET pipelined behind this command.
     const marked: { [n: number]: boolean } = {};
-    for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) marked[n] = true;
+    for (let n = 1; n <= list.count; n++) if ((m.flags(n - 1) & Flag.Deleted) !== 0) marked[n] = true;
     let next = 1;
     this.sender.stream(function (): ChunkSource {
       return {
         next: function (): string | undefined {
-          if (next > m.count) {
-            if (next === m.count + 1) {
+          if (next > list.count) {
+            if (next === list.count + 1) {
               next++;
               return ".\r\n";
             }
             return undefined;
           }
           let out = "";
-          while (next <= m.count && out.length < 512) {
+          while (next <= list.count && out.length < 512) {
             if (marked[next] !== true) {
-              out += decimal(next) + " " + (uidl ? m.uid(next - 1) : decimal(m.size(next - 1))) + "\r\n";
+              out += decimal(next) + " " + (uidl ? list.uid(next - 1) : decimal(list.size(next - 1))) + "\r\n";
             }
             next++;
           }
@@ -444,15 +327,15 @@ export class Pop3Session {
     // The file is opened when the reply's turn comes, so pipelined RETRs
     // hold one file at a time. When every message file is in use, the reply
     // waits for one (Sender.retry) for up to FILE_WAIT_SECONDS.
-    const seq = m.seq(n - 1);
-    const ok = top ? "+OK Top of message follows\r\n" : "+OK " + decimal(m.size(n - 1)) + " octets\r\n";
+    const i = n - 1;
+    const ok = top ? "+OK Top of message follows\r\n" : "+OK " + decimal(m.list.size(i)) + " octets\r\n";
     const server = this.server;
     const session = this;
     let firstTry = -1;
     this.sender.stream(function (): ChunkSource | undefined {
       let file: FileHandle | undefined = undefined;
       try {
-        file = server.store.openMessage(seq);
+        file = m.open(i, 0);
       } catch (e) {
         server.hal.log("pop3: cannot open message: " + e);
         const failure = "-ERR [SYS/TEMP] Cannot read the message now, try again later\r\n";
@@ -479,18 +362,14 @@ export class Pop3Session {
     const m = this.maildrop as Maildrop;
     const n = this.messageNumber(arg);
     if (n <= 0) return;
-    this.deleted[n] = true;
-    this.deletedCount++;
-    this.deletedBytes += m.size(n - 1);
+    m.setFlags(n - 1, Flag.Deleted);
     this.reply("+OK Message " + decimal(n) + " deleted");
   }
 
   rset(): void {
     const m = this.maildrop as Maildrop;
-    this.deleted = {};
-    this.deletedCount = 0;
-    this.deletedBytes = 0;
-    this.reply("+OK Maildrop has " + messages(m.count) + " (" + decimal(m.totalBytes) + " octets)");
+    for (let i = 0; i < m.list.count; i++) m.setFlags(i, 0);
+    this.reply("+OK Maildrop has " + messages(m.list.count) + " (" + decimal(m.list.totalBytes) + " octets)");
   }
 
   /**
@@ -514,17 +393,14 @@ export class Pop3Session {
   /** Commits the deletions marked in this session; returns QUIT's answer. */
   private update(): string {
     const m = this.maildrop as Maildrop;
-    if (this.deletedCount === 0) return "+OK letterbox POP3 server signing off\r\n";
-    const seqs: number[] = [];
-    for (let n = 1; n <= m.count; n++) if (this.deleted[n] === true) seqs.push(m.seq(n - 1));
+    if (m.markedCount === 0) return "+OK letterbox POP3 server signing off\r\n";
     try {
-      if (!this.server.store.available()) throw new Error("card unusable");
-      this.server.store.deleteMessages(this.user, seqs);
+      m.commit();
     } catch (e) {
       this.server.hal.log("pop3: deletion failed: " + e);
       return "-ERR [SYS/TEMP] Some deleted messages not removed\r\n";
     }
-    return "+OK letterbox POP3 server signing off (" + messages(m.count - this.deletedCount) + " left)\r\n";
+    return "+OK letterbox POP3 server signing off (" + messages(m.list.count - m.markedCount) + " left)\r\n";
   }
 
   /** Parses a message number; answers -ERR and returns 0 when it names no live message. */
@@ -535,11 +411,11 @@ export class Pop3Session {
       this.reply("-ERR Invalid message number");
       return 0;
     }
-    if (n < 1 || n > m.count) {
+    if (n < 1 || n > m.list.count) {
       this.reply("-ERR No such message");
       return 0;
     }
-    if (this.deleted[n] === true) {
+    if ((m.flags(n - 1) & Flag.Deleted) !== 0) {
       this.reply("-ERR Message " + decimal(n) + " already deleted");
       return 0;
     }

@@ -4,7 +4,7 @@
  */
 import type { ConnectionEvents } from "./hal";
 import type { Sender } from "./sender";
-import type { MailStore } from "./store";
+import type { Card } from "./mailbox";
 
 /**
  * How long a command waits for a free message file (SMTP DATA, POP3 RETR)
@@ -81,11 +81,11 @@ export class SessionList<S extends Session> {
    * cannot be used (the store is reopened on the way: a card put back in
    * brings the service back). Returns the connection's event handlers.
    */
-  admit(session: S, cap: number, store: MailStore, greetings: Greetings): ConnectionEvents {
+  admit(session: S, cap: number, card: Card, greetings: Greetings): ConnectionEvents {
     if (this.items.length >= cap) {
       session.reply(greetings.busy);
       session.close();
-    } else if (!store.ready && !store.open()) {
+    } else if (!card.available()) {
       session.reply(greetings.unavailable);
       session.close();
     } else {

@@ -2,22 +2,22 @@
  * SMTP reception (RFC 5321) as a state machine: one table of command handlers
  * per state. A command that exists but is not in the current state's table
  * gets 503; one that does not exist gets 500. Line framing lives in lines.ts,
- * output pacing in sender.ts, the card in store.ts.
+ * output pacing in sender.ts, routing and delivery in mailbox.ts.
  *
  * Smuggling: only CRLF.CRLF ends DATA. A bare LF is taken as a line end and
  * stored as CRLF, a bare CR is content (as Postfix 3.9's default
  * `smtpd_forbid_bare_newline = normalize`), so `LF.LF` and friends can
  * neither end a message early nor start a second one (lines.ts DataReader).
  */
-import { parsePath, resolveRecipient } from "./address";
+import { parsePath } from "./address";
 import type { Config } from "./config";
 import { rfc5322Date } from "./date";
 import type { Connection, ConnectionEvents, Hal } from "./hal";
 import { DataEvents, DataReader, LineFramer } from "./lines";
 import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
+import { type Delivery, type Mailbox, RouteKind } from "./mailbox";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
-import type { IncomingMessage, MailStore } from "./store";
 import { headerSafe, printable, trim, upper } from "./text";
 
 /**
@@ -55,13 +55,13 @@ type StateTable = { [V in Verb]?: Handler };
 export class SmtpServer {
   sessions: SessionList<SmtpSession>;
 
-  constructor(public hal: Hal, public config: Config, public store: MailStore) {
+  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox) {
     this.sessions = new SessionList<SmtpSession>();
   }
 
   accept(conn: Connection): ConnectionEvents {
     const host = this.config.hostname;
-    return this.sessions.admit(new SmtpSession(this, conn), this.config.limits.smtpSessions, this.store, {
+    return this.sessions.admit(new SmtpSession(this, conn), this.config.limits.smtpSessions, this.mailbox.card, {
       ready: "220 " + host + " ESMTP letterbox ready",
       busy: "421 4.7.0 " + host + " Too many connections, try again later",
       unavailable: "421 4.3.0 " + host + " Mail storage unavailable, try again later",
@@ -96,7 +96,7 @@ export class SmtpSession implements DataEvents {
   private rcptCount = 0;
   /** The first recipient's address as given, for the Received header. */
   private firstAddress = "";
-  private incoming: IncomingMessage | undefined = undefined;
+  private incoming: Delivery | undefined = undefined;
   private reader: DataReader | undefined = undefined;
   /** Octets the message in DATA may still take before a limit is looked at again (roomForMessage). */
   private room = 0;
@@ -299,12 +299,12 @@ export class SmtpSession implements DataEvents {
       this.reply("452 4.5.3 Too many recipients");
       return;
     }
-    const rcpt = resolveRecipient(this.server.config, path.local, path.domain);
-    if (rcpt.refusal.length > 0) {
-      this.reply(rcpt.refusal);
+    const rcpt = this.server.mailbox.route(path.local, path.domain);
+    if (rcpt.kind !== RouteKind.Local) {
+      this.reply(rcpt.reply);
       return;
     }
-    const usage = this.server.store.usage(rcpt.user);
+    const usage = this.server.mailbox.card.usage(rcpt.user);
     const quota = this.server.config.limits.mailboxQuotaBytes;
     if (usage >= quota || usage + this.declaredSize > quota) {
       this.reply("452 4.2.2 Mailbox full, try again later");
@@ -339,13 +339,13 @@ export class SmtpSession implements DataEvents {
    * FILE_WAIT_SECONDS the answer is 451 instead.
    */
   startData(now: number): void {
-    let incoming: IncomingMessage | undefined;
+    let incoming: Delivery | undefined;
     try {
-      incoming = this.server.store.beginMessage();
+      incoming = this.server.mailbox.card.beginMessage();
     } catch (e) {
       this.server.hal.log("smtp: cannot start a message: " + e);
       this.state = State.Rcpt;
-      if (!this.server.store.available()) this.storageGone();
+      if (!this.server.mailbox.card.available()) this.storageGone();
       else this.reply("452 4.3.1 Insufficient storage, try again later");
       this.releaseHeld();
       return;
@@ -412,7 +412,7 @@ export class SmtpSession implements DataEvents {
    */
   private cardTooFull(bytes: number): boolean {
     const hal = this.server.hal;
-    if (this.server.store.cardFull) return true;
+    if (this.server.mailbox.card.cardFull) return true;
     if (hal.cardSpace === undefined) return false;
     let freeKiB: number;
     try {
@@ -436,7 +436,7 @@ export class SmtpSession implements DataEvents {
   /** DataEvents: a slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
   onBody(data: string): void {
     if (!this.storing) return;
-    const incoming = this.incoming as IncomingMessage;
+    const incoming = this.incoming as Delivery;
     if (incoming.bytes + data.length > this.room) {
       this.overRoom(incoming.bytes + data.length);
       return;
@@ -460,7 +460,7 @@ export class SmtpSession implements DataEvents {
 
   /** DataEvents: the end marker arrived; `rest` is what followed it. */
   onEnd(rest: string): void {
-    const incoming = this.incoming as IncomingMessage;
+    const incoming = this.incoming as Delivery;
     this.pendingRest = rest;
     this.reader = undefined;
     let answer: string;
@@ -492,7 +492,7 @@ export class SmtpSession implements DataEvents {
     this.resetTransaction();
     this.state = State.Idle;
     // A write or commit that failed because the card went away: say so, and close.
-    if (answer.charCodeAt(0) === 52 && !this.server.store.available()) this.storageGone();
+    if (answer.charCodeAt(0) === 52 && !this.server.mailbox.card.available()) this.storageGone();
     else this.reply(answer);
   }
 
@@ -505,7 +505,7 @@ export class SmtpSession implements DataEvents {
     let room = this.server.config.limits.maxMessageBytes;
     const quota = this.server.config.limits.mailboxQuotaBytes;
     for (let i = 0; i < this.users.length; i++) {
-      const left = quota - this.server.store.usage(this.users[i]);
+      const left = quota - this.server.mailbox.card.usage(this.users[i]);
       if (left < room) room = left;
     }
     return room;
@@ -514,7 +514,7 @@ export class SmtpSession implements DataEvents {
   private exceedsQuota(bytes: number): boolean {
     const quota = this.server.config.limits.mailboxQuotaBytes;
     for (let i = 0; i < this.users.length; i++) {
-      if (this.server.store.usage(this.users[i]) + bytes > quota) return true;
+      if (this.server.mailbox.card.usage(this.users[i]) + bytes > quota) return true;
     }
     return false;
   }

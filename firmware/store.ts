@@ -279,7 +279,6 @@ export class MailStore {
   private snapshotEnd = 0;
   private deletionsSinceSnapshot = 0;
   private usageBy: Usage = {};
-  private locks: { [key: string]: boolean } = {};
   /** Sequence numbers reserved by messages still being received. */
   private inflight: number[] = [];
   /** Seqs below this are covered by a B record in the active journal. */
@@ -418,17 +417,6 @@ export class MailStore {
     const out: string[] = [];
     for (const key in this.usageBy) if (this.usageBy[key] > 0) out.push(key.substring(2));
     return out;
-  }
-
-  /** Exclusive POP3 lock per maildrop (in memory). */
-  lock(user: string): boolean {
-    if (this.locks["u:" + user]) return false;
-    this.locks["u:" + user] = true;
-    return true;
-  }
-
-  unlock(user: string): void {
-    delete this.locks["u:" + user];
   }
 
   /** A snapshot of the user's maildrop, oldest first. Throws on card error. */

@@ -12,9 +12,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import fc from "fast-check";
 import type { Config } from "../firmware/config";
+import { Mailbox } from "../firmware/mailbox";
 import { Pop3Server } from "../firmware/pop3";
 import { SmtpServer } from "../firmware/smtp";
-import { MailStore } from "../firmware/store";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { FakeClient, TestHal, testHal } from "./helpers/test-hal";
 import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
@@ -23,17 +23,17 @@ import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
 export class SyncBox {
   smtp: SmtpServer;
   pop3: Pop3Server;
-  store: MailStore;
+  mailbox: Mailbox;
   /** Clock seconds: each session starts 1000 s after the previous, so login failures are forgotten; timers run when pumped. */
   private hal: TestHal;
 
   constructor(dir: string, config: Config) {
     const hal = testHal({ implementation: "letterbox fuzz", card: dir, clock: 1700000000, timers: "manual", log: "drop" });
     this.hal = hal;
-    this.store = new MailStore(hal.storage, hal.log, hal.random);
-    assert.ok(this.store.open());
-    this.smtp = new SmtpServer(hal, config, this.store);
-    this.pop3 = new Pop3Server(hal, config, this.store);
+    this.mailbox = new Mailbox(hal, config);
+    assert.ok(this.mailbox.card.open());
+    this.smtp = new SmtpServer(hal, config, this.mailbox);
+    this.pop3 = new Pop3Server(hal, config, this.mailbox);
   }
 
   /** One connection: the chunks in order, then the client hangs up. Returns all it was sent. */
@@ -135,7 +135,7 @@ describe("fuzz: SMTP and POP3 sessions", () => {
     fc.assert(
       fc.property(fc.array(popCommand, { maxLength: 30 }), cuts, (commands, c) => {
         // Keep alice's maildrop stocked (the same on both boxes): QUIT may have emptied it.
-        if (whole.store.usage("alice") === 0) {
+        if (whole.mailbox.card.usage("alice") === 0) {
           for (const box of [whole, pieces]) {
             deliver(box, "alice@example.org", "Subject: a\r\n\r\none\r\n.two\r\n");
             deliver(box, "alice@example.org", "Subject: b\r\n\r\n..\r\nthree\r\n");

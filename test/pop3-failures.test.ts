@@ -1,15 +1,14 @@
 /** Failed-login bookkeeping: bounded memory, and guessing other names cannot lift a lockout. */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { failDelay, Pop3Server } from "../firmware/pop3";
-import { MailStore } from "../firmware/store";
+import { failDelay, Mailbox } from "../firmware/mailbox";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { testHal } from "./helpers/test-hal";
 
 describe("POP3 failed logins", () => {
   it("keeps one record per user and a bounded few for names that are no user's", () => {
     const hal = testHal({ clock: 1000000, card: tempDir("failures"), log: "drop" });
-    const server = new Pop3Server(hal, testConfig(), new MailStore(hal.storage, () => {}));
+    const server = new Mailbox(hal, testConfig());
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) counts.push(server.recordFailure("alice", true));
     assert.deepEqual(counts, [1, 2, 3, 4, 5], "each failure of alice counts once");

@@ -1,0 +1,406 @@
+/**
+ * The mailbox boundary: what every service (SMTP and POP3 today; IMAP, the
+ * web page and the outbound relay later) may ask of the box's mailboxes.
+ * Shaped after nodemailer smtp-server's onAuth / onRcptTo / onData hooks
+ * and WildDuck's onListMessages / onFetch / onUpdate: a service
+ * authenticates a login, routes an address, delivers a message as a body
+ * stream, and opens a maildrop to list, read and delete. The store on the
+ * card (store.ts) lives behind it; nothing else uses the store.
+ *
+ * Memory: no per-message object. A maildrop is one packed listing string
+ * (the store's) plus the session's deletion marks; the body of a message
+ * goes to and from the card through the store's own handles, so the hot
+ * paths (a DATA chunk, a RETR chunk) cross no extra call here. Every
+ * function costs about 12 variables on Espruino even with its body in flash
+ * (sim/espruino/memory.ts), so what the store already answers is handed out
+ * as the store itself, seen through an interface (Card, Delivery, Listing),
+ * not wrapped.
+ */
+import type { Config } from "./config";
+import type { FileHandle, Hal } from "./hal";
+import { md5hex } from "./md5";
+import { decimal } from "./num";
+import { MailStore } from "./store";
+import { findLast, lower, printable } from "./text";
+
+/** Failed-login delay: doubles per recent failure for that name, up to the cap (milliseconds). */
+const FAIL_DELAY_MS = 500;
+const MAX_FAIL_DELAY_MS = 8000;
+/** Failures are forgotten this long after the last one (seconds). */
+const FAIL_MEMORY_SECONDS = 300;
+/**
+ * After this many recent failures a name is locked out: every login for it,
+ * even with the right password, is refused (POP3: -ERR [LOGIN-DELAY], RFC
+ * 2449 8.1.1) until its failures are forgotten. Other names are not affected.
+ */
+export const LOCKOUT_FAILURES = 5;
+/** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
+const MAX_UNKNOWN_RECORDS = 8;
+const MAX_KEY = 64;
+/** Characters of a typed name shown (escaped) in a log line, so the line stays within the log ring's 200. */
+const LOG_NAME = 48;
+
+interface FailRecord {
+  /** The user's name, or for a name that is no user's the name as typed (in lower case). */
+  name: string;
+  known: boolean;
+  count: number;
+  /** hal.now() of the last failure, in seconds. */
+  last: number;
+}
+
+/** Milliseconds to wait before answering the `count`th recent failed login of a name: doubling, up to the cap. */
+export function failDelay(count: number): number {
+  let delay = FAIL_DELAY_MS;
+  for (let i = 1; i < count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
+  return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
+}
+
+/** Index in config.users of the user called `name` (exact, lower case), or -1: the one lookup of a user by name. */
+export function userIndex(config: Config, name: string): number {
+  for (let i = 0; i < config.users.length; i++) if (config.users[i].name === name) return i;
+  return -1;
+}
+
+function hasDomain(config: Config, domain: string): boolean {
+  for (let i = 0; i < config.domains.length; i++) if (config.domains[i] === domain) return true;
+  return false;
+}
+
+/** A login attempt, as a service received it. */
+export interface Credentials {
+  /** The service, for log lines: "pop3". */
+  service: string;
+  /** The mechanism, for log lines: "USER/PASS" or "APOP". */
+  method: string;
+  /** The name as typed: a user's name, or name@domain in any configured domain, in any letter case. */
+  name: string;
+  /** The password; for APOP the hex MD5 digest (any case) of `challenge` and the password (RFC 1939 7). */
+  secret: string;
+  /** APOP: the greeting's timestamp the digest covers; "" when `secret` is the password itself. */
+  challenge: string;
+}
+
+/** What authenticate decided: exactly one of `user`, `lockedSeconds`, `delayMs` says it. */
+export interface AuthResult {
+  /** The user now logged in, "" when refused. */
+  user: string;
+  /** The name is locked out for this many more seconds: the attempt was neither checked nor counted (answer at once). */
+  lockedSeconds: number;
+  /** Refused: wait this many milliseconds (failDelay) before saying so. */
+  delayMs: number;
+}
+
+/** Where mail for an address goes (RFC 5321 4.1.1.3 RCPT). */
+export const enum RouteKind {
+  Local = 0,
+  /** To another host through the outbound relay. Not offered yet: a foreign domain is refused. */
+  Relay = 1,
+  Refuse = 2,
+}
+
+export interface Route {
+  kind: RouteKind;
+  /** Local: the user who receives it. */
+  user: string;
+  /** Refuse: the SMTP reply, code, enhanced code (RFC 3463) and text. "" otherwise. */
+  reply: string;
+}
+
+/**
+ * A message being received (nodemailer's onData stream; the store's
+ * IncomingMessage as it is, so that a DATA chunk costs one call): write()
+ * the body in chunks, then commit() or abort(). `seq` names it in the
+ * Received header and the 250 reply.
+ */
+export interface Delivery {
+  readonly seq: number;
+  /** Octets written so far. */
+  readonly bytes: number;
+  /** Appends to the message. Throws on card errors. */
+  write(data: string): void;
+  /** Makes the message visible in these users' maildrops (each once); `time` in seconds. Committed when it returns; throws when it is not. */
+  commit(recipients: string[], time: number): void;
+  /** Drops the message. Never throws; does nothing after commit(). */
+  abort(): void;
+}
+
+/**
+ * What a service may ask of the card itself (the store, through this
+ * interface: no wrapper). Errors: see docs/STORE.md, "Failures".
+ */
+export interface Card {
+  /** Boot: opens the store on the card. False (logged) when the card is unusable; available() tries again. */
+  open(): boolean;
+  /** True when the card can be used now; reopens the store after a card error (a card put back in). */
+  available(): boolean;
+  /** The store has given up its spare room: refuse new mail (reading and deleting go on). */
+  readonly cardFull: boolean;
+  /** Octets stored for `user` (the quota check). */
+  usage(user: string): number;
+  /** Every user with mail on the card, configured or not (a removed user's mail stays until deleted). */
+  owners(): string[];
+  /**
+   * Starts a delivery: undefined while every message file is in use
+   * (onFileFreed says when to try again). Throws on card errors.
+   */
+  beginMessage(): Delivery | undefined;
+  /** Called when a message file closes, inside the closer's call: it must only schedule a retry. */
+  onFileFreed: (() => void) | undefined;
+}
+
+/** A maildrop's messages as listed when it was opened, oldest first, numbered from 0 (the store's listing). */
+export interface Listing {
+  readonly count: number;
+  /** Octets of every message listed. */
+  readonly totalBytes: number;
+  /** Octets of message `i` as stored (CRLF lines). */
+  size(i: number): number;
+  /** RFC 1939 7 UIDL: unique forever on this card, stable across restarts (store epoch and sequence number). */
+  uid(i: number): string;
+  /** @internal The store's number of message `i`. */
+  seq(i: number): number;
+}
+
+/** How a maildrop is opened. */
+export const enum Access {
+  /** One session at a time (POP3, RFC 1939 4: the maildrop is locked); a second exclusive open is refused. */
+  Exclusive = 0,
+  /** Readers that neither take nor respect the exclusive lock (the console; IMAP later, which will count them here). */
+  Shared = 1,
+}
+
+/**
+ * Flag bits of a message in a maildrop. None is stored on the card today:
+ * Deleted is this session's mark until commit() (POP3 DELE). IMAP's stored
+ * flags (RFC 9051 2.3.2: Seen, Answered, Flagged, Draft) get the next bits.
+ */
+export const enum Flag {
+  Deleted = 1,
+}
+
+/**
+ * One user's maildrop (WildDuck's onListMessages / onFetch / onUpdate):
+ * `list` says what it held when opened; flags and deletion marks are this
+ * opener's; commit() applies the marks.
+ */
+export class Maildrop {
+  /** Indexes marked deleted, as keys. */
+  private marks: { [i: number]: boolean } = {};
+  /** Messages marked deleted, and their octets. */
+  markedCount = 0;
+  markedBytes = 0;
+
+  constructor(
+    private mailbox: Mailbox,
+    readonly user: string,
+    readonly list: Listing,
+    private exclusive: boolean,
+  ) {}
+
+  /** Flag bits of message `i` (Flag). */
+  flags(i: number): number {
+    return this.marks[i] === true ? Flag.Deleted : 0;
+  }
+
+  /** Sets message `i`'s flag bits (only Flag.Deleted today: POP3 DELE, and RSET with 0). */
+  setFlags(i: number, bits: number): void {
+    const marked = (bits & Flag.Deleted) !== 0;
+    if (marked === (this.marks[i] === true)) return;
+    const sign = marked ? 1 : -1;
+    if (marked) this.marks[i] = true;
+    else delete this.marks[i];
+    this.markedCount += sign;
+    this.markedBytes += sign * this.list.size(i);
+  }
+
+  /**
+   * A read handle on message `i` at `offset` octets (a byte range: read as
+   * much as wanted), to be closed by the caller; undefined while every
+   * message file is in use (Card.onFileFreed says when to try again).
+   * Reads give undefined at the end. Throws on card errors.
+   */
+  open(i: number, offset: number): FileHandle | undefined {
+    const file = this.mailbox.store.openMessage(this.list.seq(i));
+    if (file !== undefined && offset > 0) file.seek(offset);
+    return file;
+  }
+
+  /**
+   * Deletes the marked messages from the card (POP3 UPDATE, RFC 1939 6). The
+   * marks stay (the caller may count them). Throws when the deletion could
+   * not be recorded; then nothing was deleted.
+   */
+  commit(): void {
+    if (this.markedCount === 0) return;
+    const seqs: number[] = [];
+    for (let i = 0; i < this.list.count; i++) if (this.marks[i] === true) seqs.push(this.list.seq(i));
+    const store = this.mailbox.store;
+    if (!store.available()) throw new Error("card unusable"); // reopened on the way: a card put back in works again
+    store.deleteMessages(this.user, seqs);
+  }
+
+  /** Releases the maildrop without applying the marks. Again does nothing. */
+  close(): void {
+    if (this.exclusive) delete this.mailbox.locks["u:" + this.user];
+    this.exclusive = false;
+  }
+}
+
+/**
+ * The box's mailboxes: its users (from `config`, read on every use, so a
+ * provisioned change takes effect at once), the login throttle, routing and
+ * maildrops, over the store on the card.
+ */
+export class Mailbox {
+  /** The card's store. For tests and status only: services use `card` and the methods below. */
+  readonly store: MailStore;
+  /** The store as services may use it. */
+  readonly card: Card;
+  /** Recent failed logins by name, for the growing delay and the lockout. */
+  failures: FailRecord[] = [];
+  /** @internal Exclusively open maildrops, keyed "u:" + user (no user name meets Object.prototype). */
+  locks: { [key: string]: boolean } = {};
+
+  constructor(
+    private hal: Hal,
+    private config: Config,
+  ) {
+    this.store = this.card = new MailStore(hal.storage, hal.log, hal.random);
+  }
+
+  // ---- authentication ----
+
+  /**
+   * Checks a login (nodemailer's onAuth): `name` or `name@domain` for any
+   * configured domain, in any letter case. A name locked out by recent
+   * failures is refused unchecked; a failure is counted against the user
+   * (every spelling of a user shares one count) or, for a name that is no
+   * user's, against the name as typed in lower case, and logged with the
+   * client's address when `client` is given (never the secret); the fifth
+   * failure logs the lockout too. A success forgets the user's failures.
+   * `client`: the client's IP address where the board can tell.
+   */
+  authenticate(login: Credentials, client?: string): AuthResult {
+    const config = this.config;
+    const typed = login.name;
+    const lowered = lower(typed);
+    const at = findLast(lowered, "@");
+    const i = at >= 0 && !hasDomain(config, lowered.substring(at + 1)) ? -1 : userIndex(config, at < 0 ? lowered : lowered.substring(0, at));
+    const user = i < 0 ? "" : config.users[i].name;
+    const key = i < 0 ? lowered : user;
+    const locked = this.lockedOut(key);
+    if (locked > 0) return { user: "", lockedSeconds: locked, delayMs: 0 };
+    if (i >= 0) {
+      const password = config.users[i].password;
+      if (login.challenge.length > 0 ? md5hex(login.challenge + password) === lower(login.secret) : password === login.secret) {
+        for (let k = this.failures.length - 1; k >= 0; k--) if (this.failures[k].name === user) this.failures.splice(k, 1);
+        return { user: user, lockedSeconds: 0, delayMs: 0 };
+      }
+    }
+    const count = this.recordFailure(key, i >= 0);
+    const log = this.hal.log;
+    log(
+      login.service + ": " + login.method + " failed for \"" + printable(typed, LOG_NAME) + "\" (" + (i >= 0 ? "mailbox " + user : "no such user") +
+        ", " + decimal(count) + " of " + decimal(LOCKOUT_FAILURES) + ")" + (client ? " [" + client + "]" : ""),
+    );
+    if (count === LOCKOUT_FAILURES) {
+      log(
+        login.service + ": " + (i >= 0 ? "mailbox " + user : "name \"" + printable(key, LOG_NAME) + "\"") +
+          " locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(count) + " failed logins",
+      );
+    }
+    return { user: "", lockedSeconds: 0, delayMs: failDelay(count) };
+  }
+
+  /**
+   * Records a failed login and returns the recent failures for it, this one
+   * included (LOCKOUT_FAILURES at most: from then on lockedOut refuses the
+   * name before it is checked). `name` is the user's name when the login
+   * named a user (`known`), else the name as typed, in lower case. Memory
+   * stays bounded: one record per user, and at most MAX_UNKNOWN_RECORDS for
+   * other names (their first MAX_KEY octets), so guessing at other names
+   * cannot push a user's record out.
+   */
+  recordFailure(name: string, known: boolean): number {
+    name = name.substring(0, MAX_KEY);
+    const now = this.hal.now();
+    let record: FailRecord | undefined = undefined;
+    let unknown = 0;
+    for (let i = this.failures.length - 1; i >= 0; i--) {
+      const r = this.failures[i];
+      if (now - r.last > FAIL_MEMORY_SECONDS) this.failures.splice(i, 1);
+      else if (r.name === name) record = r;
+      else if (!r.known && ++unknown >= MAX_UNKNOWN_RECORDS && !known) this.failures.splice(i, 1);
+    }
+    if (record === undefined) {
+      record = { name: name, known: known, count: 0, last: now };
+      this.failures.push(record);
+    }
+    record.count++;
+    record.last = now;
+    return record.count;
+  }
+
+  /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
+  lockedOut(name: string): number {
+    name = name.substring(0, MAX_KEY);
+    const now = this.hal.now();
+    for (let i = 0; i < this.failures.length; i++) {
+      const r = this.failures[i];
+      if (r.name === name && r.count >= LOCKOUT_FAILURES && now - r.last <= FAIL_MEMORY_SECONDS) return FAIL_MEMORY_SECONDS - (now - r.last) + 1;
+    }
+    return 0;
+  }
+
+  // ---- routing ----
+
+  /**
+   * Where mail for a parsed path's `local` part (quotes taken off) and
+   * `domain` (lower case, "" for none) goes: `name@domain` for any
+   * configured domain (any letter case, quoted or not: `"alice"@home.arpa`
+   * is alice, also with the domain's trailing dot) and `name+anything@domain`
+   * (subaddressing) are user `name`. `postmaster` (RFC 5321 4.5.1 requires
+   * it, also without a domain) goes to the user named postmaster, else to
+   * the first user. Another domain would be RouteKind.Relay once the
+   * outbound relay exists; until then it is refused (550 5.7.1).
+   */
+  route(local: string, domain: string): Route {
+    const config = this.config;
+    // The absolute form "home.arpa." is the same domain.
+    if (domain.charCodeAt(domain.length - 1) === 46) domain = domain.substring(0, domain.length - 1);
+    if (domain.length > 0 && !hasDomain(config, domain)) {
+      return { kind: RouteKind.Refuse, user: "", reply: "550 5.7.1 Relaying denied: this box only receives mail for its own domains" };
+    }
+    let name = lower(local);
+    const plus = name.indexOf("+");
+    if (plus > 0) name = name.substring(0, plus);
+    if (domain.length === 0 && name !== "postmaster") return { kind: RouteKind.Refuse, user: "", reply: "501 5.1.3 Bad recipient address syntax" };
+    let i = userIndex(config, name);
+    if (i < 0 && name === "postmaster" && config.users.length > 0) i = 0;
+    if (i < 0) return { kind: RouteKind.Refuse, user: "", reply: "550 5.1.1 No such user here" };
+    return { kind: RouteKind.Local, user: config.users[i].name, reply: "" };
+  }
+
+  // ---- maildrops ----
+
+  /**
+   * Opens `user`'s maildrop (WildDuck's onListMessages). Exclusive: undefined
+   * when another exclusive opener holds it. Throws when the card cannot be
+   * read (the lock is not kept then).
+   */
+  openMaildrop(user: string, access: Access): Maildrop | undefined {
+    const exclusive = access === Access.Exclusive;
+    if (exclusive) {
+      if (this.locks["u:" + user]) return undefined;
+      this.locks["u:" + user] = true;
+    }
+    try {
+      if (!this.store.available()) throw new Error("card unusable"); // reopened on the way: a card put back in works again
+      return new Maildrop(this, user, this.store.maildrop(user), exclusive);
+    } catch (e) {
+      if (exclusive) delete this.locks["u:" + user];
+      throw e;
+    }
+  }
+}

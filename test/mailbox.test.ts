@@ -1,0 +1,136 @@
+/**
+ * The mailbox boundary on its own (firmware/mailbox.ts), over the real store
+ * on a simulated card: login names and secrets, routing, delivery, and a
+ * maildrop's lock, flags, byte ranges and committed deletions. The services
+ * that use it are tested over TCP on every runtime (test/dialogues and the
+ * *.tcp tests); this pins the contract they rely on.
+ */
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { Access, Flag, Mailbox, type Credentials, type Delivery, RouteKind, userIndex } from "../firmware/mailbox";
+import { md5hex } from "../firmware/md5";
+import { tempDir, testConfig } from "./helpers/fixtures";
+import { testHal } from "./helpers/test-hal";
+
+function boot(): { mailbox: Mailbox; logs: string[]; clock: { seconds: number } } {
+  const hal = testHal({ clock: 1700000000, card: tempDir("mailbox") });
+  const mailbox = new Mailbox(hal, testConfig());
+  assert.equal(mailbox.card.open(), true, hal.logged.join("\n"));
+  hal.logged.length = 0;
+  return { mailbox, logs: hal.logged, clock: hal.clock };
+}
+
+function deliver(mailbox: Mailbox, body: string, users: string[]): void {
+  const d = mailbox.card.beginMessage() as Delivery;
+  d.write(body.substring(0, 3));
+  d.write(body.substring(3));
+  assert.equal(d.bytes, body.length);
+  d.commit(users, 1700000000);
+}
+
+function login(name: string, secret: string, challenge = ""): Credentials {
+  return { service: "pop3", method: challenge ? "APOP" : "USER/PASS", name, secret, challenge };
+}
+
+describe("mailbox boundary", () => {
+  it("authenticates a name or a full address in any configured domain and letter case, by password or APOP digest", () => {
+    const { mailbox, logs } = boot();
+    assert.equal(mailbox.authenticate(login("Alice", "wonderland")).user, "alice");
+    assert.equal(mailbox.authenticate(login("ALICE@Example.NET", "wonderland")).user, "alice");
+    assert.equal(mailbox.authenticate(login("bob", md5hex("<1.2@x>builder99").toUpperCase(), "<1.2@x>")).user, "bob");
+    assert.deepEqual(logs, [], "successes are not logged here");
+    const wrongDomain = mailbox.authenticate(login("alice@elsewhere.org", "wonderland"), "192.0.2.7");
+    assert.deepEqual(wrongDomain, { user: "", lockedSeconds: 0, delayMs: 500 });
+    assert.equal(logs[0], 'pop3: USER/PASS failed for "alice@elsewhere.org" (no such user, 1 of 5) [192.0.2.7]');
+    const wrongDigest = mailbox.authenticate(login("bob", md5hex("<1.2@x>wrong"), "<1.2@x>"));
+    assert.equal(wrongDigest.user, "");
+    assert.equal(logs[1], 'pop3: APOP failed for "bob" (mailbox bob, 1 of 5)', "no address where the board cannot tell");
+  });
+
+  it("locks a user out after five failures by any spelling, even with the right password, and never counts the refused attempts", () => {
+    const { mailbox, logs, clock } = boot();
+    const delays: number[] = [];
+    for (const name of ["alice", "ALICE", "alice@example.org", "Alice@Example.Net", "alice"]) delays.push(mailbox.authenticate(login(name, "guess")).delayMs);
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000]);
+    assert.equal(logs[5], "pop3: mailbox alice locked out for 300 s after 5 failed logins");
+    const locked = mailbox.authenticate(login("alice", "wonderland"));
+    assert.deepEqual(locked, { user: "", lockedSeconds: 301, delayMs: 0 });
+    assert.equal(logs.length, 6, "a refused attempt adds no line");
+    assert.equal(mailbox.authenticate(login("bob", "builder99")).user, "bob", "other users are not locked out");
+    clock.seconds += 301;
+    assert.equal(mailbox.authenticate(login("alice", "wonderland")).user, "alice", "failures are forgotten after 300 s");
+  });
+
+  it("routes local users, subaddresses and postmaster; refuses other domains (no relay yet) with the SMTP reply", () => {
+    const { mailbox } = boot();
+    assert.deepEqual(mailbox.route("Bob+lists", "example.net."), { kind: RouteKind.Local, user: "bob", reply: "" });
+    assert.deepEqual(mailbox.route("postmaster", ""), { kind: RouteKind.Local, user: "alice", reply: "" }, "postmaster without a domain goes to the first user");
+    assert.deepEqual(mailbox.route("alice", "elsewhere.org"), {
+      kind: RouteKind.Refuse,
+      user: "",
+      reply: "550 5.7.1 Relaying denied: this box only receives mail for its own domains",
+    });
+    assert.equal(mailbox.route("dave", "example.org").reply, "550 5.1.1 No such user here");
+    assert.equal(mailbox.route("alice", "").reply, "501 5.1.3 Bad recipient address syntax");
+    assert.equal(userIndex(testConfig(), "carol"), 2);
+    assert.equal(userIndex(testConfig(), "Carol"), -1, "the lookup is exact: callers lower-case");
+  });
+
+  it("delivers a body stream to every recipient once; an aborted delivery leaves nothing", () => {
+    const { mailbox } = boot();
+    deliver(mailbox, "Subject: one\r\n\r\nhello\r\n", ["alice", "bob", "alice"]);
+    const dropped = mailbox.card.beginMessage() as Delivery;
+    dropped.write("half a message");
+    dropped.abort();
+    dropped.abort();
+    assert.equal(mailbox.card.usage("alice"), 23);
+    assert.equal(mailbox.card.usage("bob"), 23);
+    assert.deepEqual(mailbox.card.owners().sort(), ["alice", "bob"]);
+  });
+
+  it("opens a maildrop: one exclusive opener, shared readers beside it, byte ranges, marks as flags, deletions on commit only", () => {
+    const { mailbox } = boot();
+    deliver(mailbox, "first message\r\n", ["alice"]);
+    deliver(mailbox, "second message\r\n", ["alice", "bob"]);
+    const pop = mailbox.openMaildrop("alice", Access.Exclusive)!;
+    assert.equal(mailbox.openMaildrop("alice", Access.Exclusive), undefined, "a second exclusive open is refused");
+    assert.ok(mailbox.openMaildrop("bob", Access.Exclusive), "another user's maildrop is not locked");
+    const reader = mailbox.openMaildrop("alice", Access.Shared)!;
+    assert.equal(reader.list.count, 2);
+    const list = pop.list;
+    assert.equal(list.count, 2);
+    assert.equal(list.totalBytes, 15 + 16);
+    assert.deepEqual([list.size(0), list.size(1)], [15, 16]);
+    assert.match(list.uid(0), /^[0-9a-f]{8}-[0-9a-f]{8}$/);
+    assert.notEqual(list.uid(0), list.uid(1));
+    const range = pop.open(1, 7)!;
+    assert.equal(range.read(4), "mess", "a byte range");
+    assert.equal(range.read(100), "age\r\n");
+    assert.equal(range.read(100), undefined, "the end");
+    range.close();
+    const file = pop.open(0, 0)!;
+    assert.equal(file.read(100), "first message\r\n");
+    file.close();
+    pop.setFlags(0, Flag.Deleted);
+    pop.setFlags(0, Flag.Deleted);
+    assert.equal(pop.flags(0) & Flag.Deleted, Flag.Deleted);
+    assert.equal(reader.flags(0), 0, "marks belong to their opener");
+    assert.deepEqual([pop.markedCount, pop.markedBytes], [1, 15], "marked once");
+    pop.setFlags(0, 0);
+    assert.deepEqual([pop.flags(0), pop.markedCount, pop.markedBytes], [0, 0, 0]);
+    pop.setFlags(1, Flag.Deleted);
+    assert.equal(mailbox.openMaildrop("alice", Access.Shared)!.list.count, 2, "nothing deleted before commit");
+    pop.commit();
+    pop.close();
+    pop.close();
+    const after = mailbox.openMaildrop("alice", Access.Exclusive)!;
+    assert.ok(after, "close released the lock");
+    assert.equal(after.list.count, 1);
+    const left = after.open(0, 0)!;
+    assert.equal(left.read(100), "first message\r\n");
+    left.close();
+    assert.equal(mailbox.openMaildrop("bob", Access.Shared)!.list.count, 1, "bob keeps his copy");
+    after.close();
+    assert.equal(mailbox.store.openFileCount, 0, "every handle given back");
+  });
+});
