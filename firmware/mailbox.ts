@@ -182,9 +182,10 @@ export const enum Flag {
 /**
  * One user's maildrop (WildDuck's onListMessages / onFetch / onUpdate):
  * `list` says what it held when opened; flags and deletion marks are this
- * opener's; commit() applies the marks.
+ * opener's; commit() applies the marks. Exported as a type only: an entry
+ * fewer in the module's exports (a Lua table grows by powers of two).
  */
-export class Maildrop {
+class Maildrop {
   /** Indexes marked deleted, as keys. */
   private marks: { [i: number]: boolean } = {};
   /** Messages marked deleted, and their octets. */
@@ -252,6 +253,8 @@ export class Maildrop {
  * provisioned change takes effect at once), the login throttle, routing and
  * maildrops, over the store on the card.
  */
+export type { Maildrop };
+
 export class Mailbox {
   /** The card's store. For tests and status only: services use `card` and the methods below. */
   readonly store: MailStore;

@@ -13,7 +13,6 @@ import { Access, Flag, Mailbox, type Maildrop } from "./mailbox";
 export interface Letterbox {
   /** Stops listening and closes every session. */
   stop(): void;
-  mailbox: Mailbox;
   /** The card's store (mailbox.store), for tests and status. */
   store: Mailbox["store"];
   smtp: SmtpServer;
@@ -106,7 +105,6 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   });
   hal.log("letterbox: " + hal.implementation + " serving " + config.hostname);
   return {
-    mailbox: mailbox,
     store: mailbox.store,
     smtp: smtp,
     pop3: pop3,
