@@ -1,0 +1,274 @@
+/**
+ * The store's journal: two append-only files of MessagePack records, each
+ * followed by its Fletcher checksum (docs/STORE.md, "The journal"). This
+ * module frames, reads and writes records, keeps which file is active, and
+ * replays a file at boot; store.ts decides what to write.
+ */
+import type { Storage } from "./hal";
+import { fletcher31 } from "./checksum";
+import { decode, encode, INCOMPLETE, type MsgValue } from "./msgpack";
+import { MailIndex } from "./mailindex";
+import { messagePath } from "./msgfiles";
+import { decimal } from "./num";
+
+export const JOURNALS = ["/LB/JRNL.A", "/LB/JRNL.B"];
+/**
+ * The card format's version, the second field of every H record. A build
+ * replays every version from 1 up to this one and writes only this one (at
+ * its next compaction); a journal of a newer version is refused, never
+ * overwritten. Version 1: the records of docs/STORE.md.
+ */
+export const FORMAT_VERSION = 1;
+/** Journal bytes read or written per card call. */
+const CHUNK = 512;
+
+/** One journal record as written: the msgpack array, then its checksum. */
+function frame(record: MsgValue[]): string {
+  const body = encode(record);
+  return body + encode(fletcher31(body, 0, body.length));
+}
+
+function isCount(v: MsgValue): boolean {
+  return typeof v === "number" && v >= 0;
+}
+
+function isListOf(v: MsgValue, type: string): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== type || (type === "number" && (v[i] as number) < 0)) return false;
+  }
+  return true;
+}
+
+/** Only records of a known shape are replayed: anything else ends the journal. */
+function wellFormed(r: MsgValue[]): boolean {
+  const tag = r[0];
+  if (tag === "A") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isListOf(r[3], "string") && typeof r[4] === "number";
+  if (tag === "R" || tag === "S" || tag === "B") return r.length === 2 && isCount(r[1]);
+  if (tag === "D") return r.length === 3 && typeof r[1] === "string" && isListOf(r[2], "number");
+  if (tag === "H") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isCount(r[3]) && isCount(r[4]);
+  return false;
+}
+
+/**
+ * Streams the records of a journal file. Every chunk is read with its own
+ * open/seek/read/close, so a scan never holds a file handle between calls
+ * and compaction can read one journal while writing the other with the one
+ * handle the store keeps free.
+ */
+export class JournalReader {
+  private buf = "";
+  private pos = 0;
+  /** File offset of buf[0]. */
+  private base = 0;
+  private eof = false;
+  private done = false;
+  /** File offset just after the last good record. */
+  end = 0;
+  /** Reading stopped at bytes that are not a whole, valid record. */
+  torn = false;
+
+  /** `limit` < 0 reads the whole file and verifies checksums (boot); else reads only the first `limit` bytes, known good. */
+  constructor(
+    private storage: Storage,
+    private path: string,
+    private limit: number,
+  ) {}
+
+  next(): MsgValue[] | undefined {
+    while (!this.done) {
+      const body = decode(this.buf, this.pos);
+      const sum = body.end >= 0 ? decode(this.buf, body.end) : body;
+      if (sum.end === INCOMPLETE && !this.eof) {
+        this.refill();
+        continue;
+      }
+      const record = body.value as MsgValue[];
+      if (sum.end === INCOMPLETE && this.pos === this.buf.length) {
+        this.done = true; // a clean end
+      } else if (
+        sum.end < 0 ||
+        !Array.isArray(record) ||
+        !wellFormed(record) ||
+        (this.limit < 0 && sum.value !== fletcher31(this.buf, this.pos, body.end))
+      ) {
+        this.done = true;
+        this.torn = true;
+      } else {
+        this.pos = sum.end;
+        this.end = this.base + this.pos;
+        return record;
+      }
+    }
+    return undefined;
+  }
+
+  private refill(): void {
+    const offset = this.base + this.buf.length;
+    let length = CHUNK;
+    if (this.limit >= 0 && offset + length > this.limit) length = this.limit - offset;
+    let chunk: string | undefined = undefined;
+    if (length > 0) {
+      const file = this.storage.open(this.path, "r");
+      try {
+        file.seek(offset);
+        chunk = file.read(length);
+      } finally {
+        file.close();
+      }
+    }
+    this.buf = this.buf.substring(this.pos);
+    this.base += this.pos;
+    this.pos = 0;
+    if (chunk === undefined || chunk.length === 0) this.eof = true;
+    else this.buf += chunk;
+  }
+}
+
+/** Writes a new journal file in chunks: "w" for the first, "a" after. */
+export class JournalWriter {
+  private pending = "";
+  private started = false;
+  written = 0;
+
+  constructor(
+    private storage: Storage,
+    private path: string,
+  ) {}
+
+  add(record: MsgValue[]): void {
+    this.pending += frame(record);
+    if (this.pending.length >= CHUNK) this.flush();
+  }
+
+  flush(): void {
+    const file = this.storage.open(this.path, this.started ? "a" : "w");
+    try {
+      if (this.pending.length > 0) file.write(this.pending);
+    } finally {
+      file.close();
+    }
+    this.started = true;
+    this.written += this.pending.length;
+    this.pending = "";
+  }
+}
+
+/** The active journal file: where records are appended, and how far it has grown since its snapshot. */
+export class Journal {
+  /** Index in JOURNALS of the file records are appended to. */
+  active = 0;
+  generation = 0;
+  /** Length of the active file's good records, and of its snapshot. */
+  end = 0;
+  snapshotEnd = 0;
+  /** Set when a file is a journal of a newer format than this build reads: the card must be left alone. */
+  newer = "";
+
+  constructor(private storage: Storage) {}
+
+  /** Appends one record to the active file, durably (open, write, close). Throws card errors as they come. */
+  append(record: MsgValue[]): void {
+    const data = frame(record);
+    const file = this.storage.open(JOURNALS[this.active], "a");
+    try {
+      file.write(data);
+    } finally {
+      file.close();
+    }
+    this.end += data.length;
+  }
+
+  /** Calls `visit` for every good record of the active file. */
+  scan(visit: (record: MsgValue[]) => void): void {
+    const reader = new JournalReader(this.storage, JOURNALS[this.active], this.end);
+    for (let record = reader.next(); record !== undefined; record = reader.next()) visit(record);
+  }
+
+  /**
+   * Generation in the H record that starts file `index`; -1 when it does not
+   * start with a good header of a version this build reads (a newer version
+   * also sets `newer`).
+   */
+  headerGeneration(index: number): number {
+    if (this.storage.size(JOURNALS[index]) <= 0) return -1;
+    const first = new JournalReader(this.storage, JOURNALS[index], -1).next();
+    if (first === undefined || first[0] !== "H") return -1;
+    const version = first[1] as number;
+    if (version > FORMAT_VERSION) this.newer = JOURNALS[index] + " is format " + decimal(version) + ", this build reads 1 to " + decimal(FORMAT_VERSION);
+    return version >= 1 && version <= FORMAT_VERSION ? (first[2] as number) : -1;
+  }
+
+}
+
+/**
+ * Boot: one journal file replayed into a new index, and what recovery must
+ * do afterwards (docs/STORE.md, "Boot: choosing the journal and recovering").
+ */
+export class Replay {
+  /** The S record was seen: the file is a journal. */
+  complete = false;
+  epoch = 0;
+  generation = 0;
+  nextSeq = 1;
+  snapshotEnd = 0;
+  end = 0;
+  reservations = 0;
+  deletions = 0;
+  index = new MailIndex();
+  /** Reserved seqs whose data file exists and no A record has committed (yet). */
+  uncommitted: number[] = [];
+  private started = false;
+
+  /** `inflight`: seqs of messages being received right now (a reopen at run time): not recovery's to remove. */
+  constructor(
+    private storage: Storage,
+    private inflight: number[],
+  ) {}
+
+  /** Takes the next good record (ending at file offset `end`); false when the file is not a journal from here on. */
+  add(record: MsgValue[], end: number): boolean {
+    const tag = record[0];
+    if (!this.started) {
+      if (tag !== "H" || (record[1] as number) < 1 || (record[1] as number) > FORMAT_VERSION) return false;
+      this.started = true;
+      this.generation = record[2] as number;
+      this.epoch = record[3] as number;
+      this.nextSeq = record[4] as number;
+    } else if (tag === "S") {
+      if (this.complete || record[1] !== this.generation) return false;
+      this.complete = true;
+      this.snapshotEnd = end;
+    } else if (tag === "R") {
+      const seq = record[1] as number;
+      this.reserved(seq);
+      this.reservations++;
+      if (this.inflight.indexOf(seq) < 0 && this.storage.size(messagePath(seq)) >= 0) this.uncommitted.push(seq);
+    } else if (tag === "B") {
+      // Every seq from the next unused one up to `last` may have a data file.
+      const last = record[1] as number;
+      for (let seq = this.nextSeq; seq <= last; seq++) {
+        if (this.inflight.indexOf(seq) < 0 && this.storage.size(messagePath(seq)) >= 0) this.uncommitted.push(seq);
+      }
+      this.reserved(last);
+      this.reservations++;
+    } else if (tag === "A") {
+      const seq = record[1] as number;
+      this.reserved(seq);
+      const at = this.uncommitted.indexOf(seq);
+      if (at >= 0) this.uncommitted.splice(at, 1);
+      this.index.add(seq, record[2] as number, record[3] as string[]);
+    } else if (tag === "D") {
+      this.index.remove(record[1] as string, record[2] as number[]);
+      this.deletions++;
+    } else {
+      return false; // a second header
+    }
+    this.end = end;
+    return true;
+  }
+
+  private reserved(seq: number): void {
+    if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The message data files on the card (/LB/MSG/<seq as 8 hex>.EML), the
+ * budget of open file handles they may take, and the spare-room file kept
+ * for a full card (docs/STORE.md, "File handles" and "A full card").
+ */
+import type { FileHandle, Storage } from "./hal";
+import { hex } from "./num";
+import { upper } from "./text";
+
+export const ROOT = "/LB";
+export const MESSAGE_DIR = "/LB/MSG";
+/** The card allows four open files; one always stays free for the journal. */
+export const MESSAGE_FILES = 3;
+/**
+ * Room kept in reserve: when the card is too full for a compaction, this
+ * file goes and the compaction fits.
+ */
+const SPARE = "/LB/SPARE";
+
+export function messagePath(seq: number): string {
+  return MESSAGE_DIR + "/" + upper(hex(seq, 8)) + ".EML";
+}
+
+/** The sequence number in a data file's name (8 hex digits), or -1. */
+export function parseHex8(s: string): number {
+  if (s.length !== 8) return -1;
+  let n = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = s.charCodeAt(i);
+    let digit = -1;
+    if (c >= 48 && c <= 57) digit = c - 48;
+    else if (c >= 65 && c <= 70) digit = c - 55;
+    else if (c >= 97 && c <= 102) digit = c - 87;
+    if (digit < 0 || (i === 0 && digit > 7)) return -1;
+    n = n * 16 + digit;
+  }
+  return n;
+}
+
+export function describe(e: unknown): string {
+  if (typeof e === "string") return e;
+  if (e !== null && typeof e === "object" && typeof (e as { message?: unknown }).message === "string") {
+    return (e as { message: string }).message;
+  }
+  return "unknown error";
+}
+
+/** The store as the files see it: told of card errors (returns the error to throw) and of each file closed. */
+interface Owner {
+  cardFailed(e: unknown): unknown;
+  fileClosed(): void;
+}
+
+/** Opens and removes data files, counting the handles out (MESSAGE_FILES at most: the caller checks `open`). */
+export class MessageFiles {
+  open = 0;
+
+  constructor(
+    private storage: Storage,
+    public owner: Owner,
+  ) {}
+
+  /** Opens message `seq` (mode "w" or "r"); throws card errors through `failed`. */
+  openFile(seq: number, mode: string): FileHandle {
+    let file: FileHandle;
+    try {
+      file = this.storage.open(messagePath(seq), mode);
+    } catch (e) {
+      throw this.owner.cardFailed(e);
+    }
+    this.open++;
+    return new TrackedFile(file, this);
+  }
+
+  removeIfPresent(path: string): void {
+    if (this.storage.size(path) >= 0) this.storage.remove(path);
+  }
+
+  /** Removes the spare file to make room; true when there was one. */
+  releaseSpare(): boolean {
+    try {
+      if (this.storage.size(SPARE) < 0) return false;
+      this.storage.remove(SPARE);
+    } catch (e) {
+      return false;
+    }
+    return true;
+  }
+
+  /** Makes sure the spare file has `bytes` (written in 1 KiB pieces); throws when it cannot (a partial one is removed). */
+  makeSpare(bytes: number): void {
+    if (this.storage.size(SPARE) >= bytes) return;
+    let block = "-";
+    while (block.length < 1024) block += block;
+    try {
+      const file = this.storage.open(SPARE, "w");
+      try {
+        for (let written = 0; written < bytes; written += block.length) file.write(block);
+      } finally {
+        file.close();
+      }
+    } catch (e) {
+      try {
+        this.removeIfPresent(SPARE); // a partial spare only takes room
+      } catch (e2) {
+        // the next operation finds out what is wrong with the card
+      }
+      throw e;
+    }
+  }
+}
+
+/** A message file handed out: closing it gives the handle back; card errors go through the store. */
+class TrackedFile implements FileHandle {
+  private closed = false;
+
+  constructor(
+    private file: FileHandle,
+    private files: MessageFiles,
+  ) {}
+
+  read(length: number): string | undefined {
+    try {
+      return this.file.read(length);
+    } catch (e) {
+      throw this.files.owner.cardFailed(e);
+    }
+  }
+
+  write(data: string): void {
+    try {
+      this.file.write(data);
+    } catch (e) {
+      throw this.files.owner.cardFailed(e);
+    }
+  }
+
+  seek(offset: number): void {
+    this.file.seek(offset);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.files.open--;
+    this.files.owner.fileClosed();
+    try {
+      this.file.close();
+    } catch (e) {
+      throw this.files.owner.cardFailed(e);
+    }
+  }
+}
