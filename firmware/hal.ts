@@ -10,7 +10,7 @@
  * with no receive throttling and one send outstanding.
  */
 
-/** One accepted TCP connection. */
+/** One TCP connection, accepted (Hal.listen) or opened (Hal.connect). */
 export interface Connection {
   /**
    * Hands bytes to the network. At most ONE send may be outstanding: call
@@ -20,8 +20,14 @@ export interface Connection {
   send(data: string): void;
   /** Closes the connection. Only called when no send is outstanding. */
   close(): void;
-  /** The client's IP address, for log lines; absent where the board cannot tell (Espruino's sockets have none). */
-  peer?: string;
+  /**
+   * The peer's IP address ("192.0.2.7"), for Received: headers, log lines and
+   * the per-client login throttle; absent where the board cannot tell:
+   * Espruino's accept discards it (libs/network/esp32/network_esp32.c:232
+   * `accept(sckt,0,0)`; the Socket object holds only its number,
+   * socketserver.c:811-819).
+   */
+  remoteAddress?: string;
 }
 
 export interface ConnectionEvents {
@@ -42,6 +48,30 @@ export interface ListenOptions {
 export interface Listener {
   close(): void;
 }
+
+/** An outbound connection, ECMA-419 style: what to reach and the callbacks. */
+export interface ConnectOptions {
+  /** An IPv4 address or a host name (the board looks it up as Hal.resolve would). */
+  host: string;
+  port: number;
+  /** The connection is up: returns its handlers, as ListenOptions.onConnection does. */
+  onConnection: (conn: Connection) => ConnectionEvents;
+  /**
+   * It could not be made (unknown name, refused, no socket free). Called
+   * once, from the event loop, and never after onConnection; `reason` is for
+   * logs. There is no connect timeout: the caller keeps its own timer and
+   * closes a connection that comes too late.
+   */
+  onError: (reason: string) => void;
+}
+
+/**
+ * Where Hal.random comes from. "entropy": a hardware or operating-system
+ * source nobody can predict (the ESP32's RNG register, the OS's CSPRNG): fit
+ * for APOP timestamps, session tokens. "prng": a seeded generator, the same
+ * sequence after every boot: fit for spreading retries, never for secrets.
+ */
+export type RandomQuality = "entropy" | "prng";
 
 /** An open file on the card. All calls are synchronous and throw on failure. */
 export interface FileHandle {
@@ -83,8 +113,22 @@ export interface Hal {
   setTimer(ms: number, callback: () => void): Timer;
   /** Seconds since 1970-01-01 UTC (fits int32 until 2038). */
   now(): number;
-  /** A random integer in [0, 2^31). */
+  /** A random integer in [0, 2^31), of the quality randomQuality states. */
   random(): number;
+  /** Where random() comes from; absent means "prng". */
+  randomQuality?: RandomQuality;
+  /**
+   * Opens an outbound TCP connection (the relay's, later); absent where the
+   * board cannot. It takes one of the board's sockets (lwIP's 10 on ESP32).
+   */
+  connect?(options: ConnectOptions): void;
+  /**
+   * Looks a host name up: `callback` gets an IPv4 address, or undefined when
+   * the name is unknown, always later from the event loop. "localhost" and
+   * dotted addresses answer without a query (lwIP dns.c
+   * dns_gethostbyname_addrtype). Absent where the board has no resolver.
+   */
+  resolve?(name: string, callback: (address: string | undefined) => void): void;
   /** One line of log output, without a line ending. */
   log(line: string): void;
   /** Board name and runtime, for the SMTP banner and POP3 IMPLEMENTATION. */

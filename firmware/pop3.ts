@@ -215,7 +215,7 @@ export class Pop3Session {
    */
   private authenticate(typed: string, secret: string, challenge: string, method: string): void {
     const server = this.server;
-    const result = server.mailbox.authenticate({ service: "pop3", method: method, name: typed, secret: secret, challenge: challenge }, this.sender.conn.peer);
+    const result = server.mailbox.authenticate({ service: "pop3", method: method, name: typed, secret: secret, challenge: challenge }, this.sender.conn.remoteAddress);
     if (result.user.length > 0) {
       this.login(result.user);
       return;

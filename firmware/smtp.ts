@@ -119,7 +119,7 @@ export class SmtpSession implements DataEvents {
 
   constructor(public server: SmtpServer, conn: Connection) {
     this.sender = new Sender(conn);
-    this.peer = conn.peer;
+    this.peer = conn.remoteAddress;
     this.lastActive = server.hal.now();
     const session = this;
     this.framer = new LineFramer(MAX_COMMAND_LINE, {

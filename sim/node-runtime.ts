@@ -2,9 +2,11 @@
  * The `node` runtime: the core compiled for Node, run in this process, with
  * the HAL implemented on Node's `net`, timers and the simulated card.
  */
+import * as crypto from "node:crypto";
+import * as dns from "node:dns";
 import * as net from "node:net";
 import * as v8 from "node:v8";
-import type { Connection, ConnectionEvents, Hal, Listener, ListenOptions, Timer } from "../firmware/hal";
+import type { Connection, ConnectionEvents, ConnectOptions, Hal, Listener, ListenOptions, Timer } from "../firmware/hal";
 import { startLetterbox } from "../firmware/main";
 import { bindDevicePort } from "./net";
 import { cardSpace } from "./space";
@@ -38,7 +40,7 @@ function adoptSocket(socket: net.Socket, onConnection: (conn: Connection) => Con
       closed = true;
       socket.end();
     },
-    peer: socket.remoteAddress,
+    remoteAddress: socket.remoteAddress,
   };
   const events = onConnection(conn);
   socket.on("data", (buf: Buffer) => {
@@ -52,6 +54,38 @@ function adoptSocket(socket: net.Socket, onConnection: (conn: Connection) => Con
     closed = true;
     events.onClose(); // once, whoever closed it: the core releases the session here
   });
+}
+
+/**
+ * Hal.connect on Node's net: the socket joins `sockets` (closed when the box
+ * stops) and becomes a Connection once connected; a failure before that is
+ * onError, once.
+ */
+export function nodeConnect(options: ConnectOptions, sockets: Set<net.Socket>): void {
+  const socket = net.connect({ host: options.host, port: options.port, family: 4 });
+  sockets.add(socket);
+  let connected = false;
+  socket.once("connect", () => {
+    connected = true;
+    socket.setNoDelay(true);
+    adoptSocket(socket, options.onConnection, sockets);
+  });
+  socket.once("error", (err: Error) => {
+    if (connected) return; // adoptSocket's handlers take it from here
+    sockets.delete(socket);
+    socket.destroy();
+    options.onError(err.message);
+  });
+}
+
+/** Hal.resolve on the host's resolver (dns.lookup: /etc/hosts, then DNS), IPv4 only as on the boards. */
+export function nodeResolve(name: string, callback: (address: string | undefined) => void): void {
+  dns.lookup(name, { family: 4 }, (err, address) => callback(err ? undefined : address));
+}
+
+/** Hal.random from the operating system's CSPRNG (crypto.randomInt): "entropy". */
+export function nodeRandom(): number {
+  return crypto.randomInt(2147483648);
 }
 
 /** An LF after anything but a CR (Hal.findBareLF). */
@@ -90,7 +124,10 @@ export const nodeRuntime: Runtime = {
       flash: options.flash,
       reboot: options.reboot,
       cardSpace: () => options.card.space() || cardSpace(options.card.dir),
-      random: () => Math.floor(Math.random() * 2147483648),
+      random: nodeRandom,
+      randomQuality: "entropy",
+      connect: (connectOptions: ConnectOptions) => nodeConnect(connectOptions, sockets),
+      resolve: nodeResolve,
       // The V8 heap this process may still grow into, in KiB (in bytes it passes 2^31, beyond the protocol's integers).
       freeMemory: () => {
         const heap = v8.getHeapStatistics();

@@ -55,7 +55,7 @@ describe("the bundle calls only what dev-esp32 has (fault 1)", () => {
       .replace(/--[^\n]*/g, "");
     const vm = new LuaVm({ write: () => {}, onError: () => {} });
     const nodemcu = new NodeMcu({ vm, spiffs: new Spiffs(), portMap: {}, bindHost: "127.0.0.1", clock: () => 0, onRestart: () => {} });
-    const modules = ["file", "net", "tmr", "node", "uart", "sdmmc", "spi", "wifi", "time", "encoder", "crypto", "io"];
+    const modules = ["file", "net", "tmr", "node", "uart", "sdmmc", "spi", "wifi", "time", "encoder", "crypto", "sodium", "io"];
     const used = new Set<string>();
     for (const m of bundle.matchAll(new RegExp(`(?<![.\\w])(${modules.join("|")})((?:\\.[A-Za-z_]+)+)`, "g"))) used.add(m[1] + m[2]);
     assert.ok(used.has("file.list") && used.has("io.open"), [...used].join(" "));

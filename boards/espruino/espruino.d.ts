@@ -6,7 +6,7 @@
 
 interface EspruinoSocket {
   on(event: "data", listener: (data: string) => void): void;
-  on(event: "close" | "drain", listener: () => void): void;
+  on(event: "close" | "drain" | "connect", listener: () => void): void;
   on(event: "error", listener: (error: { code: number; message: string }) => void): void;
   /** Appends to an unbounded in-RAM buffer; `drain` fires once it is sent. */
   write(data: string): boolean;
@@ -20,6 +20,12 @@ interface EspruinoServer {
 
 interface EspruinoNet {
   createServer(onConnection: (socket: EspruinoSocket) => void): EspruinoServer;
+  /**
+   * socketserver.c:1017 clientRequestConnect: resolves `host` at once
+   * (blocking) and throws "Unable to locate host" / "Unable to create socket";
+   * then `connect` on success, or `error` ({code, message}), `end`, `close`.
+   */
+  connect(options: { host: string; port: number }): EspruinoSocket;
 }
 
 interface EspruinoStat {
@@ -56,6 +62,12 @@ interface EspruinoStorageModule {
 interface EspruinoWifi {
   connect(ssid: string, options: { password?: string }, callback: (error: unknown) => void): void;
   setSNTP(server: string, timezoneOffset: number): void;
+  /**
+   * ESP32: jswrap_esp32_network.c:1778. The callback gets a dotted IPv4
+   * address or null; a second lookup before the first answered replaces the
+   * first one's callback (one lookup at a time, jswrap_wifi.c:545).
+   */
+  getHostByName(name: string, callback: (address: string | null) => void): void;
 }
 
 interface EspruinoSpi {
@@ -88,7 +100,12 @@ declare const E: {
   connectSDCard(spi: EspruinoSpi, csPin: EspruinoPin): void;
   openFile(path: string, mode: string): EspruinoFile;
   reboot(): void;
+  /** jswrap_espruino.c:2047 -> jshGetRandomNumber: on ESP32 and Linux rand(), Espruino's own seeded generator (jsutils.c:972). */
+  hwRand(): number;
 };
+
+/** jswrap_io.c:86 / :113: the 32-bit word at `address` (above 0x10000000 read as it is on ESP32, jshardware.c:836). */
+declare function peek32(address: number): number;
 
 /** Hardware SPI peripheral 1 of the ESP32. */
 declare const SPI1: EspruinoSpi;

@@ -3,7 +3,7 @@
  * `require("net")` sockets, `E.openFile` + `require("fs")` on the SD card
  * (or on the plain file system of Espruino's Linux build), `setTimeout`.
  */
-import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, SerialLine, Storage, Timer } from "../../firmware/hal";
+import type { Connection, ConnectionEvents, ConnectOptions, FileHandle, Hal, InternalFlash, Listener, ListenOptions, SerialLine, Storage, Timer } from "../../firmware/hal";
 
 /**
  * One accepted socket. Espruino's write() only appends to an unbounded RAM
@@ -16,8 +16,12 @@ import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, List
  * before the greeting, or during a RETR): every write and end is guarded.
  * A socket the peer closed before our listeners existed gets no `close` at
  * all, so a failed write ends the session too.
+ *
+ * An outbound socket (`onError` given) is handed to the core at its
+ * `connect` event; an `error` or `close` before that is onError, once.
+ * No remoteAddress: Espruino's sockets do not carry one (firmware/hal.ts).
  */
-function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents): void {
+function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents, onError?: (reason: string) => void): void {
   let closed = false;
   let sending = false;
   let events: ConnectionEvents | undefined;
@@ -36,12 +40,19 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
     reported = true;
     events.onClose();
   };
+  const fail = function (reason: string) {
+    const failed = onError;
+    onError = undefined;
+    if (failed) failed(reason);
+  };
   socket.on("close", function () {
     closed = true;
+    fail("closed");
     report();
   });
-  socket.on("error", function () {
-    // Espruino follows an error with `close`; the session ends there.
+  // Espruino follows an error with `close` (socketserver.c:742-745); a session ends there.
+  socket.on("error", function (error) {
+    fail(error.message);
   });
   const conn: Connection = {
     send: function (data: string) {
@@ -68,8 +79,61 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
       }
     },
   };
-  events = onConnection(conn);
+  if (!onError) events = onConnection(conn);
+  else
+    socket.on("connect", function () {
+      onError = undefined;
+      events = onConnection(conn);
+    });
 }
+
+/**
+ * Hal.connect: net.connect resolves the name itself, blocking
+ * (socketserver.c:1035, network_esp32.c:57 gethostbyname), and throws when
+ * it cannot or when no socket is free (:1040, :1060): onError from the event loop.
+ */
+function connect(options: ConnectOptions): void {
+  let socket: EspruinoSocket;
+  try {
+    socket = require("net").connect({ host: options.host, port: options.port });
+  } catch (e) {
+    setTimeout(function () {
+      options.onError("" + e);
+    }, 0);
+    return;
+  }
+  adoptSocket(socket, options.onConnection, options.onError);
+}
+
+/**
+ * Hal.resolve on Wifi.getHostByName (ESP32 only), one lookup at a time: a
+ * second one would take the first one's callback away (jswrap_wifi.c:545,
+ * jswrap_esp32_network.c:1795-1797), so the later ones wait in a queue.
+ */
+function resolver(wifi: EspruinoWifi): (name: string, callback: (address: string | undefined) => void) => void {
+  const queue: { name: string; callback: (address: string | undefined) => void }[] = [];
+  const next = function () {
+    const job = queue[0];
+    wifi.getHostByName(job.name, function (address) {
+      queue.shift();
+      if (queue.length > 0) next();
+      job.callback(address === null ? undefined : address);
+    });
+  };
+  return function (name, callback) {
+    queue.push({ name: name, callback: callback });
+    if (queue.length === 1) next();
+  };
+}
+
+/**
+ * The ESP32's hardware random number generator, the register esp_random()
+ * reads (ESP-IDF components/soc/esp32/include/soc/wdev_reg.h WDEV_RND_REG;
+ * random while Wi-Fi or Bluetooth is on). E.hwRand() is not it on ESP32:
+ * jshGetRandomNumber is rand() (targets/esp32/jshardware.c:722), Espruino's
+ * multiply-with-carry generator with a fixed seed (src/jsutils.c:969-976).
+ */
+const ESP32_RNG_REGISTER = 0x60035144;
 
 function listen(options: ListenOptions): Listener {
   const server = require("net").createServer(function (socket: EspruinoSocket) {
@@ -201,6 +265,13 @@ export function serialLine(): SerialLine {
 const BARE_LF = /[^\r]\n/;
 
 export function espruinoHal(storage: Storage, flash: InternalFlash, serial: SerialLine | undefined, implementation: string): Hal {
+  const esp32 = process.env.BOARD === "ESP32";
+  let wifi: EspruinoWifi | undefined;
+  try {
+    wifi = require("Wifi");
+  } catch (e) {
+    // the Linux build has no Wi-Fi module, so no resolver
+  }
   return {
     flash: flash,
     serial: serial,
@@ -222,9 +293,17 @@ export function espruinoHal(storage: Storage, flash: InternalFlash, serial: Seri
     now: function () {
       return Math.floor(Date.now() / 1000);
     },
-    random: function () {
-      return Math.floor(Math.random() * 2147483648);
-    },
+    // ESP32: the RNG register. Linux build: E.hwRand(), the seeded rand() (jsutils.c:972).
+    random: esp32
+      ? function () {
+          return peek32(ESP32_RNG_REGISTER) & 0x7fffffff;
+        }
+      : function () {
+          return E.hwRand() & 0x7fffffff;
+        },
+    randomQuality: esp32 ? "entropy" : "prng",
+    connect: connect,
+    resolve: wifi ? resolver(wifi) : undefined,
     log: function (line: string) {
       console.log(line);
     },

@@ -3,7 +3,7 @@
  * `net` sockets, `tmr` timers, `io` files on the card mounted at /SD0, the
  * `file` module for directories, `time` for the clock.
  */
-import type { Connection, ConnectionEvents, FileHandle, Hal, InternalFlash, Listener, ListenOptions, SerialLine, Storage, Timer } from "../../firmware/hal";
+import type { Connection, ConnectionEvents, ConnectOptions, FileHandle, Hal, InternalFlash, Listener, ListenOptions, SerialLine, Storage, Timer } from "../../firmware/hal";
 
 /** Where boot() mounts the card. */
 export const CARD_ROOT = "/SD0";
@@ -198,7 +198,7 @@ function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => Conn
       // the event loop, never from inside the core's own call.
       node.task.post(reportClose);
     },
-    peer: socket.getpeer()[1],
+    remoteAddress: socket.getpeer()[1],
   };
   socket.on("receive", (_s, data) => {
     if (!closed && events !== undefined) events.onData(data);
@@ -213,6 +213,42 @@ function adoptSocket(socket: NetSocket, onConnection: (conn: Connection) => Conn
     reportClose();
   });
   events = onConnection(conn);
+}
+
+/**
+ * Hal.connect on a net client socket (net.c:386, :536): the name is looked
+ * up by lwIP, then "connection" (net.c:1004) hands the socket to
+ * adoptSocket; a failure before that is "disconnection" with the lwIP error
+ * (lerr_cb, net.c:1085; no "reconnection" handler is set) or a raise from
+ * connect itself (a bad name, net.c:449): onError, once. The socket is held
+ * by its own reference while it connects (net.c:424-427); the callbacks use
+ * the socket they are given.
+ */
+function connect(options: ConnectOptions): void {
+  const socket = net.createConnection(net.TCP);
+  let done = false;
+  const fail = function (this: void, s: NetSocket, reason: string): void {
+    if (done) return;
+    done = true;
+    s.on("connection", undefined);
+    s.on("disconnection", undefined);
+    options.onError(reason);
+  };
+  socket.on("connection", (s) => {
+    if (done) return;
+    done = true;
+    s.on("connection", undefined);
+    adoptSocket(s, options.onConnection);
+  });
+  socket.on("disconnection", (s, err) => fail(s, "connection failed (lwIP error " + (err === undefined ? "?" : err) + ")"));
+  const [ok, why] = pcall((host) => socket.connect(options.port, host), options.host);
+  if (!ok) node.task.post(() => fail(socket, why === undefined ? "connect failed" : why));
+}
+
+/** Hal.resolve on net.dns.resolve (net.c:886); a raise (a bad name) answers undefined from the event loop. */
+function resolve(name: string, callback: (address: string | undefined) => void): void {
+  const [ok] = pcall((n) => net.dns.resolve(n, (address) => callback(address)), name);
+  if (!ok) node.task.post(() => callback(undefined));
 }
 
 function listen(options: ListenOptions): Listener {
@@ -299,6 +335,8 @@ export function findBareLF(this: void, s: string): boolean {
 }
 
 export function nodemcuHal(implementation: string, mountCard: (this: void) => void): Hal {
+  // The sodium module, where the firmware was built with it (docs/NODEMCU.md), gives the hardware RNG.
+  const entropy = (sodium as unknown) !== undefined;
   return {
     listen,
     storage: cardStorage(mountCard),
@@ -307,9 +345,19 @@ export function nodemcuHal(implementation: string, mountCard: (this: void) => vo
       const [seconds] = time.get();
       return seconds;
     },
-    random(): number {
-      return math.random(0, 2147483646);
-    },
+    // sodium.random.random (sodium.c:16): libsodium's ESP-IDF port returns
+    // esp_random() (port/randombytes_esp32.c), the hardware RNG. Without the
+    // module: math.random, newlib's rand() never seeded (lmathlib.c:31, :250).
+    random: entropy
+      ? function (): number {
+          return sodium.random.random() & 0x7fffffff;
+        }
+      : function (): number {
+          return math.random(0, 2147483646);
+        },
+    randomQuality: entropy ? "entropy" : "prng",
+    connect,
+    resolve,
     findBareLF,
     log(line: string): void {
       print(line);

@@ -10,6 +10,9 @@ import { decode } from "../../firmware/msgpack";
 import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
 import { cardMounter, nodemcuHal } from "./hal";
 
+/** The adapter itself, for tests that drive it on the emulated board (test/hal.tcp.test.ts). */
+export { nodemcuHal };
+
 export interface BoardSettings {
   /**
    * The SPI host for the card: the name of both the spi module's bus

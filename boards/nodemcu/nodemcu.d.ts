@@ -11,6 +11,17 @@ declare namespace net {
   const TCP: number;
   /** net.c:371: the timeout is TCP keep-alive in seconds, not an idle timer. */
   function createServer(type: number, timeoutSeconds?: number): NetServer;
+  /** net.c:386: a client socket, not yet connected (secure connections raise). */
+  function createConnection(type: number): NetSocket;
+}
+
+/** @noSelf */
+declare namespace net.dns {
+  /**
+   * net.c:886 net_dns_static: `callback(ip)` from the event loop, ip nil when
+   * the name is unknown (ldnsstatic_cb, net.c:986); raises on a bad name.
+   */
+  function resolve(name: string, callback: (this: void, address: string | undefined) => void): void;
 }
 
 interface NetServer {
@@ -23,7 +34,15 @@ interface NetSocket {
   /** net.c:561: a function registers, undefined (nil) unregisters; references are freed only by the socket's __gc. */
   on(event: "receive", callback: ((this: void, socket: NetSocket, data: string) => void) | undefined): void;
   on(event: "sent", callback: ((this: void, socket: NetSocket) => void) | undefined): void;
-  on(event: "disconnection", callback: ((this: void, socket: NetSocket, error?: number) => void) | undefined): void;
+  on(event: "disconnection" | "reconnection", callback: ((this: void, socket: NetSocket, error?: number) => void) | undefined): void;
+  /** net.c:1004 lconnected_cb: a client socket is connected. */
+  on(event: "connection", callback: ((this: void, socket: NetSocket) => void) | undefined): void;
+  /**
+   * net.c:536 net_connect: looks `host` up, then connects ("connection"); a
+   * failure is "reconnection" with the lwIP error when registered, else
+   * "disconnection" (lerr_cb, net.c:1085). Raises on a bad name (net.c:449).
+   */
+  connect(port: number, host: string): void;
   /** net.c:603. One send outstanding: the next one only after "sent". Raises "not connected" after a close. */
   send(data: string): void;
   /** net.c:757: raises "not connected" on a closed socket. */
@@ -132,6 +151,12 @@ declare namespace node {
 declare namespace node.task {
   /** node.c:791: runs `callback` from the event loop, after the current callback returns. */
   function post(callback: (this: void) => void): void;
+}
+
+/** @noSelf */
+declare namespace sodium.random {
+  /** sodium.c:16: randombytes_random() as a signed 32-bit integer; libsodium's ESP-IDF port draws it from esp_random(), the hardware RNG. */
+  function random(): number;
 }
 
 /** @noSelf */

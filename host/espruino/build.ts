@@ -150,6 +150,12 @@ export interface BuildOptions {
   outDir?: string;
   /** Keep the unminified bundle next to the output, for debugging. */
   keepDebug?: boolean;
+  /**
+   * ES5 source of another entry module, bundled instead of main.js from
+   * boards/espruino/ (it may `require("./hal")`): tests drive the adapter
+   * itself on the emulated board through it, built the same way.
+   */
+  entrySource?: string;
 }
 
 export async function buildEspruino(options: BuildOptions = {}): Promise<EspruinoBuild> {
@@ -163,7 +169,12 @@ export async function buildEspruino(options: BuildOptions = {}): Promise<Espruin
       encoding: "utf8",
     });
     if (tsc.status !== 0) throw new Error(`tsc (ES5) failed:\n${tsc.stdout}${tsc.stderr}`);
-    bundled = bundleCommonJs(path.join(compiled, "boards/espruino/main.js"));
+    let entry = path.join(compiled, "boards/espruino/main.js");
+    if (options.entrySource !== undefined) {
+      entry = path.join(compiled, "boards/espruino/entry.js");
+      fs.writeFileSync(entry, options.entrySource);
+    }
+    bundled = bundleCommonJs(entry);
   } finally {
     fs.rmSync(compiled, { recursive: true, force: true });
   }

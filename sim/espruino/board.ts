@@ -7,6 +7,7 @@
  * Inside the context String.prototype carries Espruino's indexOf/includes
  * bug, and process.memory() estimates the variables the program keeps alive.
  */
+import * as crypto from "node:crypto";
 import * as vm from "node:vm";
 import type { InternalFlash, SerialLine } from "../../firmware/hal";
 import { findHoistingDependencies, HoistingProblem } from "../../host/espruino/hoisting";
@@ -14,7 +15,7 @@ import type { SimCard } from "../card";
 import { mulberry32 } from "../prng";
 import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, LINUX_OPEN_FILE_VARIABLES, OPEN_FILE_VARIABLES } from "./files";
 import { CONNECTION_VARIABLES, estimateVariables, stringVariables, VariableEstimate } from "./memory";
-import { emulateNet, EmulatedNet } from "./net";
+import { emulateNet, EmulatedNet, lookupLocally } from "./net";
 import { emptyProfile, instrumentForProfile, PROFILE_GLOBAL, ProfileCounts, STRING_PROFILE_SCRIPT } from "./profile";
 import { STRING_QUIRK_SCRIPT } from "./string-quirk";
 
@@ -35,6 +36,29 @@ export const MAX_STORAGE_NAME = 28;
  * (targets/esp32/main.c). A plain WROOM leaves about 4,000: too few.
  */
 export const DEFAULT_VARIABLES = 16383;
+/**
+ * The ESP32's hardware RNG register, both bus addresses (ESP-IDF
+ * soc/esp32/include/soc/wdev_reg.h: 0x60035144; 0x3FF75144 on the DPORT bus).
+ */
+const ESP32_RNG_REGISTERS = [0x60035144, 0x3ff75144];
+/** How long the emulated Wi-Fi's DNS takes to give up on a name (no DNS server on the emulated network; shortened). */
+const DNS_GIVE_UP_MS = 50;
+
+/**
+ * Espruino's rand() (src/jsutils.c:969-976): multiply-with-carry, seeded
+ * 0xDEADBEEF / 0xCAFEBABE and never reseeded on ESP32 or Linux (no srand()
+ * call in src/ or targets/esp32), masked by RAND_MAX (0x7FFFFFFF).
+ */
+export function espruinoRand(): () => number {
+  let w = 0xdeadbeef;
+  let z = 0xcafebabe;
+  return () => {
+    z = (36969 * (z & 65535) + (z >>> 16)) >>> 0;
+    w = (18000 * (w & 65535) + (w >>> 16)) >>> 0;
+    return ((z << 16) + w) & 0x7fffffff;
+  };
+}
+
 /** A socket object with its listeners, as Espruino keeps it (assumed). */
 const SOCKET_VARIABLES = 12;
 
@@ -85,6 +109,8 @@ export class EspruinoBoard {
   private contextError: ErrorConstructor;
   private builtinGlobals: Set<string>;
   private counts: ProfileCounts = emptyProfile();
+  /** Reads of the hardware RNG register (peek32), for tests of where randomness comes from. */
+  rngReads = 0;
 
   constructor(private options: EspruinoBoardOptions) {
     this.context = vm.createContext({});
@@ -139,6 +165,7 @@ export class EspruinoBoard {
         this.setTimer(() => this.invoke("Wifi.connect", callback as never, null), 1),
       setSNTP: () => undefined,
       on: () => undefined,
+      getHostByName: (name: unknown, callback: unknown) => this.getHostByName(name, callback, fail),
     };
     const modules: { [name: string]: unknown } = { net: this.net.module, fs: this.files.module, Storage: storage };
     if (options.card) modules.Wifi = wifi; // the Linux build has no Wi-Fi module
@@ -147,7 +174,10 @@ export class EspruinoBoard {
       if (m === undefined) fail(`Module ${name} not found`);
       return m;
     };
+    const rand = espruinoRand();
     const E: { [name: string]: unknown } = {
+      // jswrap_espruino.c:2047 -> jshGetRandomNumber = rand() on ESP32 (targets/esp32/jshardware.c:722) and Linux (:829)
+      hwRand: () => rand(),
       openFile: (p: string, mode: string) => this.files.openFile(p, mode),
       reboot: () => {
         if (options.onReboot) setImmediate(options.onReboot);
@@ -184,6 +214,14 @@ export class EspruinoBoard {
       };
       g.LoopbackA = { write: () => undefined, on: () => undefined, setConsole: () => consoleLog.push("LoopbackA") };
     }
+    // jswrap_io.c:86, :113: the word at an address. Only the ESP32's RNG
+    // register is emulated; on the Linux build that address is not mapped.
+    g.peek32 = (address: unknown) => {
+      const a = Number(address);
+      if (!options.card || !ESP32_RNG_REGISTERS.includes(a)) fail(`peek32(0x${a.toString(16)}): memory is not emulated`);
+      this.rngReads++;
+      return crypto.randomBytes(4).readUInt32LE(0);
+    };
     g.Pin = function Pin(this: { gpio: number }, gpio: number) {
       this.gpio = Number(gpio);
     };
@@ -200,6 +238,28 @@ export class EspruinoBoard {
     g.console = { log: (...args: unknown[]) => options.log(args.map(String).join(" ")) };
     // The program's clock is the simulator's.
     vm.runInContext("(function (now) { Date.now = now; })", this.context)(() => Math.floor(options.clock() * 1000));
+  }
+
+  private hostByNameCallback: unknown;
+
+  /**
+   * Wifi.getHostByName (libs/network/esp32/jswrap_esp32_network.c:1778):
+   * one callback at a time (a new lookup drops the one waiting, :1795);
+   * lwIP answers a dotted address and "localhost" at once (ERR_OK: the
+   * callback is queued, :1803-1805, :1770), other names go to a DNS server
+   * the emulated network lacks, and the callback gets null.
+   */
+  private getHostByName(name: unknown, callback: unknown, fail: (message: string) => never): void {
+    if (typeof name !== "string") fail("Hostname parameter is not a string");
+    if (typeof callback !== "function") fail("Callback is not a function");
+    this.hostByNameCallback = callback;
+    const address = lookupLocally(name);
+    const answer = () => {
+      if (this.hostByNameCallback !== callback) return;
+      this.hostByNameCallback = undefined;
+      this.invoke("Wifi.getHostByName", callback as never, address === undefined ? null : address);
+    };
+    setTimeout(answer, address === undefined ? DNS_GIVE_UP_MS : 0);
   }
 
   private setTimer(callback: unknown, ms: number): number {

@@ -7,7 +7,9 @@
  *     once the buffer has gone out;
  *   - at most 10 sockets, listening ones included: a connection beyond
  *     that is reset, a listen beyond it throws;
- *   - no pause/resume, no timeouts, no remote address;
+ *   - no pause/resume, no timeouts, no remote address (the accept discards
+ *     it: libs/network/esp32/network_esp32.c:232);
+ *   - outbound net.connect as socketserver.c:1017 and :604-746 (connect());
  *   - write() on a closed socket throws `Error: This socket is closed`
  *     (libs/network/jswrap_net.c:757 jswrap_net_socket_write ->
  *     libs/network/socketserver.c:933 clientRequestWrite, which checks
@@ -25,8 +27,20 @@
  *     (src/jsinteractive.c:2084-2086), before the connection callback had a
  *     chance to add them. Only the failing write tells the program.
  */
+import * as nodeNet from "node:net";
 import type * as net from "node:net";
 import { bindDevicePort } from "../net";
+
+/**
+ * What the emulated boards' lwIP answers without a DNS server (there is none
+ * on the emulated network): a dotted IPv4 address is itself, "localhost" is
+ * 127.0.0.1 (lwIP dns.c dns_gethostbyname_addrtype, LWIP_HAVE_LOOPIF), any
+ * other name is not found (undefined).
+ */
+export function lookupLocally(name: string): string | undefined {
+  if (name === "localhost") return "127.0.0.1";
+  return nodeNet.isIPv4(name) ? name : undefined;
+}
 
 export const MAX_SOCKETS = 10;
 export const MAX_CHUNK = 536;
@@ -56,7 +70,7 @@ interface SocketState {
 }
 
 export interface EmulatedNet {
-  module: { createServer(onConnection: (socket: unknown) => void): unknown };
+  module: { createServer(onConnection: (socket: unknown) => void): unknown; connect(options: unknown, callback?: unknown): unknown };
   /** Device port -> host port, once bound. */
   ports: { [devicePort: number]: number };
   /** Resolves when every listen() so far has bound its port. */
@@ -86,11 +100,15 @@ export function emulateNet(options: NetOptions): EmulatedNet {
     for (const fn of state.listeners[event] || []) options.invoke(`socket ${event}`, fn, ...args);
   };
 
-  const adopt = (host: net.Socket, onConnection: (socket: unknown) => void) => {
-    if (inUse() >= MAX_SOCKETS) {
-      host.resetAndDestroy(); // lwIP has no free socket: the peer sees a reset
-      return;
-    }
+  /**
+   * The program's Socket object over a host socket. `ready`: the program
+   * holds it, so its events are delivered (an accepted socket becomes ready
+   * when the queued connection callback runs; an outbound one at once).
+   * `established`: connected (an outbound one once its peer answered).
+   */
+  const wrap = (host: net.Socket, outbound: boolean) => {
+    let ready = outbound;
+    let established = !outbound;
     const state: SocketState = { listeners: {}, buffered: 0, host };
     sockets.add(state);
     notePeak();
@@ -128,19 +146,19 @@ export function emulateNet(options: NetOptions): EmulatedNet {
         const s = String(data);
         pending += s;
         state.buffered += s.length;
-        setImmediate(flush);
+        if (established) setImmediate(flush);
         return false;
       },
       end(data?: unknown) {
         if (data !== undefined) socket.write(data); // throws on a closed socket, as jswrap_net_socket_end does
         if (closed || ending) return;
         ending = true;
-        setImmediate(flush);
+        if (established) setImmediate(flush);
       },
     };
     const early: Buffer[] = [];
     host.on("data", (buf: Buffer) => {
-      if (!connected) {
+      if (!ready) {
         early.push(buf); // kept by the interpreter until the program has its socket
         return;
       }
@@ -154,7 +172,9 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       }
     };
     host.on("error", (err: NodeJS.ErrnoException) => {
-      if (!closed) emit(state, "error", { code: -1, message: err.message });
+      // A refused outbound connect: on the board the blocking connect fails
+      // (network_esp32.c:107-119) and only `end` and `close` follow (below).
+      if (!closed && established) emit(state, "error", { code: -1, message: err.message });
     });
     // The peer's FIN: the interpreter sees the socket closed (recv fails) and marks it at once.
     host.on("end", () => {
@@ -164,19 +184,64 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       if (closed) return;
       closed = true;
       sockets.delete(state);
-      if (connected) emit(state, "close", false); // else no listener yet: the event is lost, as on the board
+      if (!ready) return; // no listener yet: the event is lost, as on the board
+      if (!established) emit(state, "end"); // socketserver.c:736-740
+      emit(state, "close", false);
     });
+    return {
+      socket,
+      /** An outbound socket is connected: `connect`, then `drain` when nothing waits (socketserver.c:693-701). */
+      established() {
+        established = true;
+        emit(state, "connect", socket);
+        if (pending.length === 0 && !ending) emit(state, "drain");
+        else setImmediate(flush);
+      },
+      /** An accepted socket's connection callback runs. */
+      ready(onConnection: (socket: unknown) => void) {
+        if (ended && !closed) host.destroy(); // the interpreter closes a socket whose peer has gone
+        ready = true;
+        options.invoke("connection", onConnection, socket);
+        for (const buf of early.splice(0)) deliver(buf, true); // received before the close: delivered first (socketserver.c:566)
+      },
+    };
+  };
+
+  const adopt = (host: net.Socket, onConnection: (socket: unknown) => void) => {
+    if (inUse() >= MAX_SOCKETS) {
+      host.resetAndDestroy(); // lwIP has no free socket: the peer sees a reset
+      return;
+    }
+    const wrapped = wrap(host, false);
     // Queued like the interpreter's connection callback: it runs on a later turn of the event loop.
-    let connected = false;
-    setTimeout(() => {
-      if (ended && !closed) host.destroy(); // the interpreter closes a socket whose peer has gone
-      connected = true;
-      options.invoke("connection", onConnection, socket);
-      for (const buf of early.splice(0)) deliver(buf, true); // received before the close: delivered first (socketserver.c:566)
-    }, CONNECTION_CALLBACK_DELAY_MS);
+    setTimeout(() => wrapped.ready(onConnection), CONNECTION_CALLBACK_DELAY_MS);
+  };
+
+  /**
+   * net.connect(options, callback) (jswrap_net.c:390): the address comes
+   * from the name at once (socketserver.c:1028-1044; network.c:169 parses a
+   * dotted address, lwIP's dns_gethostbyname answers "localhost"; the
+   * emulated network has no DNS server, so other names are not found), and
+   * the socket is made at once (:1055-1061, no free lwIP socket: an
+   * exception). The board's connect blocks until the peer answered; here it
+   * is asynchronous and a refusal arrives as `end` + `close`, the events the
+   * board queues after its exception.
+   */
+  const connect = (connectOptions: unknown, callback?: unknown) => {
+    const o = (connectOptions || {}) as { host?: unknown; port?: unknown };
+    const address = o.host === undefined ? "127.0.0.1" : lookupLocally(String(o.host));
+    if (address === undefined) options.fail("Unable to locate host");
+    if (inUse() >= MAX_SOCKETS) options.fail("Unable to create socket");
+    const host = nodeNet.connect({ host: address, port: Number(o.port) || 0 });
+    host.setNoDelay(true);
+    const wrapped = wrap(host, true);
+    if (typeof callback === "function") wrapped.socket.on("connect", callback as never); // socketserver.c:922
+    host.once("connect", () => setImmediate(() => wrapped.established()));
+    return wrapped.socket;
   };
 
   const module = {
+    connect,
     createServer(onConnection: (socket: unknown) => void) {
       const entry: { server?: net.Server; onConnection: (socket: unknown) => void } = { onConnection };
       const server = {

@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import type { SerialLine } from "../../firmware/hal";
 import type { SimCard } from "../card";
+import { lookupLocally } from "../espruino/net";
 import { bindDevicePort } from "../net";
 import { mulberry32 } from "../prng";
 import { cardPathOf, CARD_MOUNT, FileError, OpenFile, openFile } from "./files";
@@ -39,7 +40,12 @@ const NOREF = -2;
 
 // lwIP error codes passed to "disconnection"/"reconnection" (lwip/err.h).
 const ERR_OK = 0;
+const ERR_RTE = -4;
 const ERR_RST = -14;
+/** How long lwIP's DNS takes to give up on a name (no DNS server on the emulated network; shortened). */
+const DNS_GIVE_UP_MS = 50;
+/** lwIP's DNS_MAX_NAME_LENGTH: a longer name is ERR_ARG (dns.c dns_gethostbyname_addrtype). */
+const DNS_MAX_NAME_LENGTH = 256;
 
 // components/modules/tmr.c:10-13
 const TIMER_MODE_OFF = 3;
@@ -82,6 +88,10 @@ interface SocketState {
   /** Bytes of the last send not yet acknowledged (num_send, net.c:622). */
   sending: number;
   closing: boolean;
+  /** A client socket between net_connect and its connection or error (the netconn exists, net.c:550). */
+  connecting?: boolean;
+  /** Lookups this socket waits for (wait_dns, net.c:422): its self reference stays while any run. */
+  waitDns?: number;
 }
 
 interface ServerState {
@@ -140,6 +150,8 @@ export class NodeMcu {
   /** Measure the live heap after every n-th socket callback (0: only when asked). */
   heapSampleEvery = 0;
   private callbacks = 0;
+  /** Reads of the hardware RNG (sodium.random), for tests of where randomness comes from. */
+  rngReads = 0;
   /** Set when the board panicked (a FreeRTOS assert): it is restarting. */
   panicked?: string;
 
@@ -167,6 +179,7 @@ export class NodeMcu {
     for (const t of this.timers) if (t.handle) clearTimeout(t.handle);
     this.timers.clear();
     for (const i of this.immediates) clearImmediate(i);
+    for (const h of this.timerHandles) clearTimeout(h);
     for (const s of this.sockets) s.socket?.destroy();
     this.sockets.clear();
     for (const f of this.files) if (!f.closed) f.close(); // power off: the card forgets open handles
@@ -287,7 +300,7 @@ export class NodeMcu {
             lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, s.handlers.sent ?? NOREF);
             s.handlers.sent = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
           }
-          if (!s.socket || s.selfRef === NOREF) raise(L, "not connected"); // net.c:646
+          if (!s.socket || s.connecting || s.selfRef === NOREF) raise(L, "not connected"); // net.c:646
           // Stricter than net.c, which overwrites num_send (net.c:622) and loses
           // the first "sent": PLATFORMS.md's rule of one send outstanding.
           if (s.sending > 0) raise(L, "send in progress: wait for the sent callback (one send outstanding)");
@@ -303,17 +316,20 @@ export class NodeMcu {
         close: (L) => {
           // net.c:757 net_close: no "disconnection" for a close of our own
           const s = vm.checkObject<SocketState>(L, 1, "net.tcpsocket");
-          if (!s.socket) raise(L, "not connected");
+          if (!s.socket && !s.connecting) raise(L, "not connected");
           s.closing = true;
-          s.socket.end();
+          if (s.connecting) s.socket?.destroy();
+          else s.socket?.end();
           s.socket = undefined;
-          this.releaseSelf(L, s);
+          s.connecting = false;
+          if (!s.waitDns) this.releaseSelf(L, s); // net.c:776-782
           return 0;
         },
+        connect: (L) => this.connect(L),
         getpeer: (L) => {
           // net.c:699 net_getpeer
           const s = vm.checkObject<SocketState>(L, 1, "net.tcpsocket");
-          if (!s.socket || !s.socket.remotePort) {
+          if (!s.socket || s.connecting || !s.socket.remotePort) {
             lua.lua_pushnil(L);
             lua.lua_pushnil(L);
             return 2;
@@ -349,9 +365,121 @@ export class NodeMcu {
           vm.pushObject("net.tcpserver", server);
           return 1;
         },
+        createConnection: (L) => {
+          // net.c:386 net_createConnection: a TCP client, not connected yet
+          const type = lauxlib.luaL_optinteger(L, 1, 1);
+          const secure = lauxlib.luaL_optinteger(L, 2, 0);
+          if (type === 2) raise(L, "UDP sockets are not emulated");
+          if (type !== 1) raise(L, "invalid type");
+          if (secure) raise(L, "secure connections not yet supported");
+          const state: SocketState = { selfRef: NOREF, handlers: {}, sending: 0, closing: false };
+          this.sockets.add(state);
+          vm.pushObject("net.tcpsocket", state);
+          this.liveSocketCount++;
+          return 1;
+        },
       },
       { TCP: 1, UDP: 2 }, // net.c:42-43
     );
+    // net.c:1142-1146 net.dns
+    lua.lua_getglobal(this.L, "net");
+    lua.lua_newtable(this.L);
+    vm.setFields({
+      resolve: (L) => {
+        // net.c:886 net_dns_static: callback(ip) from the event loop (ldnsstatic_cb, net.c:986)
+        const name = checkText(L, 1);
+        lauxlib.luaL_checktype(L, 2, lua.LUA_TFUNCTION);
+        const address = this.lookup(L, name); // raises like lwip_lua_checkerr (net.c:908)
+        lua.lua_pushvalue(L, 2);
+        const ref = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+        this.dnsAnswer(address, () => {
+          lua.lua_rawgeti(this.L, lua.LUA_REGISTRYINDEX, ref);
+          lauxlib.luaL_unref(this.L, lua.LUA_REGISTRYINDEX, ref);
+          if (address === undefined) lua.lua_pushnil(this.L);
+          else pushText(this.L, address);
+          vm.callStack(1);
+        });
+        return 0;
+      },
+    });
+    lua.lua_setfield(this.L, -2, "dns");
+    lua.lua_pop(this.L, 1);
+  }
+
+  /**
+   * lwIP's dns_gethostbyname as the emulated network answers it: a dotted
+   * address or "localhost" at once (ERR_OK), an empty or too long name
+   * raises "illegal argument" (ERR_ARG via lwip_lua_checkerr, net.c:210),
+   * any other name goes to a DNS server the emulated network lacks and is
+   * not found (undefined, later).
+   */
+  private lookup(L: LuaState, name: string): string | undefined {
+    if (name.length === 0 || name.length >= DNS_MAX_NAME_LENGTH) raise(L, "illegal argument");
+    return lookupLocally(name);
+  }
+
+  /** net_dns_cb (net.c:120): the answer goes through a task post; a name not found only after the DNS gave up. */
+  private dnsAnswer(address: string | undefined, answer: () => void): void {
+    if (address !== undefined) return this.later(answer);
+    const handle = setTimeout(() => {
+      this.timerHandles.delete(handle);
+      if (!this.stopped) answer();
+    }, DNS_GIVE_UP_MS);
+    this.timerHandles.add(handle);
+  }
+  private timerHandles = new Set<NodeJS.Timeout>();
+
+  /**
+   * net.c:536 net_connect(port, [host]): the socket holds itself while it
+   * resolves and connects (lnet_socket_resolve_dns, net.c:420-427); the
+   * lookup's answer calls "dns" (socket, ip or nil) and then connects
+   * (ldnsfound_cb, net.c:960-979); connected: "connection" (lconnected_cb,
+   * net.c:1004); refused: lerr_cb (net.c:1085) with ERR_RST. A name not
+   * found connects to no address: ERR_RTE (lwIP tcp_connect finds no route;
+   * assumed to reach lerr_cb like any netconn error).
+   */
+  private connect(L: LuaState): number {
+    const s = this.vm.checkObject<SocketState>(L, 1, "net.tcpsocket");
+    if (s.socket || s.connecting) raise(L, "already connected");
+    const port = lauxlib.luaL_checkinteger(L, 2);
+    if (port === 0) raise(L, "specify port");
+    const domain = lua.lua_isstring(L, 3) ? checkText(L, 3) : "127.0.0.1";
+    const address = this.lookup(L, domain);
+    s.connecting = true;
+    s.closing = false;
+    if (s.selfRef === NOREF) {
+      lua.lua_pushvalue(L, 1);
+      s.selfRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+    }
+    s.waitDns = (s.waitDns ?? 0) + 1;
+    this.dnsAnswer(address, () => {
+      this.callSocket(s, "dns", (L2) => (address === undefined ? lua.lua_pushnil(L2) : pushText(L2, address), 2));
+      s.waitDns = (s.waitDns ?? 1) - 1;
+      if (!s.connecting || this.vm.isClosed) {
+        if (!s.waitDns && !this.vm.isClosed) this.releaseSelf(this.L, s); // closed while looking up (net.c:977)
+        return;
+      }
+      if (address === undefined) return this.connectFailed(s, ERR_RTE);
+      const socket = net.connect({ host: address, port });
+      socket.setNoDelay(true);
+      s.socket = socket;
+      socket.once("connect", () => {
+        if (s.socket !== socket || this.stopped) return;
+        s.connecting = false;
+        this.callSocket(s, "connection", () => 1);
+      });
+      this.attach(s, socket);
+    });
+    return 0;
+  }
+
+  /** lerr_cb (net.c:1085) for a connect that failed: "reconnection" when registered, else "disconnection"; the self reference goes. */
+  private connectFailed(s: SocketState, err: number): void {
+    s.connecting = false;
+    s.socket = undefined;
+    const event = s.handlers.reconnection !== undefined ? "reconnection" : "disconnection";
+    this.callSocket(s, event, (L2) => (lua.lua_pushinteger(L2, err), 2));
+    if (!this.vm.isClosed && !s.waitDns) this.releaseSelf(this.L, s);
   }
 
   private releaseSelf(L: LuaState, s: SocketState): void {
@@ -399,20 +527,26 @@ export class NodeMcu {
     this.liveSocketCount++;
     state.selfRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
     this.sockets.add(state);
+    this.attach(state, socket);
+    this.pcall(server.acceptRef, (L2) => {
+      lua.lua_rawgeti(L2, lua.LUA_REGISTRYINDEX, state.selfRef);
+      return 1;
+    });
+  }
+
+  /** A host socket's events as net_handler dispatches them (net.c:1013 receive, :1085 lerr_cb). */
+  private attach(state: SocketState, socket: net.Socket): void {
     socket.on("data", (buf: Buffer) => this.receive(state, socket, buf));
     socket.on("error", () => socket.destroy());
     socket.on("close", (hadError: boolean) => {
       this.sockets.delete(state);
       if (this.stopped || state.socket !== socket) return; // closed by Lua: no event (net.c:757)
+      if (state.connecting) return this.connectFailed(state, ERR_RST); // refused: lwIP reports a reset
       // net.c:1085 lerr_cb: "reconnection" on an error when registered, else "disconnection"; then the self reference goes.
       const err = hadError ? ERR_RST : ERR_OK;
       const event = err !== ERR_OK && state.handlers.reconnection !== undefined ? "reconnection" : "disconnection";
       this.callSocket(state, event, (L2) => (lua.lua_pushinteger(L2, err), 2));
       if (!this.vm.isClosed) this.releaseSelf(this.L, state);
-    });
-    this.pcall(server.acceptRef, (L2) => {
-      lua.lua_rawgeti(L2, lua.LUA_REGISTRYINDEX, state.selfRef);
-      return 1;
     });
   }
 
@@ -1295,6 +1429,33 @@ export class NodeMcu {
         return 1;
       },
     });
+
+    // sodium.c:126-141: only the random table is emulated (crypto_box is not used).
+    // libsodium's ESP-IDF port answers from esp_random(), the hardware RNG
+    // (port/randombytes_esp32.c): here the host's CSPRNG, counted in rngReads.
+    vm.setModule("sodium", {});
+    lua.lua_getglobal(L0, "sodium");
+    lua.lua_newtable(L0);
+    vm.setFields({
+      // sodium.c:16 l_randombytes_random: the 32 bits as a signed integer
+      random: (L) => (this.rngReads++, lua.lua_pushinteger(L, crypto.randomBytes(4).readInt32LE(0)), 1),
+      uniform: (L) => {
+        // sodium.c:24 l_randombytes_uniform: [0, upper) (0 for an upper bound below 2), as a signed integer
+        const upper = lauxlib.luaL_checkinteger(L, 1) >>> 0;
+        this.rngReads++;
+        lua.lua_pushinteger(L, upper < 2 ? 0 : crypto.randomInt(upper) | 0);
+        return 1;
+      },
+      buf: (L) => {
+        // sodium.c:33 l_randombytes_buf: n random bytes
+        const n = lauxlib.luaL_checkinteger(L, 1);
+        this.rngReads++;
+        pushBytes(L, crypto.randomBytes(Math.max(0, n)));
+        return 1;
+      },
+    });
+    lua.lua_setfield(L0, -2, "random");
+    lua.lua_pop(L0, 1);
 
     // crypto.c:155-168
     const ALGORITHMS = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]; // crypto.c:28-34
