@@ -427,7 +427,10 @@ export class SmtpSession implements DataEvents {
 
   private traceHeaders(seq: number): string {
     const config = this.server.config;
-    let received = "Received: from " + headerSafe(this.helo) + "\r\n\tby " + config.hostname + " (letterbox) with " +
+    // RFC 5321 4.4: "from" Domain "(" TCP-info ")", TCP-info an address-literal (4.1.3; no reverse lookup here).
+    const peer = this.peer;
+    let received = "Received: from " + headerSafe(this.helo) +
+      (peer ? " ([" + (peer.indexOf(":") >= 0 ? "IPv6:" : "") + peer + "])" : "") + "\r\n\tby " + config.hostname + " (letterbox) with " +
       (this.esmtp ? "ESMTP" : "SMTP") + " id " + hex(seq, 8);
     if (this.rcptCount === 1) received += "\r\n\tfor <" + this.firstAddress + ">";
     return "Return-Path: <" + this.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";

@@ -40,7 +40,8 @@ function adoptSocket(socket: net.Socket, onConnection: (conn: Connection) => Con
       closed = true;
       socket.end();
     },
-    remoteAddress: socket.remoteAddress,
+    // An IPv4 client of a dual-stack listener shows as "::ffff:a.b.c.d": the boards say "a.b.c.d".
+    remoteAddress: socket.remoteAddress && socket.remoteAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ""),
   };
   const events = onConnection(conn);
   socket.on("data", (buf: Buffer) => {

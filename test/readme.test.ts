@@ -123,11 +123,13 @@ describe("README", () => {
       const [smtp] = blocks("S: 220 ");
       const [pop3] = blocks("S: +OK letterbox POP3");
       assert.ok(smtp && pop3);
-      // What differs from run to run: the APOP timestamp, the store's id, the date (and with it the size).
+      // What differs from run to run: the APOP timestamp, the store's id, the date (and with it the size),
+      // and the client's address in Received: (the simulator's client is 127.0.0.1; Espruino's sockets name none).
+      const from = runtime === "espruino" ? "" : " ([127.0.0.1])";
       // Both transcripts end with QUIT: the box closes each connection.
       const script = ["@connect smtp smtp", ...smtp, "@closed", "@connect pop3 pop3", ...pop3, "@closed"]
         .map((l) => l.replace(/^([CS]):$/, "$1: "))
-        .map((l) => (l.startsWith("S: ") ? l.replace(/^(S: \+OK letterbox POP3 server ready <)[^>]*@/, "$1*@").replace(/^S: 1 [0-9a-f]{8}-/, "S: 1 *-").replace(/\d+ octets/, "* octets").replace(/^S: \t[A-Z][a-z]{2}, .*$/, "S: \t*") : l))
+        .map((l) => (l.startsWith("S: ") ? l.replace(/^(S: \+OK letterbox POP3 server ready <)[^>]*@/, "$1*@").replace(/^S: 1 [0-9a-f]{8}-/, "S: 1 *-").replace(/\d+ octets/, "* octets").replace(/^S: \t[A-Z][a-z]{2}, .*$/, "S: \t*").replace(/^(S: Received: from \S+) \(\[192\.168\.1\.23\]\)$/, "$1" + from) : l))
         .join("\n");
       const file = path.join(tempDir("readme-dialogue"), "readme.txt");
       fs.writeFileSync(file, script + "\n", "latin1");

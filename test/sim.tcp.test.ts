@@ -72,7 +72,9 @@ for (const runtime of RUNTIME_NAMES) {
         assert.match(await sendMail(sim.smtpPort, "a@remote.example", ["alice@example.org"], body, "odd\rname\t\xe9x"), /^250 /);
         const got = await pop3Session(sim.pop3Port, "alice", "wonderland", (p) => p.retr(1));
         const text = got.toString("latin1");
-        assert.match(text, /\r\nReceived: from odd\?name\?\?x\r\n\tby /);
+        // The client's address follows where the board knows it (RFC 5321 4.4 TCP-info): not on Espruino.
+        const from = runtime === "espruino" ? "" : " ([127.0.0.1])";
+        assert.ok(text.includes("\r\nReceived: from odd?name??x" + from + "\r\n\tby "), text.slice(0, 200));
         assert.doesNotMatch(text.slice(0, text.indexOf("\r\n\r\n")), /\r(?!\n)/, "no bare CR in the headers");
       } finally {
         await sim.stop();
