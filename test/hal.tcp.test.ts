@@ -30,10 +30,11 @@ import { tempDir } from "./helpers/fixtures";
 const ROOT = path.resolve(__dirname, "../..");
 const LISTEN_PORT = 7;
 
-/** A loopback server that answers what it receives upper-cased, then closes. */
+/** A loopback server that greets first (as SMTP does), answers a line upper-cased, then closes. */
 async function upperServer(): Promise<{ port: number; received: string[]; close(): Promise<void> }> {
   const received: string[] = [];
   const server = net.createServer((socket) => {
+    socket.write("hi\r\n");
     let got = "";
     socket.on("data", (d) => {
       got += d.toString("latin1");
@@ -116,7 +117,7 @@ describe("HAL on the node runtime", () => {
         sockets,
       );
     });
-    assert.equal(got, "HELLO\r\n");
+    assert.equal(got, "hi\r\nHELLO\r\n");
     assert.deepEqual(server.received, ["hello\r\n"]);
     await server.close();
   });
@@ -219,7 +220,7 @@ describe("HAL on the espruino runtime (boards/espruino/hal.ts on the emulated bo
 
   it("ESP32: round trip, refusal, unknown host, resolve, no remote address, random from the RNG register", async () => {
     const { results, board } = await runProbe(true);
-    assert.equal(results.get("round trip"), "HELLO\r\n");
+    assert.equal(results.get("round trip"), "hi\r\nHELLO\r\n");
     assert.ok(server.received.includes("hello\r\n"));
     assert.equal(typeof results.get("refused error"), "string");
     assert.match(String(results.get("unknown host error")), /Unable to locate host/);
@@ -240,7 +241,7 @@ describe("HAL on the espruino runtime (boards/espruino/hal.ts on the emulated bo
 
   it("Linux build: no resolver, random is E.hwRand (Espruino's rand(), src/jsutils.c:972, fixed seed)", async () => {
     const { results, board } = await runProbe(false);
-    assert.equal(results.get("round trip"), "HELLO\r\n");
+    assert.equal(results.get("round trip"), "hi\r\nHELLO\r\n");
     assert.equal(typeof results.get("refused error"), "string");
     assert.deepEqual(results.get("capabilities"), { connect: true, resolve: false });
     const random = results.get("random") as { quality: string; values: number[] };
@@ -334,7 +335,7 @@ describe("HAL on the lua runtime (boards/nodemcu/hal.ts on the emulated dev-esp3
 
   it("round trip, refusal, unknown host, resolve, the client's address, random from sodium (the hardware RNG)", async () => {
     const { results, nodemcu } = await runProbe(true);
-    assert.equal(results.get("round trip"), "HELLO\r\n");
+    assert.equal(results.get("round trip"), "hi\r\nHELLO\r\n");
     assert.ok(server.received.includes("hello\r\n"));
     assert.match(String(results.get("refused error")), /lwIP error -14/);
     assert.match(String(results.get("unknown host error")), /lwIP error -4/);

@@ -16,12 +16,9 @@ import type { Connection, ConnectionEvents, ConnectOptions, FileHandle, Hal, Int
  * before the greeting, or during a RETR): every write and end is guarded.
  * A socket the peer closed before our listeners existed gets no `close` at
  * all, so a failed write ends the session too.
- *
- * An outbound socket (`onError` given) is handed to the core at its
- * `connect` event; an `error` or `close` before that is onError, once.
  * No remoteAddress: Espruino's sockets do not carry one (firmware/hal.ts).
  */
-function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents, onError?: (reason: string) => void): void {
+function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) => ConnectionEvents): void {
   let closed = false;
   let sending = false;
   let events: ConnectionEvents | undefined;
@@ -40,19 +37,12 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
     reported = true;
     events.onClose();
   };
-  const fail = function (reason: string) {
-    const failed = onError;
-    onError = undefined;
-    if (failed) failed(reason);
-  };
   socket.on("close", function () {
     closed = true;
-    fail("closed");
     report();
   });
-  // Espruino follows an error with `close` (socketserver.c:742-745); a session ends there.
-  socket.on("error", function (error) {
-    fail(error.message);
+  socket.on("error", function () {
+    // Espruino follows an error with `close`; the session ends there.
   });
   const conn: Connection = {
     send: function (data: string) {
@@ -79,12 +69,7 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
       }
     },
   };
-  if (!onError) events = onConnection(conn);
-  else
-    socket.on("connect", function () {
-      onError = undefined;
-      events = onConnection(conn);
-    });
+  events = onConnection(conn);
 }
 
 /**
@@ -102,28 +87,49 @@ function connect(options: ConnectOptions): void {
     }, 0);
     return;
   }
-  adoptSocket(socket, options.onConnection, options.onError);
+  // Until `connect`, an `error` or `close` (socketserver.c:742-745) is onError, once.
+  let onError: ((reason: string) => void) | undefined = options.onError;
+  const fail = function (reason: string) {
+    const failed = onError;
+    onError = undefined;
+    if (failed) failed(reason);
+  };
+  socket.on("error", function (error) {
+    fail(error.message);
+  });
+  socket.on("close", function () {
+    fail("closed");
+  });
+  // Its data is pushed one idle pass after it arrives (socketserver.c:622-625), so the listeners added here see all of it.
+  socket.on("connect", function () {
+    if (!onError) return;
+    onError = undefined;
+    adoptSocket(socket, options.onConnection);
+  });
 }
+
+/** Lookups waiting for Wifi.getHostByName, the first one asked (made at the first lookup: nothing kept idle). */
+let lookups: { name: string; callback: (address: string | undefined) => void }[] | undefined;
 
 /**
  * Hal.resolve on Wifi.getHostByName (ESP32 only), one lookup at a time: a
  * second one would take the first one's callback away (jswrap_wifi.c:545,
  * jswrap_esp32_network.c:1795-1797), so the later ones wait in a queue.
  */
-function resolver(wifi: EspruinoWifi): (name: string, callback: (address: string | undefined) => void) => void {
-  const queue: { name: string; callback: (address: string | undefined) => void }[] = [];
-  const next = function () {
-    const job = queue[0];
-    wifi.getHostByName(job.name, function (address) {
-      queue.shift();
-      if (queue.length > 0) next();
-      job.callback(address === null ? undefined : address);
-    });
-  };
-  return function (name, callback) {
-    queue.push({ name: name, callback: callback });
-    if (queue.length === 1) next();
-  };
+function resolve(name: string, callback: (address: string | undefined) => void): void {
+  if (!lookups) lookups = [];
+  lookups.push({ name: name, callback: callback });
+  if (lookups.length === 1) nextLookup();
+}
+
+function nextLookup(): void {
+  const queue = lookups as { name: string; callback: (address: string | undefined) => void }[];
+  const job = queue[0];
+  require("Wifi").getHostByName(job.name, function (address) {
+    queue.shift();
+    if (queue.length > 0) nextLookup();
+    job.callback(address === null ? undefined : address);
+  });
 }
 
 /**
@@ -265,13 +271,8 @@ export function serialLine(): SerialLine {
 const BARE_LF = /[^\r]\n/;
 
 export function espruinoHal(storage: Storage, flash: InternalFlash, serial: SerialLine | undefined, implementation: string): Hal {
+  // The ESP32 build has the RNG register and the Wifi module's resolver; the Linux build neither.
   const esp32 = process.env.BOARD === "ESP32";
-  let wifi: EspruinoWifi | undefined;
-  try {
-    wifi = require("Wifi");
-  } catch (e) {
-    // the Linux build has no Wi-Fi module, so no resolver
-  }
   return {
     flash: flash,
     serial: serial,
@@ -303,7 +304,7 @@ export function espruinoHal(storage: Storage, flash: InternalFlash, serial: Seri
         },
     randomQuality: esp32 ? "entropy" : "prng",
     connect: connect,
-    resolve: wifi ? resolver(wifi) : undefined,
+    resolve: esp32 ? resolve : undefined,
     log: function (line: string) {
       console.log(line);
     },

@@ -158,8 +158,8 @@ export function emulateNet(options: NetOptions): EmulatedNet {
     };
     const early: Buffer[] = [];
     host.on("data", (buf: Buffer) => {
-      if (!ready) {
-        early.push(buf); // kept by the interpreter until the program has its socket
+      if (!ready || !established) {
+        early.push(buf); // kept by the interpreter until the program has its socket, or its connect event has run
         return;
       }
       deliver(buf);
@@ -196,6 +196,10 @@ export function emulateNet(options: NetOptions): EmulatedNet {
         emit(state, "connect", socket);
         if (pending.length === 0 && !ending) emit(state, "drain");
         else setImmediate(flush);
+        // What came meanwhile is pushed on a later idle pass (socketserver.c:622-625).
+        setImmediate(() => {
+          for (const buf of early.splice(0)) deliver(buf);
+        });
       },
       /** An accepted socket's connection callback runs. */
       ready(onConnection: (socket: unknown) => void) {
