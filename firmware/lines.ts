@@ -26,10 +26,8 @@ export interface LineEvents {
 import { find } from "./text";
 
 export interface DataEvents {
-  /** A slice of the (unstuffed) message body, in order. */
+  /** A slice of the (unstuffed) message body, in order. The end marker is push()'s return value, not an event. */
   onBody: (data: string) => void;
-  /** The end marker arrived; `rest` is whatever followed it in the chunk. */
-  onEnd: (rest: string) => void;
 }
 
 /** Splits command lines; at most `maxLength` octets per line, ending included. */
@@ -134,16 +132,18 @@ export class DataReader {
   private fast: boolean;
 
   /**
-   * Feeds one chunk. After onEnd, the reader must not be fed again.
+   * Feeds one chunk. Returns undefined while the message goes on; when the
+   * chunk held the end marker, the bytes that followed it ("" when none),
+   * after the last onBody. After that the reader must not be fed again.
    *
    * The common chunk of CRLF mail (no line-start dot, no bare LF, nothing
    * held) takes the short path here: on Espruino the interpreter reads a
    * function's source as it runs it, so the hot path is kept short and the
    * rest lives in pushSlow.
    */
-  push(s: string): void {
+  push(s: string): string | undefined {
     const n = s.length;
-    if (n === 0) return;
+    if (n === 0) return undefined;
     const first = s.charCodeAt(0);
     // `fast`: findBareLF given and no dot held. A chunk starting with "." or
     // LF may continue the previous chunk's line break: the slow path decides.
@@ -155,16 +155,17 @@ export class DataReader {
         this.lineStart = last === LF ? AFTER_CRLF : 0; // no bare LF here: a final LF ends a CRLF
         this.prevCR = last === CR;
         this.events.onBody(s);
-        return;
+        return undefined;
       }
     }
-    this.pushSlow(s);
+    const rest = this.pushSlow(s);
     this.fast = this.findBareLF !== undefined && this.dot === 0;
+    return rest;
   }
 
-  private pushSlow(s: string): void {
+  /** push() for every other chunk; returns what push() does. */
+  private pushSlow(s: string): string | undefined {
     const n = s.length;
-    if (n === 0) return;
     let p = 0;
     let from = 0;
     this.out = "";
@@ -173,7 +174,7 @@ export class DataReader {
       if (this.dot === 1 && s.charCodeAt(0) === CR) {
         if (n === 1) {
           this.dot = 2;
-          return;
+          return undefined;
         }
         p = 1;
         this.dot = 2;
@@ -182,10 +183,7 @@ export class DataReader {
       if (this.dot === 2) {
         this.dot = 0;
         if (c === LF) {
-          if (this.dotLine === AFTER_CRLF) {
-            this.events.onEnd(s.substring(p + 1));
-            return;
-          }
+          if (this.dotLine === AFTER_CRLF) return s.substring(p + 1);
           this.out = ".\r"; // "." alone after a bare LF: content, kept as it is
         } else {
           this.out = "\r"; // a stuffed dot followed by a bare CR (content)
@@ -204,7 +202,7 @@ export class DataReader {
       this.lineStart = 0;
       if (s.charCodeAt(0) === DOT) {
         const r = this.lineDot(s, 0, kind, from);
-        if (r === -2) return;
+        if (r === -2) return s.substring(3);
         from = r >= 0 ? r : from;
         if (this.dot > 0) return this.flush(s, from, 0);
       }
@@ -223,7 +221,7 @@ export class DataReader {
       }
       if (p < n && s.charCodeAt(p) === DOT) {
         const r = this.lineDot(s, p, crlf ? AFTER_CRLF : AFTER_LF, from);
-        if (r === -2) return;
+        if (r === -2) return s.substring(p + 3);
         if (r >= 0) from = r;
         if (this.dot > 0) return this.flush(s, from, p);
       }
@@ -231,13 +229,14 @@ export class DataReader {
     // A line ending at the end of the chunk: the next chunk starts a line (the "\n." search never reports it).
     if (s.charCodeAt(n - 1) === LF) this.lineStart = (n > 1 ? s.charCodeAt(n - 2) === CR : this.prevCR) ? AFTER_CRLF : AFTER_LF;
     this.prevCR = s.charCodeAt(n - 1) === CR;
-    this.flush(s, from, n);
+    return this.flush(s, from, n);
   }
 
   /**
    * A dot starts a line at `p`: decides what it is. Returns where the
    * unread slice now begins when the dot was dropped, -1 when nothing
-   * changes (the dot is content), -2 when the message ended (onEnd called).
+   * changes (the dot is content), -2 when the message ended (the body before
+   * the marker passed on; the rest begins at p + 3).
    * Sets `dot` when the chunk ends before the decision can be made.
    */
   private lineDot(s: string, p: number, kind: number, from: number): number {
@@ -258,7 +257,6 @@ export class DataReader {
         if (kind === AFTER_CRLF) {
           const body = this.out + s.substring(from, p);
           if (body.length > 0) this.events.onBody(body);
-          this.events.onEnd(s.substring(p + 3));
           return -2;
         }
         return -1; // "." alone after a bare LF, ended by CRLF: content
@@ -271,11 +269,12 @@ export class DataReader {
     return p + 1;
   }
 
-  /** Passes on the chunk's body: the rewritten part, then s[from, to). A dot held at `to` stays held. */
-  private flush(s: string, from: number, to: number): void {
+  /** Passes on the chunk's body: the rewritten part, then s[from, to). A dot held at `to` stays held. Returns undefined (the message goes on), for push(). */
+  private flush(s: string, from: number, to: number): undefined {
     if (this.dot > 0) this.prevCR = false;
     const body = from === 0 && to === s.length && this.out.length === 0 ? s : this.out + s.substring(from, to);
     this.out = "";
     if (body.length > 0) this.events.onBody(body);
+    return undefined;
   }
 }

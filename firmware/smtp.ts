@@ -109,8 +109,6 @@ export class SmtpSession implements DataEvents {
   /** The SIZE= of MAIL FROM (RFC 1870), 0 when not given. */
   private declaredSize = 0;
   private errors = 0;
-  /** Set by the DATA reader's end event: the bytes after the end marker. */
-  private pendingRest: string | undefined = undefined;
   /** WaitFile: when the wait began (hal.now()), and the input received meanwhile (a client should send none: RFC 2920 3.1). */
   private waitingSince = 0;
   private held = new HeldInput();
@@ -169,27 +167,27 @@ export class SmtpSession implements DataEvents {
   receive(data: string): void {
     if (this.state === State.Data) {
       // The message body: returns before the command loop below (Espruino reads the code it runs).
-      this.pendingRest = undefined;
-      (this.reader as DataReader).push(data);
-      if (this.pendingRest === undefined) return;
+      const after = (this.reader as DataReader).push(data);
+      if (after === undefined) return;
+      this.endData();
+      data = after;
     }
-    let rest = this.pendingRest === undefined ? data : this.pendingRest;
-    this.pendingRest = undefined;
-    while (rest.length > 0) {
+    while (data.length > 0) {
       if (this.state === State.Data) {
         // Another message in the same chunk.
-        (this.reader as DataReader).push(rest);
-        rest = this.pendingRest === undefined ? "" : this.pendingRest;
-        this.pendingRest = undefined;
+        const after = (this.reader as DataReader).push(data);
+        if (after === undefined) return;
+        this.endData();
+        data = after;
         continue;
       }
       if (this.state === State.Closing) return;
       if (this.state === State.WaitFile) {
-        this.hold(rest);
+        this.hold(data);
         return;
       }
       const session = this;
-      rest = this.framer.push(rest, function () {
+      data = this.framer.push(data, function () {
         return session.state >= State.WaitFile;
       });
     }
@@ -461,10 +459,9 @@ export class SmtpSession implements DataEvents {
     else this.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
   }
 
-  /** DataEvents: the end marker arrived; `rest` is what followed it. */
-  onEnd(rest: string): void {
+  /** The end marker arrived (the reader's push returned): commits or refuses the message and answers. */
+  private endData(): void {
     const incoming = this.incoming as Delivery;
-    this.pendingRest = rest;
     this.reader = undefined;
     let answer: string;
     if (this.tooBig) {

@@ -59,17 +59,20 @@ function readData(chunks: string[], findBareLF?: (s: string) => boolean): DataRe
         assert.ok(data.length > 0, "no empty body slices");
         body += data;
       },
-      onEnd: (r) => {
-        assert.ok(!ended, "one end only");
-        ended = true;
-        rest = r;
-      },
     },
     findBareLF,
   );
   for (const chunk of chunks) {
-    if (ended) rest += chunk; // the session hands later bytes to the command framer
-    else reader.push(chunk);
+    if (ended) {
+      rest += chunk; // the session hands later bytes to the command framer
+      continue;
+    }
+    const after = reader.push(chunk);
+    if (after !== undefined) {
+      assert.ok(!ended, "one end only");
+      ended = true;
+      rest = after;
+    }
   }
   return { body, ended, rest };
 }

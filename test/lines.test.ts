@@ -14,17 +14,11 @@ export const bareLF = (s: string) => /[^\r]\n/.test(s);
 /** Feeds `input` cut at the given positions; returns what the reader made of it. */
 function read(input: string, cuts: number[], findBareLF?: (s: string) => boolean): Read {
   const result: Read = { body: "", rest: undefined };
-  const reader: DataReader = new DataReader(
-    {
-      onBody: (d) => (result.body += d),
-      onEnd: (rest) => (result.rest = rest),
-    },
-    findBareLF,
-  );
+  const reader: DataReader = new DataReader({ onBody: (d) => (result.body += d) }, findBareLF);
   let from = 0;
   for (const cut of [...cuts, input.length]) {
     if (result.rest !== undefined) break;
-    reader.push(input.slice(from, cut));
+    result.rest = reader.push(input.slice(from, cut));
     from = cut;
   }
   return result;
