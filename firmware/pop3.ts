@@ -27,7 +27,9 @@ const enum State {
 }
 
 type Handler = (session: Pop3Session, arg: string) => void;
-type Verb = "USER" | "PASS" | "APOP" | "CAPA" | "QUIT" | "STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "RSET" | "NOOP";
+/** A command handled here: a key of VERBS. */
+type Verb = keyof typeof VERBS;
+/** The commands a state allows. */
 type StateTable = { [V in Verb]?: Handler };
 
 export class Pop3Server {
@@ -143,12 +145,13 @@ export class Pop3Session {
     // Spaces and tabs before and after a command line are ignored, whatever the command: real clients send them.
     line = trim(line);
     const space = line.indexOf(" ");
-    const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
+    const word = upper(space < 0 ? line : line.substring(0, space));
     const arg = space < 0 ? "" : line.substring(space + 1);
-    if (VERBS[verb] !== true) {
-      this.error((verb as string) === "STLS" ? "-ERR No TLS on this box (for fetchmail: sslproto '')" : "-ERR Unknown command");
+    if ((VERBS as { readonly [word: string]: boolean | undefined })[word] !== true) {
+      this.error(word === "STLS" ? "-ERR No TLS on this box (for fetchmail: sslproto '')" : "-ERR Unknown command");
       return;
     }
+    const verb = word as Verb; // a key of VERBS, as checked above
     const handler = HANDLERS[this.state][verb];
     if (handler === undefined) {
       this.error("-ERR Command not valid in this state");
@@ -553,20 +556,22 @@ class MessageStream implements ChunkSource {
   }
 }
 
-const VERBS: { [v: string]: boolean } = {
+/** The commands handled here (HANDLERS says in which states). Upper-case keys: no client word can name an Object.prototype member. */
+const VERBS = {
   USER: true, PASS: true, APOP: true, CAPA: true, QUIT: true, STAT: true, LIST: true,
   UIDL: true, RETR: true, TOP: true, DELE: true, RSET: true, NOOP: true,
 };
 
-const HANDLERS: StateTable[] = [
-  /* Authorization */ {
+/** One table per state, every state named (the type requires it). */
+const HANDLERS: { readonly [S in State]: StateTable } = {
+  [State.Authorization]: {
     USER: function (s, arg) { s.userCommand(arg); },
     PASS: function (s, arg) { s.pass(arg); },
     APOP: function (s, arg) { s.apop(arg); },
     CAPA: function (s) { s.capa(); },
     QUIT: function (s) { s.quit(); },
   },
-  /* Transaction */ {
+  [State.Transaction]: {
     STAT: function (s) { s.stat(); },
     LIST: function (s, arg) { s.list(arg, false); },
     UIDL: function (s, arg) { s.list(arg, true); },
@@ -578,5 +583,5 @@ const HANDLERS: StateTable[] = [
     CAPA: function (s) { s.capa(); },
     QUIT: function (s) { s.quit(); },
   },
-  /* Closed */ {},
-];
+  [State.Closed]: {},
+};

@@ -29,7 +29,7 @@ const MAX_COMMAND_LINE = 512;
 /** Free card space (KiB) a message must leave for the journal, when the board reports free space. */
 const CARD_MARGIN_KIB = 64;
 
-/** The states; the handlers allowed in each are in HANDLERS below. */
+/** The states; the handlers allowed in each are in HANDLERS below (numbers: cheap to store and compare on Espruino). */
 const enum State {
   /** Connected, greeting sent, no EHLO/HELO yet. */
   Fresh = 0,
@@ -48,7 +48,9 @@ const enum State {
 }
 
 type Handler = (session: SmtpSession, arg: string) => void;
-type Verb = "EHLO" | "HELO" | "MAIL" | "RCPT" | "DATA" | "RSET" | "NOOP" | "VRFY" | "HELP" | "QUIT";
+/** A command handled here: a key of VERBS. */
+type Verb = keyof typeof VERBS;
+/** The commands a state allows. */
 type StateTable = { [V in Verb]?: Handler };
 
 /** Shared by every SMTP session of one box. */
@@ -203,17 +205,17 @@ export class SmtpSession implements DataEvents {
     // Spaces and tabs before and after a command line are ignored, whatever the command: real clients send them.
     line = trim(line);
     const space = line.indexOf(" ");
-    const verb = upper(space < 0 ? line : line.substring(0, space)) as Verb;
+    const word = upper(space < 0 ? line : line.substring(0, space));
     const arg = space < 0 ? "" : line.substring(space + 1);
-    const kind = VERBS[verb];
-    if (kind !== 1) {
+    if ((VERBS as Words)[word] !== 1) {
       this.error(
-        kind === 2
-          ? (verb as string) === "STARTTLS" ? "502 5.5.1 No TLS on this box (the boards have no TLS server)" : "502 5.5.1 Command not implemented"
+        (UNIMPLEMENTED as Words)[word] === 1
+          ? word === "STARTTLS" ? "502 5.5.1 No TLS on this box (the boards have no TLS server)" : "502 5.5.1 Command not implemented"
           : line.length === 0 ? "500 5.5.2 Empty command" : "500 5.5.2 Command not recognized",
       );
       return;
     }
+    const verb = word as Verb; // a key of VERBS, as checked above
     const handler = HANDLERS[this.state][verb];
     if (handler === undefined) {
       this.error(outOfOrder(this.state, verb));
@@ -537,11 +539,12 @@ export class SmtpSession implements DataEvents {
   }
 }
 
-/** 1: a command we handle; 2: a real SMTP command we do not implement (502). */
-const VERBS: { [v: string]: number } = {
-  EHLO: 1, HELO: 1, MAIL: 1, RCPT: 1, DATA: 1, RSET: 1, NOOP: 1, VRFY: 1, HELP: 1, QUIT: 1,
-  EXPN: 2, TURN: 2, ETRN: 2, AUTH: 2, STARTTLS: 2, BDAT: 2, SEND: 2, SOML: 2, SAML: 2,
-};
+/** The commands handled here (HANDLERS says in which states). Upper-case keys: no client word can name an Object.prototype member. */
+const VERBS = { EHLO: 1, HELO: 1, MAIL: 1, RCPT: 1, DATA: 1, RSET: 1, NOOP: 1, VRFY: 1, HELP: 1, QUIT: 1 };
+/** Real SMTP commands not implemented here: 502, not 500. */
+const UNIMPLEMENTED = { EXPN: 1, TURN: 1, ETRN: 1, AUTH: 1, STARTTLS: 1, BDAT: 1, SEND: 1, SOML: 1, SAML: 1 };
+/** VERBS or UNIMPLEMENTED looked up by a word from the client. */
+type Words = { readonly [word: string]: number | undefined };
 
 /** Errors a session may make before it is dropped (HTTP requests, garbage). */
 const MAX_ERRORS = 20;
@@ -581,13 +584,13 @@ function table(own: StateTable): StateTable {
   return own;
 }
 
-/** Indexed by State. */
-const HANDLERS: StateTable[] = [
-  /* Fresh   */ table({}),
-  /* Idle    */ table({ MAIL: mail }),
-  /* Mail    */ table({ RCPT: rcpt }),
-  /* Rcpt    */ table({ RCPT: rcpt, DATA: data }),
-  /* WaitFile */ {},
-  /* Data    */ {},
-  /* Closing */ {},
-];
+/** One table per state, every state named (the type requires it). */
+const HANDLERS: { readonly [S in State]: StateTable } = {
+  [State.Fresh]: table({}),
+  [State.Idle]: table({ MAIL: mail }),
+  [State.Mail]: table({ RCPT: rcpt }),
+  [State.Rcpt]: table({ RCPT: rcpt, DATA: data }),
+  [State.WaitFile]: {},
+  [State.Data]: {},
+  [State.Closing]: {},
+};
