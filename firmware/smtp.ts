@@ -84,7 +84,7 @@ export class SmtpServer {
   }
 }
 
-export class SmtpSession implements DataEvents {
+export class SmtpSession {
   state = State.Fresh;
   sender: Sender;
   lastActive: number;
@@ -92,24 +92,10 @@ export class SmtpSession implements DataEvents {
   private framer: LineFramer;
   private helo = "";
   private esmtp = false;
-  private from = "";
-  /** Accepted recipients' user names (each once). */
-  private users: string[] = [];
-  private rcptCount = 0;
-  /** The first recipient's address as given, for the Received header. */
-  private firstAddress = "";
-  private incoming: Delivery | undefined = undefined;
+  /** The mail transaction: from MAIL to RSET, HELO/EHLO or the end of DATA; undefined outside one. */
+  private tx: Transaction | undefined = undefined;
+  /** DATA: reads the body and hands it to the transaction. */
   private reader: DataReader | undefined = undefined;
-  /** Octets the message in DATA may still take before a limit is looked at again (roomForMessage). */
-  private room = 0;
-  private tooBig = false;
-  /** The message went over a recipient's quota during DATA: nothing more is stored. */
-  private overQuota = false;
-  private storageFailed = false;
-  /** DATA: the body is being written (none of the three above has happened). */
-  private storing = false;
-  /** The SIZE= of MAIL FROM (RFC 1870), 0 when not given. */
-  private declaredSize = 0;
   private errors = 0;
   /** WaitFile: when the wait began (hal.now()), and the input received meanwhile (a client should send none: RFC 2920 3.1). */
   private waitingSince = 0;
@@ -279,8 +265,7 @@ export class SmtpSession implements DataEvents {
       this.reply("452 4.3.1 Insufficient system storage, try again later");
       return;
     }
-    this.from = path.address;
-    this.declaredSize = declared;
+    this.tx = new Transaction(this, path.address, declared);
     this.state = State.Mail;
     this.reply("250 2.1.0 Sender ok");
   }
@@ -295,7 +280,8 @@ export class SmtpSession implements DataEvents {
       this.reply("555 5.5.4 RCPT parameters are not supported");
       return;
     }
-    if (this.rcptCount >= this.server.config.limits.maxRecipients) {
+    const tx = this.tx as Transaction;
+    if (tx.rcptCount >= this.server.config.limits.maxRecipients) {
       this.reply("452 4.5.3 Too many recipients");
       return;
     }
@@ -306,15 +292,15 @@ export class SmtpSession implements DataEvents {
     }
     const usage = this.server.mailbox.card.usage(rcpt.user);
     const quota = this.server.config.limits.mailboxQuotaBytes;
-    if (usage >= quota || usage + this.declaredSize > quota) {
+    if (usage >= quota || usage + tx.declaredSize > quota) {
       this.reply("452 4.2.2 Mailbox full, try again later");
       return;
     }
-    this.rcptCount++;
+    tx.rcptCount++;
     let known = false;
-    for (let i = 0; i < this.users.length; i++) if (this.users[i] === rcpt.user) known = true;
-    if (!known) this.users.push(rcpt.user);
-    if (this.firstAddress.length === 0) this.firstAddress = path.address;
+    for (let i = 0; i < tx.users.length; i++) if (tx.users[i] === rcpt.user) known = true;
+    if (!known) tx.users.push(rcpt.user);
+    if (tx.firstAddress.length === 0) tx.firstAddress = path.address;
     this.state = State.Rcpt;
     this.reply("250 2.1.5 Recipient ok");
   }
@@ -324,7 +310,7 @@ export class SmtpSession implements DataEvents {
       this.reply("501 5.5.4 DATA takes no arguments");
       return;
     }
-    if (this.cardTooFull(this.declaredSize)) {
+    if (this.cardTooFull((this.tx as Transaction).declaredSize)) {
       this.reply("452 4.3.1 Insufficient system storage, try again later");
       return;
     }
@@ -361,16 +347,13 @@ export class SmtpSession implements DataEvents {
       }
       return;
     }
-    this.incoming = incoming;
-    this.room = this.roomForMessage();
-    this.tooBig = false;
-    this.overQuota = false;
-    this.storageFailed = false;
-    this.storing = true;
-    // The session itself takes the reader's events: one call fewer per chunk than a closure.
-    this.reader = new DataReader(this, this.server.hal.findBareLF);
+    const tx = this.tx as Transaction;
+    tx.incoming = incoming;
+    tx.room = this.roomForMessage();
+    // The transaction itself takes the reader's events: one call fewer per chunk than a closure.
+    this.reader = new DataReader(tx, this.server.hal.findBareLF);
     this.state = State.Data;
-    this.onBody(this.traceHeaders(incoming.seq));
+    tx.onBody(this.traceHeaders(tx, incoming.seq));
     this.reply("354 End data with <CR><LF>.<CR><LF>");
     this.releaseHeld();
   }
@@ -425,63 +408,47 @@ export class SmtpSession implements DataEvents {
 
   // ---- DATA ----
 
-  private traceHeaders(seq: number): string {
+  private traceHeaders(tx: Transaction, seq: number): string {
     const config = this.server.config;
     // RFC 5321 4.4: "from" Domain "(" TCP-info ")", TCP-info an address-literal (4.1.3; no reverse lookup here).
     const peer = this.peer;
     let received = "Received: from " + headerSafe(this.helo) +
       (peer ? " ([" + (peer.indexOf(":") >= 0 ? "IPv6:" : "") + peer + "])" : "") + "\r\n\tby " + config.hostname + " (letterbox) with " +
       (this.esmtp ? "ESMTP" : "SMTP") + " id " + hex(seq, 8);
-    if (this.rcptCount === 1) received += "\r\n\tfor <" + this.firstAddress + ">";
-    return "Return-Path: <" + this.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";
-  }
-
-  /** DataEvents: a slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
-  onBody(data: string): void {
-    if (!this.storing) return;
-    const incoming = this.incoming as Delivery;
-    if (incoming.bytes + data.length > this.room) {
-      this.overRoom(incoming.bytes + data.length);
-      return;
-    }
-    try {
-      incoming.write(data);
-    } catch (e) {
-      this.server.hal.log("smtp: write failed: " + e);
-      this.storageFailed = true;
-      this.storing = false;
-    }
+    if (tx.rcptCount === 1) received += "\r\n\tfor <" + tx.firstAddress + ">";
+    return "Return-Path: <" + tx.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";
   }
 
   /** Over the room left at DATA: too big, or a recipient's quota is passed now (the reply comes after the end marker). */
-  private overRoom(bytes: number): void {
-    if (bytes > this.server.config.limits.maxMessageBytes) this.tooBig = true;
-    else if (this.exceedsQuota(bytes)) this.overQuota = true;
-    if (this.tooBig || this.overQuota) this.storing = false;
-    else this.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
+  overRoom(bytes: number): void {
+    const tx = this.tx as Transaction;
+    if (bytes > this.server.config.limits.maxMessageBytes) tx.failed = Failure.TooBig;
+    else if (this.exceedsQuota(bytes)) tx.failed = Failure.OverQuota;
+    else tx.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
   }
 
   /** The end marker arrived (the reader's push returned): commits or refuses the message and answers. */
   private endData(): void {
-    const incoming = this.incoming as Delivery;
+    const tx = this.tx as Transaction;
+    const incoming = tx.incoming as Delivery;
     this.reader = undefined;
     let answer: string;
-    if (this.tooBig) {
+    if (tx.failed === Failure.TooBig) {
       answer = "552 5.3.4 Message size exceeds the limit of " + decimal(this.server.config.limits.maxMessageBytes) + " octets";
-    } else if (this.overQuota) {
+    } else if (tx.failed === Failure.OverQuota) {
       answer = "552 5.2.2 Mailbox full";
-    } else if (this.storageFailed) {
+    } else if (tx.failed === Failure.Storage) {
       answer = "452 4.3.1 Insufficient storage, message not accepted";
     } else {
       answer = "";
     }
     if (answer.length === 0) {
       try {
-        incoming.commit(this.users, this.server.hal.now());
+        incoming.commit(tx.users, this.server.hal.now());
         answer = "250 2.0.0 Ok: queued as " + hex(incoming.seq, 8);
         // The client's name is whatever it sent (CR, controls, 8-bit bytes): escaped, it cannot forge a log line.
         this.server.hal.log("smtp: delivered " + hex(incoming.seq, 8) + " (" + decimal(incoming.bytes) + " bytes) to " +
-          this.users.join(", ") + " from " + printable(this.helo, 64) + (this.peer ? " [" + this.peer + "]" : ""));
+          tx.users.join(", ") + " from " + printable(this.helo, 64) + (this.peer ? " [" + this.peer + "]" : ""));
       } catch (e) {
         this.server.hal.log("smtp: commit failed: " + e);
         incoming.abort();
@@ -490,7 +457,7 @@ export class SmtpSession implements DataEvents {
     } else {
       incoming.abort();
     }
-    this.incoming = undefined;
+    tx.incoming = undefined;
     this.resetTransaction();
     this.state = State.Idle;
     // A write or commit that failed because the card went away: say so, and close.
@@ -504,38 +471,88 @@ export class SmtpSession implements DataEvents {
    * looks at the quotas again (overRoom).
    */
   private roomForMessage(): number {
+    const users = (this.tx as Transaction).users;
     let room = this.server.config.limits.maxMessageBytes;
     const quota = this.server.config.limits.mailboxQuotaBytes;
-    for (let i = 0; i < this.users.length; i++) {
-      const left = quota - this.server.mailbox.card.usage(this.users[i]);
+    for (let i = 0; i < users.length; i++) {
+      const left = quota - this.server.mailbox.card.usage(users[i]);
       if (left < room) room = left;
     }
     return room;
   }
 
   private exceedsQuota(bytes: number): boolean {
+    const users = (this.tx as Transaction).users;
     const quota = this.server.config.limits.mailboxQuotaBytes;
-    for (let i = 0; i < this.users.length; i++) {
-      if (this.server.mailbox.card.usage(this.users[i]) + bytes > quota) return true;
+    for (let i = 0; i < users.length; i++) {
+      if (this.server.mailbox.card.usage(users[i]) + bytes > quota) return true;
     }
     return false;
   }
 
   private abortMessage(): void {
-    if (this.incoming !== undefined) {
-      this.incoming.abort();
-      this.incoming = undefined;
+    const tx = this.tx;
+    if (tx !== undefined && tx.incoming !== undefined) {
+      tx.incoming.abort();
+      tx.incoming = undefined;
     }
     this.reader = undefined;
   }
 
+  /** Ends the transaction, if any (RFC 5321 3.3: RSET, HELO/EHLO, the end of DATA). */
   private resetTransaction(): void {
     this.abortMessage();
-    this.from = "";
-    this.users = [];
-    this.rcptCount = 0;
-    this.firstAddress = "";
-    this.declaredSize = 0;
+    this.tx = undefined;
+  }
+}
+
+/** Why a message in DATA is no longer stored (the reply comes after the end marker). */
+const enum Failure {
+  None = 0,
+  TooBig = 1,
+  /** A recipient's quota was passed during DATA. */
+  OverQuota = 2,
+  /** A write to the card failed. */
+  Storage = 3,
+}
+
+/**
+ * One mail transaction (RFC 5321 3.3): the envelope from MAIL and RCPT,
+ * then in DATA the message being written. Made by MAIL, dropped by RSET,
+ * HELO/EHLO and the end of DATA, so nothing is reset field by field.
+ * In DATA it takes the reader's body slices itself (one call per chunk).
+ */
+class Transaction implements DataEvents {
+  /** Accepted recipients' user names (each once). */
+  users: string[] = [];
+  /** Recipients accepted (a user named twice counts twice): the RCPT limit, and Received's "for". */
+  rcptCount = 0;
+  /** The first recipient's address as given, for the Received header. */
+  firstAddress = "";
+  /** DATA: the message file being written. */
+  incoming: Delivery | undefined = undefined;
+  /** DATA: octets the message may still take before a limit is looked at again (roomForMessage). */
+  room = 0;
+  /** DATA: Failure.None while the body is stored. */
+  failed = Failure.None;
+
+  /** `from`: MAIL's reverse-path; `declaredSize`: its SIZE= (RFC 1870), 0 when not given. */
+  constructor(private session: SmtpSession, public from: string, public declaredSize: number) {}
+
+  /** DataEvents: a slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
+  onBody(data: string): void {
+    if (this.failed !== Failure.None) return;
+    const incoming = this.incoming as Delivery;
+    if (incoming.bytes + data.length > this.room) {
+      this.session.overRoom(incoming.bytes + data.length);
+      return;
+    }
+    try {
+      incoming.write(data);
+    } catch (e) {
+      this.session.server.hal.log("smtp: write failed: " + e);
+      this.failed = Failure.Storage;
+    }
   }
 }
 
