@@ -62,11 +62,6 @@ export function userIndex(config: Config, name: string): number {
   return -1;
 }
 
-function hasDomain(config: Config, domain: string): boolean {
-  for (let i = 0; i < config.domains.length; i++) if (config.domains[i] === domain) return true;
-  return false;
-}
-
 /** A login attempt, as a service received it. */
 export interface Credentials {
   /** The service, for log lines: "pop3". */
@@ -289,7 +284,7 @@ export class Mailbox {
     const typed = login.name;
     const lowered = lower(typed);
     const at = findLast(lowered, "@");
-    const i = at >= 0 && !hasDomain(config, lowered.substring(at + 1)) ? -1 : userIndex(config, at < 0 ? lowered : lowered.substring(0, at));
+    const i = at >= 0 && config.domains.indexOf(lowered.substring(at + 1)) < 0 ? -1 : userIndex(config, at < 0 ? lowered : lowered.substring(0, at));
     const user = i < 0 ? "" : config.users[i].name;
     const key = i < 0 ? lowered : user;
     const locked = this.lockedOut(key);
@@ -372,7 +367,7 @@ export class Mailbox {
     const config = this.config;
     // The absolute form "home.arpa." is the same domain.
     if (domain.charCodeAt(domain.length - 1) === 46) domain = domain.substring(0, domain.length - 1);
-    if (domain.length > 0 && !hasDomain(config, domain)) {
+    if (domain.length > 0 && config.domains.indexOf(domain) < 0) {
       return { kind: RouteKind.Refuse, user: "", reply: "550 5.7.1 Relaying denied: this box only receives mail for its own domains" };
     }
     let name = lower(local);
