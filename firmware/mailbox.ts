@@ -34,6 +34,21 @@ const FAIL_MEMORY_SECONDS = 300;
  * 2449 8.1.1) until its failures are forgotten. Other names are not affected.
  */
 export const LOCKOUT_FAILURES = 5;
+/**
+ * After this many recent failures from one client address, whatever the
+ * names, the address is locked out the same way. It catches a client
+ * guessing across many names, which the per-name counts cannot see (the
+ * records of names that are no user's are few and pushed out); four names'
+ * worth, so a household behind one address that mistypes does not reach it.
+ */
+export const CLIENT_LOCKOUT_FAILURES = 20;
+/**
+ * Failure records kept per client address (about 10 Espruino variables or
+ * 150 bytes of Lua heap each, none while nobody fails). When full, the one
+ * with the fewest failures goes, the oldest among equals: a client that
+ * changes address pushes out its own small records before a locked one.
+ */
+const MAX_CLIENT_RECORDS = 8;
 /** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
 const MAX_UNKNOWN_RECORDS = 8;
 const MAX_KEY = 64;
@@ -47,6 +62,16 @@ interface FailRecord {
   count: number;
   /** hal.now() of the last failure, in seconds. */
   last: number;
+}
+
+/** Seconds left while the record for `key` in `list` has `limit` recent failures or more, else 0. */
+function lockSeconds(list: FailRecord[], key: string, limit: number, now: number): number {
+  key = key.substring(0, MAX_KEY);
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i];
+    if (r.name === key && r.count >= limit && now - r.last <= FAIL_MEMORY_SECONDS) return FAIL_MEMORY_SECONDS - (now - r.last) + 1;
+  }
+  return 0;
 }
 
 /** Milliseconds to wait before answering the `count`th recent failed login of a name: doubling, up to the cap. */
@@ -84,6 +109,8 @@ export interface AuthResult {
   lockedSeconds: number;
   /** Refused: wait this many milliseconds (failDelay) before saying so. */
   delayMs: number;
+  /** lockedSeconds is the client address's lockout (CLIENT_LOCKOUT_FAILURES), not the name's. */
+  lockedClient?: boolean;
 }
 
 /** Where mail for an address goes (RFC 5321 4.1.1.3 RCPT). */
@@ -257,6 +284,8 @@ export class Mailbox {
   readonly card: Card;
   /** Recent failed logins by name, for the growing delay and the lockout. */
   failures: FailRecord[] = [];
+  /** Recent failed logins by client address (`name` holds the address), at most MAX_CLIENT_RECORDS. */
+  clients: FailRecord[] = [];
   /** @internal Exclusively open maildrops, keyed "u:" + user (no user name meets Object.prototype). */
   locks: { [key: string]: boolean } = {};
 
@@ -277,7 +306,10 @@ export class Mailbox {
    * user's, against the name as typed in lower case, and logged with the
    * client's address when `client` is given (never the secret); the fifth
    * failure logs the lockout too. A success forgets the user's failures.
-   * `client`: the client's IP address where the board can tell.
+   * `client`: the client's IP address where the board can tell. Failures
+   * count against it as well: CLIENT_LOCKOUT_FAILURES of them, whatever the
+   * names, lock the address out (logged; a success from it forgets them, as
+   * Dovecot's auth penalty does). Without it (Espruino) only names count.
    */
   authenticate(login: Credentials, client?: string): AuthResult {
     const config = this.config;
@@ -289,14 +321,21 @@ export class Mailbox {
     const key = i < 0 ? lowered : user;
     const locked = this.lockedOut(key);
     if (locked > 0) return { user: "", lockedSeconds: locked, delayMs: 0 };
+    const clients = this.clients;
+    if (client) {
+      const seconds = lockSeconds(clients, client, CLIENT_LOCKOUT_FAILURES, this.hal.now());
+      if (seconds > 0) return { user: "", lockedSeconds: seconds, delayMs: 0, lockedClient: true };
+    }
     if (i >= 0) {
       const password = config.users[i].password;
       if (login.challenge.length > 0 ? md5hex(login.challenge + password) === lower(login.secret) : password === login.secret) {
         for (let k = this.failures.length - 1; k >= 0; k--) if (this.failures[k].name === user) this.failures.splice(k, 1);
+        for (let k = clients.length - 1; k >= 0; k--) if (clients[k].name === client) clients.splice(k, 1);
         return { user: user, lockedSeconds: 0, delayMs: 0 };
       }
     }
     const count = this.recordFailure(key, i >= 0);
+    const clientCount = client ? this.recordClientFailure(client) : 0;
     const log = this.hal.log;
     log(
       login.service + ": " + login.method + " failed for \"" + printable(typed, LOG_NAME) + "\" (" + (i >= 0 ? "mailbox " + user : "no such user") +
@@ -307,6 +346,9 @@ export class Mailbox {
         login.service + ": " + (i >= 0 ? "mailbox " + user : "name \"" + printable(key, LOG_NAME) + "\"") +
           " locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(count) + " failed logins",
       );
+    }
+    if (clientCount === CLIENT_LOCKOUT_FAILURES) {
+      log(login.service + ": client [" + client + "] locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(clientCount) + " failed logins");
     }
     return { user: "", lockedSeconds: 0, delayMs: failDelay(count) };
   }
@@ -340,15 +382,39 @@ export class Mailbox {
     return record.count;
   }
 
+  /**
+   * Records a failed login from the client `address` and returns its recent
+   * failures, this one included. The table keeps MAX_CLIENT_RECORDS: a new
+   * address pushes out the record with the fewest failures (the oldest
+   * among equals); forgotten ones go first.
+   */
+  recordClientFailure(address: string): number {
+    address = address.substring(0, MAX_KEY);
+    const list = this.clients;
+    const now = this.hal.now();
+    let record: FailRecord | undefined = undefined;
+    let weakest = -1;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i];
+      if (now - r.last > FAIL_MEMORY_SECONDS) {
+        list.splice(i, 1);
+        if (weakest > i) weakest--;
+      } else if (r.name === address) record = r;
+      else if (weakest < 0 || r.count < list[weakest].count || (r.count === list[weakest].count && r.last <= list[weakest].last)) weakest = i;
+    }
+    if (record === undefined) {
+      if (list.length >= MAX_CLIENT_RECORDS) list.splice(weakest, 1);
+      record = { name: address, known: false, count: 0, last: now };
+      list.push(record);
+    }
+    record.count++;
+    record.last = now;
+    return record.count;
+  }
+
   /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
   lockedOut(name: string): number {
-    name = name.substring(0, MAX_KEY);
-    const now = this.hal.now();
-    for (let i = 0; i < this.failures.length; i++) {
-      const r = this.failures[i];
-      if (r.name === name && r.count >= LOCKOUT_FAILURES && now - r.last <= FAIL_MEMORY_SECONDS) return FAIL_MEMORY_SECONDS - (now - r.last) + 1;
-    }
-    return 0;
+    return lockSeconds(this.failures, name, LOCKOUT_FAILURES, this.hal.now());
   }
 
   // ---- routing ----

@@ -10,7 +10,7 @@ import type { Connection, ConnectionEvents, FileHandle, Hal, Timer } from "./hal
 import { LineFramer } from "./lines";
 import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
-import { Access, Flag, LOCKOUT_FAILURES, Mailbox, Maildrop } from "./mailbox";
+import { Access, CLIENT_LOCKOUT_FAILURES, Flag, LOCKOUT_FAILURES, Mailbox, Maildrop } from "./mailbox";
 import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
 import { find, trim, upper } from "./text";
 
@@ -244,8 +244,11 @@ export class Pop3Session {
     if (result.lockedSeconds > 0) {
       // The name is cut so the reply stays within RFC 2449's 512 octets.
       this.reply(
-        "-ERR [LOGIN-DELAY] " + decimal(LOCKOUT_FAILURES) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) +
-          " (wrong name or password): locked, try again in " + decimal(result.lockedSeconds) + " seconds",
+        "-ERR [LOGIN-DELAY] " +
+          (result.lockedClient
+            ? decimal(CLIENT_LOCKOUT_FAILURES) + " failed logins from your address"
+            : decimal(LOCKOUT_FAILURES) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) + " (wrong name or password)") +
+          ": locked, try again in " + decimal(result.lockedSeconds) + " seconds",
       );
       return;
     }
