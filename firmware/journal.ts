@@ -198,7 +198,6 @@ export class Journal {
     if (version > FORMAT_VERSION) this.newer = JOURNALS[index] + " is format " + decimal(version) + ", this build reads 1 to " + decimal(FORMAT_VERSION);
     return version >= 1 && version <= FORMAT_VERSION ? (first[2] as number) : -1;
   }
-
 }
 
 /**
