@@ -283,33 +283,56 @@ export class Console {
     }
   }
 
+  /**
+   * The operations of docs/SERIAL.md: their names, and at the same place in
+   * OPERATIONS the method that answers each (given the request map). A new
+   * operation is a name here, its method there. (One string of names: on
+   * Espruino every string kept costs variables for as long as the box runs.)
+   */
+  private static OPERATION_NAMES = "hello status prov.begin prov.data prov.commit users.list users.add users.passwd users.remove logs msgs.list msgs.read msgs.sum msgs.delete reboot";
+  private static OPERATIONS: ((this: Console, m: MsgMap) => Reply)[] = [
+    Console.prototype.hello,
+    Console.prototype.status,
+    Console.prototype.provisionBegin,
+    Console.prototype.provisionData,
+    Console.prototype.provisionCommit,
+    Console.prototype.listUsers,
+    Console.prototype.changeUser,
+    Console.prototype.changeUser,
+    Console.prototype.changeUser,
+    Console.prototype.logLines,
+    Console.prototype.listMessages,
+    Console.prototype.readMessage,
+    Console.prototype.sumMessage,
+    Console.prototype.deleteMail,
+    Console.prototype.canReboot,
+  ];
+
   private dispatch(op: string, m: MsgMap): Reply {
-    if (op === "hello") {
-      return ok({ protocol: PROTOCOL_VERSION, firmware: FIRMWARE_VERSION, runtime: this.hal.implementation, maxPayload: MAX_PAYLOAD });
-    }
-    if (op === "status") return this.status();
-    if (op === "prov.begin") return this.provisionBegin(m);
-    if (op === "prov.data") return this.provisionData(m);
-    if (op === "prov.commit") return this.provisionCommit();
-    if (op === "users.list") {
-      const names = this.userNames();
-      const orphans: MsgValue[] = [];
-      const owners = this.target.owners();
-      for (let i = 0; i < owners.length; i++) if (names.indexOf(owners[i]) < 0) orphans.push(owners[i]);
-      return ok({ users: names, orphans: orphans });
-    }
-    if (op === "msgs.delete") return this.deleteMail(m);
-    if (op === "users.add" || op === "users.passwd" || op === "users.remove") return this.changeUser(op, m);
-    if (op === "logs") {
-      const since = typeof m.since === "number" ? m.since : 0;
-      const part = this.log.since(since, MAX_PAYLOAD - 64);
-      return ok({ lines: part.lines, next: part.next, skipped: part.skipped });
-    }
-    if (op === "msgs.list") return this.listMessages(m);
-    if (op === "msgs.read") return this.readMessage(m);
-    if (op === "msgs.sum") return this.sumMessage(m);
-    if (op === "reboot") return this.hal.reboot ? ok({}) : fail(ERR_UNSUPPORTED, "this board cannot reboot");
-    return fail(ERR_UNKNOWN_OP, "unknown op " + op);
+    const i = op.indexOf(" ") < 0 ? Console.OPERATION_NAMES.split(" ").indexOf(op) : -1;
+    return i >= 0 ? Console.OPERATIONS[i].call(this, m) : fail(ERR_UNKNOWN_OP, "unknown op " + op);
+  }
+
+  private hello(): Reply {
+    return ok({ protocol: PROTOCOL_VERSION, firmware: FIRMWARE_VERSION, runtime: this.hal.implementation, maxPayload: MAX_PAYLOAD });
+  }
+
+  private listUsers(): Reply {
+    const names = this.userNames();
+    const orphans: MsgValue[] = [];
+    const owners = this.target.owners();
+    for (let i = 0; i < owners.length; i++) if (names.indexOf(owners[i]) < 0) orphans.push(owners[i]);
+    return ok({ users: names, orphans: orphans });
+  }
+
+  private logLines(m: MsgMap): Reply {
+    const since = typeof m.since === "number" ? m.since : 0;
+    const part = this.log.since(since, MAX_PAYLOAD - 64);
+    return ok({ lines: part.lines, next: part.next, skipped: part.skipped });
+  }
+
+  private canReboot(): Reply {
+    return this.hal.reboot ? ok({}) : fail(ERR_UNSUPPORTED, "this board cannot reboot");
   }
 
   private status(): Reply {
@@ -413,7 +436,9 @@ export class Console {
     return undefined;
   }
 
-  private changeUser(op: string, m: MsgMap): Reply {
+  /** users.add, users.passwd, users.remove (m.op). */
+  private changeUser(m: MsgMap): Reply {
+    const op = m.op;
     if (!validUserName(m.name)) return fail(ERR_INVALID, "user name: lower-case letters, digits, . _ -");
     const name = m.name as string;
     const old = this.settings.config.users;
@@ -428,13 +453,13 @@ export class Console {
       else if (op === "users.passwd") users.push({ name: name, password: m.password as string });
     }
     if (op === "users.add") users.push({ name: name, password: m.password as string });
-    const c = this.settings.config;
-    const next: Settings = {
-      config: { hostname: c.hostname, domains: c.domains, users: users, smtpPort: c.smtpPort, pop3Port: c.pop3Port, limits: c.limits },
-      wifi: this.settings.wifi,
-      sntpServer: this.settings.sntpServer,
-      timezone: this.settings.timezone,
-    };
+    // Every other field as it is: copied by key, so a field added to Config or Settings is never dropped here.
+    const config = {} as Config;
+    applyConfigInPlace(config, this.settings.config);
+    config.users = users;
+    const next = {} as Settings;
+    applyConfigInPlace(next as unknown as Config, this.settings as unknown as Config);
+    next.config = config;
     const err = this.commit(next);
     return err ? err : ok({ users: users.length });
   }
@@ -537,11 +562,10 @@ export function bootConsole(hal: Hal, fallback: Config): BootedConsole {
 /**
  * Puts `next` into effect in the configuration object the core already
  * holds, for cores that read users, domains and limits from it on every
- * use. Ports take effect at the next start.
+ * use: every field, by key (so a field added to Config is never dropped;
+ * the console copies Settings with it too). Ports and the services' on/off
+ * switches take effect at the next start.
  */
 export function applyConfigInPlace(live: Config, next: Config): void {
-  live.hostname = next.hostname;
-  live.domains = next.domains;
-  live.users = next.users;
-  live.limits = next.limits;
+  for (const key in next) (live as unknown as MsgMap)[key] = (next as unknown as MsgMap)[key];
 }
