@@ -112,16 +112,16 @@ async function runFloor(espruino: string, name: string, bytes: number): Promise<
 /** The bundle: one DATA of the message, then (with `retr`) one RETR of it. */
 async function runBundle(espruino: string, bytes: number, retr: boolean): Promise<number> {
   const config = testConfig({ maxMessageBytes: 30 * 1024 * 1024 });
-  config.smtpPort = await freePort();
-  config.pop3Port = await freePort();
+  config.services.smtp.port = await freePort();
+  config.services.pop3.port = await freePort();
   const blob = Buffer.from(encode(settingsToMap({ config })), "latin1").toString("base64");
   const script = `require("Storage").write("lbdefault.cfg", atob("${blob}"));\n` + fs.readFileSync(BUNDLE, "latin1");
   const { plain } = message(bytes);
   return instructions(espruino, script, async () => {
-    await waitForPort(config.smtpPort, START_MS);
-    const reply = await sendMail(config.smtpPort, "a@cpu.example", ["alice@example.org"], plain);
+    await waitForPort(config.services.smtp.port, START_MS);
+    const reply = await sendMail(config.services.smtp.port, "a@cpu.example", ["alice@example.org"], plain);
     if (!/^250/.test(reply)) throw new Error("DATA answered " + reply);
-    if (retr) await pop3Session(config.pop3Port, "alice", "wonderland", (p) => p.retr(1));
+    if (retr) await pop3Session(config.services.pop3.port, "alice", "wonderland", (p) => p.retr(1));
   });
 }
 

@@ -1,7 +1,7 @@
 /** What both sides of the bench share: the domain, the users, free ports, waiting for a listener. */
 import * as net from "node:net";
 import type { Config } from "../firmware/config";
-import { defaultLimits } from "../firmware/config";
+import { defaultLimits, defaultServices } from "../firmware/config";
 
 export interface BenchUser {
   name: string;
@@ -18,14 +18,14 @@ export const MAX_MESSAGE_BYTES = 12 * 1024 * 1024;
 export function letterboxConfig(): Config {
   const limits = defaultLimits();
   limits.maxMessageBytes = MAX_MESSAGE_BYTES;
-  limits.smtpSessions = 4;
-  limits.pop3Sessions = 4;
+  const services = defaultServices();
+  services.smtp.sessions = 4;
+  services.pop3.sessions = 4;
   return {
     hostname: `letterbox.${BENCH_DOMAIN}`,
     domains: [BENCH_DOMAIN],
     users: BENCH_USERS.map((u) => ({ name: u.name, password: u.password })),
-    smtpPort: 25,
-    pop3Port: 110,
+    services,
     limits,
   };
 }

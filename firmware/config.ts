@@ -6,17 +6,48 @@ export interface UserConfig {
   password: string;
 }
 
+/**
+ * One service's switch and limits (config.services[name]). Its sessions
+ * come out of the one socket budget (Limits.sockets) that every service
+ * shares.
+ */
+export interface ServiceConfig {
+  /** false: the service does not listen, and takes no socket. */
+  on: boolean;
+  port: number;
+  /** Sessions this service may hold at once (its own cap under the shared budget). */
+  sessions: number;
+  /**
+   * Sockets kept for this service alone: another service is refused rather
+   * than take them (SMTP's keep long-lived sessions of other services from
+   * locking incoming mail out). 0: none.
+   */
+  reserve: number;
+  /** Sessions one client address may hold at once; 0: no cap. Counted only where the board reports the address (Connection.peer). */
+  perClient: number;
+  /** Idle time before a session is dropped, in seconds. */
+  idleSeconds: number;
+}
+
+/** Every service's settings, by the service's name. */
+export interface Services {
+  smtp: ServiceConfig;
+  pop3: ServiceConfig;
+  [name: string]: ServiceConfig;
+}
+
 export interface Limits {
   /** Largest message accepted, in bytes (advertised as SIZE). */
   maxMessageBytes: number;
   /** Per-mailbox quota in bytes (below 2^31). */
   mailboxQuotaBytes: number;
   maxRecipients: number;
-  smtpSessions: number;
-  pop3Sessions: number;
-  /** Idle time before a session is dropped, in seconds. */
-  smtpIdleSeconds: number;
-  pop3IdleSeconds: number;
+  /**
+   * Sockets the box may use at once, listeners and sessions of every
+   * service (and, later, outbound connections) together. 10 is lwIP's on
+   * the ESP32 boards (docs/ARCHITECTURE.md, "One socket budget").
+   */
+  sockets: number;
 }
 
 export interface Config {
@@ -24,8 +55,7 @@ export interface Config {
   /** Domains the box receives mail for (lower case). */
   domains: string[];
   users: UserConfig[];
-  smtpPort: number;
-  pop3Port: number;
+  services: Services;
   limits: Limits;
 }
 
@@ -34,9 +64,15 @@ export function defaultLimits(): Limits {
     maxMessageBytes: 26214400, // 25 MiB
     mailboxQuotaBytes: 1073741824, // 1 GiB
     maxRecipients: 100,
-    smtpSessions: 4,
-    pop3Sessions: 3,
-    smtpIdleSeconds: 300, // RFC 5321 4.5.3.2.7
-    pop3IdleSeconds: 600, // RFC 1939 section 3
+    sockets: 10,
+  };
+}
+
+export function defaultServices(): Services {
+  return {
+    // RFC 5321 4.5.3.2.7: 5 minutes idle
+    smtp: { on: true, port: 25, sessions: 4, reserve: 2, perClient: 0, idleSeconds: 300 },
+    // RFC 1939 3: 10 minutes idle
+    pop3: { on: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
   };
 }

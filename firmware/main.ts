@@ -1,12 +1,14 @@
 /**
  * The core's entry point: startLetterbox(hal, config) opens the mailboxes
- * (mailbox.ts, over the store on the card), starts the SMTP and POP3
- * servers and the serial console. Boards and the simulator call it.
+ * (mailbox.ts, over the store on the card), starts every service of the list
+ * that is on (config.services) under one socket budget, and the serial
+ * console. Boards and the simulator call it.
  */
 import type { Config } from "./config";
 import { applyConfigInPlace, bootConsole, MessageInfo } from "./console";
 import type { FileHandle, Hal, Listener, Timer } from "./hal";
 import { Pop3Server } from "./pop3";
+import { Service, SocketBudget } from "./sessions";
 import { SmtpServer } from "./smtp";
 import { Access, Flag, Mailbox, type Maildrop } from "./mailbox";
 
@@ -15,6 +17,8 @@ export interface Letterbox {
   stop(): void;
   /** The card's store (mailbox.store), for tests and status. */
   store: Mailbox["store"];
+  /** Every service, on or off, in the order they start. */
+  services: Service[];
   smtp: SmtpServer;
   pop3: Pop3Server;
 }
@@ -32,22 +36,27 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   const config = booted.config;
   const mailbox = new Mailbox(hal, config);
   if (!mailbox.card.open()) hal.log("letterbox: the card is not usable yet; sessions will be refused until it is");
-  // Both servers read users, domains and limits from `config` on every use,
-  // so a provisioned configuration takes effect at once.
-  const smtp = new SmtpServer(hal, config, mailbox);
-  const pop3 = new Pop3Server(hal, config, mailbox);
-  const listeners: Listener[] = [
-    hal.listen({ port: config.smtpPort, onConnection: function (conn) { return smtp.accept(conn); } }),
-    hal.listen({ port: config.pop3Port, onConnection: function (conn) { return pop3.accept(conn); } }),
-  ];
+  // The services read users, domains and limits from `config` on every use,
+  // so a provisioned configuration takes effect at once (ports and the
+  // on/off switches at the next start).
+  const budget: SocketBudget = { config: config, listeners: 0, lists: [] };
+  const smtp = new SmtpServer(hal, config, mailbox, budget);
+  const pop3 = new Pop3Server(hal, config, mailbox, budget);
+  // A new service goes into this list (and config.services): nothing else here names one.
+  const services: Service[] = [smtp, pop3];
+  const listeners: Listener[] = [];
+  for (let i = 0; i < services.length; i++) {
+    if (!config.services[services[i].name].on) continue;
+    listeners.push(hal.listen({ port: services[i].port, onConnection: services[i].accept }));
+    budget.listeners++;
+  }
   // One timer for every session's idle check: boards have few timers to spare.
   let sweeper: Timer | undefined = undefined;
   let stopped = false;
   const sweep = function () {
     if (stopped) return;
     const now = hal.now();
-    smtp.sweep(now);
-    pop3.sweep(now);
+    for (let i = 0; i < services.length; i++) services[i].sweep(now);
     sweeper = hal.setTimer(SWEEP_MS, sweep);
   };
   sweeper = hal.setTimer(SWEEP_MS, sweep);
@@ -61,8 +70,8 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
     hal.setTimer(0, function () {
       retryPending = false;
       if (stopped) return;
-      smtp.retryWaiting(hal.now());
-      pop3.retryWaiting();
+      const now = hal.now();
+      for (let i = 0; i < services.length; i++) services[i].retryWaiting(now);
     });
   };
   const serialConsole = booted.attach({
@@ -106,6 +115,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   hal.log("letterbox: " + hal.implementation + " serving " + config.hostname);
   return {
     store: mailbox.store,
+    services: services,
     smtp: smtp,
     pop3: pop3,
     stop: function () {
@@ -113,8 +123,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
       if (sweeper !== undefined) sweeper.cancel();
       if (serialConsole) serialConsole.stop();
       for (let i = 0; i < listeners.length; i++) listeners[i].close();
-      smtp.sessions.closeAll();
-      pop3.sessions.closeAll();
+      for (let i = 0; i < services.length; i++) services[i].closeAll();
     },
   };
 }

@@ -11,7 +11,7 @@ import { LineFramer } from "./lines";
 import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
 import { Access, CLIENT_LOCKOUT_FAILURES, Flag, LOCKOUT_FAILURES, Mailbox, Maildrop } from "./mailbox";
-import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
+import { FILE_WAIT_SECONDS, HeldInput, Service, SessionList, SocketBudget } from "./sessions";
 import { find, trim, upper } from "./text";
 
 const MAX_COMMAND_LINE = 512;
@@ -32,25 +32,40 @@ type Verb = keyof typeof VERBS;
 /** The commands a state allows. */
 type StateTable = { [V in Verb]?: Handler };
 
-export class Pop3Server {
+export class Pop3Server implements Service {
+  name = "pop3";
+  /** Read at start: a new port takes effect at the next start. */
+  port: number;
   sessions: SessionList<Pop3Session>;
 
-  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox) {
-    this.sessions = new SessionList<Pop3Session>();
+  /** `budget`: the sockets shared with the other services (main.ts); a budget of its own when not given. */
+  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox, budget?: SocketBudget) {
+    this.sessions = new SessionList<Pop3Session>(this.name, budget || { config: config, listeners: 0, lists: [] });
+    this.port = config.services.pop3.port;
   }
 
-  accept(conn: Connection): ConnectionEvents {
+  /** An arrow bound to this server: main.ts hands it to hal.listen as it is (no closure of its own per service). */
+  accept = (conn: Connection): ConnectionEvents => {
     const session = new Pop3Session(this, conn);
-    return this.sessions.admit(session, this.config.limits.pop3Sessions, this.mailbox.card, {
-      ready: "+OK letterbox POP3 server ready " + session.timestamp,
-      busy: "-ERR [SYS/TEMP] Too many connections, try again later",
-      unavailable: "-ERR [SYS/TEMP] Mail storage unavailable, try again later",
-    });
+    if (!this.sessions.admit(session)) {
+      session.reply("-ERR [SYS/TEMP] Too many connections, try again later");
+      session.close();
+    } else if (!this.mailbox.card.available()) {
+      // The card is opened again on the way: a card put back in brings the service back.
+      this.sessions.remove(session);
+      session.reply("-ERR [SYS/TEMP] Mail storage unavailable, try again later");
+      session.close();
+    } else session.reply("+OK letterbox POP3 server ready " + session.timestamp);
+    return this.sessions.events(session);
+  };
+
+  closeAll(): void {
+    this.sessions.closeAll();
   }
 
   sweep(now: number): void {
     // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
-    this.sessions.sweep(now, this.config.limits.pop3IdleSeconds, "-ERR Idle for too long, closing connection");
+    this.sessions.sweep(now, this.config.services.pop3.idleSeconds, "-ERR Idle for too long, closing connection");
     this.retryWaiting();
   }
 

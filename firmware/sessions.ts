@@ -1,10 +1,10 @@
 /**
- * What the SMTP and POP3 servers share: admitting a connection (session cap,
- * usable card), the idle sweep, and the list of open sessions.
+ * What every service shares: the one socket budget, admitting a connection
+ * under it, the idle sweep, and the list of open sessions.
  */
-import type { ConnectionEvents } from "./hal";
+import type { Config } from "./config";
+import type { Connection, ConnectionEvents } from "./hal";
 import type { Sender } from "./sender";
-import type { Card } from "./mailbox";
 
 /**
  * How long a command waits for a free message file (SMTP DATA, POP3 RETR)
@@ -66,32 +66,79 @@ export interface Session {
   close(): void;
 }
 
-/** The answers a server gives when it admits or refuses a connection. */
-export interface Greetings {
-  ready: string;
-  busy: string;
-  unavailable: string;
+/**
+ * A service as main.ts runs it: one per file (smtp.ts, pop3.ts), its
+ * switch and limits in config.services[name].
+ */
+export interface Service {
+  /** Its key in config.services. */
+  name: string;
+  /** The port it listens on (config.services[name].port, read at start). */
+  port: number;
+  /** A connection arrived on its port: greet it or refuse it. Bound to the service (hal.listen calls it as it is). */
+  accept: (conn: Connection) => ConnectionEvents;
+  /** About once a second: drop idle sessions, retry waits. */
+  sweep(now: number): void;
+  /** A message file was freed: sessions waiting for one try again. */
+  retryWaiting(now: number): void;
+  /** Closes every session (the box stops). */
+  closeAll(): void;
 }
 
+/**
+ * The sockets every service draws from (Limits.sockets; lwIP's 10 on the
+ * ESP32 boards): the listeners of the services that are on, plus every
+ * open session of every service (SessionList.admit).
+ */
+export interface SocketBudget {
+  config: Config;
+  /** Sockets held by listeners. */
+  listeners: number;
+  /** Every service's sessions. */
+  lists: SessionList<Session>[];
+}
+
+/** One service's open sessions, admitted under the shared budget. */
 export class SessionList<S extends Session> {
   items: S[] = [];
 
+  /** `name`: the service's key in config.services. */
+  constructor(public name: string, public budget: SocketBudget) {
+    budget.lists.push(this as unknown as SessionList<Session>);
+  }
+
   /**
-   * Greets `session`, or refuses it when `cap` sessions are open or the card
-   * cannot be used (the store is reopened on the way: a card put back in
-   * brings the service back). Returns the connection's event handlers.
+   * Adds `session` when the budget and the service's caps allow; false
+   * when they do not (the caller refuses it). Neither the store nor the
+   * greeting is asked: the service answers.
    */
-  admit(session: S, cap: number, card: Card, greetings: Greetings): ConnectionEvents {
-    if (this.items.length >= cap) {
-      session.reply(greetings.busy);
-      session.close();
-    } else if (!card.available()) {
-      session.reply(greetings.unavailable);
-      session.close();
-    } else {
-      this.items.push(session);
-      session.reply(greetings.ready);
+  admit(session: S): boolean {
+    const budget = this.budget;
+    const services = budget.config.services;
+    const own = services[this.name];
+    if (this.items.length >= own.sessions) return false;
+    // Per client: one address cannot take every session of the service from the others.
+    const peer = session.sender.conn.peer;
+    if (own.perClient > 0 && peer !== undefined) {
+      let same = 0;
+      for (let i = 0; i < this.items.length; i++) if (this.items[i].sender.conn.peer === peer) same++;
+      if (same >= own.perClient) return false;
     }
+    // One socket must be left once the other services' reserves (less what they hold already) are set aside.
+    let free = budget.config.limits.sockets - budget.listeners;
+    for (let i = 0; i < budget.lists.length; i++) {
+      const other = budget.lists[i];
+      free -= other.items.length;
+      const held = other === (this as unknown as SessionList<Session>) ? 0 : services[other.name].reserve - other.items.length;
+      if (held > 0) free -= held;
+    }
+    if (free <= 0) return false;
+    this.items.push(session);
+    return true;
+  }
+
+  /** The connection's event handlers for `session`, admitted or refused: closing removes it. */
+  events(session: S): ConnectionEvents {
     const list = this;
     return {
       onData: function (data: string) {

@@ -8,7 +8,7 @@
  * mid-write leaves the old settings in force: a provisioning applies
  * completely or not at all.
  */
-import { Config, defaultLimits, Limits, UserConfig } from "./config";
+import { Config, defaultLimits, defaultServices, UserConfig } from "./config";
 import { adler32 } from "./frame";
 import type { InternalFlash } from "./hal";
 import { decode, encode, MsgMap, MsgValue } from "./msgpack";
@@ -46,12 +46,47 @@ function isText(v: MsgValue, maxLength: number): boolean {
   return typeof v === "string" && v.length > 0 && v.length <= maxLength;
 }
 
-const LIMIT_KEYS = ["maxMessageBytes", "mailboxQuotaBytes", "maxRecipients", "smtpSessions", "pop3Sessions", "smtpIdleSeconds", "pop3IdleSeconds"];
+/**
+ * The schema every field of `limits` and of each service is read, written
+ * and copied by is its default (config.ts): a field is read when its
+ * default has it, as a true/false where the default is one, else as a whole
+ * number from 0 to 2^31 - 1 (a port to 65535).
+ * So a field added to config.ts travels through flash, provisioning and the
+ * console with no other change. (The host checks the meaning; no tables
+ * here: on Espruino every object costs variables for as long as the box runs.)
+ */
+function readFields(given: MsgValue, defaults: MsgMap, into: MsgMap, where: string): string | undefined {
+  if (given === undefined || given === null) return undefined;
+  // (Lua cannot tell an empty map from an empty list: an empty list is taken for an empty map.)
+  if (typeof given !== "object" || (Array.isArray(given) && given.length > 0)) return where + ": not a map";
+  const keys: string[] = [];
+  for (const key in defaults) keys.push(key);
+  keys.sort(); // the first error named is the same on every runtime
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const v = (given as MsgMap)[key];
+    if (v === undefined || v === null) continue;
+    const d = defaults[key];
+    if (typeof d === "boolean" ? typeof v !== "boolean" : !isInt(v, 0, key === "port" ? 65535 : 2147483647)) {
+      return where + "." + key + (typeof d === "boolean" ? ": not true or false" : ": not a whole number in range");
+    }
+    into[key] = v;
+  }
+  return undefined;
+}
+
+/** Every field of `from` its defaults name. */
+function writeFields(from: MsgMap, defaults: MsgMap): MsgMap {
+  const out: MsgMap = {};
+  for (const key in defaults) out[key] = from[key];
+  return out;
+}
 
 /**
  * Checks the shape of settings received or read back (the host validated
  * the meaning already); returns an error message naming the field, or the
- * settings.
+ * settings. Reads the settings of firmware before services were a list too;
+ * where both are given, `services` wins.
  */
 export function parseSettings(value: MsgValue): Settings | string {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "settings: not a map";
@@ -77,29 +112,36 @@ export function parseSettings(value: MsgValue): Settings | string {
     }
     userList.push({ name: user.name as string, password: user.password as string });
   }
-  const smtpPort = m.smtpPort === undefined || m.smtpPort === null ? 25 : m.smtpPort;
-  const pop3Port = m.pop3Port === undefined || m.pop3Port === null ? 110 : m.pop3Port;
-  if (!isInt(smtpPort, 1, 65535) || !isInt(pop3Port, 1, 65535)) return "ports: not port numbers";
-  const limits: Limits = defaultLimits();
-  if (m.limits !== undefined && m.limits !== null) {
-    if (typeof m.limits !== "object" || Array.isArray(m.limits)) return "limits: not a map";
-    const given = m.limits as MsgMap;
-    for (let i = 0; i < LIMIT_KEYS.length; i++) {
-      const v = given[LIMIT_KEYS[i]];
-      if (v === undefined || v === null) continue;
-      if (!isInt(v, 1, 2147483647)) return "limits." + LIMIT_KEYS[i] + ": not a positive integer";
-      (limits as unknown as MsgMap)[LIMIT_KEYS[i]] = v;
+  const limits = defaultLimits();
+  const services = defaultServices();
+  let err = readFields(m.limits, defaultLimits() as unknown as MsgMap, limits as unknown as MsgMap, "limits");
+  if (err) return err;
+  if (m.services !== undefined && m.services !== null && (typeof m.services !== "object" || (Array.isArray(m.services) && m.services.length > 0))) return "services: not a map";
+  const given = m.services as MsgMap | undefined;
+  const old = m.limits as MsgMap | undefined;
+  const names: string[] = [];
+  for (const name in services) names.push(name);
+  names.sort(); // the first error named is the same on every runtime
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const service = services[name] as unknown as MsgMap;
+    // Settings from before services were a list (firmware 0.1.0, on boards
+    // provisioned then): smtpPort, pop3Port at the top, limits.smtpSessions,
+    // pop3Sessions, smtpIdleSeconds, pop3IdleSeconds become that service's
+    // port, session cap and idle time (README, "Settings from before
+    // services were a list"). Where `services` gives a field too, it wins.
+    const before: MsgMap = { port: m[name + "Port"] };
+    if (old && typeof old === "object") {
+      before.sessions = old[name + "Sessions"];
+      before.idleSeconds = old[name + "IdleSeconds"];
     }
+    // A service's defaults are its schema.
+    err = readFields(before, service, service, name + " (" + name + "Port, limits." + name + "Sessions or " + name + "IdleSeconds)");
+    if (!err && given) err = readFields(given[name], service, service, "services." + name);
+    if (err) return err;
   }
   const settings: Settings = {
-    config: {
-      hostname: m.hostname as string,
-      domains: domainList,
-      users: userList,
-      smtpPort: smtpPort as number,
-      pop3Port: pop3Port as number,
-      limits: limits,
-    },
+    config: { hostname: m.hostname as string, domains: domainList, users: userList, services: services, limits: limits },
   };
   if (m.wifi !== undefined && m.wifi !== null) {
     const w = m.wifi as MsgMap;
@@ -119,21 +161,20 @@ export function parseSettings(value: MsgValue): Settings | string {
   return settings;
 }
 
-/** The wire and flash form: the same flat map as the host's config file. */
+/** The wire and flash form: the same map as the host's config file, every field by the schema. */
 export function settingsToMap(s: Settings): MsgMap {
   const users: MsgValue[] = [];
   for (let i = 0; i < s.config.users.length; i++) {
     users.push({ name: s.config.users[i].name, password: s.config.users[i].password });
   }
-  const limits: MsgMap = {};
-  for (let i = 0; i < LIMIT_KEYS.length; i++) limits[LIMIT_KEYS[i]] = (s.config.limits as unknown as MsgMap)[LIMIT_KEYS[i]];
+  const services: MsgMap = {};
+  for (const name in s.config.services) services[name] = writeFields(s.config.services[name] as unknown as MsgMap, s.config.services[name] as unknown as MsgMap);
   const map: MsgMap = {
     hostname: s.config.hostname,
     domains: s.config.domains.slice(0),
     users: users,
-    smtpPort: s.config.smtpPort,
-    pop3Port: s.config.pop3Port,
-    limits: limits,
+    services: services,
+    limits: writeFields(s.config.limits as unknown as MsgMap, defaultLimits() as unknown as MsgMap),
   };
   if (s.wifi) map.wifi = { ssid: s.wifi.ssid, password: s.wifi.password };
   if (s.sntpServer !== undefined) map.sntpServer = s.sntpServer;

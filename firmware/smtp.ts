@@ -17,7 +17,7 @@ import { DataEvents, DataReader, LineFramer } from "./lines";
 import { decimal, hex, parseDecimal } from "./num";
 import { Sender } from "./sender";
 import { type Delivery, type Mailbox, RouteKind } from "./mailbox";
-import { FILE_WAIT_SECONDS, HeldInput, SessionList } from "./sessions";
+import { FILE_WAIT_SECONDS, HeldInput, Service, SessionList, SocketBudget } from "./sessions";
 import { headerSafe, printable, trim, upper } from "./text";
 
 /**
@@ -54,26 +54,42 @@ type Verb = keyof typeof VERBS;
 type StateTable = { [V in Verb]?: Handler };
 
 /** Shared by every SMTP session of one box. */
-export class SmtpServer {
+export class SmtpServer implements Service {
+  name = "smtp";
+  /** Read at start: a new port takes effect at the next start. */
+  port: number;
   sessions: SessionList<SmtpSession>;
 
-  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox) {
-    this.sessions = new SessionList<SmtpSession>();
+  /** `budget`: the sockets shared with the other services (main.ts); a budget of its own when not given. */
+  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox, budget?: SocketBudget) {
+    this.sessions = new SessionList<SmtpSession>(this.name, budget || { config: config, listeners: 0, lists: [] });
+    this.port = config.services.smtp.port;
   }
 
-  accept(conn: Connection): ConnectionEvents {
+  /** An arrow bound to this server: main.ts hands it to hal.listen as it is (no closure of its own per service). */
+  accept = (conn: Connection): ConnectionEvents => {
     const host = this.config.hostname;
-    return this.sessions.admit(new SmtpSession(this, conn), this.config.limits.smtpSessions, this.mailbox.card, {
-      ready: "220 " + host + " ESMTP letterbox ready",
-      busy: "421 4.7.0 " + host + " Too many connections, try again later",
-      unavailable: "421 4.3.0 " + host + " Mail storage unavailable, try again later",
-    });
+    const session = new SmtpSession(this, conn);
+    if (!this.sessions.admit(session)) {
+      session.reply("421 4.7.0 " + host + " Too many connections, try again later");
+      session.close();
+    } else if (!this.mailbox.card.available()) {
+      // The card is opened again on the way: a card put back in brings the service back.
+      this.sessions.remove(session);
+      session.reply("421 4.3.0 " + host + " Mail storage unavailable, try again later");
+      session.close();
+    } else session.reply("220 " + host + " ESMTP letterbox ready");
+    return this.sessions.events(session);
+  };
+
+  closeAll(): void {
+    this.sessions.closeAll();
   }
 
   /** Drops sessions idle for longer than the limit (called about once a second). */
   sweep(now: number): void {
     const farewell = "421 4.4.2 " + this.config.hostname + " Idle for too long, closing connection";
-    this.sessions.sweep(now, this.config.limits.smtpIdleSeconds, farewell);
+    this.sessions.sweep(now, this.config.services.smtp.idleSeconds, farewell);
     this.retryWaiting(now);
   }
 

@@ -5,11 +5,27 @@
  */
 import * as fs from "node:fs";
 import Ajv, { ErrorObject } from "ajv";
-import { Config, defaultLimits, Limits } from "../firmware/config";
+import { Config, Limits, ServiceConfig } from "../firmware/config";
+import { parseSettings, settingsToMap } from "../firmware/settings";
 
 const USER_NAME = "^[a-z0-9][a-z0-9._-]{0,31}$";
 const DOMAIN = "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$";
 const INT31 = { type: "integer", minimum: 1, maximum: 2147483647 };
+
+/** One service's switch and limits (firmware/config.ts ServiceConfig). */
+const SERVICE = {
+  type: "object",
+  additionalProperties: false,
+  allowed: "an object with some of on, port, sessions, reserve, perClient, idleSeconds",
+  properties: {
+    on: { type: "boolean", allowed: "true (the service listens) or false (it does not)" },
+    port: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
+    sessions: { type: "integer", minimum: 1, maximum: 16, allowed: "a whole number from 1 to 16" },
+    reserve: { type: "integer", minimum: 0, maximum: 16, allowed: "a whole number of sockets from 0 to 16" },
+    perClient: { type: "integer", minimum: 0, maximum: 16, allowed: "a whole number from 0 (no cap) to 16" },
+    idleSeconds: { type: "integer", minimum: 1, maximum: 3600, allowed: "a whole number of seconds from 1 to 3600" },
+  },
+};
 
 /**
  * The schema. `allowed` (our own keyword, ignored by ajv) is what a person
@@ -48,16 +64,25 @@ export const configSchema = {
         },
       },
     },
+    services: {
+      type: "object",
+      additionalProperties: false,
+      allowed: "an object with smtp and pop3, each with some of on, port, sessions, reserve, perClient, idleSeconds",
+      properties: { smtp: SERVICE, pop3: SERVICE },
+    },
+    // The settings from before services were a list: services.smtp.port and services.pop3.port.
     smtpPort: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
     pop3Port: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
     limits: {
       type: "object",
       additionalProperties: false,
-      allowed: "an object with some of maxMessageBytes, mailboxQuotaBytes, maxRecipients, smtpSessions, pop3Sessions, smtpIdleSeconds, pop3IdleSeconds",
+      allowed: "an object with some of maxMessageBytes, mailboxQuotaBytes, maxRecipients, sockets (and, as before, smtpSessions, pop3Sessions, smtpIdleSeconds, pop3IdleSeconds)",
       properties: {
         maxMessageBytes: { ...INT31, allowed: "a whole number of bytes from 1 to 2147483647" },
         mailboxQuotaBytes: { ...INT31, allowed: "a whole number of bytes from 1 to 2147483647" },
         maxRecipients: { type: "integer", minimum: 1, maximum: 1000, allowed: "a whole number from 1 to 1000" },
+        sockets: { type: "integer", minimum: 3, maximum: 16, allowed: "a whole number of sockets from 3 to 16 (lwIP's is 10 on the ESP32 boards)" },
+        // As before services were a list: services.smtp/pop3.sessions and idleSeconds.
         smtpSessions: { type: "integer", minimum: 1, maximum: 8, allowed: "a whole number from 1 to 8" },
         pop3Sessions: { type: "integer", minimum: 1, maximum: 8, allowed: "a whole number from 1 to 8" },
         smtpIdleSeconds: { type: "integer", minimum: 1, maximum: 3600, allowed: "a whole number of seconds from 1 to 3600" },
@@ -156,9 +181,10 @@ export interface ConfigFile {
   hostname: string;
   domains: string[];
   users: { name: string; password: string }[];
+  services?: { smtp?: Partial<ServiceConfig>; pop3?: Partial<ServiceConfig> };
   smtpPort?: number;
   pop3Port?: number;
-  limits?: Partial<Limits>;
+  limits?: Partial<Limits> & { smtpSessions?: number; pop3Sessions?: number; smtpIdleSeconds?: number; pop3IdleSeconds?: number };
   wifi?: { ssid: string; password?: string };
   sntpServer?: string;
   timezone?: string;
@@ -175,6 +201,16 @@ export function validateConfig(value: unknown): ConfigFile {
     if (seen.has(u.name)) problems.push(`users #${i + 1}: the name "${u.name}" appears twice (each user once)`);
     seen.add(u.name);
   });
+  if (!problems.length) {
+    // Every listener and every reserve is a socket: leave at least one for the sessions of any service.
+    const config = toCoreConfig(file);
+    let taken = 0;
+    const names = Object.keys(config.services).filter((n) => config.services[n].on);
+    for (const n of names) taken += 1 + config.services[n].reserve;
+    if (taken >= config.limits.sockets) {
+      problems.push(`services: ${names.length} listeners and reserves of ${taken - names.length} take ${taken} of the ${config.limits.sockets} sockets (limits.sockets): leave at least one for the sessions`);
+    }
+  }
   if (typeof file?.timezone === "string" && file.timezone !== "" && !knownTimeZone(file.timezone)) {
     problems.push(`timezone: "${file.timezone}" is not a time zone Node knows (an IANA name such as Europe/Berlin or UTC)`);
   }
@@ -232,37 +268,25 @@ export function loadConfigFile(path: string): ConfigFile {
   return validateConfig(value);
 }
 
-/** The core's view of a validated config file. */
+/** The core's view of a validated config file, read as the board reads settings (firmware/settings.ts; old keys included). */
 export function toCoreConfig(file: ConfigFile): Config {
-  const limits = defaultLimits();
-  const given = file.limits || {};
-  for (const key of Object.keys(given) as (keyof Limits)[]) {
-    const v = given[key];
-    if (v !== undefined) limits[key] = v;
-  }
-  return {
+  const parsed = parseSettings({
+    ...(file as unknown as Record<string, never>),
     hostname: file.hostname.toLowerCase(),
     domains: file.domains.map((d) => d.toLowerCase()),
-    users: file.users.map((u) => ({ name: u.name, password: u.password })),
-    smtpPort: file.smtpPort || 25,
-    pop3Port: file.pop3Port || 110,
-    limits,
-  };
+  });
+  if (typeof parsed === "string") throw new ConfigError([parsed]);
+  return parsed.config;
 }
 
 /**
- * What `letterbox provision` sends: the flat map the device keeps in internal
- * flash (firmware/settings.ts), defaults filled in.
+ * What `letterbox provision` sends: the map the device keeps in internal
+ * flash (firmware/settings.ts), defaults filled in, every field by the
+ * firmware's schema.
  */
 export function toSettingsMap(file: ConfigFile): Record<string, unknown> {
-  const config = toCoreConfig(file);
   return {
-    hostname: config.hostname,
-    domains: config.domains,
-    users: config.users,
-    smtpPort: config.smtpPort,
-    pop3Port: config.pop3Port,
-    limits: config.limits,
+    ...settingsToMap({ config: toCoreConfig(file) }),
     wifi: file.wifi ? { ssid: file.wifi.ssid, password: file.wifi.password || "" } : undefined,
     sntpServer: file.sntpServer,
     timezone: file.timezone,

@@ -75,7 +75,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
 async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "tookOver">> {
   const card = options.card || new SimCard({ dir: options.dataDir });
-  const config: Config = { ...options.config, smtpPort: SMTP_PORT, pop3Port: POP3_PORT };
+  // The device's ports (25, 110), which portMap maps to host ports.
+  const services = structuredClone(options.config.services);
+  services.smtp.port = SMTP_PORT;
+  services.pop3.port = POP3_PORT;
+  const config: Config = { ...options.config, services };
   const flash = new SimFlash(options.flashDir);
   const stored = loadSettings(flash);
   const log = options.log || (() => {});

@@ -11,7 +11,7 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { defaultLimits } from "../firmware/config";
+import { defaultServices } from "../firmware/config";
 import { SimCard } from "../sim/card";
 import { EspruinoBox, espruinoRuntime } from "../sim/espruino-runtime";
 import { DEFAULT_VARIABLES } from "../sim/espruino/board";
@@ -24,7 +24,9 @@ function body(bytes: number): Buffer {
 }
 
 test("every session the limits allow, open at once and as busy as the card lets them be, stays within the board's variables; write buffers paced by drain", async (t) => {
-  const limits = defaultLimits();
+  // The default session caps (SMTP 4, POP3 3): under the default 10-socket budget with 2 listeners, all of them fit.
+  const services = defaultServices();
+  const limits = { smtpSessions: services.smtp.sessions, pop3Sessions: services.pop3.sessions };
   const config = testConfig({ smtpSessions: limits.smtpSessions, pop3Sessions: limits.pop3Sessions, maxMessageBytes: 9 * 1024 * 1024 });
   const box = (await espruinoRuntime.start({
     config,

@@ -40,7 +40,7 @@ describe("a few hundred connections leave the Lua heap flat (lua runtime, fault 
   let box: LuaRunningBox;
   before(async () => {
     box = await startLuaBox({
-      config: { ...testConfig(), smtpPort: SMTP_PORT, pop3Port: POP3_PORT },
+      config: testConfig(),
       card: new SimCard({ dir: tempDir("lualeak") }),
       portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
       bindHost: "127.0.0.1",

@@ -6,7 +6,7 @@
  * once the interface has an address.
  */
 import type { Config } from "../../firmware/config";
-import { defaultLimits } from "../../firmware/config";
+import { defaultLimits, defaultServices } from "../../firmware/config";
 import type { Storage } from "../../firmware/hal";
 import { startLetterbox } from "../../firmware/main";
 import { decode } from "../../firmware/msgpack";
@@ -32,7 +32,7 @@ function defaults(): Settings {
     if (typeof parsed !== "string") return parsed;
     console.log("letterbox: " + DEFAULTS_FILE + ": " + parsed);
   }
-  const config: Config = { hostname: "letterbox", domains: ["letterbox"], users: [], smtpPort: 25, pop3Port: 110, limits: defaultLimits() };
+  const config: Config = { hostname: "letterbox", domains: ["letterbox"], users: [], services: defaultServices(), limits: defaultLimits() };
   return { config: config };
 }
 

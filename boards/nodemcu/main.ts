@@ -4,8 +4,8 @@
  * card, read the provisioned settings from internal flash, join Wi-Fi, start.
  */
 import type { Config } from "../../firmware/config";
-import { defaultLimits } from "../../firmware/config";
-import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
+import { defaultLimits, defaultServices } from "../../firmware/config";
+import { Letterbox, startLetterbox } from "../../firmware/main";
 import { decode } from "../../firmware/msgpack";
 import { loadSettings, parseSettings, Settings } from "../../firmware/settings";
 import { cardMounter, nodemcuHal } from "./hal";
@@ -29,7 +29,7 @@ export interface BoardSettings {
 
 /** Until provisioned the box knows nobody: it takes no mail and no logins, only the console. */
 function unprovisioned(): Config {
-  return { hostname: "letterbox.local", domains: ["letterbox.local"], users: [], smtpPort: SMTP_PORT, pop3Port: POP3_PORT, limits: defaultLimits() };
+  return { hostname: "letterbox.local", domains: ["letterbox.local"], users: [], services: defaultServices(), limits: defaultLimits() };
 }
 
 /**

@@ -85,7 +85,9 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
   child.stderr!.on("data", (d) => (output += d.toString("latin1")));
   try {
     await waitForPort(TELNET, 10000);
-    const settings = { ...config, smtpPort: await freePort(), pop3Port: await freePort() };
+    const settings = { ...config, services: structuredClone(config.services) };
+    settings.services.smtp.port = await freePort();
+    settings.services.pop3.port = await freePort();
     const blob = Buffer.from(encode(settingsToMap({ config: settings })), "latin1").toString("base64");
     await consoleLine(`require("Storage").write("lbdefault.cfg", atob("${blob}"))`);
     try {
@@ -98,8 +100,8 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
       console.log(`# real Espruino: flashing again after: ${String(e)}`);
       await flashEspruino({ port: `tcp://127.0.0.1:${TELNET}` });
     }
-    await waitForPort(settings.smtpPort, 20000);
-    return { child, dir, smtp: settings.smtpPort, pop3: settings.pop3Port, output: () => output };
+    await waitForPort(settings.services.smtp.port, 20000);
+    return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, output: () => output };
   } catch (e) {
     // Never leave an interpreter holding the Telnet port for the next box.
     child.kill("SIGKILL");
