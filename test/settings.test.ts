@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import { defaultLimits, defaultServices } from "../firmware/config";
 import type { Config } from "../firmware/config";
 import { applyConfigInPlace } from "../firmware/console";
@@ -14,7 +15,7 @@ import { encode, MsgMap } from "../firmware/msgpack";
 import { loadSettings, parseSettings, saveSettings, Settings, settingsToMap, SLOT_NAMES } from "../firmware/settings";
 import { toCoreConfig, toSettingsMap, validateConfig } from "../host/config";
 import { SimFlash } from "../sim/flash";
-import { testConfig } from "./helpers/fixtures";
+import { ROOT, testConfig } from "./helpers/fixtures";
 
 /** What `letterbox provision` of firmware 0.1.0 sent and the board kept: ports at the top, session caps and idle times in limits. */
 export const OLD_SETTINGS: MsgMap = {
@@ -98,4 +99,27 @@ test("the host tool accepts the new shape and the old one, and says when reserve
   assert.equal((parseSettings(JSON.parse(JSON.stringify(sent))) as Settings).config.services.smtp.reserve, 3);
   assert.throws(() => validateConfig({ ...base, limits: { sockets: 4 }, services: { smtp: { reserve: 2 } } }), /leave at least one for the sessions/);
   assert.throws(() => validateConfig({ ...base, services: { imap: {} } }), /services/);
+});
+
+test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services were a list) reads as that build's settings mean now", () => {
+  const stored = loadSettings(new SimFlash(path.join(ROOT, "test/fixtures/card-v1/flash")));
+  assert.ok(stored, "the fixture's settings are read");
+  assert.deepEqual(stored.settings, {
+    config: {
+      hostname: "box.fixture.example",
+      domains: ["fixture.example"],
+      users: [
+        { name: "dave", password: "dave-pw-1" },
+        { name: "erin", password: "erin-pw-2" },
+        { name: "frank", password: "frank-pw-3" },
+      ],
+      // Its smtpPort 25, pop3Port 110 and limits.smtpSessions 3, pop3Sessions 3, smtpIdleSeconds 300, pop3IdleSeconds 600:
+      services: {
+        smtp: { on: true, port: 25, sessions: 3, reserve: 2, perClient: 0, idleSeconds: 300 },
+        pop3: { on: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+      },
+      limits: { maxMessageBytes: 20000, mailboxQuotaBytes: 1073741824, maxRecipients: 5, sockets: 10 },
+    },
+    timezone: "UTC",
+  });
 });
