@@ -45,7 +45,7 @@ export interface Limits {
   /**
    * Sockets the box may use at once, listeners and sessions of every
    * service (and, later, outbound connections) together. 10 is lwIP's on
-   * the ESP32 boards (docs/ARCHITECTURE.md, "One socket budget").
+   * the ESP32 boards (README, "Services and sockets", with the sources).
    */
   sockets: number;
 }

@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultLimits, defaultServices } from "../firmware/config";
 import type { Config } from "../firmware/config";
@@ -122,4 +123,13 @@ test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services we
     },
     timezone: "UTC",
   });
+});
+
+test("README's services block is the defaults the firmware runs with", () => {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const block = /```json\n\s*("limits": [^]*?)```/.exec(readme);
+  assert.ok(block, "README shows the services block");
+  const shown = JSON.parse("{" + block[1] + "}");
+  assert.deepEqual(shown.services, defaultServices());
+  assert.equal(shown.limits.sockets, defaultLimits().sockets);
 });
