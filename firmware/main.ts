@@ -17,8 +17,6 @@ export interface Letterbox {
   stop(): void;
   /** The card's store (mailbox.store), for tests and status. */
   store: Mailbox["store"];
-  /** Every service, on or off, in the order they start. */
-  services: Service[];
   smtp: SmtpServer;
   pop3: Pop3Server;
 }
@@ -115,7 +113,6 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   hal.log("letterbox: " + hal.implementation + " serving " + config.hostname);
   return {
     store: mailbox.store,
-    services: services,
     smtp: smtp,
     pop3: pop3,
     stop: function () {
