@@ -23,7 +23,7 @@ export interface ServiceConfig {
    * locking incoming mail out). 0: none.
    */
   reserve: number;
-  /** Sessions one client address may hold at once; 0: no cap. Counted only where the board reports the address (Connection.peer). */
+  /** Sessions one client address may hold at once; 0: no cap. Counted only where the board reports the address (Connection.remoteAddress). */
   perClient: number;
   /** Idle time before a session is dropped, in seconds. */
   idleSeconds: number;

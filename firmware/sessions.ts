@@ -118,10 +118,10 @@ export class SessionList<S extends Session> {
     const own = services[this.name];
     if (this.items.length >= own.sessions) return false;
     // Per client: one address cannot take every session of the service from the others.
-    const peer = session.sender.conn.peer;
+    const peer = session.sender.conn.remoteAddress;
     if (own.perClient > 0 && peer !== undefined) {
       let same = 0;
-      for (let i = 0; i < this.items.length; i++) if (this.items[i].sender.conn.peer === peer) same++;
+      for (let i = 0; i < this.items.length; i++) if (this.items[i].sender.conn.remoteAddress === peer) same++;
       if (same >= own.perClient) return false;
     }
     // One socket must be left once the other services' reserves (less what they hold already) are set aside.
