@@ -285,32 +285,32 @@ export class Console {
 
   /**
    * The operations of docs/SERIAL.md: their names, and at the same place in
-   * OPERATIONS the method that answers each (given the request map). A new
-   * operation is a name here, its method there. (One string of names: on
-   * Espruino every string kept costs variables for as long as the box runs.)
+   * the list the method that answers each (given the request map). A new
+   * operation is a name and its method here. Built per request, not kept: a
+   * table kept for the box's life costs RAM on both boards, and requests are few.
    */
-  private static OPERATION_NAMES = "hello status prov.begin prov.data prov.commit users.list users.add users.passwd users.remove logs msgs.list msgs.read msgs.sum msgs.delete reboot";
-  private static OPERATIONS: ((this: Console, m: MsgMap) => Reply)[] = [
-    Console.prototype.hello,
-    Console.prototype.status,
-    Console.prototype.provisionBegin,
-    Console.prototype.provisionData,
-    Console.prototype.provisionCommit,
-    Console.prototype.listUsers,
-    Console.prototype.changeUser,
-    Console.prototype.changeUser,
-    Console.prototype.changeUser,
-    Console.prototype.logLines,
-    Console.prototype.listMessages,
-    Console.prototype.readMessage,
-    Console.prototype.sumMessage,
-    Console.prototype.deleteMail,
-    Console.prototype.canReboot,
-  ];
-
   private dispatch(op: string, m: MsgMap): Reply {
-    const i = op.indexOf(" ") < 0 ? Console.OPERATION_NAMES.split(" ").indexOf(op) : -1;
-    return i >= 0 ? Console.OPERATIONS[i].call(this, m) : fail(ERR_UNKNOWN_OP, "unknown op " + op);
+    const names = "hello status prov.begin prov.data prov.commit users.list users.add users.passwd users.remove logs msgs.list msgs.read msgs.sum msgs.delete reboot";
+    const p = Console.prototype;
+    const run: ((this: Console, m: MsgMap) => Reply)[] = [
+      p.hello,
+      p.status,
+      p.provisionBegin,
+      p.provisionData,
+      p.provisionCommit,
+      p.listUsers,
+      p.changeUser,
+      p.changeUser,
+      p.changeUser,
+      p.logLines,
+      p.listMessages,
+      p.readMessage,
+      p.sumMessage,
+      p.deleteMail,
+      p.canReboot,
+    ];
+    const i = op.indexOf(" ") < 0 ? names.split(" ").indexOf(op) : -1;
+    return i >= 0 ? run[i].call(this, m) : fail(ERR_UNKNOWN_OP, "unknown op " + op);
   }
 
   private hello(): Reply {
