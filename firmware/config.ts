@@ -12,8 +12,12 @@ export interface UserConfig {
  * shares.
  */
 export interface ServiceConfig {
-  /** false: the service does not listen, and takes no socket. */
-  on: boolean;
+  /**
+   * false: the service does not listen, and takes no socket. Not `on`: every
+   * Espruino object answers `on` (Object.prototype.on, jswrap_object.c:809),
+   * so a map without the field would read as switched on there.
+   */
+  enabled: boolean;
   port: number;
   /** Sessions this service may hold at once (its own cap under the shared budget). */
   sessions: number;
@@ -71,8 +75,8 @@ export function defaultLimits(): Limits {
 export function defaultServices(): Services {
   return {
     // RFC 5321 4.5.3.2.7: 5 minutes idle
-    smtp: { on: true, port: 25, sessions: 4, reserve: 2, perClient: 0, idleSeconds: 300 },
+    smtp: { enabled: true, port: 25, sessions: 4, reserve: 2, perClient: 0, idleSeconds: 300 },
     // RFC 1939 3: 10 minutes idle
-    pop3: { on: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+    pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
   };
 }

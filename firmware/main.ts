@@ -44,7 +44,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   const services: Service[] = [smtp, pop3];
   const listeners: Listener[] = [];
   for (let i = 0; i < services.length; i++) {
-    if (!config.services[services[i].name].on) continue;
+    if (!config.services[services[i].name].enabled) continue;
     listeners.push(hal.listen({ port: services[i].port, onConnection: services[i].accept }));
     budget.listeners++;
   }

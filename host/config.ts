@@ -18,7 +18,7 @@ const SERVICE = {
   additionalProperties: false,
   allowed: "an object with some of on, port, sessions, reserve, perClient, idleSeconds",
   properties: {
-    on: { type: "boolean", allowed: "true (the service listens) or false (it does not)" },
+    enabled: { type: "boolean", allowed: "true (the service listens) or false (it does not)" },
     port: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
     sessions: { type: "integer", minimum: 1, maximum: 16, allowed: "a whole number from 1 to 16" },
     reserve: { type: "integer", minimum: 0, maximum: 16, allowed: "a whole number of sockets from 0 to 16" },
@@ -205,7 +205,7 @@ export function validateConfig(value: unknown): ConfigFile {
     // Every listener and every reserve is a socket: leave at least one for the sessions of any service.
     const config = toCoreConfig(file);
     let taken = 0;
-    const names = Object.keys(config.services).filter((n) => config.services[n].on);
+    const names = Object.keys(config.services).filter((n) => config.services[n].enabled);
     for (const n of names) taken += 1 + config.services[n].reserve;
     if (taken >= config.limits.sockets) {
       problems.push(`services: ${names.length} listeners and reserves of ${taken - names.length} take ${taken} of the ${config.limits.sockets} sockets (limits.sockets): leave at least one for the sessions`);

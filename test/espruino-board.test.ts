@@ -191,3 +191,24 @@ test("process.memory() prices what the program keeps alive", async () => {
   assert.equal(quick.total, 16383);
   await b.stop();
 });
+
+test("every object carries Espruino's event emitter (jswrap_object.c:809-1054), so a map read by key finds `on`", async () => {
+  const { board: b, logs } = board();
+  b.run(
+    `var m = {}; var o = {}; var got = [];
+     o.on("x", function (a, b) { got.push("on:" + a + b); });
+     o.prependListener("x", function (a) { got.push("first:" + a); });
+     o.emit("x", 1, 2);
+     got.push("emit returned");
+     setTimeout(function () {
+       var keys = []; for (var k in o) keys.push(k);
+       console.log(JSON.stringify([typeof m.on, typeof m.emit, typeof m.removeAllListeners, m.hasOwnProperty("on"), got, keys]));
+     }, 5);`,
+    "events.js",
+  );
+  await new Promise((r) => setTimeout(r, 40));
+  await b.stop();
+  assert.deepEqual(b.errors, []);
+  // emit queues the listeners (jsiQueueEvents, :994): they run after the code that emitted, prepended first.
+  assert.deepEqual(JSON.parse(logs[logs.length - 1]), ["function", "function", "function", false, ["emit returned", "first:1", "on:12"], []]);
+});

@@ -140,7 +140,7 @@ for (const runtime of RUNTIME_NAMES) {
 
     it("does not listen for a service that is off, and gives its socket to the others", async () => {
       const config = testConfig({ sockets: 4, smtpSessions: 4 });
-      config.services.pop3.on = false;
+      config.services.pop3.enabled = false;
       config.services.smtp.reserve = 0;
       const sim = await start(runtime, "off", config);
       const open: Conversation[] = [];

@@ -50,11 +50,11 @@ test("settings written before services were a list read as each service's port, 
 });
 
 test("where both shapes are given, services wins; a bad field is named", () => {
-  const both = parseSettings({ ...OLD_SETTINGS, services: { smtp: { sessions: 3, on: true }, pop3: { on: false } } }) as Settings;
+  const both = parseSettings({ ...OLD_SETTINGS, services: { smtp: { sessions: 3, enabled: true }, pop3: { enabled: false } } }) as Settings;
   assert.equal(both.config.services.smtp.sessions, 3);
   assert.equal(both.config.services.smtp.port, 2525, "a field services leaves out comes from the old settings");
-  assert.equal(both.config.services.pop3.on, false);
-  assert.equal(parseSettings({ ...OLD_SETTINGS, services: { pop3: { on: 1 } } }), "services.pop3.on: not true or false");
+  assert.equal(both.config.services.pop3.enabled, false);
+  assert.equal(parseSettings({ ...OLD_SETTINGS, services: { pop3: { enabled: 1 } } }), "services.pop3.enabled: not true or false");
   assert.equal(parseSettings({ ...OLD_SETTINGS, services: { smtp: { port: 70000 } } }), "services.smtp.port: not a whole number in range");
   assert.match(parseSettings({ ...OLD_SETTINGS, smtpPort: "25" }) as string, /^smtp .*\.port: not a whole number in range$/);
   assert.equal(parseSettings({ ...OLD_SETTINGS, limits: { sockets: -1 } }), "limits.sockets: not a whole number in range");
@@ -90,10 +90,10 @@ test("the host tool accepts the new shape and the old one, and says when reserve
   assert.equal(old.services.smtp.sessions, 2);
   assert.equal(old.services.pop3.idleSeconds, 90);
   const fresh: Config = toCoreConfig(
-    validateConfig({ ...base, limits: { sockets: 12 }, services: { smtp: { reserve: 3, perClient: 2 }, pop3: { on: false, port: 995 } } }),
+    validateConfig({ ...base, limits: { sockets: 12 }, services: { smtp: { reserve: 3, perClient: 2 }, pop3: { enabled: false, port: 995 } } }),
   );
   assert.equal(fresh.limits.sockets, 12);
-  assert.deepEqual(fresh.services.pop3, { ...defaultServices().pop3, on: false, port: 995 });
+  assert.deepEqual(fresh.services.pop3, { ...defaultServices().pop3, enabled: false, port: 995 });
   assert.equal(fresh.services.smtp.reserve, 3);
   // What provisioning sends reads back as the same configuration on the board.
   const sent = toSettingsMap(validateConfig({ ...base, services: { smtp: { reserve: 3 } } }));
@@ -116,8 +116,8 @@ test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services we
       ],
       // Its smtpPort 25, pop3Port 110 and limits.smtpSessions 3, pop3Sessions 3, smtpIdleSeconds 300, pop3IdleSeconds 600:
       services: {
-        smtp: { on: true, port: 25, sessions: 3, reserve: 2, perClient: 0, idleSeconds: 300 },
-        pop3: { on: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+        smtp: { enabled: true, port: 25, sessions: 3, reserve: 2, perClient: 0, idleSeconds: 300 },
+        pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
       },
       limits: { maxMessageBytes: 20000, mailboxQuotaBytes: 1073741824, maxRecipients: 5, sockets: 10 },
     },

@@ -17,6 +17,7 @@ import { cardBackend, directoryBackend, emulateFiles, EmulatedFiles, LINUX_OPEN_
 import { CONNECTION_VARIABLES, estimateVariables, stringVariables, VariableEstimate } from "./memory";
 import { emulateNet, EmulatedNet, lookupLocally } from "./net";
 import { emptyProfile, instrumentForProfile, PROFILE_GLOBAL, ProfileCounts, STRING_PROFILE_SCRIPT } from "./profile";
+import { OBJECT_EVENTS_SCRIPT } from "./object-events";
 import { STRING_QUIRK_SCRIPT } from "./string-quirk";
 
 /** findHoistingDependencies of the last program run (parsing a bundle takes a moment). */
@@ -115,6 +116,7 @@ export class EspruinoBoard {
   constructor(private options: EspruinoBoardOptions) {
     this.context = vm.createContext({});
     vm.runInContext(STRING_QUIRK_SCRIPT, this.context);
+    vm.runInContext(OBJECT_EVENTS_SCRIPT, this.context)((fn: () => void) => this.setTimer(fn, 0));
     this.contextError = vm.runInContext("Error", this.context);
     const fail = (message: string): never => {
       throw new this.contextError(message);
