@@ -125,35 +125,6 @@ export class JournalReader {
   }
 }
 
-/** Writes a new journal file in chunks: "w" for the first, "a" after. */
-export class JournalWriter {
-  private pending = "";
-  private started = false;
-  written = 0;
-
-  constructor(
-    private storage: Storage,
-    private path: string,
-  ) {}
-
-  add(record: MsgValue[]): void {
-    this.pending += frame(record);
-    if (this.pending.length >= CHUNK) this.flush();
-  }
-
-  flush(): void {
-    const file = this.storage.open(this.path, this.started ? "a" : "w");
-    try {
-      if (this.pending.length > 0) file.write(this.pending);
-    } finally {
-      file.close();
-    }
-    this.started = true;
-    this.written += this.pending.length;
-    this.pending = "";
-  }
-}
-
 /** The active journal file: where records are appended, and how far it has grown since its snapshot. */
 export class Journal {
   /** Index in JOURNALS of the file records are appended to. */
@@ -186,6 +157,34 @@ export class Journal {
   }
 
   /**
+   * Writes the other journal file anew with the records `fill` adds (in
+   * CHUNK-sized writes: "w" for the first, "a" after) and returns its
+   * length. Compaction reads the active file meanwhile. Throws card errors.
+   */
+  rewrite(fill: (add: (record: MsgValue[]) => void) => void): number {
+    const storage = this.storage;
+    const path = JOURNALS[1 - this.active];
+    let pending = "";
+    let written = 0;
+    const flush = function () {
+      const file = storage.open(path, written > 0 ? "a" : "w");
+      try {
+        if (pending.length > 0) file.write(pending);
+      } finally {
+        file.close();
+      }
+      written += pending.length;
+      pending = "";
+    };
+    fill(function (record) {
+      pending += frame(record);
+      if (pending.length >= CHUNK) flush();
+    });
+    flush();
+    return written;
+  }
+
+  /**
    * Generation in the H record that starts file `index`; -1 when it does not
    * start with a good header of a version this build reads (a newer version
    * also sets `newer`).
@@ -201,73 +200,95 @@ export class Journal {
 }
 
 /**
- * Boot: one journal file replayed into a new index, and what recovery must
- * do afterwards (docs/STORE.md, "Boot: choosing the journal and recovering").
+ * Boot: what replaying one journal file found, and what recovery must do
+ * afterwards (docs/STORE.md, "Boot: choosing the journal and recovering").
  */
-export class Replay {
+export interface Replay {
   /** The S record was seen: the file is a journal. */
-  complete = false;
-  epoch = 0;
-  generation = 0;
-  nextSeq = 1;
-  snapshotEnd = 0;
-  end = 0;
-  reservations = 0;
-  deletions = 0;
-  index = new MailIndex();
+  complete: boolean;
+  /** The file ends in bytes that are not a good record, or a record out of place (a second header, say): a torn tail. */
+  torn: boolean;
+  epoch: number;
+  generation: number;
+  nextSeq: number;
+  snapshotEnd: number;
+  /** File offset just after the last record taken. */
+  end: number;
+  reservations: number;
+  deletions: number;
+  index: MailIndex;
   /** Reserved seqs whose data file exists and no A record has committed (yet). */
-  uncommitted: number[] = [];
-  private started = false;
+  uncommitted: number[];
+}
 
-  /** `inflight`: seqs of messages being received right now (a reopen at run time): not recovery's to remove. */
-  constructor(
-    private storage: Storage,
-    private inflight: number[],
-  ) {}
-
-  /** Takes the next good record (ending at file offset `end`); false when the file is not a journal from here on. */
-  add(record: MsgValue[], end: number): boolean {
+/**
+ * Replays journal file `file` (0 or 1) into a new index. `inflight`: seqs of
+ * messages being received right now (a reopen at run time): not recovery's
+ * to remove. One function, not a class: it runs at boot only, and a class
+ * keeps its prototype in RAM for the box's life.
+ */
+export function replay(storage: Storage, file: number, inflight: number[]): Replay {
+  const r: Replay = {
+    complete: false,
+    torn: false,
+    epoch: 0,
+    generation: 0,
+    nextSeq: 1,
+    snapshotEnd: 0,
+    end: 0,
+    reservations: 0,
+    deletions: 0,
+    index: new MailIndex(),
+    uncommitted: [],
+  };
+  const reader = new JournalReader(storage, JOURNALS[file], -1);
+  let started = false;
+  for (let record = reader.next(); record !== undefined; record = reader.next()) {
     const tag = record[0];
-    if (!this.started) {
-      if (tag !== "H" || (record[1] as number) < 1 || (record[1] as number) > FORMAT_VERSION) return false;
-      this.started = true;
-      this.generation = record[2] as number;
-      this.epoch = record[3] as number;
-      this.nextSeq = record[4] as number;
-    } else if (tag === "S") {
-      if (this.complete || record[1] !== this.generation) return false;
-      this.complete = true;
-      this.snapshotEnd = end;
-    } else if (tag === "R") {
-      const seq = record[1] as number;
-      this.reserved(seq);
-      this.reservations++;
-      if (this.inflight.indexOf(seq) < 0 && this.storage.size(messagePath(seq)) >= 0) this.uncommitted.push(seq);
-    } else if (tag === "B") {
-      // Every seq from the next unused one up to `last` may have a data file.
-      const last = record[1] as number;
-      for (let seq = this.nextSeq; seq <= last; seq++) {
-        if (this.inflight.indexOf(seq) < 0 && this.storage.size(messagePath(seq)) >= 0) this.uncommitted.push(seq);
+    /** A seq reserved or committed by this record: the next new message comes after it. */
+    let used = -1;
+    if (!started) {
+      if (tag !== "H" || (record[1] as number) < 1 || (record[1] as number) > FORMAT_VERSION) {
+        r.torn = true;
+        break;
       }
-      this.reserved(last);
-      this.reservations++;
+      started = true;
+      r.generation = record[2] as number;
+      r.epoch = record[3] as number;
+      r.nextSeq = record[4] as number;
+    } else if (tag === "S") {
+      if (r.complete || record[1] !== r.generation) {
+        r.torn = true;
+        break;
+      }
+      r.complete = true;
+      r.snapshotEnd = reader.end;
+    } else if (tag === "R") {
+      used = record[1] as number;
+      r.reservations++;
+      if (inflight.indexOf(used) < 0 && storage.size(messagePath(used)) >= 0) r.uncommitted.push(used);
+    } else if (tag === "B") {
+      // Every seq from the next unused one up to `used` may have a data file.
+      used = record[1] as number;
+      for (let seq = r.nextSeq; seq <= used; seq++) {
+        if (inflight.indexOf(seq) < 0 && storage.size(messagePath(seq)) >= 0) r.uncommitted.push(seq);
+      }
+      r.reservations++;
     } else if (tag === "A") {
-      const seq = record[1] as number;
-      this.reserved(seq);
-      const at = this.uncommitted.indexOf(seq);
-      if (at >= 0) this.uncommitted.splice(at, 1);
-      this.index.add(seq, record[2] as number, record[3] as string[]);
+      used = record[1] as number;
+      const at = r.uncommitted.indexOf(used);
+      if (at >= 0) r.uncommitted.splice(at, 1);
+      r.index.add(used, record[2] as number, record[3] as string[]);
     } else if (tag === "D") {
-      this.index.remove(record[1] as string, record[2] as number[]);
-      this.deletions++;
+      r.index.remove(record[1] as string, record[2] as number[]);
+      r.deletions++;
     } else {
-      return false; // a second header
+      r.torn = true; // a second header
+      break;
     }
-    this.end = end;
-    return true;
+    if (used >= r.nextSeq) r.nextSeq = used + 1;
+    r.end = reader.end;
   }
-
-  private reserved(seq: number): void {
-    if (seq >= this.nextSeq) this.nextSeq = seq + 1;
-  }
+  if (reader.torn) r.torn = true;
+  return r;
 }

@@ -48,7 +48,7 @@ export function describe(e: unknown): string {
 /** The store as the files see it: told of card errors (returns the error to throw) and of each file closed. */
 interface Owner {
   cardFailed(e: unknown): unknown;
-  fileClosed(): void;
+  onFileFreed: (() => void) | undefined;
 }
 
 /** Opens and removes data files, counting the handles out (MESSAGE_FILES at most: the caller checks `open`). */
@@ -143,7 +143,8 @@ class TrackedFile implements FileHandle {
     if (this.closed) return;
     this.closed = true;
     this.files.open--;
-    this.files.owner.fileClosed();
+    const freed = this.files.owner.onFileFreed;
+    if (freed !== undefined) freed();
     try {
       this.file.close();
     } catch (e) {

@@ -8,14 +8,11 @@
  * the order of writes and why every power cut leaves a consistent store.
  */
 import type { FileHandle, Storage } from "./hal";
-import { FORMAT_VERSION, Journal, JournalReader, JournalWriter, JOURNALS, Replay } from "./journal";
+import { FORMAT_VERSION, Journal, JOURNALS, replay as replayJournal } from "./journal";
 import { MailIndex, Maildrop } from "./mailindex";
 import { describe, MESSAGE_DIR, MESSAGE_FILES, MessageFiles, messagePath, parseHex8, ROOT } from "./msgfiles";
 import type { MsgValue } from "./msgpack";
 import { hex } from "./num";
-
-export { messagePath } from "./msgfiles";
-export { Maildrop } from "./mailindex";
 
 /**
  * Sequence numbers reserved per B record: one durable journal append per
@@ -229,11 +226,6 @@ export class MailStore {
     return this.files.open;
   }
 
-  /** @internal A message file was closed. */
-  fileClosed(): void {
-    if (this.onFileFreed !== undefined) this.onFileFreed();
-  }
-
   /** @internal Marks the store unusable until the next open(); returns the error to rethrow. */
   cardFailed(e: unknown): unknown {
     if (this.ready) this.log("store: card error: " + describe(e));
@@ -295,18 +287,9 @@ export class MailStore {
   /** Replays journal `index` into a new index, recovers and compacts as needed. False when the file is not a complete journal. */
   private load(index: number, uncompacted: boolean): boolean {
     if (this.journal.headerGeneration(index) < 0) return false;
-    const replay = new Replay(this.storage, this.inflight);
-    const reader = new JournalReader(this.storage, JOURNALS[index], -1);
-    // A record out of place (a second header, say) ends the journal like a torn one.
-    let torn = false;
-    for (let record = reader.next(); record !== undefined; record = reader.next()) {
-      if (!replay.add(record, reader.end)) {
-        torn = true;
-        break;
-      }
-    }
+    const replay = replayJournal(this.storage, index, this.inflight);
     if (!replay.complete) return false;
-    if (reader.torn) torn = true;
+    const torn = replay.torn;
     this.epoch = replay.epoch;
     this.nextSeq = replay.nextSeq;
     this.reservedUpTo = this.nextSeq; // a new block before the next message
@@ -381,29 +364,34 @@ export class MailStore {
    */
   private compact(): void {
     const journal = this.journal;
-    const writer = new JournalWriter(this.storage, JOURNALS[1 - journal.active]);
-    writer.add(["H", FORMAT_VERSION, journal.generation + 1, this.epoch, this.nextSeq]);
+    const generation = journal.generation + 1;
+    const epoch = this.epoch;
+    const nextSeq = this.nextSeq;
+    const reservedUpTo = this.reservedUpTo;
+    const inflight = this.inflight;
     const index = this.index;
     const files = this.files;
-    journal.scan(function (record) {
-      if (record[0] !== "A") return;
-      const seq = record[1] as number;
-      const users = record[3] as string[];
-      const remaining: string[] = [];
-      for (let i = 0; i < users.length; i++) if (index.holds(users[i], seq)) remaining.push(users[i]);
-      if (remaining.length > 0) writer.add(["A", seq, record[2], remaining, record[4]]);
-      else files.removeIfPresent(messagePath(seq));
+    const written = journal.rewrite(function (add) {
+      add(["H", FORMAT_VERSION, generation, epoch, nextSeq]);
+      journal.scan(function (record) {
+        if (record[0] !== "A") return;
+        const seq = record[1] as number;
+        const users = record[3] as string[];
+        const remaining: string[] = [];
+        for (let i = 0; i < users.length; i++) if (index.holds(users[i], seq)) remaining.push(users[i]);
+        if (remaining.length > 0) add(["A", seq, record[2], remaining, record[4]]);
+        else files.removeIfPresent(messagePath(seq));
+      });
+      for (let i = 0; i < inflight.length; i++) add(["R", inflight[i]]);
+      // The rest of the current block stays reserved (H's nextSeq is where it resumes).
+      if (reservedUpTo > nextSeq) add(["B", reservedUpTo - 1]);
+      // S: from now on the other file is the journal (the switch without rename).
+      add(["S", generation]);
     });
-    for (let i = 0; i < this.inflight.length; i++) writer.add(["R", this.inflight[i]]);
-    // The rest of the current block stays reserved (H's nextSeq is where it resumes).
-    if (this.reservedUpTo > this.nextSeq) writer.add(["B", this.reservedUpTo - 1]);
-    // S: from now on the other file is the journal (the switch without rename).
-    writer.add(["S", journal.generation + 1]);
-    writer.flush();
     journal.active = 1 - journal.active;
     journal.generation++;
-    journal.end = writer.written;
-    journal.snapshotEnd = writer.written;
+    journal.end = written;
+    journal.snapshotEnd = written;
     this.deletionsSinceSnapshot = 0;
   }
 }

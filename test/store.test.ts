@@ -10,7 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Unpackr } from "msgpackr";
 import { SimCard, type CardOperation } from "../sim/card";
-import { MailStore, messagePath, type IncomingMessage } from "../firmware/store";
+import { messagePath } from "../firmware/msgfiles";
+import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
 import { encode } from "../firmware/msgpack";
 
