@@ -44,8 +44,10 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   const services: Service[] = [smtp, pop3];
   const listeners: Listener[] = [];
   for (let i = 0; i < services.length; i++) {
-    if (!config.services[services[i].name].enabled) continue;
-    listeners.push(hal.listen({ port: services[i].port, onConnection: services[i].accept }));
+    // Ports are read here, at start: a new port takes effect at the next start.
+    const own = config.services[services[i].sessions.name];
+    if (!own.enabled) continue;
+    listeners.push(hal.listen({ port: own.port, onConnection: services[i].accept }));
     budget.listeners++;
   }
   // One timer for every session's idle check: boards have few timers to spare.
@@ -120,7 +122,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
       if (sweeper !== undefined) sweeper.cancel();
       if (serialConsole) serialConsole.stop();
       for (let i = 0; i < listeners.length; i++) listeners[i].close();
-      for (let i = 0; i < services.length; i++) services[i].closeAll();
+      for (let i = 0; i < services.length; i++) services[i].sessions.closeAll();
     },
   };
 }

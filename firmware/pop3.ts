@@ -10,7 +10,7 @@ import type { Connection, ConnectionEvents, FileHandle, Hal, Timer } from "./hal
 import { LineFramer } from "./lines";
 import { decimal, messages, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
-import { Access, CLIENT_LOCKOUT_FAILURES, Flag, LOCKOUT_FAILURES, Mailbox, Maildrop } from "./mailbox";
+import { Access, Flag, Mailbox, Maildrop, Throttle } from "./mailbox";
 import { FILE_WAIT_SECONDS, HeldInput, Service, SessionList, SocketBudget } from "./sessions";
 import { find, trim, upper } from "./text";
 
@@ -33,15 +33,11 @@ type Verb = keyof typeof VERBS;
 type StateTable = { [V in Verb]?: Handler };
 
 export class Pop3Server implements Service {
-  name = "pop3";
-  /** Read at start: a new port takes effect at the next start. */
-  port: number;
   sessions: SessionList<Pop3Session>;
 
   /** `budget`: the sockets shared with the other services (main.ts); a budget of its own when not given. */
   constructor(public hal: Hal, public config: Config, public mailbox: Mailbox, budget?: SocketBudget) {
-    this.sessions = new SessionList<Pop3Session>(this.name, budget || { config: config, listeners: 0, lists: [] });
-    this.port = config.services.pop3.port;
+    this.sessions = new SessionList<Pop3Session>("pop3", budget || { config: config, listeners: 0, lists: [] });
   }
 
   /** An arrow bound to this server: main.ts hands it to hal.listen as it is (no closure of its own per service). */
@@ -58,10 +54,6 @@ export class Pop3Server implements Service {
     } else session.reply("+OK letterbox POP3 server ready " + session.timestamp);
     return this.sessions.events(session);
   };
-
-  closeAll(): void {
-    this.sessions.closeAll();
-  }
 
   sweep(now: number): void {
     // RFC 1939 3: an idle client is logged out WITHOUT entering UPDATE.
@@ -261,8 +253,8 @@ export class Pop3Session {
       this.reply(
         "-ERR [LOGIN-DELAY] " +
           (result.lockedClient
-            ? decimal(CLIENT_LOCKOUT_FAILURES) + " failed logins from your address"
-            : decimal(LOCKOUT_FAILURES) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) + " (wrong name or password)") +
+            ? decimal(Throttle.ClientLockoutFailures) + " failed logins from your address"
+            : decimal(Throttle.LockoutFailures) + " failed logins as " + (typed.length > 255 ? typed.substring(0, 255) + "..." : typed) + " (wrong name or password)") +
           ": locked, try again in " + decimal(result.lockedSeconds) + " seconds",
       );
       return;

@@ -68,21 +68,19 @@ export interface Session {
 
 /**
  * A service as main.ts runs it: one per file (smtp.ts, pop3.ts), its
- * switch and limits in config.services[name].
+ * switch, port and limits in config.services[sessions.name]. Its name and
+ * closing every session are its SessionList's (no field or forwarding
+ * method of its own: each costs RAM on the board).
  */
 export interface Service {
-  /** Its key in config.services. */
-  name: string;
-  /** The port it listens on (config.services[name].port, read at start). */
-  port: number;
+  /** Its open sessions; `sessions.name` is its key in config.services. */
+  sessions: SessionList<Session>;
   /** A connection arrived on its port: greet it or refuse it. Bound to the service (hal.listen calls it as it is). */
   accept: (conn: Connection) => ConnectionEvents;
   /** About once a second: drop idle sessions, retry waits. */
   sweep(now: number): void;
   /** A message file was freed: sessions waiting for one try again. */
   retryWaiting(now: number): void;
-  /** Closes every session (the box stops). */
-  closeAll(): void;
 }
 
 /**

@@ -55,15 +55,11 @@ type StateTable = { [V in Verb]?: Handler };
 
 /** Shared by every SMTP session of one box. */
 export class SmtpServer implements Service {
-  name = "smtp";
-  /** Read at start: a new port takes effect at the next start. */
-  port: number;
   sessions: SessionList<SmtpSession>;
 
   /** `budget`: the sockets shared with the other services (main.ts); a budget of its own when not given. */
   constructor(public hal: Hal, public config: Config, public mailbox: Mailbox, budget?: SocketBudget) {
-    this.sessions = new SessionList<SmtpSession>(this.name, budget || { config: config, listeners: 0, lists: [] });
-    this.port = config.services.smtp.port;
+    this.sessions = new SessionList<SmtpSession>("smtp", budget || { config: config, listeners: 0, lists: [] });
   }
 
   /** An arrow bound to this server: main.ts hands it to hal.listen as it is (no closure of its own per service). */
@@ -81,10 +77,6 @@ export class SmtpServer implements Service {
     } else session.reply("220 " + host + " ESMTP letterbox ready");
     return this.sessions.events(session);
   };
-
-  closeAll(): void {
-    this.sessions.closeAll();
-  }
 
   /** Drops sessions idle for longer than the limit (called about once a second). */
   sweep(now: number): void {
