@@ -23,37 +23,44 @@ import { decimal } from "./num";
 import { MailStore } from "./store";
 import { findLast, lower, printable } from "./text";
 
-/** Failed-login delay: doubles per recent failure for that name, up to the cap (milliseconds). */
-const FAIL_DELAY_MS = 500;
-const MAX_FAIL_DELAY_MS = 8000;
-/** Failures are forgotten this long after the last one (seconds). */
-const FAIL_MEMORY_SECONDS = 300;
 /**
- * After this many recent failures a name is locked out: every login for it,
- * even with the right password, is refused (POP3: -ERR [LOGIN-DELAY], RFC
- * 2449 8.1.1) until its failures are forgotten. Other names are not affected.
+ * The login throttle's figures: a const enum, so that they are inlined
+ * where used instead of kept as variables (each would hold RAM on the
+ * board for the box's life).
  */
-export const LOCKOUT_FAILURES = 5;
-/**
- * After this many recent failures from one client address, whatever the
- * names, the address is locked out the same way. It catches a client
- * guessing across many names, which the per-name counts cannot see (the
- * records of names that are no user's are few and pushed out); four names'
- * worth, so a household behind one address that mistypes does not reach it.
- */
-export const CLIENT_LOCKOUT_FAILURES = 20;
-/**
- * Failure records kept per client address (about 10 Espruino variables or
- * 150 bytes of Lua heap each, none while nobody fails). When full, the one
- * with the fewest failures goes, the oldest among equals: a client that
- * changes address pushes out its own small records before a locked one.
- */
-const MAX_CLIENT_RECORDS = 8;
-/** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
-const MAX_UNKNOWN_RECORDS = 8;
-const MAX_KEY = 64;
-/** Characters of a typed name shown (escaped) in a log line, so the line stays within the log ring's 200. */
-const LOG_NAME = 48;
+export const enum Throttle {
+  /** Failed-login delay: doubles per recent failure for that name, up to MaxDelayMs (milliseconds). */
+  DelayMs = 500,
+  MaxDelayMs = 8000,
+  /** Failures are forgotten this long after the last one (seconds). */
+  MemorySeconds = 300,
+  /**
+   * After this many recent failures a name is locked out: every login for it,
+   * even with the right password, is refused (POP3: -ERR [LOGIN-DELAY], RFC
+   * 2449 8.1.1) until its failures are forgotten. Other names are not affected.
+   */
+  LockoutFailures = 5,
+  /**
+   * After this many recent failures from one client address, whatever the
+   * names, the address is locked out the same way. It catches a client
+   * guessing across many names, which the per-name counts cannot see (the
+   * records of names that are no user's are few and pushed out); four names'
+   * worth, so a household behind one address that mistypes does not reach it.
+   */
+  ClientLockoutFailures = 20,
+  /**
+   * Failure records kept per client address (about 10 Espruino variables or
+   * 150 bytes of Lua heap each, none while nobody fails). When full, the one
+   * with the fewest failures goes, the oldest among equals: a client that
+   * changes address pushes out its own small records before a locked one.
+   */
+  MaxClientRecords = 8,
+  /** Failure records kept for names that are no user's (the oldest goes first), and the octets of such a name kept. */
+  MaxUnknownRecords = 8,
+  MaxKey = 64,
+  /** Characters of a typed name shown (escaped) in a log line, so the line stays within the log ring's 200. */
+  LogName = 48,
+}
 
 interface FailRecord {
   /** The user's name, or for a name that is no user's the name as typed (in lower case). */
@@ -66,19 +73,19 @@ interface FailRecord {
 
 /** Seconds left while the record for `key` in `list` has `limit` recent failures or more, else 0. */
 function lockSeconds(list: FailRecord[], key: string, limit: number, now: number): number {
-  key = key.substring(0, MAX_KEY);
+  key = key.substring(0, Throttle.MaxKey);
   for (let i = 0; i < list.length; i++) {
     const r = list[i];
-    if (r.name === key && r.count >= limit && now - r.last <= FAIL_MEMORY_SECONDS) return FAIL_MEMORY_SECONDS - (now - r.last) + 1;
+    if (r.name === key && r.count >= limit && now - r.last <= Throttle.MemorySeconds) return Throttle.MemorySeconds - (now - r.last) + 1;
   }
   return 0;
 }
 
 /** Milliseconds to wait before answering the `count`th recent failed login of a name: doubling, up to the cap. */
 export function failDelay(count: number): number {
-  let delay = FAIL_DELAY_MS;
-  for (let i = 1; i < count && delay < MAX_FAIL_DELAY_MS; i++) delay = delay * 2;
-  return delay < MAX_FAIL_DELAY_MS ? delay : MAX_FAIL_DELAY_MS;
+  let delay = Throttle.DelayMs;
+  for (let i = 1; i < count && delay < Throttle.MaxDelayMs; i++) delay = delay * 2;
+  return delay < Throttle.MaxDelayMs ? delay : Throttle.MaxDelayMs;
 }
 
 /** Index in config.users of the user called `name` (exact, lower case), or -1: the one lookup of a user by name. */
@@ -109,7 +116,7 @@ export interface AuthResult {
   lockedSeconds: number;
   /** Refused: wait this many milliseconds (failDelay) before saying so. */
   delayMs: number;
-  /** lockedSeconds is the client address's lockout (CLIENT_LOCKOUT_FAILURES), not the name's. */
+  /** lockedSeconds is the client address's lockout (Throttle.ClientLockoutFailures), not the name's. */
   lockedClient?: boolean;
 }
 
@@ -284,7 +291,7 @@ export class Mailbox {
   readonly card: Card;
   /** Recent failed logins by name, for the growing delay and the lockout. */
   failures: FailRecord[] = [];
-  /** Recent failed logins by client address (`name` holds the address), at most MAX_CLIENT_RECORDS. */
+  /** Recent failed logins by client address (`name` holds the address), at most Throttle.MaxClientRecords. */
   clients: FailRecord[] = [];
   /** @internal Exclusively open maildrops, keyed "u:" + user (no user name meets Object.prototype). */
   locks: { [key: string]: boolean } = {};
@@ -307,7 +314,7 @@ export class Mailbox {
    * client's address when `client` is given (never the secret); the fifth
    * failure logs the lockout too. A success forgets the user's failures.
    * `client`: the client's IP address where the board can tell. Failures
-   * count against it as well: CLIENT_LOCKOUT_FAILURES of them, whatever the
+   * count against it as well: Throttle.ClientLockoutFailures of them, whatever the
    * names, lock the address out (logged; a success from it forgets them, as
    * Dovecot's auth penalty does). Without it (Espruino) only names count.
    */
@@ -323,7 +330,7 @@ export class Mailbox {
     if (locked > 0) return { user: "", lockedSeconds: locked, delayMs: 0 };
     const clients = this.clients;
     if (client) {
-      const seconds = lockSeconds(clients, client, CLIENT_LOCKOUT_FAILURES, this.hal.now());
+      const seconds = lockSeconds(clients, client, Throttle.ClientLockoutFailures, this.hal.now());
       if (seconds > 0) return { user: "", lockedSeconds: seconds, delayMs: 0, lockedClient: true };
     }
     if (i >= 0) {
@@ -338,40 +345,40 @@ export class Mailbox {
     const clientCount = client ? this.recordClientFailure(client) : 0;
     const log = this.hal.log;
     log(
-      login.service + ": " + login.method + " failed for \"" + printable(typed, LOG_NAME) + "\" (" + (i >= 0 ? "mailbox " + user : "no such user") +
-        ", " + decimal(count) + " of " + decimal(LOCKOUT_FAILURES) + ")" + (client ? " [" + client + "]" : ""),
+      login.service + ": " + login.method + " failed for \"" + printable(typed, Throttle.LogName) + "\" (" + (i >= 0 ? "mailbox " + user : "no such user") +
+        ", " + decimal(count) + " of " + decimal(Throttle.LockoutFailures) + ")" + (client ? " [" + client + "]" : ""),
     );
-    if (count === LOCKOUT_FAILURES) {
+    if (count === Throttle.LockoutFailures) {
       log(
-        login.service + ": " + (i >= 0 ? "mailbox " + user : "name \"" + printable(key, LOG_NAME) + "\"") +
-          " locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(count) + " failed logins",
+        login.service + ": " + (i >= 0 ? "mailbox " + user : "name \"" + printable(key, Throttle.LogName) + "\"") +
+          " locked out for " + decimal(Throttle.MemorySeconds) + " s after " + decimal(count) + " failed logins",
       );
     }
-    if (clientCount === CLIENT_LOCKOUT_FAILURES) {
-      log(login.service + ": client [" + client + "] locked out for " + decimal(FAIL_MEMORY_SECONDS) + " s after " + decimal(clientCount) + " failed logins");
+    if (clientCount === Throttle.ClientLockoutFailures) {
+      log(login.service + ": client [" + client + "] locked out for " + decimal(Throttle.MemorySeconds) + " s after " + decimal(clientCount) + " failed logins");
     }
     return { user: "", lockedSeconds: 0, delayMs: failDelay(count) };
   }
 
   /**
    * Records a failed login and returns the recent failures for it, this one
-   * included (LOCKOUT_FAILURES at most: from then on lockedOut refuses the
+   * included (Throttle.LockoutFailures at most: from then on lockedOut refuses the
    * name before it is checked). `name` is the user's name when the login
    * named a user (`known`), else the name as typed, in lower case. Memory
-   * stays bounded: one record per user, and at most MAX_UNKNOWN_RECORDS for
-   * other names (their first MAX_KEY octets), so guessing at other names
+   * stays bounded: one record per user, and at most Throttle.MaxUnknownRecords for
+   * other names (their first Throttle.MaxKey octets), so guessing at other names
    * cannot push a user's record out.
    */
   recordFailure(name: string, known: boolean): number {
-    name = name.substring(0, MAX_KEY);
+    name = name.substring(0, Throttle.MaxKey);
     const now = this.hal.now();
     let record: FailRecord | undefined = undefined;
     let unknown = 0;
     for (let i = this.failures.length - 1; i >= 0; i--) {
       const r = this.failures[i];
-      if (now - r.last > FAIL_MEMORY_SECONDS) this.failures.splice(i, 1);
+      if (now - r.last > Throttle.MemorySeconds) this.failures.splice(i, 1);
       else if (r.name === name) record = r;
-      else if (!r.known && ++unknown >= MAX_UNKNOWN_RECORDS && !known) this.failures.splice(i, 1);
+      else if (!r.known && ++unknown >= Throttle.MaxUnknownRecords && !known) this.failures.splice(i, 1);
     }
     if (record === undefined) {
       record = { name: name, known: known, count: 0, last: now };
@@ -384,26 +391,26 @@ export class Mailbox {
 
   /**
    * Records a failed login from the client `address` and returns its recent
-   * failures, this one included. The table keeps MAX_CLIENT_RECORDS: a new
+   * failures, this one included. The table keeps Throttle.MaxClientRecords: a new
    * address pushes out the record with the fewest failures (the oldest
    * among equals); forgotten ones go first.
    */
   recordClientFailure(address: string): number {
-    address = address.substring(0, MAX_KEY);
+    address = address.substring(0, Throttle.MaxKey);
     const list = this.clients;
     const now = this.hal.now();
     let record: FailRecord | undefined = undefined;
     let weakest = -1;
     for (let i = list.length - 1; i >= 0; i--) {
       const r = list[i];
-      if (now - r.last > FAIL_MEMORY_SECONDS) {
+      if (now - r.last > Throttle.MemorySeconds) {
         list.splice(i, 1);
         if (weakest > i) weakest--;
       } else if (r.name === address) record = r;
       else if (weakest < 0 || r.count < list[weakest].count || (r.count === list[weakest].count && r.last <= list[weakest].last)) weakest = i;
     }
     if (record === undefined) {
-      if (list.length >= MAX_CLIENT_RECORDS) list.splice(weakest, 1);
+      if (list.length >= Throttle.MaxClientRecords) list.splice(weakest, 1);
       record = { name: address, known: false, count: 0, last: now };
       list.push(record);
     }
@@ -414,7 +421,7 @@ export class Mailbox {
 
   /** Seconds left while `name` (as for recordFailure) has had too many recent failures to be let in at all, else 0. */
   lockedOut(name: string): number {
-    return lockSeconds(this.failures, name, LOCKOUT_FAILURES, this.hal.now());
+    return lockSeconds(this.failures, name, Throttle.LockoutFailures, this.hal.now());
   }
 
   // ---- routing ----

@@ -8,12 +8,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { CLIENT_LOCKOUT_FAILURES } from "../firmware/mailbox";
+import { Throttle } from "../firmware/mailbox";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator, Simulator } from "../sim/simulator";
 import type { Pipe } from "./helpers/dialogue";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { tcpPipe } from "./helpers/transports";
+const CLIENT_LOCKOUT_FAILURES = Throttle.ClientLockoutFailures;
 
 async function expectLine(pipe: Pipe, pattern: RegExp, timeoutMs = 5000): Promise<string> {
   const line = await pipe.readLine(timeoutMs);

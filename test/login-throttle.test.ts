@@ -8,9 +8,11 @@
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { CLIENT_LOCKOUT_FAILURES, LOCKOUT_FAILURES, Mailbox, type Credentials } from "../firmware/mailbox";
+import { Mailbox, type Credentials, Throttle } from "../firmware/mailbox";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { testHal } from "./helpers/test-hal";
+const CLIENT_LOCKOUT_FAILURES = Throttle.ClientLockoutFailures;
+const LOCKOUT_FAILURES = Throttle.LockoutFailures;
 
 function boot(): { mailbox: Mailbox; logs: string[]; clock: { seconds: number } } {
   const hal = testHal({ clock: 1700000000, card: tempDir("throttle") });
