@@ -12,13 +12,16 @@ import { messagePath } from "./msgfiles";
 import { decimal } from "./num";
 
 export const JOURNALS = ["/LB/JRNL.A", "/LB/JRNL.B"];
-/**
- * The card format's version, the second field of every H record. A build
- * replays every version from 1 up to this one and writes only this one (at
- * its next compaction); a journal of a newer version is refused, never
- * overwritten. Version 1: the records of docs/STORE.md.
- */
-export const FORMAT_VERSION = 1;
+/** The card format (a const enum: inlined where used, no variable kept in RAM). */
+export const enum Format {
+  /**
+   * The version, the second field of every H record. A build replays every
+   * version from 1 up to this one and writes only this one (at its next
+   * compaction); a journal of a newer version is refused, never
+   * overwritten. Version 1: the records of docs/STORE.md.
+   */
+  Version = 1,
+}
 /** Journal bytes read or written per card call. */
 const CHUNK = 512;
 
@@ -194,8 +197,8 @@ export class Journal {
     const first = new JournalReader(this.storage, JOURNALS[index], -1).next();
     if (first === undefined || first[0] !== "H") return -1;
     const version = first[1] as number;
-    if (version > FORMAT_VERSION) this.newer = JOURNALS[index] + " is format " + decimal(version) + ", this build reads 1 to " + decimal(FORMAT_VERSION);
-    return version >= 1 && version <= FORMAT_VERSION ? (first[2] as number) : -1;
+    if (version > Format.Version) this.newer = JOURNALS[index] + " is format " + decimal(version) + ", this build reads 1 to " + decimal(Format.Version);
+    return version >= 1 && version <= Format.Version ? (first[2] as number) : -1;
   }
 }
 
@@ -248,7 +251,7 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
     /** A seq reserved or committed by this record: the next new message comes after it. */
     let used = -1;
     if (!started) {
-      if (tag !== "H" || (record[1] as number) < 1 || (record[1] as number) > FORMAT_VERSION) {
+      if (tag !== "H" || (record[1] as number) < 1 || (record[1] as number) > Format.Version) {
         r.torn = true;
         break;
       }

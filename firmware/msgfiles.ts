@@ -7,18 +7,24 @@ import type { FileHandle, Storage } from "./hal";
 import { hex } from "./num";
 import { upper } from "./text";
 
-export const ROOT = "/LB";
-export const MESSAGE_DIR = "/LB/MSG";
-/** The card allows four open files; one always stays free for the journal. */
-export const MESSAGE_FILES = 3;
 /**
- * Room kept in reserve: when the card is too full for a compaction, this
- * file goes and the compaction fits.
+ * Where the store lives on the card, and its share of the card's open files:
+ * a const enum, inlined where used (no variable kept in RAM on the board).
  */
-const SPARE = "/LB/SPARE";
+export const enum Layout {
+  Root = "/LB",
+  MessageDir = "/LB/MSG",
+  /**
+   * Room kept in reserve: when the card is too full for a compaction, this
+   * file goes and the compaction fits.
+   */
+  Spare = "/LB/SPARE",
+  /** The card allows four open files; one always stays free for the journal. */
+  MessageFiles = 3,
+}
 
 export function messagePath(seq: number): string {
-  return MESSAGE_DIR + "/" + upper(hex(seq, 8)) + ".EML";
+  return Layout.MessageDir + "/" + upper(hex(seq, 8)) + ".EML";
 }
 
 /** The sequence number in a data file's name (8 hex digits), or -1. */
@@ -51,7 +57,7 @@ interface Owner {
   onFileFreed: (() => void) | undefined;
 }
 
-/** Opens and removes data files, counting the handles out (MESSAGE_FILES at most: the caller checks `open`). */
+/** Opens and removes data files, counting the handles out (Layout.MessageFiles at most: the caller checks `open`). */
 export class MessageFiles {
   open = 0;
 
@@ -79,8 +85,8 @@ export class MessageFiles {
   /** Removes the spare file to make room; true when there was one. */
   releaseSpare(): boolean {
     try {
-      if (this.storage.size(SPARE) < 0) return false;
-      this.storage.remove(SPARE);
+      if (this.storage.size(Layout.Spare) < 0) return false;
+      this.storage.remove(Layout.Spare);
     } catch (e) {
       return false;
     }
@@ -89,11 +95,11 @@ export class MessageFiles {
 
   /** Makes sure the spare file has `bytes` (written in 1 KiB pieces); throws when it cannot (a partial one is removed). */
   makeSpare(bytes: number): void {
-    if (this.storage.size(SPARE) >= bytes) return;
+    if (this.storage.size(Layout.Spare) >= bytes) return;
     let block = "-";
     while (block.length < 1024) block += block;
     try {
-      const file = this.storage.open(SPARE, "w");
+      const file = this.storage.open(Layout.Spare, "w");
       try {
         for (let written = 0; written < bytes; written += block.length) file.write(block);
       } finally {
@@ -101,7 +107,7 @@ export class MessageFiles {
       }
     } catch (e) {
       try {
-        this.removeIfPresent(SPARE); // a partial spare only takes room
+        this.removeIfPresent(Layout.Spare); // a partial spare only takes room
       } catch (e2) {
         // the next operation finds out what is wrong with the card
       }

@@ -8,9 +8,9 @@
  * the order of writes and why every power cut leaves a consistent store.
  */
 import type { FileHandle, Storage } from "./hal";
-import { FORMAT_VERSION, Journal, JOURNALS, replay as replayJournal } from "./journal";
+import { Format, Journal, JOURNALS, replay as replayJournal } from "./journal";
 import { MailIndex, Maildrop } from "./mailindex";
-import { describe, MESSAGE_DIR, MESSAGE_FILES, MessageFiles, messagePath, parseHex8, ROOT } from "./msgfiles";
+import { describe, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
 import type { MsgValue } from "./msgpack";
 import { hex } from "./num";
 
@@ -69,8 +69,8 @@ export class MailStore {
     this.ready = false;
     this.journal.newer = "";
     try {
-      this.storage.mkdir(ROOT);
-      this.storage.mkdir(MESSAGE_DIR);
+      this.storage.mkdir(Layout.Root);
+      this.storage.mkdir(Layout.MessageDir);
       try {
         this.loadJournal(false);
       } catch (e) {
@@ -123,7 +123,7 @@ export class MailStore {
   /** Starts receiving a message; undefined when no file handle is free. Throws on card errors. */
   beginMessage(): IncomingMessage | undefined {
     this.requireReady();
-    if (this.files.open >= MESSAGE_FILES) return undefined;
+    if (this.files.open >= Layout.MessageFiles) return undefined;
     try {
       this.compactIfGrown(); // reservations of aborted messages add up even when nothing commits
     } catch (e) {
@@ -176,7 +176,7 @@ export class MailStore {
   /** Opens a stored message for reading; undefined when no file handle is free. Throws on card error. */
   openMessage(seq: number): FileHandle | undefined {
     this.requireReady();
-    if (this.files.open >= MESSAGE_FILES) return undefined;
+    if (this.files.open >= Layout.MessageFiles) return undefined;
     return this.files.openFile(seq, "r");
   }
 
@@ -329,7 +329,7 @@ export class MailStore {
     this.epoch = this.pickEpoch();
     // Data files left by an unreadable journal are no one's mail, but their names stay taken.
     this.nextSeq = 1;
-    const names = this.storage.list(MESSAGE_DIR);
+    const names = this.storage.list(Layout.MessageDir);
     for (let i = 0; i < names.length; i++) {
       const seq = parseHex8(names[i].substring(0, 8));
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
@@ -372,7 +372,7 @@ export class MailStore {
     const index = this.index;
     const files = this.files;
     const written = journal.rewrite(function (add) {
-      add(["H", FORMAT_VERSION, generation, epoch, nextSeq]);
+      add(["H", Format.Version, generation, epoch, nextSeq]);
       journal.scan(function (record) {
         if (record[0] !== "A") return;
         const seq = record[1] as number;

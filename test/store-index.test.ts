@@ -12,7 +12,8 @@ import { SimCard } from "../sim/card";
 import type { FileHandle } from "../firmware/hal";
 import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
-import { FORMAT_VERSION } from "../firmware/journal";
+import { Format } from "../firmware/journal";
+const FORMAT_VERSION = Format.Version;
 import { encode } from "../firmware/msgpack";
 
 const PARENT = fs.mkdtempSync(path.join(os.tmpdir(), "lb-store-index-"));
