@@ -92,7 +92,7 @@ export class SmtpServer implements Service {
   }
 }
 
-export class SmtpSession {
+export class SmtpSession implements DataEvents {
   state = State.Fresh;
   sender: Sender;
   lastActive: number;
@@ -273,7 +273,16 @@ export class SmtpSession {
       this.reply("452 4.3.1 Insufficient system storage, try again later");
       return;
     }
-    this.tx = new Transaction(this, path.address, declared);
+    this.tx = {
+      from: path.address,
+      declaredSize: declared,
+      users: [],
+      rcptCount: 0,
+      firstAddress: "",
+      incoming: undefined,
+      room: 0,
+      failed: Failure.None,
+    };
     this.state = State.Mail;
     this.reply("250 2.1.0 Sender ok");
   }
@@ -359,9 +368,9 @@ export class SmtpSession {
     tx.incoming = incoming;
     tx.room = this.roomForMessage();
     // The transaction itself takes the reader's events: one call fewer per chunk than a closure.
-    this.reader = new DataReader(tx, this.server.hal.findBareLF);
+    this.reader = new DataReader(this, this.server.hal.findBareLF);
     this.state = State.Data;
-    tx.onBody(this.traceHeaders(tx, incoming.seq));
+    this.onBody(this.traceHeaders(tx, incoming.seq));
     this.reply("354 End data with <CR><LF>.<CR><LF>");
     this.releaseHeld();
   }
@@ -427,12 +436,25 @@ export class SmtpSession {
     return "Return-Path: <" + tx.from + ">\r\n" + received + ";\r\n\t" + rfc5322Date(this.server.hal.now()) + "\r\n";
   }
 
-  /** Over the room left at DATA: too big, or a recipient's quota is passed now (the reply comes after the end marker). */
-  overRoom(bytes: number): void {
+  /** DataEvents: a slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
+  onBody(data: string): void {
     const tx = this.tx as Transaction;
-    if (bytes > this.server.config.limits.maxMessageBytes) tx.failed = Failure.TooBig;
-    else if (this.exceedsQuota(bytes)) tx.failed = Failure.OverQuota;
-    else tx.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
+    if (tx.failed !== Failure.None) return;
+    const incoming = tx.incoming as Delivery;
+    const bytes = incoming.bytes + data.length;
+    if (bytes > tx.room) {
+      // Over the room left at DATA: too big, or a recipient's quota is passed now (the reply comes after the end marker).
+      if (bytes > this.server.config.limits.maxMessageBytes) tx.failed = Failure.TooBig;
+      else if (this.exceedsQuota(bytes)) tx.failed = Failure.OverQuota;
+      else tx.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
+      return;
+    }
+    try {
+      incoming.write(data);
+    } catch (e) {
+      this.server.hal.log("smtp: write failed: " + e);
+      tx.failed = Failure.Storage;
+    }
   }
 
   /** The end marker arrived (the reader's push returned): commits or refuses the message and answers. */
@@ -476,7 +498,7 @@ export class SmtpSession {
   /**
    * Octets the message may take: the size limit, or less when a recipient's
    * quota leaves less. Checked per chunk as one comparison; only passing it
-   * looks at the quotas again (overRoom).
+   * looks at the quotas again (onBody).
    */
   private roomForMessage(): number {
     const users = (this.tx as Transaction).users;
@@ -527,41 +549,28 @@ const enum Failure {
 /**
  * One mail transaction (RFC 5321 3.3): the envelope from MAIL and RCPT,
  * then in DATA the message being written. Made by MAIL, dropped by RSET,
- * HELO/EHLO and the end of DATA, so nothing is reset field by field.
- * In DATA it takes the reader's body slices itself (one call per chunk).
+ * HELO/EHLO and the end of DATA, so nothing is reset field by field. A
+ * plain object, not a class (a class's prototype stays in RAM for the
+ * box's life): the body's slices go to SmtpSession.onBody (one call per
+ * chunk).
  */
-class Transaction implements DataEvents {
+interface Transaction {
+  /** MAIL's reverse-path. */
+  from: string;
+  /** MAIL's SIZE= (RFC 1870), 0 when not given. */
+  declaredSize: number;
   /** Accepted recipients' user names (each once). */
-  users: string[] = [];
+  users: string[];
   /** Recipients accepted (a user named twice counts twice): the RCPT limit, and Received's "for". */
-  rcptCount = 0;
+  rcptCount: number;
   /** The first recipient's address as given, for the Received header. */
-  firstAddress = "";
+  firstAddress: string;
   /** DATA: the message file being written. */
-  incoming: Delivery | undefined = undefined;
+  incoming: Delivery | undefined;
   /** DATA: octets the message may still take before a limit is looked at again (roomForMessage). */
-  room = 0;
+  room: number;
   /** DATA: Failure.None while the body is stored. */
-  failed = Failure.None;
-
-  /** `from`: MAIL's reverse-path; `declaredSize`: its SIZE= (RFC 1870), 0 when not given. */
-  constructor(private session: SmtpSession, public from: string, public declaredSize: number) {}
-
-  /** DataEvents: a slice of the message body: stored, unless a limit was passed (then the rest is read and dropped). */
-  onBody(data: string): void {
-    if (this.failed !== Failure.None) return;
-    const incoming = this.incoming as Delivery;
-    if (incoming.bytes + data.length > this.room) {
-      this.session.overRoom(incoming.bytes + data.length);
-      return;
-    }
-    try {
-      incoming.write(data);
-    } catch (e) {
-      this.session.server.hal.log("smtp: write failed: " + e);
-      this.failed = Failure.Storage;
-    }
-  }
+  failed: Failure;
 }
 
 /** The commands handled here (HANDLERS says in which states). Upper-case keys: no client word can name an Object.prototype member. */
