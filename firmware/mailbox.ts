@@ -81,6 +81,35 @@ function lockSeconds(list: FailRecord[], key: string, limit: number, now: number
   return 0;
 }
 
+/**
+ * Records a failed login from the client `address` and returns its recent
+ * failures, this one included. The table keeps Throttle.MaxClientRecords: a new
+ * address pushes out the record with the fewest failures (the oldest
+ * among equals); forgotten ones go first. A function, not a method: the
+ * Mailbox prototype stays within 8 entries (a Lua table grows by powers of two).
+ */
+function recordClientFailure(list: FailRecord[], address: string, now: number): number {
+  address = address.substring(0, Throttle.MaxKey);
+  let record: FailRecord | undefined = undefined;
+  let weakest = -1;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const r = list[i];
+    if (now - r.last > Throttle.MemorySeconds) {
+      list.splice(i, 1);
+      if (weakest > i) weakest--;
+    } else if (r.name === address) record = r;
+    else if (weakest < 0 || r.count < list[weakest].count || (r.count === list[weakest].count && r.last <= list[weakest].last)) weakest = i;
+  }
+  if (record === undefined) {
+    if (list.length >= Throttle.MaxClientRecords) list.splice(weakest, 1);
+    record = { name: address, known: false, count: 0, last: now };
+    list.push(record);
+  }
+  record.count++;
+  record.last = now;
+  return record.count;
+}
+
 /** Milliseconds to wait before answering the `count`th recent failed login of a name: doubling, up to the cap. */
 export function failDelay(count: number): number {
   let delay = Throttle.DelayMs;
@@ -342,7 +371,7 @@ export class Mailbox {
       }
     }
     const count = this.recordFailure(key, i >= 0);
-    const clientCount = client ? this.recordClientFailure(client) : 0;
+    const clientCount = client ? recordClientFailure(clients, client, this.hal.now()) : 0;
     const log = this.hal.log;
     log(
       login.service + ": " + login.method + " failed for \"" + printable(typed, Throttle.LogName) + "\" (" + (i >= 0 ? "mailbox " + user : "no such user") +
@@ -383,36 +412,6 @@ export class Mailbox {
     if (record === undefined) {
       record = { name: name, known: known, count: 0, last: now };
       this.failures.push(record);
-    }
-    record.count++;
-    record.last = now;
-    return record.count;
-  }
-
-  /**
-   * Records a failed login from the client `address` and returns its recent
-   * failures, this one included. The table keeps Throttle.MaxClientRecords: a new
-   * address pushes out the record with the fewest failures (the oldest
-   * among equals); forgotten ones go first.
-   */
-  recordClientFailure(address: string): number {
-    address = address.substring(0, Throttle.MaxKey);
-    const list = this.clients;
-    const now = this.hal.now();
-    let record: FailRecord | undefined = undefined;
-    let weakest = -1;
-    for (let i = list.length - 1; i >= 0; i--) {
-      const r = list[i];
-      if (now - r.last > Throttle.MemorySeconds) {
-        list.splice(i, 1);
-        if (weakest > i) weakest--;
-      } else if (r.name === address) record = r;
-      else if (weakest < 0 || r.count < list[weakest].count || (r.count === list[weakest].count && r.last <= list[weakest].last)) weakest = i;
-    }
-    if (record === undefined) {
-      if (list.length >= Throttle.MaxClientRecords) list.splice(weakest, 1);
-      record = { name: address, known: false, count: 0, last: now };
-      list.push(record);
     }
     record.count++;
     record.last = now;
