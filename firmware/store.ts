@@ -32,8 +32,10 @@ export class MailStore {
   /** Random id of this store, part of every UIDL. */
   epoch = 0;
   private nextSeq = 1;
-  private journal: Journal;
-  private files: MessageFiles;
+  /** @internal The journal (tests read which file is active, JOURNALS[journal.active], and its generation). */
+  readonly journal: Journal;
+  /** @internal The message files (tests read `files.open`, the open handles: at most Layout.MessageFiles). No getters: each is a function and, in Lua, a descriptor table kept in RAM. */
+  readonly files: MessageFiles;
   private index = new MailIndex();
   private deletionsSinceSnapshot = 0;
   /** Sequence numbers reserved by messages still being received. */
@@ -210,20 +212,6 @@ export class MailStore {
       this.cardFailed(e);
     }
     if (this.cardFull && this.ready) this.keepSpare(); // the deleted mail may have made room
-  }
-
-  /** The journal file records are appended to, and its generation (for tests and status). */
-  get journalPath(): string {
-    return JOURNALS[this.journal.active];
-  }
-
-  get journalGeneration(): number {
-    return this.journal.generation;
-  }
-
-  /** Open message files (at most 3). */
-  get openFileCount(): number {
-    return this.files.open;
   }
 
   /** @internal Marks the store unusable until the next open(); returns the error to rethrow. */

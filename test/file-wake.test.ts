@@ -45,7 +45,7 @@ test("a RETR and a DATA waiting for a message file are answered as soon as one c
   assert.match(smtp[0].received, /250 2\.0\.0 Ok: queued/);
   for (const s of smtp) say(s, START);
   for (const s of smtp) assert.match(s.received, /354 [^]*$/);
-  assert.equal(box.store.openFileCount, 3);
+  assert.equal(box.store.files.open, 3);
 
   const pop = connect(POP3_PORT);
   say(pop, "USER bob\r\nPASS builder99\r\nRETR 1\r\n");
@@ -54,7 +54,7 @@ test("a RETR and a DATA waiting for a message file are answered as soon as one c
   assert.match(pop.received, /\+OK \d+ octets\r\n[^]*Subject: one\r\n\r\n\.\r\n$/, "answered once a file closed");
 
   say(smtp[0], "MAIL FROM:<x@remote.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n");
-  assert.equal(box.store.openFileCount, 3);
+  assert.equal(box.store.files.open, 3);
   const fourth = connect(SMTP_PORT);
   say(fourth, START);
   assert.doesNotMatch(fourth.received, /354 /, "DATA waits: every message file is in use");

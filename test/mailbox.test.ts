@@ -131,6 +131,6 @@ describe("mailbox boundary", () => {
     left.close();
     assert.equal(mailbox.openMaildrop("bob", Access.Shared)!.list.count, 1, "bob keeps his copy");
     after.close();
-    assert.equal(mailbox.store.openFileCount, 0, "every handle given back");
+    assert.equal(mailbox.store.files.open, 0, "every handle given back");
   });
 });

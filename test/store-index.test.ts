@@ -12,7 +12,7 @@ import { SimCard } from "../sim/card";
 import type { FileHandle } from "../firmware/hal";
 import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
-import { Format } from "../firmware/journal";
+import { JOURNALS, Format } from "../firmware/journal";
 const FORMAT_VERSION = Format.Version;
 import { encode } from "../firmware/msgpack";
 
@@ -43,7 +43,7 @@ test("listing, reading and the quota use the index: the journal is not opened, h
   const seqs: number[] = [];
   for (let i = 0; i < 40; i++) seqs.push(deliver(store, `Subject: ${i}\r\n\r\n` + "x".repeat(i * 13), i % 3 === 0 ? ["alice", "bob"] : ["alice"]));
   store.deleteMessages("alice", [seqs[3], seqs[4]]);
-  const journal = store.journalPath;
+  const journal = JOURNALS[store.journal.active];
   card.opens = {};
   for (let round = 0; round < 3; round++) {
     const drop = store.maildrop("alice");
@@ -61,7 +61,7 @@ test("listing, reading and the quota use the index: the journal is not opened, h
   assert.equal(card.opens[journal] || 0, 0, "the journal was not opened");
   // A deletion appends one D record and reads nothing back.
   store.deleteMessages("alice", [seqs[0]]);
-  assert.equal(card.opens[store.journalPath], 1);
+  assert.equal(card.opens[JOURNALS[store.journal.active]], 1);
   assert.equal(store.maildrop("bob").count, 14);
 });
 

@@ -14,6 +14,7 @@ import { messagePath } from "../firmware/msgfiles";
 import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
 import { encode } from "../firmware/msgpack";
+import { JOURNALS } from "../firmware/journal";
 
 const EPOCH = 0x1234567;
 
@@ -116,7 +117,7 @@ test("commit, list and read back byte for byte", () => {
   assert.equal(store.usage("bob"), 0);
   assert.deepEqual(listing(store, "bob"), []);
   assert.equal(card.openFiles, 0);
-  assert.equal(store.openFileCount, 0);
+  assert.equal(store.files.open, 0);
 });
 
 test("a message for several users is stored once and removed when the last one deletes it", () => {
@@ -185,7 +186,7 @@ test("a torn journal tail is ignored and compacted away; nothing committed is lo
   const dir = tempDir();
   const { store } = boot(dir);
   const seqs = [deliver(store, body(9, 300), ["alice"]), deliver(store, body(10, 400), ["alice", "bob"])];
-  const journal = store.journalPath;
+  const journal = JOURNALS[store.journal.active];
   const before = listing(store, "alice");
   // Half of an A record, then garbage, as a cut in the middle of an append leaves it.
   const hostJournal = path.join(dir, ...journal.slice(1).split("/"));
@@ -194,10 +195,10 @@ test("a torn journal tail is ignored and compacted away; nothing committed is lo
 
   const { store: after, logs } = boot(dir);
   assert.ok(logs.some((l) => /torn/.test(l)), logs.join("\n"));
-  assert.notEqual(after.journalPath, journal, "compaction moved to the other journal file");
+  assert.notEqual(JOURNALS[after.journal.active], journal, "compaction moved to the other journal file");
   assert.deepEqual(listing(after, "alice"), before);
   assert.deepEqual(listing(after, "bob").map((m) => m.seq), [seqs[1]]);
-  const records = journalRecords(dir, after.journalPath);
+  const records = journalRecords(dir, JOURNALS[after.journal.active]);
   assert.deepEqual(records.map((r) => r[0]), ["H", "A", "A", "S"]);
   // And the store goes on working across another restart.
   const more = deliver(after, body(11, 50), ["bob"]);
@@ -209,13 +210,13 @@ test("a well-formed record out of place (a second header) ends the journal like 
   const { store } = boot(dir);
   const seq = deliver(store, body(12, 100), ["alice"]);
   const stray = encode(["H", 1, 99, 7, 1]);
-  const hostJournal = path.join(dir, ...store.journalPath.slice(1).split("/"));
+  const hostJournal = path.join(dir, ...JOURNALS[store.journal.active].slice(1).split("/"));
   fs.appendFileSync(hostJournal, Buffer.from(stray + encode(fletcher31(stray, 0, stray.length)), "latin1"));
   const { store: after, logs } = boot(dir);
   assert.ok(logs.some((l) => /torn/.test(l)), logs.join("\n"));
   assert.equal(after.epoch, EPOCH);
   assert.deepEqual(listing(after, "alice").map((m) => m.seq), [seq]);
-  assert.deepEqual(journalRecords(dir, after.journalPath).map((r) => r[0]), ["H", "A", "S"]);
+  assert.deepEqual(journalRecords(dir, JOURNALS[after.journal.active]).map((r) => r[0]), ["H", "A", "S"]);
 });
 
 test("sequence numbers and UIDLs never repeat, even after deleting everything", () => {
@@ -261,11 +262,11 @@ test("the file-handle budget: three message files, one handle always left for th
   store.deleteMessages("alice", [open[0].seq]);
   reading.close();
   reading.close(); // closing twice does not free a second handle
-  assert.equal(store.openFileCount, 2);
+  assert.equal(store.files.open, 2);
   open[1].abort();
   third.abort();
   assert.equal(card.openFiles, 0);
-  assert.equal(store.openFileCount, 0);
+  assert.equal(store.files.open, 0);
 });
 
 test("onFileFreed is called once for every message file closed, whether committed, aborted or read", () => {
@@ -314,10 +315,10 @@ test("compaction after many deletions and after journal growth keeps the live st
   const { store } = boot(dir);
   const seqs: number[] = [];
   for (let i = 0; i < 40; i++) seqs.push(deliver(store, body(i, 50), i % 2 ? ["alice", "bob"] : ["alice"]));
-  const generation = store.journalGeneration;
+  const generation = store.journal.generation;
   for (let i = 0; i < 36; i++) store.deleteMessages("alice", [seqs[i]]);
-  assert.ok(store.journalGeneration > generation, "compacted after the deletions");
-  assert.ok(journalRecords(dir, store.journalPath).filter((r) => r[0] === "D").length < 36);
+  assert.ok(store.journal.generation > generation, "compacted after the deletions");
+  assert.ok(journalRecords(dir, JOURNALS[store.journal.active]).filter((r) => r[0] === "D").length < 36);
   assert.deepEqual(listing(store, "alice").map((m) => m.seq), seqs.slice(36));
   const bobs = seqs.filter((_, i) => i % 2);
   assert.deepEqual(listing(store, "bob").map((m) => m.seq), bobs);
@@ -325,20 +326,20 @@ test("compaction after many deletions and after journal growth keeps the live st
 
   // Reservations of aborted messages grow the journal until a compaction drops them.
   store.compactAfterBytes = 2048;
-  const journalSize = () => fs.statSync(path.join(dir, ...store.journalPath.slice(1).split("/"))).size;
-  const before = store.journalGeneration;
+  const journalSize = () => fs.statSync(path.join(dir, ...JOURNALS[store.journal.active].slice(1).split("/"))).size;
+  const before = store.journal.generation;
   const snapshot = journalSize();
   let largest = 0;
   for (let i = 0; i < 4000; i++) { // one B record per 8 reservations
     (store.beginMessage() as IncomingMessage).abort();
     largest = Math.max(largest, journalSize());
   }
-  assert.ok(store.journalGeneration > before, "compacted after growth");
+  assert.ok(store.journal.generation > before, "compacted after growth");
   assert.ok(largest < snapshot + 2048 + 100, `the journal stayed below its threshold (${largest} bytes)`);
   const carol = deliver(store, "c", ["carol"]);
   store.compactAfterBytes = 0; // compact at the next chance: the commit of the next message
   deliver(store, "d", ["dave"]);
-  const records = journalRecords(dir, store.journalPath);
+  const records = journalRecords(dir, JOURNALS[store.journal.active]);
   // Only the live messages, and at most the rest of the current reservation block.
   assert.deepEqual(records.map((r) => r[0]).filter((t) => t !== "A" && t !== "B"), ["H", "S"]);
   assert.ok(records.filter((r) => r[0] === "B").length <= 1);

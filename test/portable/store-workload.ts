@@ -9,6 +9,7 @@ import { fletcher31 } from "../../firmware/checksum";
 import { decode, encode, type MsgValue } from "../../firmware/msgpack";
 import { decimal, hex } from "../../firmware/num";
 import { MailStore, type IncomingMessage } from "../../firmware/store";
+import { JOURNALS } from "../../firmware/journal";
 
 function hexBytes(s: string): string {
   let out = "";
@@ -95,10 +96,10 @@ export function storeWorkload(storage: Storage): string {
   store.deleteMessages("bob", [seqs[0], seqs[1], seqs[2]]);
   store.deleteMessages("carol", [seqs[2]]);
   store.deleteMessages("bob", [seqs[5]]);
-  out += "generation " + decimal(store.journalGeneration) + " " + store.journalPath + "\n";
+  out += "generation " + decimal(store.journal.generation) + " " + JOURNALS[store.journal.active] + "\n";
   out += listing(store);
   store = new MailStore(storage, log, epoch);
-  out += "reopen " + (store.open() ? "ok" : "failed") + " generation " + decimal(store.journalGeneration) + "\n";
+  out += "reopen " + (store.open() ? "ok" : "failed") + " generation " + decimal(store.journal.generation) + "\n";
   out += listing(store);
   return out;
 }
