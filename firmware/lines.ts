@@ -76,11 +76,6 @@ export class LineFramer {
     }
     this.partial += bytes;
   }
-
-  /** True while an unfinished line is buffered. */
-  get pending(): boolean {
-    return this.partial.length > 0 || this.overflow;
-  }
 }
 
 const CR = 13;

@@ -115,19 +115,19 @@ export class Pop3Session {
   }
 
   receive(data: string): void {
-    if (this.held.active) {
+    if (this.held.active()) {
       if (!this.held.add(data)) this.close();
       return;
     }
     const session = this;
     let rest = data;
-    while (rest.length > 0 && this.state !== State.Closed && !this.held.active) {
+    while (rest.length > 0 && this.state !== State.Closed && !this.held.active()) {
       rest = this.framer.push(rest, function () {
-        return session.state === State.Closed || session.held.active;
+        return session.state === State.Closed || session.held.active();
       });
     }
     // A failed login put the rest of this chunk on hold.
-    if (this.held.active && !this.held.add(rest)) this.close();
+    if (this.held.active() && !this.held.add(rest)) this.close();
   }
 
   gone(): void {

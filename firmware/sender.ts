@@ -102,10 +102,6 @@ export class Sender {
     this.flush();
   }
 
-  get idle(): boolean {
-    return !this.sending && this.text.length === 0 && this.source === undefined && this.later.length === 0;
-  }
-
   private flush(): void {
     if (this.sending || this.closed || this.waiting) return;
     while (true) {

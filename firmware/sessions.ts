@@ -23,7 +23,8 @@ export const MAX_HELD_INPUT = 1024;
 export class HeldInput {
   private data: string | undefined = undefined;
 
-  get active(): boolean {
+  /** True while input is being held. A method, not a getter: in Lua a getter costs the class a descriptor table in RAM. */
+  active(): boolean {
     return this.data !== undefined;
   }
 
