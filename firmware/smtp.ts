@@ -446,8 +446,9 @@ export class SmtpSession implements DataEvents {
       // Over the room left at DATA: too big, or a recipient's quota is passed now (the reply comes after the end marker).
       if (bytes > this.server.config.limits.maxMessageBytes) tx.failed = Failure.TooBig;
       else if (this.exceedsQuota(bytes)) tx.failed = Failure.OverQuota;
-      else tx.room = this.roomForMessage(); // mail was deleted meanwhile: there is room again
-      return;
+      if (tx.failed !== Failure.None) return;
+      // Mail was deleted meanwhile: there is room again, and this chunk is written like any other.
+      tx.room = this.roomForMessage();
     }
     try {
       incoming.write(data);

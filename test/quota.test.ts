@@ -97,6 +97,39 @@ for (const runtime of RUNTIME_NAMES) {
       }
     });
 
+    it("mail deleted during DATA makes room: the message is stored whole, not short of the chunk that found the room", async () => {
+      const dir = tempDir("quota-room");
+      const sim = await start(runtime, dir, testConfig({ mailboxQuotaBytes: 4000 }));
+      try {
+        assert.match((await transaction(sim.smtpPort, "<s@remote.example>", ["alice@example.org"], message("r1@t", 2500))).pop() as string, /^250 /);
+        const c = await connect(sim.smtpPort);
+        try {
+          await c.smtpReply();
+          for (const line of ["EHLO tester.example", "MAIL FROM:<s@remote.example>", "RCPT TO:<alice@example.org>"]) {
+            c.send(line + "\r\n");
+            assert.match(await c.smtpReply(), /^250[ -]/);
+          }
+          c.send("DATA\r\n");
+          assert.match(await c.smtpReply(), /^354 /); // the room left for alice is taken now: about 1.5 KB
+          await pop3Session(sim.pop3Port, "alice", "wonderland", (c) => c.dele(1));
+          const body = message("r2@t", 2500); // over the room taken at DATA, within the quota once r1 is gone
+          await c.sendBuffer(stuff(body));
+          c.send(".\r\n");
+          assert.match(await c.smtpReply(), /^250 /);
+          c.send("QUIT\r\n");
+          await c.smtpReply().catch(() => "");
+          await pop3Session(sim.pop3Port, "alice", "wonderland", async (p) => {
+            assert.equal((await p.list()).count, 1);
+            assert.ok(withoutTraceHeaders(await p.retr(1)).equals(body), "stored byte for byte");
+          });
+        } finally {
+          c.close();
+        }
+      } finally {
+        await sim.stop();
+      }
+    });
+
     it("a full card refuses mail with 452 4.3.1 (before DATA when it can know), keeps nothing partial, and still serves and deletes", async () => {
       const dir = tempDir("full");
       const card = new SimCard({ dir, capacityBytes: 36 * 1024 + 64 * 1024 + 50 * 1024 });
