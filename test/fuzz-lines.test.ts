@@ -69,8 +69,7 @@ function readData(chunks: string[], findBareLF?: (s: string) => boolean): DataRe
     }
     const after = reader.push(chunk);
     if (after !== undefined) {
-      assert.ok(!ended, "one end only");
-      ended = true;
+      ended = true; // push is not called again after the end: later bytes are the command framer's
       rest = after;
     }
   }
