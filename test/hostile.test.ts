@@ -9,18 +9,11 @@ import * as assert from "node:assert/strict";
 import type { Config } from "../firmware/config";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator, Simulator } from "../sim/simulator";
-import type { Pipe } from "./helpers/dialogue";
+import { expectLine, type Pipe } from "./helpers/dialogue";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { tcpPipe } from "./helpers/transports";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function expectLine(pipe: Pipe, pattern: RegExp, timeoutMs = 5000): Promise<string> {
-  const line = await pipe.readLine(timeoutMs);
-  assert.ok(line !== undefined, `expected ${pattern} but the connection closed`);
-  assert.match(line, pattern);
-  return line;
-}
 
 async function smtpSession(sim: Simulator): Promise<Pipe> {
   const pipe = await tcpPipe(sim.smtpPort);

@@ -10,19 +10,12 @@ import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator, Simulator } from "../sim/simulator";
-import type { Pipe } from "./helpers/dialogue";
+import { expectLine } from "./helpers/dialogue";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { tcpPipe } from "./helpers/transports";
 
 /** The time every log line starts with (the clock is set: a date). */
 const TIME = /^\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d /;
-
-async function expectLine(pipe: Pipe, pattern: RegExp, timeoutMs = 5000): Promise<string> {
-  const line = await pipe.readLine(timeoutMs);
-  assert.ok(line !== undefined, `expected ${pattern} but the connection closed`);
-  assert.match(line, pattern);
-  return line;
-}
 
 for (const runtime of RUNTIME_NAMES) {
   describe(`failed logins in the log (${runtime} runtime)`, () => {

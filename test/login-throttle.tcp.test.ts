@@ -11,17 +11,10 @@ import * as assert from "node:assert/strict";
 import { Throttle } from "../firmware/mailbox";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator, Simulator } from "../sim/simulator";
-import type { Pipe } from "./helpers/dialogue";
+import { expectLine } from "./helpers/dialogue";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { tcpPipe } from "./helpers/transports";
 const CLIENT_LOCKOUT_FAILURES = Throttle.ClientLockoutFailures;
-
-async function expectLine(pipe: Pipe, pattern: RegExp, timeoutMs = 5000): Promise<string> {
-  const line = await pipe.readLine(timeoutMs);
-  assert.ok(line !== undefined, `expected ${pattern} but the connection closed`);
-  assert.match(line, pattern);
-  return line;
-}
 
 for (const runtime of RUNTIME_NAMES) {
   describe(`login throttle per client address (${runtime} runtime)`, () => {

@@ -46,6 +46,14 @@ export interface Pipe {
   drop(): void;
 }
 
+/** The next line from `pipe`, asserted to match `pattern`; fails when the connection closed first. */
+export async function expectLine(pipe: Pipe, pattern: RegExp, timeoutMs = 5000): Promise<string> {
+  const line = await pipe.readLine(timeoutMs);
+  assert.ok(line !== undefined, `expected ${pattern} but the connection closed`);
+  assert.match(line, pattern);
+  return line;
+}
+
 export interface Transport {
   connect(protocol: Protocol): Promise<Pipe>;
   /** The box's log lines, each pushed with CRLF as on its serial line (for L: lines). */
