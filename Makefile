@@ -9,7 +9,7 @@ export npm_config_loglevel := error
 # Postfix, Dovecot and smtp-source live in /usr/sbin, which a non-login or minimal environment leaves off PATH.
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all sim test build check deps debian-deps clean espruino lua lua-vm torture fuzz
+.PHONY: all sim test build check deps debian-deps clean espruino lua lua-vm torture fuzz web
 
 all: build
 
@@ -51,21 +51,30 @@ check: $(NODE_DEPS)
 	$(TSTL) -p firmware/tsconfig.lua.json
 	node test/tools/check-portable.js
 
+# The web page for the card: web/src type-checked (web/tsconfig.json, DOM types), bundled by esbuild,
+# gzipped with 8.3 names and a MANIFEST in dist/web/ (host/web/build.ts); rebuilt when a source changed.
+WEB_SOURCES := $(shell find web -type f 2>/dev/null)
+dist/web/MANIFEST: $(BUILD_STAMP) $(WEB_SOURCES)
+	@$(TSC) -p web/tsconfig.json
+	@node build/host/web/build.js
+
+web: dist/web/MANIFEST
+
 # The Espruino firmware: one minified ES5 file in dist/espruino/, checked against the board's budget.
-espruino: build
+espruino: build web
 	node build/host/espruino/build.js
 
 # The NodeMCU firmware: one Lua 5.3 file plus init.lua in dist/nodemcu/, checked against the LFS budget.
-lua: build lua-vm
+lua: build lua-vm web
 	node build/host/nodemcu/build.js
 
 # --serial: the board's serial line as a pseudo-terminal (socat) for `letterbox provision --port ...`.
 # Needs only socat of the Debian packages.
-sim: build
+sim: build web
 	@bash test/tools/install-debian-deps.sh socat
 	@node host/bin/letterbox.js sim --serial
 
-test: check build debian-deps lua-vm espruino lua
+test: check build web debian-deps lua-vm espruino lua
 	node --test --test-concurrency=2 --test-timeout=600000 $$(find build/test -name '*.test.js' | sort)
 
 # The full power-cut workload (test/powercut.test.ts): a cut at every card operation, every runtime.
