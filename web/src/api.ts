@@ -103,7 +103,7 @@ async function errorOf(res: Response): Promise<ApiError> {
       return new ApiError(429, "Too many failed log-ins. " + (retry ? "Wait " + waitText(retry) + " and try again." : "Wait a while and try again."), retry);
     }
     case 503:
-      return new ApiError(503, "The box is busy. Try again in a moment.");
+      return new ApiError(503, text ? "The box cannot answer: " + text : "The box is busy. Try again in a moment.");
     default:
       return new ApiError(res.status, "The box answered " + res.status + (text ? ": " + text : ""));
   }

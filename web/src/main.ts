@@ -17,6 +17,8 @@ let current: api.Session | undefined;
 /** Seen state of the rows the list showed, so opening one knows whether to mark it read. */
 const seenOf = new Map<string, boolean>();
 let lastPage = 0;
+/** A line to show once the next view is up (set before leaving a view, e.g. "Message deleted."). */
+let nextSay = "";
 
 const line = el("div", { class: "say", attrs: { role: "status" } });
 const view = el("main");
@@ -61,14 +63,16 @@ function loggedOut(message: string): void {
 async function route(): Promise<void> {
   if (!current) return;
   const hash = location.hash || "#/";
-  say("");
+  say(nextSay);
+  nextSay = "";
   try {
     if (hash.indexOf("#/m/") === 0) {
       const id = decodeURIComponent(hash.slice(4));
       await showMessage(view, id, {
         say,
         seen: seenOf.get(id),
-        back: () => {
+        back: (note = "") => {
+          nextSay = note;
           location.hash = lastPage ? "#/p/" + lastPage : "#/";
         },
       });

@@ -21,7 +21,8 @@ function blobUrl(data: BlobPart, type: string): string {
 export interface MessageContext {
   /** Shows a line in the page's status area; `error` styles it as a failure. */
   say(text: string, error?: boolean): void;
-  back(): void;
+  /** Back to the list, showing `note` there. */
+  back(note?: string): void;
   /** Seen state as the list knew it, when it did. */
   seen?: boolean;
 }
@@ -57,8 +58,7 @@ export async function showMessage(view: HTMLElement, id: string, ctx: MessageCon
       deleteButton.disabled = true;
       try {
         await api.remove([id]);
-        ctx.say("Message deleted.");
-        ctx.back();
+        ctx.back("Message deleted.");
       } catch (e) {
         ctx.say((e as Error).message, true);
         deleteButton.disabled = false;
@@ -68,7 +68,7 @@ export async function showMessage(view: HTMLElement, id: string, ctx: MessageCon
   );
   const source = el("a", { class: "button", attrs: { href: blobUrl(raw as BlobPart, "message/rfc822"), download: "message.eml" } }, "Source");
 
-  const toolbar = el("div", "toolbar", button("← Back", ctx.back), seenButton, deleteButton, source);
+  const toolbar = el("div", "toolbar", button("← Back", () => ctx.back()), seenButton, deleteButton, source);
   const headers = el("dl", "headers");
   const row = (name: string, value: string) => value && headers.append(el("dt", "", name), el("dd", "", value));
   row("From", addressText(email.from));
@@ -78,7 +78,7 @@ export async function showMessage(view: HTMLElement, id: string, ctx: MessageCon
   const date = dateOf(email);
   row("Date", isNaN(date.getTime()) ? email.date || "" : date.toLocaleString());
 
-  replace(view, toolbar, el("h2", "subject", email.subject || "(no subject)"), headers, body(email), attachments(email));
+  replace(view, toolbar, el("h2", "subject", email.subject || "(no subject)"), headers, attachments(email), body(email));
 }
 
 function body(email: Email): HTMLElement {
@@ -113,14 +113,17 @@ function body(email: Email): HTMLElement {
     });
     return b;
   };
-  const htmlTab = tab("HTML", () => frame);
-  htmlTab.classList.add("active");
-  tabs.append(htmlTab);
-  if (email.text) tabs.append(tab("Text", text));
-  box.append(tabs, notice, content);
+  if (email.text) {
+    const htmlTab = tab("HTML", () => frame);
+    htmlTab.classList.add("active");
+    tabs.append(htmlTab, tab("Text", text));
+    box.append(tabs);
+  }
+  box.append(notice, content);
   return box;
 }
 
+/** The attachments as download links, above the body (seen without scrolling past the frame). */
 function attachments(email: Email): HTMLElement | null {
   if (!email.attachments.length) return null;
   const list = el("ul", "attachments");
@@ -130,7 +133,7 @@ function attachments(email: Email): HTMLElement | null {
     const link = el("a", { attrs: { href: blobUrl(bytes, a.mimeType), download: name } }, name);
     list.append(el("li", "", link, el("span", "muted", " " + a.mimeType + ", " + formatSize(bytes.byteLength) + (a.related ? ", inline" : ""))));
   }
-  return el("section", "", el("h3", "", "Attachments"), list);
+  return list;
 }
 
 function dataUrl(type: string, bytes: ArrayBuffer): string {

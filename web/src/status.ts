@@ -16,7 +16,7 @@ export async function showStatus(view: HTMLElement): Promise<void> {
   fact("Firmware", s.firmware);
   fact("Runs on", s.implementation);
   fact("Up for", duration(s.uptime));
-  fact("Memory in use", s.memory.toLocaleString() + " " + s.memoryUnit);
+  fact("Free memory", s.memory.toLocaleString() + " " + s.memoryUnit);
   fact("Card", formatSize(s.cardFreeKiB * 1024) + " free of " + formatSize(s.cardTotalKiB * 1024));
   const body = el("tbody");
   for (const [user, messages, bytes] of s.mailboxes) {
