@@ -18,9 +18,11 @@ export const enum Format {
    * The version, the second field of every H record. A build replays every
    * version from 1 up to this one and writes only this one (at its next
    * compaction); a journal of a newer version is refused, never
-   * overwritten. Version 1: the records of docs/STORE.md.
+   * overwritten. Version 1: the records A, B, D, H, R, S of
+   * docs/STORE.md. Version 2 adds the F record (stored flags) and the
+   * flags field of A.
    */
-  Version = 1,
+  Version = 2,
 }
 /** Journal bytes read or written per card call. */
 const CHUNK = 512;
@@ -46,7 +48,12 @@ function isListOf(v: MsgValue, type: string): boolean {
 /** Only records of a known shape are replayed: anything else ends the journal. */
 function wellFormed(r: MsgValue[]): boolean {
   const tag = r[0];
-  if (tag === "A") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isListOf(r[3], "string") && typeof r[4] === "number";
+  if (tag === "A") {
+    if (!(isCount(r[1]) && isCount(r[2]) && isListOf(r[3], "string") && typeof r[4] === "number")) return false;
+    // Version 2's compaction adds the users' flag bits, one per user, when any is set.
+    return r.length === 5 || (r.length === 6 && isListOf(r[5], "number") && (r[5] as MsgValue[]).length === (r[3] as MsgValue[]).length);
+  }
+  if (tag === "F") return r.length === 4 && typeof r[1] === "string" && isCount(r[2]) && isCount(r[3]);
   if (tag === "R" || tag === "S" || tag === "B") return r.length === 2 && isCount(r[1]);
   if (tag === "D") return r.length === 3 && typeof r[1] === "string" && isListOf(r[2], "number");
   if (tag === "H") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isCount(r[3]) && isCount(r[4]);
@@ -138,6 +145,8 @@ export class Journal {
   snapshotEnd = 0;
   /** Set when a file is a journal of a newer format than this build reads: the card must be left alone. */
   newer = "";
+  /** Format version of the active file (an older one is rewritten before a record it lacks is appended). */
+  version = Format.Version;
 
   constructor(private storage: Storage) {}
 
@@ -212,6 +221,8 @@ export interface Replay {
   /** The file ends in bytes that are not a good record, or a record out of place (a second header, say): a torn tail. */
   torn: boolean;
   epoch: number;
+  /** The file's format version (H). */
+  version: number;
   generation: number;
   nextSeq: number;
   snapshotEnd: number;
@@ -235,6 +246,7 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
     complete: false,
     torn: false,
     epoch: 0,
+    version: 0,
     generation: 0,
     nextSeq: 1,
     snapshotEnd: 0,
@@ -256,6 +268,7 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
         break;
       }
       started = true;
+      r.version = record[1] as number;
       r.generation = record[2] as number;
       r.epoch = record[3] as number;
       r.nextSeq = record[4] as number;
@@ -281,10 +294,15 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
       used = record[1] as number;
       const at = r.uncommitted.indexOf(used);
       if (at >= 0) r.uncommitted.splice(at, 1);
-      r.index.add(used, record[2] as number, record[3] as string[]);
+      const users = record[3] as string[];
+      r.index.add(used, record[2] as number, users);
+      const flags = record[5] as number[] | undefined;
+      if (flags !== undefined) for (let i = 0; i < users.length; i++) r.index.setFlags(users[i], used, flags[i]);
     } else if (tag === "D") {
       r.index.remove(record[1] as string, record[2] as number[]);
       r.deletions++;
+    } else if (tag === "F") {
+      r.index.setFlags(record[1] as string, record[2] as number, record[3] as number);
     } else {
       r.torn = true; // a second header
       break;

@@ -218,6 +218,8 @@ export interface Listing {
   uid(i: number): string;
   /** @internal The store's number of message `i`. */
   seq(i: number): number;
+  /** Index of the message whose UIDL is `uid`, or -1. */
+  find(uid: string): number;
 }
 
 /** How a maildrop is opened. */
@@ -229,12 +231,25 @@ export const enum Access {
 }
 
 /**
- * Flag bits of a message in a maildrop. None is stored on the card today:
- * Deleted is this session's mark until commit() (POP3 DELE). IMAP's stored
- * flags (RFC 9051 2.3.2: Seen, Answered, Flagged, Draft) get the next bits.
+ * A maildrop opener's own marks on a message (Maildrop.flags): Deleted is
+ * the mark until commit() (POP3 DELE). Not stored.
  */
 export const enum Flag {
   Deleted = 1,
+}
+
+/**
+ * Flags stored on the card per message and user (Maildrop.stored/store;
+ * RFC 9051 2.3.2 system flags), the web API's bits. Journaled (the F
+ * record, docs/STORE.md); every opener of the maildrop sees them at once.
+ */
+export const enum StoredFlag {
+  Seen = 1,
+  Answered = 2,
+  Flagged = 4,
+  Draft = 8,
+  /** Every stored bit. */
+  All = 15,
 }
 
 /**
@@ -271,6 +286,32 @@ class Maildrop {
     else delete this.marks[i];
     this.markedCount += sign;
     this.markedBytes += sign * this.list.size(i);
+  }
+
+  /**
+   * Message `i`'s stored flags now (StoredFlag bits), as every opener sees
+   * them; -1 when the message is gone from the maildrop (another opener
+   * deleted it since this one was opened).
+   */
+  stored(i: number): number {
+    return this.mailbox.store.stored(this.user, this.list.seq(i));
+  }
+
+  /**
+   * Sets message `i`'s stored flags to `bits` (StoredFlag; other bits are
+   * ignored), on the card (journaled) and for every opener at once. Does
+   * nothing for a message gone from the maildrop. Throws when the card
+   * cannot record it; then nothing changed.
+   */
+  store(i: number, bits: number): void {
+    const store = this.mailbox.store;
+    if (!store.available()) throw new Error("card unusable");
+    store.storeFlags(this.user, this.list.seq(i), bits & StoredFlag.All);
+  }
+
+  /** Index of the message whose UIDL (Listing.uid) is `uid`, or -1. */
+  find(uid: string): number {
+    return this.list.find(uid);
   }
 
   /**

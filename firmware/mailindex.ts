@@ -1,11 +1,14 @@
 /**
  * Who holds which message, in memory: per user a packed string of 8-byte
- * entries (4-byte sequence number, 4-byte size, big-endian), in commit
- * order, and the user's byte count. Built by replaying the journal at boot
+ * entries (4-byte sequence number, 4-byte word of size and flags,
+ * big-endian), in commit order, and the user's byte count. The second word
+ * holds the size in its low 27 bits and the user's stored flags (StoredFlag
+ * in mailbox.ts, 4 bits) in bits 27 to 30, so flags cost no memory. Built by replaying the journal at boot
  * and kept up to date by every commit and deletion, so that listing and
  * reading a maildrop never read the journal. No object per message: a user
  * with 100 messages costs one 800-byte string.
  */
+import { parseHex8 } from "./msgfiles";
 import { div, hex } from "./num";
 import { find } from "./text";
 
@@ -21,6 +24,14 @@ export function word(n: number): string {
 
 function wordAt(s: string, i: number): number {
   return ((s.charCodeAt(i) * 256 + s.charCodeAt(i + 1)) * 256 + s.charCodeAt(i + 2)) * 256 + s.charCodeAt(i + 3);
+}
+
+/** The stored flags sit in bits 27-30 of the size word: the top byte shifted right by 3 (a const enum: inlined). */
+export const enum Entry {
+  /** Sizes are below 2^27 (128 MiB): the store refuses a longer message. */
+  SizeMask = 0x7ffffff,
+  /** Flag bits per (user, message). */
+  FlagMask = 15,
 }
 
 /** Offset of the 8-byte entry whose sequence number is `seq`, or -1. */
@@ -59,7 +70,7 @@ export class MailIndex {
     for (let i = 0; i < seqs.length; i++) {
       const at = entryOffset(entries, seqs[i]);
       if (at < 0) continue;
-      this.bytes[key] -= wordAt(entries, at + 4);
+      this.bytes[key] -= wordAt(entries, at + 4) & Entry.SizeMask;
       entries = entries.substring(0, at) + entries.substring(at + 8);
     }
     this.entries[key] = entries;
@@ -67,8 +78,24 @@ export class MailIndex {
 
   /** True when the user's maildrop holds message `seq`. */
   holds(user: string, seq: number): boolean {
+    return this.flags(user, seq) >= 0;
+  }
+
+  /** The user's stored flag bits of message `seq` (0 to 15), or -1 when the user's maildrop does not hold it. */
+  flags(user: string, seq: number): number {
     const entries = this.entries["u:" + user];
-    return entries !== undefined && entryOffset(entries, seq) >= 0;
+    const at = entries === undefined ? -1 : entryOffset(entries, seq);
+    return at < 0 ? -1 : Math.floor(entries.charCodeAt(at + 4) / 8);
+  }
+
+  /** Sets the user's stored flag bits (0 to 15) of message `seq`; ignored when the user's maildrop does not hold it. */
+  setFlags(user: string, seq: number, bits: number): void {
+    const key = "u:" + user;
+    const entries = this.entries[key];
+    const at = entries === undefined ? -1 : entryOffset(entries, seq);
+    if (at < 0) return;
+    const top = String.fromCharCode((bits & Entry.FlagMask) * 8 + (entries.charCodeAt(at + 4) & 7));
+    this.entries[key] = entries.substring(0, at + 4) + top + entries.substring(at + 5);
   }
 
   /** True when any maildrop holds message `seq` (else its data file is no one's). */
@@ -78,7 +105,11 @@ export class MailIndex {
   }
 }
 
-/** One user's messages, oldest first, as they were when it was made: the index's string itself (strings do not change), no copy. */
+/**
+ * One user's messages, oldest first, as they were when it was made: the
+ * index's string itself (strings do not change), no copy. Its flags are
+ * those of that moment; MailIndex.flags has the current ones.
+ */
 export class Maildrop {
   readonly count: number;
 
@@ -95,12 +126,20 @@ export class Maildrop {
     return wordAt(this.entries, i * 8);
   }
 
+  /** Octets of message `i`. */
   size(i: number): number {
-    return wordAt(this.entries, i * 8 + 4);
+    return wordAt(this.entries, i * 8 + 4) & Entry.SizeMask;
   }
 
   /** RFC 1939 UIDL: store epoch and sequence number, unique forever and stable across restarts. */
   uid(i: number): string {
     return hex(this.epoch, 8) + "-" + hex(this.seq(i), 8);
+  }
+
+  /** Index of the message whose UIDL is `uid` (as uid() writes it), or -1. */
+  find(uid: string): number {
+    const seq = parseHex8(uid.substring(9));
+    const at = seq < 0 ? -1 : entryOffset(this.entries, seq);
+    return at >= 0 && this.uid(div(at, 8)) === uid ? div(at, 8) : -1;
   }
 }

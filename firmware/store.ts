@@ -9,7 +9,7 @@
  */
 import type { FileHandle, Storage } from "./hal";
 import { Format, Journal, JOURNALS, replay as replayJournal } from "./journal";
-import { MailIndex, Maildrop } from "./mailindex";
+import { Entry, MailIndex, Maildrop } from "./mailindex";
 import { describe, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
 import type { MsgValue } from "./msgpack";
 import { hex } from "./num";
@@ -184,27 +184,23 @@ export class MailStore {
 
   /**
    * Commits the deletion of these messages from the user's maildrop (one D
-   * record), then removes data files no recipient needs any more. Throws
-   * only when the D record could not be written: once it is on the card the
-   * deletion stands, and a later failure is logged and left to recovery.
+   * record), then removes data files no recipient needs any more. Messages
+   * the maildrop no longer holds (another opener deleted them) are left
+   * out; when none is left, nothing is written. Throws only when the D
+   * record could not be written: once it is on the card the deletion
+   * stands, and a later failure is logged and left to recovery.
    */
   deleteMessages(user: string, seqs: number[]): void {
     this.requireReady();
-    if (seqs.length === 0) return;
-    try {
-      this.append(["D", user, seqs]);
-    } catch (e) {
-      // A full card: give up the spare room, recover (a torn tail goes) and try once more.
-      if (!this.files.releaseSpare()) throw e;
-      this.cardFull = true;
-      if (!this.reopen()) throw e;
-      this.append(["D", user, seqs]);
-    }
-    this.index.remove(user, seqs);
+    const held: number[] = [];
+    for (let i = 0; i < seqs.length; i++) if (this.index.holds(user, seqs[i]) && held.indexOf(seqs[i]) < 0) held.push(seqs[i]);
+    if (held.length === 0) return;
+    this.appendMaking(["D", user, held]);
+    this.index.remove(user, held);
     this.deletionsSinceSnapshot++;
     try {
-      for (let i = 0; i < seqs.length; i++) {
-        if (!this.index.held(seqs[i])) this.files.removeIfPresent(messagePath(seqs[i]));
+      for (let i = 0; i < held.length; i++) {
+        if (!this.index.held(held[i])) this.files.removeIfPresent(messagePath(held[i]));
       }
       if (this.deletionsSinceSnapshot >= this.compactAfterDeletions) this.compact();
       else this.compactIfGrown();
@@ -212,6 +208,57 @@ export class MailStore {
       this.cardFailed(e);
     }
     if (this.cardFull && this.ready) this.keepSpare(); // the deleted mail may have made room
+  }
+
+  /** The user's stored flag bits of message `seq` (StoredFlag, 0 to 15), or -1 when the user's maildrop does not hold it (deleted). */
+  stored(user: string, seq: number): number {
+    return this.index.flags(user, seq);
+  }
+
+  /**
+   * Sets the user's stored flag bits of message `seq` (0 to 15): one F
+   * record, then the index, so every opener sees them at once. Nothing
+   * happens when the bits are already so, or the maildrop no longer holds
+   * the message. Throws when the record could not be written; then nothing
+   * changed.
+   */
+  storeFlags(user: string, seq: number, bits: number): void {
+    this.requireReady();
+    const was = this.index.flags(user, seq);
+    if (was < 0 || was === bits) return;
+    // An older journal must not get a record its format lacks (an older build would stop reading there).
+    if (this.journal.version < Format.Version) {
+      try {
+        this.compact();
+      } catch (e) {
+        throw this.cardFailed(e);
+      }
+    }
+    this.appendMaking(["F", user, seq, bits]);
+    this.index.setFlags(user, seq, bits);
+    try {
+      this.compactIfGrown();
+    } catch (e) {
+      this.cardFailed(e); // the flags are stored all the same
+    }
+  }
+
+  /**
+   * Appends a record that must get onto the card even when it is full
+   * (a deletion makes room; a flag is what a reader asks for): when the
+   * append fails, the spare room goes, the store reopens (a torn piece of
+   * the record is compacted away) and it is tried once more. Throws when
+   * it is not on the card.
+   */
+  private appendMaking(record: MsgValue[]): void {
+    try {
+      this.append(record);
+    } catch (e) {
+      if (!this.files.releaseSpare()) throw e;
+      this.cardFull = true;
+      if (!this.reopen()) throw e;
+      this.append(record);
+    }
   }
 
   /** @internal Marks the store unusable until the next open(); returns the error to rethrow. */
@@ -226,6 +273,7 @@ export class MailStore {
     this.forget(message.seq); // from now on recovery decides: committed if and only if the A record is whole
     file.close();
     this.requireReady();
+    if (message.bytes > Entry.SizeMask) throw new Error("message too large for the store");
     const users: string[] = [];
     for (let i = 0; i < recipients.length; i++) {
       if (users.indexOf(recipients[i]) < 0) users.push(recipients[i]);
@@ -283,6 +331,7 @@ export class MailStore {
     this.reservedUpTo = this.nextSeq; // a new block before the next message
     const journal = this.journal;
     journal.active = index;
+    journal.version = replay.version;
     journal.generation = replay.generation;
     journal.end = replay.end;
     journal.snapshotEnd = replay.snapshotEnd;
@@ -292,7 +341,7 @@ export class MailStore {
     for (let i = 0; i < replay.uncommitted.length; i++) this.files.removeIfPresent(messagePath(replay.uncommitted[i]));
     if (torn) this.log("store: journal ends in a torn record at byte " + hex(replay.end, 8) + "; dropping it");
     if (!torn && uncompacted) this.compactAtBoot();
-    else if (torn || replay.reservations > 0 || replay.deletions > 0) this.compact();
+    else if (torn || replay.reservations > 0 || replay.deletions > 0 || replay.version < Format.Version) this.compact();
     else this.compactIfGrown();
     return true;
   }
@@ -367,7 +416,15 @@ export class MailStore {
         const users = record[3] as string[];
         const remaining: string[] = [];
         for (let i = 0; i < users.length; i++) if (index.holds(users[i], seq)) remaining.push(users[i]);
-        if (remaining.length > 0) add(["A", seq, record[2], remaining, record[4]]);
+        // The users' flags ride on the A record when any is set (version 2).
+        const flags: number[] = [];
+        let any = false;
+        for (let i = 0; i < remaining.length; i++) {
+          flags.push(index.flags(remaining[i], seq));
+          if (flags[i] > 0) any = true;
+        }
+        if (any) add(["A", seq, record[2], remaining, record[4], flags]);
+        else if (remaining.length > 0) add(["A", seq, record[2], remaining, record[4]]);
         else files.removeIfPresent(messagePath(seq));
       });
       for (let i = 0; i < inflight.length; i++) add(["R", inflight[i]]);
@@ -377,6 +434,7 @@ export class MailStore {
       add(["S", generation]);
     });
     journal.active = 1 - journal.active;
+    journal.version = Format.Version;
     journal.generation++;
     journal.end = written;
     journal.snapshotEnd = written;

@@ -11,6 +11,7 @@ import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Unpackr } from "msgpackr";
 import { startSimulator } from "../sim/simulator";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { pop3Session } from "./helpers/clients";
@@ -24,6 +25,15 @@ interface Row {
   size: number;
   bytes: number;
   sha256: string;
+}
+
+/** The records of a journal file (each followed by its checksum), decoded by msgpackr. */
+function journalRecords(file: string): unknown[][] {
+  const values: unknown[] = [];
+  new Unpackr({ useRecords: false, mapsAsObjects: true }).unpackMultiple(fs.readFileSync(file), (value: unknown) => {
+    values.push(value);
+  });
+  return values.filter((_, i) => i % 2 === 0) as unknown[][];
 }
 
 async function served(port: number, user: string): Promise<Row[]> {
@@ -60,6 +70,11 @@ for (const runtime of RUNTIME_NAMES) {
         }
       }
       assert.deepEqual(lines.filter((l) => /new store|no valid journal|torn|card unusable|card error/.test(l)), []);
+      // This build's format (version 2) now, and no stored flags: a message of a card written before flags has none.
+      const journals = ["JRNL.A", "JRNL.B"].map((name) => journalRecords(path.join(dataDir, "LB", name)));
+      const active = (journals[0][0][2] as number) > (journals[1][0][2] as number) ? journals[0] : journals[1];
+      assert.equal(active[0][1], 2, "format version");
+      assert.deepEqual(active.filter((r) => r[0] === "F" || (r[0] === "A" && r.length !== 5)), []);
       fs.rmSync(dir, { recursive: true, force: true });
     });
   });

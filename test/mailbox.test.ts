@@ -7,7 +7,7 @@
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { Access, Flag, Mailbox, type Credentials, type Delivery, RouteKind, userIndex } from "../firmware/mailbox";
+import { Access, Flag, Mailbox, type Credentials, type Delivery, RouteKind, StoredFlag, userIndex } from "../firmware/mailbox";
 import { md5hex } from "../firmware/md5";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { testHal } from "./helpers/test-hal";
@@ -132,5 +132,41 @@ describe("mailbox boundary", () => {
     assert.equal(mailbox.openMaildrop("bob", Access.Shared)!.list.count, 1, "bob keeps his copy");
     after.close();
     assert.equal(mailbox.store.files.open, 0, "every handle given back");
+  });
+
+  it("stores flags per user on the card: every opener sees them at once, a restart keeps them; finds a message by its UIDL", () => {
+    const hal = testHal({ clock: 1700000000, card: tempDir("mailbox-flags"), random: 0xabcdef });
+    let mailbox = new Mailbox(hal, testConfig());
+    assert.equal(mailbox.card.open(), true);
+    deliver(mailbox, "first\r\n", ["alice", "bob"]);
+    deliver(mailbox, "second\r\n", ["alice"]);
+    const pop = mailbox.openMaildrop("alice", Access.Exclusive)!;
+    const web = mailbox.openMaildrop("alice", Access.Shared)!;
+    assert.deepEqual([pop.stored(0), pop.stored(1)], [0, 0]);
+    web.store(1, StoredFlag.Seen | StoredFlag.Flagged | 0x30);
+    assert.equal(pop.stored(1), StoredFlag.Seen | StoredFlag.Flagged, "the other opener sees it at once; other bits are not stored");
+    assert.equal(pop.flags(1), 0, "stored flags are not the opener's marks");
+    pop.store(0, StoredFlag.Answered);
+    assert.equal(web.stored(0), StoredFlag.Answered);
+    assert.equal(mailbox.openMaildrop("bob", Access.Shared)!.stored(0), 0, "per user: bob's copy is unflagged");
+    assert.equal(web.find(web.list.uid(1)), 1);
+    assert.equal(web.find(web.list.uid(0)), 0);
+    assert.equal(web.list.uid(0), "00abcdef-00000001");
+    assert.equal(web.find("00ABCDEF-00000001"), -1, "UIDLs are exact");
+    assert.equal(web.find("00000000-00000001"), -1, "another store's epoch");
+    for (const bad of ["", "x", web.list.uid(0) + "0", web.list.uid(0).substring(0, 16)]) assert.equal(web.find(bad), -1, bad);
+    // A deletion at once through a shared opener: the other opener's listing keeps the number, its flags say gone.
+    web.setFlags(0, Flag.Deleted);
+    web.commit();
+    assert.equal(pop.stored(0), -1, "gone");
+    pop.store(0, StoredFlag.Seen); // nothing happens
+    assert.equal(pop.stored(0), -1);
+    pop.close();
+    mailbox = new Mailbox(hal, testConfig());
+    assert.equal(mailbox.card.open(), true);
+    const again = mailbox.openMaildrop("alice", Access.Shared)!;
+    assert.equal(again.list.count, 1);
+    assert.equal(again.stored(0), StoredFlag.Seen | StoredFlag.Flagged, "replayed after a restart");
+    assert.equal(mailbox.openMaildrop("bob", Access.Shared)!.stored(0), 0);
   });
 });

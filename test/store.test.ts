@@ -347,6 +347,87 @@ test("compaction after many deletions and after journal growth keeps the live st
   assert.deepEqual(listing(boot(dir).store, "carol").map((m) => m.seq), [carol]);
 });
 
+test("stored flags: per user and message, journaled, replayed after a restart, kept by compaction", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const big = body(1, 3000);
+  const shared = deliver(store, big, ["alice", "bob"]);
+  const own = deliver(store, body(2, 100), ["alice"]);
+  assert.equal(store.stored("alice", shared), 0, "a new message has no flags");
+  store.storeFlags("alice", shared, 1 | 4);
+  store.storeFlags("bob", shared, 8);
+  store.storeFlags("alice", own, 15);
+  store.storeFlags("alice", own, 2);
+  assert.deepEqual([store.stored("alice", shared), store.stored("bob", shared), store.stored("alice", own)], [5, 8, 2]);
+  assert.equal(store.stored("bob", own), -1, "bob's maildrop does not hold it");
+  store.storeFlags("bob", own, 1); // ignored: not bob's
+  assert.equal(store.stored("bob", own), -1);
+  // The flags do not change the sizes, the usage or the listing.
+  assert.deepEqual(listing(store, "alice").map((m) => m.size), [big.length, 100]);
+  assert.equal(store.usage("alice"), big.length + 100);
+  const records = journalRecords(dir, JOURNALS[store.journal.active]);
+  assert.deepEqual(records.filter((r) => r[0] === "F"), [["F", "alice", shared, 5], ["F", "bob", shared, 8], ["F", "alice", own, 15], ["F", "alice", own, 2]]);
+  assert.equal(records[0][1], 2, "format version 2");
+  const ops = store.journal.end;
+  store.storeFlags("alice", own, 2);
+  assert.equal(store.journal.end, ops, "storing the same bits writes nothing");
+
+  // Replay.
+  const second = boot(dir).store;
+  assert.deepEqual([second.stored("alice", shared), second.stored("bob", shared), second.stored("alice", own)], [5, 8, 2]);
+  // Compaction: the flags ride on the A records (the users' bits, in the users' order).
+  second.compactAfterBytes = 0;
+  second.storeFlags("bob", shared, 9);
+  const compacted = journalRecords(dir, JOURNALS[second.journal.active]);
+  assert.deepEqual(compacted.map((r) => r[0]), ["H", "A", "A", "S"]);
+  assert.deepEqual(compacted[1], ["A", shared, big.length, ["alice", "bob"], 1700000000, [5, 9]]);
+  assert.deepEqual(compacted[2], ["A", own, 100, ["alice"], 1700000000, [2]]);
+  const third = boot(dir).store;
+  assert.deepEqual([third.stored("alice", shared), third.stored("bob", shared), third.stored("alice", own)], [5, 9, 2]);
+  // A deletion by one user leaves the other's flags; a message without flags gets a plain A.
+  third.compactAfterBytes = 0;
+  third.storeFlags("alice", own, 0);
+  third.deleteMessages("alice", [shared]);
+  assert.equal(third.stored("alice", shared), -1);
+  assert.equal(third.stored("bob", shared), 9);
+  const last = journalRecords(dir, JOURNALS[third.journal.active]);
+  assert.deepEqual(last.filter((r) => r[0] === "A"), [["A", shared, big.length, ["bob"], 1700000000, [9]], ["A", own, 100, ["alice"], 1700000000]]);
+  assert.equal(boot(dir).store.stored("bob", shared), 9);
+});
+
+test("a version 1 journal opens with no flags and is rewritten as version 2 before a flag is stored", () => {
+  const dir = tempDir();
+  fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v1/card"), dir, { recursive: true });
+  const v1 = journalRecords(dir, "/LB/JRNL.A").length > 0 ? "/LB/JRNL.A" : "/LB/JRNL.B";
+  assert.equal(journalRecords(dir, v1)[0][1], 1);
+  const { store } = boot(dir);
+  const active = journalRecords(dir, JOURNALS[store.journal.active]);
+  assert.equal(active[0][1], 2, "the boot rewrote it in this build's format");
+  assert.equal(active.filter((r) => r[0] === "A" && r.length !== 5).length, 0, "no flags");
+  let messages = 0;
+  for (const user of ["dave", "erin", "frank"]) {
+    for (const m of listing(store, user)) {
+      assert.equal(store.stored(user, m.seq), 0);
+      messages++;
+    }
+  }
+  assert.ok(messages > 0);
+  const first = listing(store, "dave")[0].seq;
+  store.storeFlags("dave", first, 1);
+  assert.equal(boot(dir).store.stored("dave", first), 1);
+});
+
+test("the store refuses a message its index cannot size (2^27 octets and more) without a byte written", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const incoming = store.beginMessage() as IncomingMessage;
+  incoming.write("x");
+  incoming.bytes = 0x8000000; // as if 128 MiB had been written
+  assert.throws(() => incoming.commit(["alice"], 1), /too large/);
+  assert.deepEqual(listing(store, "alice"), []);
+  assert.equal(journalRecords(dir, JOURNALS[store.journal.active]).filter((r) => r[0] === "A").length, 0);
+});
+
 test("a card error makes the store not ready; open() again recovers", () => {
   const dir = tempDir();
   let failWrites = false;
@@ -383,6 +464,14 @@ interface Expectation {
   /** Deletions in progress at the cut: user -> seqs that may or may not be gone. */
   maybeDeleted: Map<string, Set<number>>;
   uids: Map<number, string>;
+  /** "user seq" -> stored flag bits confirmed (a missing key: 0). */
+  flags: Map<string, number>;
+  /** A flag change in progress at the cut: either bits may be on the card. */
+  flagging: { key: string; bits: number } | undefined;
+}
+
+function expectation(): Expectation {
+  return { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map(), flags: new Map(), flagging: undefined };
 }
 
 /** A small workload: commits for one and several users, an abort, listings, deletions. Stops at the power cut. */
@@ -409,17 +498,27 @@ function workload(store: MailStore, expect: Expectation): void {
   const look = (user: string) => {
     for (const m of listing(store, user)) expect.uids.set(m.seq, m.uid);
   };
+  const flag = (user: string, seq: number, bits: number) => {
+    expect.flagging = { key: `${user} ${seq}`, bits };
+    store.storeFlags(user, seq, bits);
+    expect.flagging = undefined;
+    expect.flags.set(`${user} ${seq}`, bits);
+  };
   const m1 = commit(1, ["alice"]);
   const m2 = commit(2, ["alice", "bob"]);
   const aborted = store.beginMessage() as IncomingMessage;
   aborted.write("never finished");
   aborted.abort();
   look("alice");
+  flag("alice", m2, 1);
+  flag("bob", m2, 4);
   const m3 = commit(3, ["bob"]);
   remove("alice", [m1, m2]);
-  commit(4, ["alice", "bob", "carol"]);
+  const m4 = commit(4, ["alice", "bob", "carol"]);
+  flag("bob", m4, 9);
   look("bob");
   remove("bob", [m2, m3]);
+  flag("bob", m4, 1);
   commit(5, ["carol"]);
   look("carol");
 }
@@ -444,6 +543,11 @@ function checkAfterCut(dir: string, expect: Expectation, label: string): void {
       assert.equal(m.size, data.length, `${label}: size of ${m.seq}`);
       assert.equal(readMessage(store, m.seq), data, `${label}: content of ${m.seq}`);
       if (expect.uids.has(m.seq)) assert.equal(m.uid, expect.uids.get(m.seq), `${label}: UIDL of ${m.seq} changed`);
+      const key = `${user} ${m.seq}`;
+      const flags = store.stored(user, m.seq);
+      const confirmed = expect.flags.get(key) ?? 0;
+      if (expect.flagging?.key === key) assert.ok(flags === confirmed || flags === expect.flagging.bits, `${label}: flags of ${key}: ${flags}`);
+      else assert.equal(flags, confirmed, `${label}: flags of ${key}`);
       onCard.add(m.seq);
     }
     assert.equal(store.usage(user), list.reduce((sum, m) => sum + m.size, 0), `${label}: usage of ${user}`);
@@ -458,7 +562,7 @@ test("power cut at every changing card operation of a workload, and again during
     const dir = tempDir();
     const { store } = boot(dir, () => void total++);
     total = 0;
-    workload(store, { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map() });
+    workload(store, expectation());
   }
   assert.ok(total > 30, `the workload has ${total} card operations`);
   let tried = 0;
@@ -478,7 +582,7 @@ test("power cut at every changing card operation of a workload, and again during
     });
     card = booted.card;
     armed = true;
-    const expect: Expectation = { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map() };
+    const expect = expectation();
     try {
       workload(booted.store, expect);
       assert.fail(`operation ${k} was never reached`);

@@ -59,13 +59,13 @@ function listing(store: MailStore): string {
         for (let chunk = file.read(333); chunk !== undefined; chunk = file.read(333)) content += chunk;
         file.close();
       }
-      out += "  " + drop.uid(i) + " " + decimal(drop.size(i)) + " read " + decimal(content.length) + " sum " + decimal(fletcher31(content, 0, content.length)) + "\n";
+      out += "  " + drop.uid(i) + " " + decimal(drop.size(i)) + " flags " + decimal(store.stored(USERS[u], drop.seq(i))) + " read " + decimal(content.length) + " sum " + decimal(fletcher31(content, 0, content.length)) + "\n";
     }
   }
   return out;
 }
 
-/** Deliveries, an abort, deletions (enough to compact), a restart; returns the transcript. */
+/** Deliveries, an abort, stored flags, deletions (enough to compact), a restart; returns the transcript. */
 export function storeWorkload(storage: Storage): string {
   let out = "";
   const log = function (line: string): void {
@@ -91,6 +91,14 @@ export function storeWorkload(storage: Storage): string {
       dropped.abort();
     }
   }
+  out += listing(store);
+  // Stored flags: per user, every value, set again, on a message later deleted by one holder.
+  store.storeFlags("alice", seqs[0], 1);
+  store.storeFlags("bob", seqs[2], 15);
+  store.storeFlags("carol", seqs[2], 8);
+  store.storeFlags("alice", seqs[3], 2);
+  store.storeFlags("alice", seqs[3], 6);
+  store.storeFlags("bob", seqs[8], 9);
   out += listing(store);
   store.deleteMessages("alice", [seqs[0], seqs[2]]);
   store.deleteMessages("bob", [seqs[0], seqs[1], seqs[2]]);
