@@ -28,6 +28,7 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
+  if (!haveChromium()) throw new Error(`no chromium at ${chromiumPath()}: make debian-deps installs Debian's (or set CHROMIUM)`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "lb-chromium-"));
   const downloads = path.join(profile, "downloads");
   fs.mkdirSync(downloads);

@@ -275,6 +275,7 @@ export function webMails(to: string, trap: string): TestMail[] {
         `<img src="x" onerror="fetch('${trap}/onerror')">`,
         `<img srcset="${trap}/srcset.png 1x, ${trap}/srcset2.png 2x" alt="">`,
         `<div style="background-image: url(${trap}/inline-bg.png)">styled</div>`,
+        `<div style='background-image: image-set("${trap}/image-set.png" 1x)'>image-set</div>`,
         `<table background="${trap}/table-bg.png"><tr><td>cell</td></tr></table>`,
         `<video poster="${trap}/poster.png"></video>`,
         `<svg><image href="${trap}/svg-image.png" width="10" height="10"/></svg>`,

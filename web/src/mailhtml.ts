@@ -21,7 +21,7 @@ const FETCHING = ["src", "srcset", "background", "poster", "lowsrc", "dynsrc", "
 /** Attributes never kept: form targets and link pings (would reach the network on a click the reader did not mean as one). */
 const DROPPED = ["action", "formaction", "ping"];
 
-const REMOTE = /^\s*https?:\/\//i;
+const REMOTE = /^\s*(https?:)?\/\//i;
 
 export function safeHtml(html: string, cids: Map<string, string>, allowRemote: boolean): SafeHtml {
   let blocked = 0;
@@ -37,7 +37,9 @@ export function safeHtml(html: string, cids: Map<string, string>, allowRemote: b
   const css = (text: string): string =>
     text
       .replace(/@import\s+(["'])(.*?)\1/gi, (_m, _q, url: string) => "@import url(" + cssString(fetchable(url) || "data:,") + ")")
-      .replace(/url\(\s*(["']?)(.*?)\1\s*\)/gi, (_m, _q, url: string) => "url(" + cssString(fetchable(url) || "data:,") + ")");
+      .replace(/url\(\s*(["']?)(.*?)\1\s*\)/gi, (_m, _q, url: string) => "url(" + cssString(fetchable(url) || "data:,") + ")")
+      // A bare string fetches too, in image-set("https://...") for one.
+      .replace(/(["'])(\s*(?:https?:)?\/\/.*?)\1/gi, (_m, _q, url: string) => cssString(fetchable(url) || "data:,"));
 
   const clean = DOMPurify.sanitize(html, {
     WHOLE_DOCUMENT: true,
