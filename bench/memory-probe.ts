@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const box = await getRuntime(name).start({
     config: letterboxConfig(),
     card,
-    portMap: { 25: 0, 110: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0 },
     bindHost: "127.0.0.1",
     log: () => {},
     clock: () => Math.floor(Date.now() / 1000),

@@ -53,7 +53,7 @@ export async function startLetterboxProcess(runtime: RuntimeName, dir: string): 
   const args = [
     path.join(ROOT, "host/bin/letterbox.js"), "sim", "--runtime", runtime, "--config", configFile,
     "--data", path.join(dir, "card"), "--flash", path.join(dir, "flash"),
-    "--smtp-port", String(smtpPort), "--pop3-port", String(pop3Port),
+    "--smtp-port", String(smtpPort), "--pop3-port", String(pop3Port), "--http-port", "0",
   ];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

@@ -37,6 +37,7 @@ export interface ServiceConfig {
 export interface Services {
   smtp: ServiceConfig;
   pop3: ServiceConfig;
+  http: ServiceConfig;
   [name: string]: ServiceConfig;
 }
 
@@ -78,5 +79,7 @@ export function defaultServices(): Services {
     smtp: { enabled: true, port: 25, sessions: 4, reserve: 2, perClient: 0, idleSeconds: 300 },
     // RFC 1939 3: 10 minutes idle
     pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+    // The web page (firmware/http.ts); a browser holds a connection or two between clicks
+    http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, idleSeconds: 60 },
   };
 }

@@ -7,10 +7,12 @@
 import type { Config } from "./config";
 import { applyConfigInPlace, bootConsole, MessageInfo } from "./console";
 import type { FileHandle, Hal, Listener, Timer } from "./hal";
+import { HttpService } from "./http";
 import { Pop3Server } from "./pop3";
 import { Service, SocketBudget } from "./sessions";
 import { SmtpServer } from "./smtp";
 import { Access, Flag, Mailbox, type Maildrop } from "./mailbox";
+import { webHandler } from "./webapp";
 
 export interface Letterbox {
   /** Stops listening and closes every session. */
@@ -19,11 +21,13 @@ export interface Letterbox {
   store: Mailbox["store"];
   smtp: SmtpServer;
   pop3: Pop3Server;
+  http: HttpService;
 }
 
 /** Ports the core listens on, as on the device; the simulator maps them to host ports. */
 export const SMTP_PORT = 25;
 export const POP3_PORT = 110;
+export const HTTP_PORT = 80;
 
 /** How often idle sessions are looked for, in milliseconds. */
 const SWEEP_MS = 1000;
@@ -40,8 +44,9 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   const budget: SocketBudget = { config: config, listeners: 0, lists: [] };
   const smtp = new SmtpServer(hal, config, mailbox, budget);
   const pop3 = new Pop3Server(hal, config, mailbox, budget);
+  const http = new HttpService(hal, config, webHandler(hal, config, mailbox), budget);
   // A new service goes into this list (and config.services): nothing else here names one.
-  const services: Service[] = [smtp, pop3];
+  const services: Service[] = [smtp, pop3, http];
   const listeners: Listener[] = [];
   for (let i = 0; i < services.length; i++) {
     // Ports are read here, at start: a new port takes effect at the next start.
@@ -117,6 +122,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
     store: mailbox.store,
     smtp: smtp,
     pop3: pop3,
+    http: http,
     stop: function () {
       stopped = true;
       if (sweeper !== undefined) sweeper.cancel();

@@ -1,6 +1,6 @@
 /**
  * Host-side TCP listening shared by every runtime: maps the device's ports
- * (25, 110) to host ports and reports what was bound.
+ * (25, 110, 80) to host ports and reports what was bound.
  */
 import * as net from "node:net";
 

@@ -10,7 +10,7 @@ import type { SimCard } from "./card";
 export type RuntimeName = "node" | "lua" | "espruino";
 
 export interface RuntimeOptions {
-  /** Validated configuration; its services listen on the device's ports (25, 110). */
+  /** Validated configuration; its services listen on the device's ports (25, 110, 80). */
   config: Config;
   card: SimCard;
   /** Device port -> host port to bind on `bindHost` (0 = any free port). */

@@ -4,7 +4,7 @@
  * host directory (which survives restarts, like the SD card).
  */
 import type { Config } from "../firmware/config";
-import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { HTTP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
 import type { SerialLine } from "../firmware/hal";
 import { SimCard } from "./card";
 import { SimFlash } from "./flash";
@@ -21,6 +21,8 @@ export interface SimulatorOptions {
   /** Host ports (0 = any free port). */
   smtpPort: number;
   pop3Port: number;
+  /** The web page's host port; 0 (any free port) when absent. */
+  httpPort?: number;
   bindHost?: string;
   log?: (line: string) => void;
   clock?: () => number;
@@ -39,6 +41,8 @@ export function defaultFlashDir(dataDir: string): string {
 export interface Simulator extends RunningBox {
   smtpPort: number;
   pop3Port: number;
+  /** The web page's host port. */
+  httpPort: number;
   card: SimCard;
   flash: SimFlash;
   /** The configuration provisioned into the flash, which the box runs with instead of `config`. */
@@ -75,10 +79,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
 async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "tookOver">> {
   const card = options.card || new SimCard({ dir: options.dataDir });
-  // The device's ports (25, 110), which portMap maps to host ports.
+  // The device's ports (25, 110, 80), which portMap maps to host ports.
   const services = structuredClone(options.config.services);
   services.smtp.port = SMTP_PORT;
   services.pop3.port = POP3_PORT;
+  services.http.port = HTTP_PORT;
   const config: Config = { ...options.config, services };
   const flash = new SimFlash(options.flashDir);
   const stored = loadSettings(flash);
@@ -107,12 +112,13 @@ async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "took
         });
       },
     });
-  box = await boot({ [SMTP_PORT]: options.smtpPort, [POP3_PORT]: options.pop3Port });
+  box = await boot({ [SMTP_PORT]: options.smtpPort, [POP3_PORT]: options.pop3Port, [HTTP_PORT]: options.httpPort || 0 });
   return {
     runtime: box.runtime,
     ports: box.ports,
     smtpPort: box.ports[SMTP_PORT],
     pop3Port: box.ports[POP3_PORT],
+    httpPort: box.ports[HTTP_PORT],
     card,
     flash,
     provisioned: stored && stored.settings.config,

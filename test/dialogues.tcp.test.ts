@@ -23,13 +23,14 @@ for (const runtime of RUNTIME_NAMES) {
             dataDir: tempDir("tcp"),
             smtpPort: 0,
             pop3Port: 0,
+            httpPort: 0,
             // As the serial line carries them: a line breaking in two would show as two.
             log: (line) => log.push(line + "\r\n"),
           });
         });
         after(() => sim.stop());
         it("runs as scripted", async () => {
-          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port }, log));
+          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port, http: sim.httpPort }, log));
         });
       });
     }

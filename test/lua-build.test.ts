@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import { saveSettings } from "../firmware/settings";
-import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { HTTP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
 import * as fs from "node:fs";
 import { buildNodemcu, LuaBuild, overBudget, sizeBar, sizeReport } from "../host/nodemcu/build";
 import { countChunk, dumpChunk, estimateLfsBytes, LFS_MEASURED_OF_CALIBRATION, LFS_MODEL_OF_CALIBRATION, lfsModelBytes } from "../host/nodemcu/lfs-size";
@@ -75,7 +75,7 @@ describe("init.lua on the emulated board", () => {
     vm,
     spiffs,
     card: new SimCard({ dir: tempDir("luainit") }),
-    portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+    portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
     bindHost: "127.0.0.1",
     clock: () => Math.floor(Date.now() / 1000),
     onRestart: () => {},
@@ -98,7 +98,7 @@ describe("init.lua on the emulated board", () => {
     vm.run('dofile("init.lua")', "=boot");
     assert.equal(nodemcu.binds.length, 0, "init.lua waits before starting");
     await new Promise((r) => setTimeout(r, 3300));
-    assert.equal(nodemcu.binds.length, 2, logs.join(""));
+    assert.equal(nodemcu.binds.length, 3, logs.join("")); // SMTP, POP3, HTTP
     const smtp = (await Promise.all(nodemcu.binds)).find((b) => b.devicePort === SMTP_PORT)!;
     const banner = await new Promise<string>((resolve, reject) => {
       const s = net.connect(smtp.hostPort, "127.0.0.1");

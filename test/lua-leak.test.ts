@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
-import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { HTTP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
 import { SimCard } from "../sim/card";
 import { LuaRunningBox, startLuaBox } from "../sim/lua-runtime";
 import { tempDir, testConfig } from "./helpers/fixtures";
@@ -42,7 +42,7 @@ describe("a few hundred connections leave the Lua heap flat (lua runtime, fault 
     box = await startLuaBox({
       config: testConfig(),
       card: new SimCard({ dir: tempDir("lualeak") }),
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
       bindHost: "127.0.0.1",
       log: () => {},
       clock: () => Math.floor(Date.now() / 1000),

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
-import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { HTTP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
 import { SimCard } from "../sim/card";
 import { LuaRunningBox, startLuaBox } from "../sim/lua-runtime";
 import { tempDir, testConfig } from "./helpers/fixtures";
@@ -143,7 +143,7 @@ describe("Lua heap during a big message (lua runtime)", () => {
     box = await startLuaBox({
       config,
       card: new SimCard({ dir: tempDir("luamem") }),
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
       bindHost: "127.0.0.1",
       log: () => {},
       clock: () => Math.floor(Date.now() / 1000),

@@ -45,8 +45,8 @@ async function quitPop3(c: Conversation): Promise<void> {
 for (const runtime of RUNTIME_NAMES) {
   describe(`services under one socket budget (${runtime} runtime)`, () => {
     it("keeps SMTP's reserve from POP3, shares the rest, and gives a freed socket to SMTP", async () => {
-      // 7 sockets: 2 listeners, 5 for sessions, 2 of them kept for SMTP. POP3's own cap (5) is not what stops it.
-      const config = testConfig({ sockets: 7, pop3Sessions: 5, smtpSessions: 4 });
+      // 8 sockets: 3 listeners (SMTP, POP3, HTTP), 5 for sessions, 2 of them kept for SMTP. POP3's own cap (5) is not what stops it.
+      const config = testConfig({ sockets: 8, pop3Sessions: 5, smtpSessions: 4 });
       config.services.smtp.reserve = 2;
       const sim = await start(runtime, "budget", config);
       const open: Conversation[] = [];
@@ -83,12 +83,12 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("lets POP3 use SMTP's reserve once SMTP holds it (the reserve counts SMTP's own sessions)", async () => {
-      const config = testConfig({ sockets: 6, pop3Sessions: 5, smtpSessions: 4 });
+      const config = testConfig({ sockets: 7, pop3Sessions: 5, smtpSessions: 4 });
       config.services.smtp.reserve = 2;
       const sim = await start(runtime, "reserve", config);
       const open: Conversation[] = [];
       try {
-        // 4 session sockets; SMTP takes its 2 first, then POP3 may have the other 2.
+        // 3 listeners, 4 session sockets; SMTP takes its 2 first, then POP3 may have the other 2.
         for (let i = 0; i < 2; i++) {
           const s = await smtp(sim.smtpPort);
           open.push(s.c);
@@ -141,12 +141,14 @@ for (const runtime of RUNTIME_NAMES) {
     it("does not listen for a service that is off, and gives its socket to the others", async () => {
       const config = testConfig({ sockets: 4, smtpSessions: 4 });
       config.services.pop3.enabled = false;
+      config.services.http.enabled = false;
       config.services.smtp.reserve = 0;
       const sim = await start(runtime, "off", config);
       const open: Conversation[] = [];
       try {
         assert.equal(sim.pop3Port, undefined, "no POP3 listener");
-        // 4 sockets, 1 listener: 3 SMTP sessions (with POP3 on there would be 2).
+        assert.equal(sim.httpPort, undefined, "no HTTP listener");
+        // 4 sockets, 1 listener: 3 SMTP sessions (with POP3 or HTTP on there would be 2).
         for (let i = 0; i < 3; i++) {
           const s = await smtp(sim.smtpPort);
           open.push(s.c);

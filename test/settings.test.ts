@@ -118,6 +118,8 @@ test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services we
       services: {
         smtp: { enabled: true, port: 25, sessions: 3, reserve: 2, perClient: 0, idleSeconds: 300 },
         pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+        // A service that build did not have: its defaults.
+        http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, idleSeconds: 60 },
       },
       limits: { maxMessageBytes: 20000, mailboxQuotaBytes: 1073741824, maxRecipients: 5, sockets: 10 },
     },

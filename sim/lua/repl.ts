@@ -41,7 +41,7 @@ export class NodeMcuRepl {
       spiffs: this.spiffs,
       card: this.card,
       lfs: this.lfs,
-      portMap: { 25: 0, 110: 0 }, // a box started from LFS listens on ephemeral ports
+      portMap: { 25: 0, 110: 0, 80: 0 }, // a box started from LFS listens on ephemeral ports
       bindHost: "127.0.0.1",
       clock: () => Math.floor(Date.now() / 1000),
       serial: this.serial,

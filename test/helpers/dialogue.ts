@@ -3,7 +3,7 @@
  * transport (an in-process fake socket, or real TCP to the simulator).
  *
  *   # comment
- *   @connect NAME smtp|pop3   open a connection (the first line sent or
+ *   @connect NAME smtp|pop3|http   open a connection (the first line sent or
  *                             expected is always for the current one)
  *   @use NAME                 switch to an open connection
  *   C: text                   client sends text + CRLF
@@ -32,7 +32,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as assert from "node:assert/strict";
 
-export type Protocol = "smtp" | "pop3";
+export type Protocol = "smtp" | "pop3" | "http";
 
 /** A byte pipe to one server session. */
 export interface Pipe {
@@ -186,7 +186,7 @@ export async function runDialogue(file: string, transport: Transport): Promise<v
       };
       if (line.startsWith("@connect ")) {
         const [, name, protocol] = line.split(/\s+/);
-        assert.ok(protocol === "smtp" || protocol === "pop3", `${where}: @connect NAME smtp|pop3`);
+        assert.ok(protocol === "smtp" || protocol === "pop3" || protocol === "http", `${where}: @connect NAME smtp|pop3|http`);
         assert.ok(!sessions.has(name), `${where}: a connection named ${name} exists already`);
         current = { name, pipe: await transport.connect(protocol), greeting: "", last: where };
         sessions.set(name, current);

@@ -1,17 +1,18 @@
 /** Transports for dialogues: real TCP to a simulator, or a fake socket in-process. */
 import * as net from "node:net";
 import type { Config } from "../../firmware/config";
-import { Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
+import { HTTP_PORT, Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
 import { SimCard } from "../../sim/card";
 import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
 import { testHal } from "./test-hal";
 
 /** Connects over TCP to the simulator's host ports; `log` collects the simulator's log lines, when given. */
-export function tcpTransport(ports: { smtp: number; pop3: number }, log?: LineCollector): Transport {
+export function tcpTransport(ports: { smtp: number; pop3: number; http?: number }, log?: LineCollector): Transport {
   return {
     log,
     connect(protocol: Protocol): Promise<Pipe> {
-      return tcpPipe(protocol === "smtp" ? ports.smtp : ports.pop3);
+      if (protocol === "http" && ports.http === undefined) throw new Error("this transport has no HTTP port");
+      return tcpPipe(ports[protocol] as number);
     },
   };
 }
@@ -56,7 +57,7 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
     log,
     async connect(protocol: Protocol): Promise<Pipe> {
       const collector = new LineCollector();
-      const client = hal.client(protocol === "smtp" ? SMTP_PORT : POP3_PORT, {
+      const client = hal.client(protocol === "smtp" ? SMTP_PORT : protocol === "pop3" ? POP3_PORT : HTTP_PORT, {
         keep: false,
         onSend: (data) => collector.push(data),
         onServerClose: () => collector.close(),
