@@ -122,7 +122,14 @@ export class HttpService implements Service {
       }
     }
     if (!admitted) session.fail(503, "Service Unavailable", "Retry-After: " + decimal(RETRY_AFTER) + "\r\n");
-    return list.events(session);
+    const events = list.events(session);
+    // A completed send may let a held pipelined request be read.
+    events.onSent = function () {
+      session.active = true;
+      session.sender.onSent();
+      if (session.state === State.Head && session.input.length > 0 && !session.sender.busy()) session.pump();
+    };
+    return events;
   };
 
   sweep(now: number): void {
@@ -147,8 +154,8 @@ export class HttpSession implements HttpReply {
   head: HeadReader | undefined = undefined;
   /** Requests answered on this connection. */
   served = 0;
-  /** Unparsed input: the start of the next request, or what arrived while the handler works. */
-  private input = "";
+  /** Unparsed input: what follows a request, held until its answer is out. */
+  input = "";
   private req: HttpRequest | undefined = undefined;
   /** The request's HTTP/1.<minor>, and its Content-Length. */
   private minor = 1;
@@ -190,30 +197,34 @@ export class HttpSession implements HttpReply {
 
   receive(data: string): void {
     const state = this.state;
-    if (state === State.Closed) return;
+    // After a last request (Connection: close, or too much held) nothing more is read.
+    if (state === State.Closed || (state === State.Handling && !this.keepAlive)) return;
     this.input = this.input.length > 0 ? this.input + data : data;
-    if (state === State.Handling) {
-      // Pipelined: held until the response is complete; past the bound (or
-      // after a last request) nothing more is read, and the connection
-      // closes after the response.
-      if (!this.keepAlive || this.input.length > MAX_HELD) {
-        this.input = "";
-        this.keepAlive = false;
-      }
-      return;
+    if (state !== State.Handling) this.pump();
+    if (this.input.length > MAX_HELD) {
+      // A client pipelining this far ahead is closed after the answer in hand.
+      this.input = "";
+      this.keepAlive = false;
+      if (this.state !== State.Handling) this.close();
     }
-    this.pump();
   }
 
-  /** Reads requests from the input while the session can act on them. */
-  private pump(): void {
+  /**
+   * Reads requests from the input while the session can act on them: a
+   * pipelined request only once the answers before it are out, so
+   * answers never pile up in memory.
+   */
+  pump(): void {
     this.pumping = true;
     while (this.input.length > 0) {
       const state = this.state;
       if (state === State.Head) {
         const input = this.input;
         let head = this.head;
-        if (head === undefined) head = this.head = new HeadReader(this.sender.conn.remoteAddress);
+        if (head === undefined) {
+          if (this.served > 0 && this.sender.busy()) break;
+          head = this.head = new HeadReader(this.sender.conn.remoteAddress);
+        }
         const used = head.push(input);
         this.input = used >= input.length ? "" : input.substring(used);
         if (head.error > 0) this.fail(head.error, head.reason, "");

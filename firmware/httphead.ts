@@ -65,10 +65,12 @@ export class HeadReader {
     let from = 0;
     while (true) {
       const lf = input.indexOf("\n", from);
+      // The limits first, as for a line not ended yet: the answer is the same wherever the input was cut.
+      if (!this.fits((lf < 0 ? input.length : lf) - from)) return data.length;
       if (lf < 0) break;
       if (lf === from || input.charCodeAt(lf - 1) !== 13) {
         this.fail(400, "Bad Request"); // a bare LF
-        break;
+        return data.length;
       }
       this.line(input.substring(from, lf - 1));
       from = lf + 1;
@@ -77,14 +79,24 @@ export class HeadReader {
         return from - kept;
       }
     }
-    if (this.error > 0) return data.length;
-    // A line not ended yet that is already too long (its CR may be the last octet) is answered now.
-    const rest = input.length - from;
-    if (!this.requestLine) {
-      if (rest > MAX_REQUEST_LINE + 1) this.fail(414, "URI Too Long");
-    } else if (rest > MAX_HEADER_LINE + 1 || this.bytes + rest > MAX_HEADER_BYTES + 1) this.fail(431, "Request Header Fields Too Large");
     this.partial = from === 0 ? input : input.substring(from);
     return data.length;
+  }
+
+  /**
+   * False (and the error set) when a line of `octets` before its LF (its
+   * CR included) is past the limits: 414 for a request line, 431 for a
+   * header line, or for the header lines in all.
+   */
+  private fits(octets: number): boolean {
+    if (!this.requestLine) {
+      if (octets <= MAX_REQUEST_LINE + 1) return true;
+      this.fail(414, "URI Too Long");
+    } else {
+      if (octets <= MAX_HEADER_LINE + 1 && this.bytes + octets <= MAX_HEADER_BYTES + 1) return true;
+      this.fail(431, "Request Header Fields Too Large");
+    }
+    return false;
   }
 
   /** Some octets of a head have come. */
@@ -107,7 +119,6 @@ export class HeadReader {
         if (this.lines > MAX_BLANK) this.fail(400, "Bad Request");
         return;
       }
-      if (text.length > MAX_REQUEST_LINE) return this.fail(414, "URI Too Long");
       this.requestLine = true;
       this.lines = 0;
     } else if (text.length === 0) {
@@ -116,7 +127,7 @@ export class HeadReader {
     } else {
       this.lines++;
       this.bytes += text.length + 2;
-      if (text.length > MAX_HEADER_LINE || this.lines > MAX_HEADER_LINES || this.bytes > MAX_HEADER_BYTES) {
+      if (this.lines > MAX_HEADER_LINES || this.bytes > MAX_HEADER_BYTES) {
         return this.fail(431, "Request Header Fields Too Large");
       }
     }

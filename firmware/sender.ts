@@ -55,6 +55,11 @@ export class Sender {
     this.flush();
   }
 
+  /** Something is still being sent or waits to be (HTTP reads a pipelined request only after the answer before it is out). */
+  busy(): boolean {
+    return this.sending || this.text.length > 0 || this.later.length > 0 || this.source !== undefined;
+  }
+
   /** Closes once everything queued has been sent. */
   closeWhenDone(): void {
     this.closing = true;

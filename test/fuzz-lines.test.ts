@@ -9,6 +9,7 @@ import * as assert from "node:assert/strict";
 import fc from "fast-check";
 import { DataReader, LineFramer } from "../firmware/lines";
 import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
+import { HeadReader } from "../firmware/httphead";
 
 type Event = string | { tooLong: true };
 
@@ -150,6 +151,32 @@ describe("fuzz: line framing (firmware/lines.ts)", () => {
         const expected = referenceData(s);
         assert.deepEqual(readData([s], native ? bareLF : undefined), expected);
         assert.deepEqual(readData(split(s, c), native ? bareLF : undefined), expected);
+      }),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it("HeadReader (firmware/httphead.ts): any byte stream gives the same head, status and octets used at any split, and never throws", () => {
+    const piece = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom("GET / HTTP/1.1\r\n", "POST /a?b HTTP/1.0\r\n", "Host: x\r\n", "Cookie: a\r\n", "Content-Length: 12\r\n", "Connection: close\r\n", " fold\r\n", "\r\n", "X".repeat(1030), "Y: " + "y".repeat(1000) + "\r\n") },
+      { weight: 4, arbitrary: wireBytes(20) },
+    );
+    const read = (chunks: string[]) => {
+      const head = new HeadReader("client");
+      let used = 0;
+      for (const chunk of chunks) {
+        used += head.push(chunk);
+        if (head.done || head.error > 0) break;
+      }
+      // After an error nothing more is read: how much was taken does not matter.
+      return { used: head.done ? used : -1, done: head.done, error: head.error, req: head.req, length: head.length, minor: head.minor, close: head.close };
+    };
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), cuts, (pieces, c) => {
+        const s = pieces.join("");
+        const whole = read([s]);
+        assert.ok(whole.used <= s.length);
+        assert.deepEqual(read(split(s, c)), whole);
       }),
       { numRuns: runs(300) },
     );

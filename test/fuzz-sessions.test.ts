@@ -1,6 +1,7 @@
 /**
- * Property-based fuzzing (fast-check) of the SMTP and POP3 command handling
- * and of POP3's dot-stuffing, through the real servers and the real store on
+ * Property-based fuzzing (fast-check) of the SMTP and POP3 command handling,
+ * of POP3's dot-stuffing and of HTTP's request framing (with the test
+ * handler of test/helpers/http-handler.ts), through the real servers and the real store on
  * a simulated card, with a synchronous in-process connection.
  *
  * Split invariance is checked with two identical boxes fed the same sessions
@@ -12,17 +13,20 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import fc from "fast-check";
 import type { Config } from "../firmware/config";
+import { HttpService } from "../firmware/http";
 import { Mailbox } from "../firmware/mailbox";
 import { Pop3Server } from "../firmware/pop3";
 import { SmtpServer } from "../firmware/smtp";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { FakeClient, TestHal, testHal } from "./helpers/test-hal";
 import { cuts, runs, split, wireBytes } from "./fuzz-arbitraries";
+import { testHandler } from "./helpers/http-handler";
 
 /** The core's servers on a simulated card, driven synchronously: sends complete and timers fire when pumped. */
 export class SyncBox {
   smtp: SmtpServer;
   pop3: Pop3Server;
+  http: HttpService;
   mailbox: Mailbox;
   /** Clock seconds: each session starts 1000 s after the previous, so login failures are forgotten; timers run when pumped. */
   private hal: TestHal;
@@ -34,12 +38,13 @@ export class SyncBox {
     assert.ok(this.mailbox.card.open());
     this.smtp = new SmtpServer(hal, config, this.mailbox);
     this.pop3 = new Pop3Server(hal, config, this.mailbox);
+    this.http = new HttpService(hal, config, testHandler(hal));
   }
 
   /** One connection: the chunks in order, then the client hangs up. Returns all it was sent. */
-  session(protocol: "smtp" | "pop3", chunks: string[]): string {
+  session(protocol: "smtp" | "pop3" | "http", chunks: string[]): string {
     this.hal.clock.seconds += 1000;
-    const client = new FakeClient((conn) => (protocol === "smtp" ? this.smtp : this.pop3).accept(conn), { completion: "manual" });
+    const client = new FakeClient((conn) => this[protocol].accept(conn), { completion: "manual" });
     const pump = () => {
       while (true) {
         if (client.completeSend()) continue;
@@ -103,6 +108,24 @@ const popToken = fc.oneof(
 );
 const popCommand = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("USER alice\r\nPASS wonderland\r\n", "CAPA\r\nUSER bob\r\nPASS builder99\r\n") }, { weight: 5, arbitrary: popToken });
 
+const crlf = (l: string) => l + "\r\n";
+/** Request lines, header lines, whole requests and bodies, for the test handler's paths. */
+const httpToken = fc.oneof(
+  fc.constantFrom(
+    "GET / HTTP/1.1", "GET /hello HTTP/1.1", "HEAD /stream HTTP/1.1", "POST /fields?q=1 HTTP/1.1", "GET /chunked HTTP/1.0",
+    "GET /stream-chunked HTTP/1.1", "GET /later HTTP/1.1", "GET /throw HTTP/1.1", "GET /throw-late HTTP/1.1", "GET /no-answer HTTP/1.1",
+    "GET /not-modified HTTP/1.1", "PUT / HTTP/1.1", "GET / HTTP/2.0", "GET http://x/fields?b HTTP/1.1", "GET  / HTTP/1.1", "get / HTTP/1.1",
+    "Host: x", "host: y", "Content-Length: 3", "Content-Length: 0", "Content-Length: 5000", "Content-Length: x", "Connection: close",
+    "Connection: keep-alive", "Expect: 100-continue", "Transfer-Encoding: chunked", "Cookie: a=b", " folded", "X: y", "Bad : z", "",
+  ).map(crlf),
+  fc.constantFrom(
+    "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", "POST /fields HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    "GET /later HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD /chunked HTTP/1.1\r\nHost: x\r\n\r\n", "abc", "\r\n\r\n",
+  ),
+  line(fc.string({ maxLength: 30 })),
+  wireBytes(10),
+);
+
 /** A small well-formed message, so the POP3 properties have mail to read. */
 function deliver(box: SyncBox, to: string, text: string): void {
   const reply = box.session("smtp", [`HELO c.example\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<${to}>\r\nDATA\r\n${text.replace(/(^|\r\n)\./g, "$1..")}.\r\nQUIT\r\n`]);
@@ -149,6 +172,22 @@ describe("fuzz: SMTP and POP3 sessions", () => {
       { numRuns: runs(150) },
     );
     assert.ok(loggedIn > 0, "some cases logged in");
+  });
+
+  it("HTTP: random request streams give the same answers at any split, and never throw", () => {
+    const whole = newBox();
+    const pieces = newBox();
+    let answered = 0;
+    fc.assert(
+      fc.property(fc.array(httpToken, { maxLength: 40 }), cuts, (tokens, c) => {
+        const input = tokens.join("").slice(0, 4000); // under what a session holds while an answer is made
+        const transcript = whole.session("http", [input]);
+        assert.equal(pieces.session("http", split(input, c)), transcript);
+        if (/HTTP\/1\.1 200 OK\r\n/.test(transcript)) answered++;
+      }),
+      { numRuns: runs(300) },
+    );
+    assert.ok(answered > 0, "some cases got an answer from the handler");
   });
 
   it("POP3 dot-stuffing: RETR and TOP give back exactly the stored text", () => {

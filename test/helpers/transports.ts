@@ -4,7 +4,7 @@ import type { Config } from "../../firmware/config";
 import { HTTP_PORT, Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
 import { SimCard } from "../../sim/card";
 import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
-import { testHal } from "./test-hal";
+import { TestHal, testHal } from "./test-hal";
 
 /** Connects over TCP to the simulator's host ports; `log` collects the simulator's log lines, when given. */
 export function tcpTransport(ports: { smtp: number; pop3: number; http?: number }, log?: LineCollector): Transport {
@@ -40,6 +40,8 @@ export function tcpPipe(port: number): Promise<Pipe> {
 export interface FakeBox {
   transport: Transport;
   box: Letterbox;
+  /** The HAL the core runs on (for a test handler's timers and log). */
+  hal: TestHal;
   card: SimCard;
   stop(): void;
 }
@@ -83,6 +85,7 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
   return {
     transport,
     box,
+    hal,
     card: hal.card as SimCard,
     stop() {
       box.stop();
