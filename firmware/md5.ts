@@ -1,6 +1,7 @@
 /**
- * MD5 (RFC 1321), for POP3 APOP. Neither board offers it to both runtimes
- * (Espruino's crypto has no MD5), so it is computed here. Every 32-bit word
+ * MD5 (RFC 1321), for POP3 APOP and for checking the web page written to
+ * the card (docs/SERIAL.md, web.check). Neither board offers it to both
+ * runtimes (Espruino's crypto has no MD5), so it is computed here. Every 32-bit word
  * is kept as two 16-bit halves: sums and shifts then stay far below 2^24,
  * exact on JavaScript doubles, on NodeMCU's 32-bit integers and on its
  * single-precision floats alike (no `>>`, `>>>`, or overflow anywhere).
@@ -31,20 +32,56 @@ const SHIFT = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 const POW2 = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
 const HEX = "0123456789abcdef";
 
-/** MD5 of an 8-bit string, as 32 lowercase hex digits. */
-export function md5hex(message: string): string {
-  // State words A, B, C, D as [hi, lo] pairs in one flat array.
-  const h = [0x6745, 0x2301, 0xefcd, 0xab89, 0x98ba, 0xdcfe, 0x1032, 0x5476];
-  const length = message.length;
+/** An MD5 in progress: the state words as [hi, lo] 16-bit halves, bytes not yet in a 64-byte block, the length so far. */
+export interface Md5 {
+  h: number[];
+  tail: string;
+  length: number;
+}
+
+export function md5Begin(): Md5 {
+  return { h: [0x6745, 0x2301, 0xefcd, 0xab89, 0x98ba, 0xdcfe, 0x1032, 0x5476], tail: "", length: 0 };
+}
+
+/** Adds bytes; whole blocks are hashed now, the rest waits in `tail` (so pieces of any size give the same sum). */
+export function md5Update(m: Md5, data: string): void {
+  const s = m.tail + data;
+  const whole = s.length - (s.length % 64);
+  blocks(m.h, s, whole);
+  m.tail = s.substring(whole);
+  m.length += data.length;
+}
+
+/** The sum of everything added, as 32 lowercase hex digits (`m` is spent). */
+export function md5End(m: Md5): string {
+  const h = m.h;
   // Padding: 0x80, zeros to 56 mod 64, then the bit length (little-endian, 64 bits).
-  let padded = message + String.fromCharCode(128);
+  let padded = m.tail + String.fromCharCode(128);
   while (padded.length % 64 !== 56) padded += String.fromCharCode(0);
-  const bits = length * 8; // below 2^31 for any message this box hashes
+  const bits = m.length * 8; // below 2^31 for anything this box hashes
   padded += byte(bits & 255) + byte(Math.floor((bits & 0xff00) / 256)) + byte(Math.floor((bits & 0xff0000) / 65536));
   padded += byte(Math.floor((bits & 0x7f000000) / 16777216)) + byte(0) + byte(0) + byte(0) + byte(0);
+  blocks(h, padded, padded.length);
+  let out = "";
+  for (let w = 0; w < 8; w += 2) {
+    // Little-endian bytes: low half first, low byte first.
+    out += hexByte(h[w + 1] & 255) + hexByte(Math.floor(h[w + 1] / 256));
+    out += hexByte(h[w] & 255) + hexByte(Math.floor(h[w] / 256));
+  }
+  return out;
+}
 
+/** MD5 of an 8-bit string, as 32 lowercase hex digits. */
+export function md5hex(message: string): string {
+  const m = md5Begin();
+  md5Update(m, message);
+  return md5End(m);
+}
+
+/** Hashes the 64-byte blocks of `padded` below `end` into the state `h`. */
+function blocks(h: number[], padded: string, end: number): void {
   const x: number[] = [];
-  for (let offset = 0; offset < padded.length; offset += 64) {
+  for (let offset = 0; offset < end; offset += 64) {
     for (let k = 0; k < 16; k++) {
       const at = offset + k * 4;
       x[k * 2] = padded.charCodeAt(at + 2) + padded.charCodeAt(at + 3) * 256;
@@ -102,13 +139,6 @@ export function md5hex(message: string): string {
       h[w + 1] = lo & 0xffff;
     }
   }
-  let out = "";
-  for (let w = 0; w < 8; w += 2) {
-    // Little-endian bytes: low half first, low byte first.
-    out += hexByte(h[w + 1] & 255) + hexByte(Math.floor(h[w + 1] / 256));
-    out += hexByte(h[w] & 255) + hexByte(Math.floor(h[w] / 256));
-  }
-  return out;
 }
 
 function byte(n: number): string {

@@ -12,6 +12,7 @@ import { loadSettings } from "../firmware/settings";
 import type { RunningBox, RuntimeName } from "./runtime";
 import { getRuntime } from "./runtimes";
 import { DirectoryLock, lockDirectory } from "./lock";
+import { installPage } from "./webinstall";
 
 export interface SimulatorOptions {
   runtime: RuntimeName;
@@ -31,6 +32,8 @@ export interface SimulatorOptions {
   serial?: SerialLine;
   /** Host directory emulating the board's internal flash (settings, secrets); in memory when absent. */
   flashDir?: string;
+  /** A built web page (dist/web/: MANIFEST and its files) to put on the card at start unless it serves it already (sim/webinstall.ts). */
+  webDir?: string;
 }
 
 /** Where a board's flash is kept by default: beside its card, so a new card is a new board (sim-data: sim-flash, /tmp/card: /tmp/card-flash). */
@@ -49,6 +52,8 @@ export interface Simulator extends RunningBox {
   provisioned?: Config;
   /** Stale locks taken over (a simulator that was killed): what and whose. */
   tookOver: { dir: string; pid: number }[];
+  /** With webDir: the log line saying whether the page was installed, was there already, or why not. */
+  web?: string;
 }
 
 /**
@@ -90,6 +95,16 @@ async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "took
   const log = options.log || (() => {});
   const serial = options.serial;
   const runtime = getRuntime(options.runtime);
+  // The page goes on the card before the board starts, as `letterbox flash` leaves it.
+  let web: string | undefined;
+  if (options.webDir !== undefined) {
+    try {
+      web = installPage(card, options.webDir);
+    } catch (e) {
+      web = `web page: not installed: ${(e as Error).message}`;
+    }
+    log(web);
+  }
   let box: RunningBox;
   let stopping = false;
   const boot = (portMap: { [devicePort: number]: number }) =>
@@ -122,6 +137,7 @@ async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "took
     card,
     flash,
     provisioned: stored && stored.settings.config,
+    web,
     stop: () => ((stopping = true), box.stop()),
   };
 }

@@ -8,6 +8,7 @@ import { PtySerialLine } from "../../sim/serial";
 import { RUNTIME_NAMES } from "../../sim/runtimes";
 import type { RuntimeName } from "../../sim/runtime";
 import { EXIT_FAILURE, EXIT_USAGE, printConfigProblems, wholeNumber } from "./common";
+import { builtPage } from "../webpage";
 
 const DEFAULT_CONFIG = path.join(__dirname, "../../../sim/default-config.json");
 const port = wholeNumber(0, 65535, "a port number");
@@ -23,6 +24,7 @@ interface SimOptions {
   runtime: RuntimeName;
   verbose?: boolean;
   serial?: boolean;
+  web?: string;
 }
 
 /** Shell-quotes a path for a command line the user may copy. */
@@ -44,6 +46,7 @@ export function registerSim(program: Command): void {
     .addOption(new Option("--runtime <name>", "which build of the core to run").choices(RUNTIME_NAMES).default("node"))
     .option("--verbose", "print the board's log lines")
     .option("--serial", "expose the board's serial line as a pseudo-terminal (needs socat) for provision, status, ...")
+    .option("--web <dir>", "the built web page to put on the card at start (default: dist/web, built first when missing)")
     .addHelpText(
       "after",
       "\nA card and its flash make one simulated board: a new --data is a new board, and --config applies to it." +
@@ -67,6 +70,15 @@ export function registerSim(program: Command): void {
         console.error(`letterbox: --flash ${flashDir} is on the card (--data ${dataDir}): settings and passwords never go on the card. Choose another directory.`);
         process.exit(EXIT_USAGE);
       }
+      // The page goes on the card at start (a log line says so); one that cannot be built leaves mail running without it.
+      let webDir = opts.web && path.resolve(opts.web);
+      if (!webDir) {
+        try {
+          webDir = builtPage((line) => console.error(`letterbox: ${line}`)).dir;
+        } catch (e) {
+          console.error(`letterbox: web page not installed: ${(e as Error).message}`);
+        }
+      }
       const serial = opts.serial ? await PtySerialLine.open() : undefined;
       let sim: Simulator;
       try {
@@ -80,6 +92,7 @@ export function registerSim(program: Command): void {
           pop3Port: opts.pop3Port,
           httpPort: opts.httpPort,
           bindHost: opts.bind,
+          webDir,
           log: opts.verbose ? (line) => console.log(`log: ${line}`) : () => {},
         });
       } catch (e) {
@@ -130,6 +143,7 @@ export function registerSim(program: Command): void {
       console.log(`POP3  ${opts.bind}:${sim.pop3Port}`);
       if (sim.httpPort !== undefined) console.log(`web   http://${opts.bind}:${sim.httpPort}/`);
       if (serial) console.log(`serial ${serial.path}   (letterbox status --port ${serial.path})`);
+      if (sim.web && sim.web.startsWith("web page: not installed")) console.error(`letterbox: ${sim.web}`);
       if (sim.provisioned) {
         const p = sim.provisioned;
         console.log(`settings: provisioned into ${flashDir}; they win over ${opts.config ? "--config" : "the demo setup"}`);
