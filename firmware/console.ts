@@ -14,6 +14,9 @@ import { decimal } from "./num";
 import { find, lower } from "./text";
 import { userIndex } from "./mailbox";
 import { loadSettings, MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
+import { Md5, md5Begin, md5End, md5hex, md5Update } from "./md5";
+import { describe } from "./msgfiles";
+import { clearDir, currentDir, lookup, manifestProblem, otherDir, readManifest, switchTo, valid83, Web } from "./webfiles";
 
 export const FIRMWARE_VERSION = "0.1.0";
 
@@ -33,6 +36,14 @@ export const FRAME_TIMEOUT_MS = 1000;
 /** Bytes of message data per read reply, leaving room for the header map. */
 export const READ_CHUNK = 768;
 const MESSAGES_PER_PAGE = 24;
+/**
+ * Bytes of a web file hashed per web.check request. The check runs in the
+ * console's turn of the event loop, so mail waits for it: firmware/md5.ts
+ * costs about 880,000 instructions per byte on Espruino (callgrind, 2v29
+ * 64-bit Linux build, 2026-12-01), 256 bytes about 37 ms there; on an ESP32
+ * at 240 MHz an estimated second (not measured on a board).
+ */
+export const WEB_CHECK_BYTES = 256;
 
 export interface MessageInfo {
   id: string;
@@ -141,6 +152,23 @@ function fail(code: number, message: string): Reply {
   return { error: code, message: message };
 }
 
+/** A card call threw (no card, card full, I/O error). */
+function cardFailed(e: unknown): Reply {
+  return fail(ERR_STORAGE, "card: " + describe(e));
+}
+
+/** A web page being written (web.begin to web.commit). */
+interface WebUpload {
+  /** "A" or "B": the directory not served. */
+  dir: string;
+  /** Names written and checked since, each followed by a space (" INDEX.HTM MANIFEST "). */
+  checked: string;
+  /** The check under way: its file, sum so far and offset. */
+  name: string;
+  sum: Md5 | undefined;
+  offset: number;
+}
+
 function ok(result: MsgMap): Reply {
   return { result: result };
 }
@@ -185,6 +213,7 @@ export class Console {
   private bootTime: number;
   /** A provisioning in progress: expected size and checksum, bytes so far. */
   private upload: { size: number; sum: string; data: string } | undefined;
+  private web: WebUpload | undefined;
 
   constructor(options: ConsoleOptions) {
     this.hal = options.hal;
@@ -290,7 +319,9 @@ export class Console {
    * table kept for the box's life costs RAM on both boards, and requests are few.
    */
   private dispatch(op: string, m: MsgMap): Reply {
-    const names = "hello status prov.begin prov.data prov.commit users.list users.add users.passwd users.remove logs msgs.list msgs.read msgs.sum msgs.delete reboot";
+    const names =
+      "hello status prov.begin prov.data prov.commit users.list users.add users.passwd users.remove logs msgs.list msgs.read msgs.sum msgs.delete reboot " +
+      "web.begin web.write web.check web.commit web.info";
     const p = Console.prototype;
     const run: ((this: Console, m: MsgMap) => Reply)[] = [
       p.hello,
@@ -308,6 +339,11 @@ export class Console {
       p.sumMessage,
       p.deleteMail,
       p.canReboot,
+      p.webBegin,
+      p.webWrite,
+      p.webCheck,
+      p.webCommit,
+      p.webInfo,
     ];
     const i = op.indexOf(" ") < 0 ? names.split(" ").indexOf(op) : -1;
     return i >= 0 ? run[i].call(this, m) : fail(ERR_UNKNOWN_OP, "unknown op " + op);
@@ -529,6 +565,139 @@ export class Console {
       offset += data.length;
     }
     return ok({ size: offset, adler32: sum.hex() });
+  }
+
+  /** web.begin: empties the directory not served, where the new page goes. The page served is not touched. */
+  private webBegin(): Reply {
+    const storage = this.hal.storage;
+    let dir: string;
+    try {
+      dir = otherDir(storage);
+      clearDir(storage, dir);
+    } catch (e) {
+      return cardFailed(e);
+    }
+    this.web = { dir: dir, checked: " ", name: "", sum: undefined, offset: 0 };
+    this.hal.log("console: writing a web page into " + Web.Dir + "/" + dir);
+    return ok({ dir: dir });
+  }
+
+  /** The upload's path for m.name, or the reason there is none. */
+  private webPath(m: MsgMap): string | Reply {
+    if (!this.web) return fail(ERR_CONFLICT, "no web page is being written (web.begin first)");
+    if (typeof m.name !== "string" || !valid83(m.name)) return fail(ERR_INVALID, "file name: an 8.3 name in upper case");
+    return Web.Dir + "/" + this.web.dir + "/" + m.name;
+  }
+
+  /** web.write: `data` at `offset` of file `name` (0 creates it; else it must be the size on the card). One open, write, close. */
+  private webWrite(m: MsgMap): Reply {
+    const path = this.webPath(m);
+    if (typeof path !== "string") return path;
+    const web = this.web as WebUpload;
+    const data = m.data;
+    const offset = m.offset;
+    if (typeof data !== "string" || typeof offset !== "number") return fail(ERR_MALFORMED, "web.write needs name, offset and data");
+    const storage = this.hal.storage;
+    try {
+      const size = offset === 0 ? 0 : storage.size(path);
+      if (size !== offset) return fail(ERR_CONFLICT, "data out of sequence: " + m.name + " has " + decimal(size < 0 ? 0 : size) + " bytes");
+      const file = storage.open(path, offset === 0 ? "w" : "a");
+      try {
+        file.write(data);
+      } finally {
+        file.close();
+      }
+    } catch (e) {
+      return cardFailed(e);
+    }
+    // Written again: it must be checked again.
+    web.checked = web.checked.replace(" " + m.name + " ", " ");
+    if (web.name === m.name) web.sum = undefined;
+    return ok({ size: offset + data.length });
+  }
+
+  /**
+   * web.check: the MD5 of file `name` as read back from the card, against
+   * `md5` (the host's), WEB_CHECK_BYTES per request: `done` false means ask
+   * again. A mismatch removes the file and is refused.
+   */
+  private webCheck(m: MsgMap): Reply {
+    const path = this.webPath(m);
+    if (typeof path !== "string") return path;
+    const web = this.web as WebUpload;
+    if (typeof m.md5 !== "string") return fail(ERR_MALFORMED, "web.check needs name and md5");
+    if (web.name !== m.name || web.sum === undefined) {
+      web.name = m.name as string;
+      web.sum = md5Begin();
+      web.offset = 0;
+    }
+    const storage = this.hal.storage;
+    let size: number;
+    try {
+      size = storage.size(path);
+      if (size < 0) return fail(ERR_NOT_FOUND, m.name + " is not on the card");
+      const file = storage.open(path, "r");
+      try {
+        file.seek(web.offset);
+        const data = web.offset < size ? file.read(WEB_CHECK_BYTES) : "";
+        if (data === undefined) throw "file shorter than its size";
+        md5Update(web.sum, data);
+        web.offset += data.length;
+      } finally {
+        file.close();
+      }
+    } catch (e) {
+      web.sum = undefined;
+      return cardFailed(e);
+    }
+    if (web.offset < size) return ok({ checked: web.offset, size: size, done: false });
+    const sum = md5End(web.sum);
+    web.sum = undefined;
+    if (sum !== lower(m.md5 as string)) {
+      try {
+        storage.remove(path);
+      } catch (e) {
+        // web.commit refuses it anyway: it is not among the checked files
+      }
+      return fail(ERR_INVALID, m.name + ": MD5 on the card is " + sum + ", not " + m.md5 + " as sent; the file was removed");
+    }
+    web.checked += m.name + " ";
+    return ok({ checked: size, size: size, done: true });
+  }
+
+  /** web.commit: MANIFEST and every file it names written and checked: CURRENT switches to the new directory. */
+  private webCommit(): Reply {
+    const web = this.web;
+    if (!web) return fail(ERR_CONFLICT, "no web page is being written (web.begin first)");
+    if (find(web.checked, " " + Web.Manifest + " ", 0) < 0) return fail(ERR_CONFLICT, "MANIFEST was not written and checked");
+    const storage = this.hal.storage;
+    try {
+      const problem = manifestProblem(readManifest(storage, web.dir), web.checked);
+      if (problem !== "") return fail(ERR_INVALID, problem);
+      switchTo(storage, web.dir);
+    } catch (e) {
+      return cardFailed(e);
+    }
+    this.web = undefined;
+    this.hal.log("console: web page switched to " + Web.Dir + "/" + web.dir);
+    return ok({ dir: web.dir });
+  }
+
+  /** web.info: the page served (`dir`, "" for none, and the MD5 of its MANIFEST); with `path`, what lookup() serves for it. */
+  private webInfo(m: MsgMap): Reply {
+    const storage = this.hal.storage;
+    let dir: string;
+    let manifest = "";
+    try {
+      dir = currentDir(storage);
+      if (dir !== "" && storage.size(Web.Dir + "/" + dir + "/" + Web.Manifest) >= 0) manifest = md5hex(readManifest(storage, dir));
+    } catch (e) {
+      return cardFailed(e);
+    }
+    if (typeof m.path !== "string") return ok({ dir: dir, manifest: manifest });
+    const found = lookup(storage, m.path);
+    if (!found) return fail(ERR_NOT_FOUND, "the page has no file for " + m.path);
+    return ok({ dir: dir, manifest: manifest, file: found.file, type: found.type, etag: found.etag, gzip: found.gzip, size: found.size });
   }
 }
 

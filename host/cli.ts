@@ -16,6 +16,7 @@ import { registerProvision } from "./commands/provision";
 import { registerSim } from "./commands/sim";
 import { registerStatus } from "./commands/status";
 import { registerUsers } from "./commands/users";
+import { registerWeb } from "./commands/web";
 
 export { EXIT_FAILURE, EXIT_NO_BOARD, EXIT_OK, EXIT_USAGE } from "./commands/common";
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerBoards(program);
   registerFlash(program);
   registerBuild(program);
+  registerWeb(program);
   return program;
 }
 

@@ -17,6 +17,8 @@ import { Spiffs } from "../sim/lua/spiffs";
 import { PtySerialLine } from "../sim/serial";
 import { ROOT, tempDir } from "./helpers/fixtures";
 import { luacCrossStandIn } from "./helpers/luac-cross";
+import { samplePage } from "./helpers/webpage";
+import { lookup } from "../firmware/webfiles";
 
 /** Every byte value, more than one chunk's worth and not a multiple of it. */
 function binaryFile(size: number): Buffer {
@@ -118,9 +120,16 @@ describe("letterbox flash installs the core in LFS, and reflashes a running box"
     line.close();
   });
 
-  it("writes init.lua and the LFS image, loads it, and the board boots letterbox from LFS", async () => {
-    const r = await flashCli(["--port", line.path, "--luac-cross", luacCross]);
+  it("writes init.lua and the LFS image, loads it, the board boots letterbox from LFS, and the web page goes onto its card", async () => {
+    const page = path.join(tempDir("luaflash-page"), "web");
+    const stored = samplePage(page, 1);
+    const r = await flashCli(["--port", line.path, "--luac-cross", luacCross, "--web", page]);
     assert.equal(r.code, 0, r.output);
+    // After the restart, through letterbox's own console: the page on the card, served.
+    assert.match(r.output, /wrote the web page \(3 files, \d+ bytes\) to the card of the board on \/dev\/pts\/\d+, checked by MD5 there; it serves it from \/LB\/WEB\/A/);
+    const served = lookup(card, "/app.js");
+    assert.ok(served);
+    assert.deepEqual(fs.readFileSync(path.join(card.dir, served.file)), stored.get("APP.JS"));
     const budget = JSON.parse(fs.readFileSync(path.join(ROOT, "boards/nodemcu-esp32.json"), "utf8")).lfs.size;
     assert.match(r.output, new RegExp(`LFS: +\\[[= ]{10}\\] +\\d+\\.\\d% \\(used \\d+ bytes from ${budget} bytes\\)`));
     // Exactly the files make lua writes: init.lua in SPIFFS, letterbox.lua as the LFS module.
@@ -134,8 +143,9 @@ describe("letterbox flash installs the core in LFS, and reflashes a running box"
   });
 
   it("reflashes the running box: a console reboot, then the prompt during init.lua's pause", async () => {
-    const r = await flashCli(["--port", line.path, "--luac-cross", luacCross, "--no-restart"]);
+    const r = await flashCli(["--port", line.path, "--luac-cross", luacCross, "--no-restart", "--no-web"]);
     assert.equal(r.code, 0, r.output);
+    assert.doesNotMatch(r.output, /web page/);
     // Left at the prompt with the boot stopped.
     assert.equal(board.nodemcu.binds.length, 0);
     assert.equal(board.vm.evaluate("node.LFS.get('letterbox') ~= nil"), "true");

@@ -4,11 +4,14 @@ import { buildEspruino } from "../espruino/build";
 import { FlashError, flashEspruino } from "../flash-espruino";
 import { PortError } from "../serial/ports";
 import { PortOptions, resolvePort, UsageError } from "./common";
+import { pageForFlash, writePageAfterFlash } from "./web";
 
 export interface FlashEspruinoCommandOptions extends PortOptions {
   force?: boolean;
   progress: boolean;
   verbose?: boolean;
+  /** The page to write after the firmware: a built page's directory, undefined for dist/web, false for none. */
+  web?: string | false;
 }
 
 export async function flashEspruinoCommand(opts: FlashEspruinoCommandOptions): Promise<void> {
@@ -16,6 +19,10 @@ export async function flashEspruinoCommand(opts: FlashEspruinoCommandOptions): P
   for (const line of build.report) console.log(line);
   if (build.overBudget && !opts.force) throw new UsageError("the Espruino bundle is over the board's budget (--force flashes it anyway)");
   const port = await resolvePort(opts);
+  // The page is read (built when missing) before anything is sent: a page that cannot be had stops the flash.
+  // Not over tcp:// (the console of a Linux build is Espruino's REPL, not letterbox's).
+  const tcp = port.startsWith("tcp://");
+  const page = opts.web === false || tcp ? undefined : pageForFlash(opts.web);
   const bar = new SingleBar({ format: "flash [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr }, Presets.shades_classic);
   let started = false;
   try {
@@ -41,4 +48,7 @@ export async function flashEspruinoCommand(opts: FlashEspruinoCommandOptions): P
     if (started) bar.stop();
     throw e instanceof FlashError ? new PortError(e.message) : e;
   }
+  // Then the page onto the card, through letterbox's own console.
+  if (page) await writePageAfterFlash(port, page, opts);
+  else if (tcp && opts.web !== false) console.log("the web page was not written over tcp://: letterbox web --port <serial port> writes it");
 }

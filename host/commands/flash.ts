@@ -8,6 +8,7 @@ import { Presets, SingleBar } from "cli-progress";
 import { buildNodemcu, lfsModuleName, overBudget, readBoard, sizeReport } from "../nodemcu/build";
 import { FlashError, flashNodemcu } from "../nodemcu/flash";
 import { flashEspruinoCommand } from "./flash-espruino";
+import { pageForFlash, writePageAfterFlash } from "./web";
 import { PortError } from "../serial/ports";
 import { action, PortOptions, resolvePort, UsageError, withPortOptions } from "./common";
 
@@ -18,6 +19,8 @@ interface FlashCommandOptions extends PortOptions {
   progress: boolean;
   luacCross?: string;
   lfsImage?: string;
+  /** The page to write after the firmware: a built page's directory, undefined for dist/web, false for none. */
+  web?: string | false;
 }
 
 /** The SPIFFS name of the uploaded LFS image. */
@@ -63,6 +66,8 @@ export function registerFlash(program: Command): void {
     .option("--no-progress", "no progress bar")
     .option("--luac-cross <path>", "NodeMCU: the luac.cross of your NodeMCU build, to make the LFS image")
     .option("--lfs-image <path>", "NodeMCU: an LFS image of dist/nodemcu/letterbox.lua you made with luac.cross -f")
+    .option("--web <dir>", "the built web page to write onto the card after the firmware (default: dist/web, built first when missing)")
+    .option("--no-web", "flash the firmware only, not the web page (letterbox web writes it later)")
     .action(
       action(async (opts: FlashCommandOptions) => {
         // Espruino: the bundle goes to flash as boot code through EspruinoTools (host/commands/flash-espruino.ts).
@@ -77,6 +82,8 @@ export function registerFlash(program: Command): void {
           { name: path.basename(build.initPath), data: fs.readFileSync(build.initPath) },
           { name: LFS_IMAGE_NAME, data: lfsImage(opts, build.bundlePath) },
         ];
+        // The page is read (built when missing) before anything is sent: a page that cannot be had stops the flash.
+        const page = opts.web === false ? undefined : pageForFlash(opts.web);
         const port = await resolvePort(opts);
         const bar = new SingleBar({ format: "flash [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr }, Presets.shades_classic);
         const total = files.reduce((n, f) => n + f.data.length, 0);
@@ -98,6 +105,9 @@ export function registerFlash(program: Command): void {
           if (opts.progress) bar.stop();
         }
         console.log(`flashed ${files.map((f) => `${f.name} (${f.data.length} bytes)`).join(", ")} to ${port}, verified; ${lfsModuleName(board)} loaded into LFS`);
+        // Then the page onto the card, through letterbox's own console once the board has restarted into it.
+        if (page && opts.restart) await writePageAfterFlash(port, page, opts);
+        else if (page) console.log("the web page was not written (--no-restart leaves the board at the Lua prompt): letterbox web writes it");
       }),
     );
 }
