@@ -16,7 +16,7 @@ import { userIndex } from "./mailbox";
 import { loadSettings, MAX_SETTINGS_BYTES, parseSettings, saveSettings, Settings, StoredSettings } from "./settings";
 import { Md5, md5Begin, md5End, md5hex, md5Update } from "./md5";
 import { describe } from "./msgfiles";
-import { clearDir, currentDir, lookup, manifestProblem, otherDir, readManifest, switchTo, valid83, Web } from "./webfiles";
+import { clearDir, currentDir, lookup, manifestProblem, readManifest, switchTo, valid83, Web } from "./webfiles";
 
 export const FIRMWARE_VERSION = "0.1.0";
 
@@ -339,11 +339,11 @@ export class Console {
       p.sumMessage,
       p.deleteMail,
       p.canReboot,
-      p.webBegin,
-      p.webWrite,
-      p.webCheck,
-      p.webCommit,
-      p.webInfo,
+      p.webOp,
+      p.webOp,
+      p.webOp,
+      p.webOp,
+      p.webOp,
     ];
     const i = op.indexOf(" ") < 0 ? names.split(" ").indexOf(op) : -1;
     return i >= 0 ? run[i].call(this, m) : fail(ERR_UNKNOWN_OP, "unknown op " + op);
@@ -567,75 +567,75 @@ export class Console {
     return ok({ size: offset, adler32: sum.hex() });
   }
 
-  /** web.begin: empties the directory not served, where the new page goes. The page served is not touched. */
-  private webBegin(): Reply {
-    const storage = this.hal.storage;
-    let dir: string;
-    try {
-      dir = otherDir(storage);
-      clearDir(storage, dir);
-    } catch (e) {
-      return cardFailed(e);
-    }
-    this.web = { dir: dir, checked: " ", name: "", sum: undefined, offset: 0 };
-    this.hal.log("console: writing a web page into " + Web.Dir + "/" + dir);
-    return ok({ dir: dir });
-  }
-
-  /** The upload's path for m.name, or the reason there is none. */
-  private webPath(m: MsgMap): string | Reply {
-    if (!this.web) return fail(ERR_CONFLICT, "no web page is being written (web.begin first)");
-    if (typeof m.name !== "string" || !valid83(m.name)) return fail(ERR_INVALID, "file name: an 8.3 name in upper case");
-    return Web.Dir + "/" + this.web.dir + "/" + m.name;
-  }
-
-  /** web.write: `data` at `offset` of file `name` (0 creates it; else it must be the size on the card). One open, write, close. */
-  private webWrite(m: MsgMap): Reply {
-    const path = this.webPath(m);
-    if (typeof path !== "string") return path;
-    const web = this.web as WebUpload;
-    const data = m.data;
-    const offset = m.offset;
-    if (typeof data !== "string" || typeof offset !== "number") return fail(ERR_MALFORMED, "web.write needs name, offset and data");
-    const storage = this.hal.storage;
-    try {
-      const size = offset === 0 ? 0 : storage.size(path);
-      if (size !== offset) return fail(ERR_CONFLICT, "data out of sequence: " + m.name + " has " + decimal(size < 0 ? 0 : size) + " bytes");
-      const file = storage.open(path, offset === 0 ? "w" : "a");
-      try {
-        file.write(data);
-      } finally {
-        file.close();
-      }
-    } catch (e) {
-      return cardFailed(e);
-    }
-    // Written again: it must be checked again.
-    web.checked = web.checked.replace(" " + m.name + " ", " ");
-    if (web.name === m.name) web.sum = undefined;
-    return ok({ size: offset + data.length });
-  }
-
   /**
-   * web.check: the MD5 of file `name` as read back from the card, against
-   * `md5` (the host's), WEB_CHECK_BYTES per request: `done` false means ask
-   * again. A mismatch removes the file and is refused.
+   * The web.* operations (docs/SERIAL.md, "The web page on the card"), in
+   * one method: one prototype entry instead of five (Espruino variables).
+   * web.begin empties the directory not served. web.write puts `data` at
+   * `offset` of file `name` (0 creates it, else it must be the size on the
+   * card). web.check hashes WEB_CHECK_BYTES of it as read back from the
+   * card per request against `md5` (`done` false: ask again); a mismatch
+   * removes the file. web.commit switches to the new page once MANIFEST
+   * and every file it names were written and checked. web.info: the page
+   * served, and with `path` what lookup() answers for it.
    */
-  private webCheck(m: MsgMap): Reply {
-    const path = this.webPath(m);
-    if (typeof path !== "string") return path;
-    const web = this.web as WebUpload;
-    if (typeof m.md5 !== "string") return fail(ERR_MALFORMED, "web.check needs name and md5");
-    if (web.name !== m.name || web.sum === undefined) {
-      web.name = m.name as string;
-      web.sum = md5Begin();
-      web.offset = 0;
-    }
+  private webOp(m: MsgMap): Reply {
     const storage = this.hal.storage;
-    let size: number;
+    const op = m.op;
+    const web = this.web;
     try {
-      size = storage.size(path);
-      if (size < 0) return fail(ERR_NOT_FOUND, m.name + " is not on the card");
+      if (op === "web.info") {
+        const dir = currentDir(storage);
+        const manifest = dir !== "" && storage.size(Web.Dir + "/" + dir + "/" + Web.Manifest) >= 0 ? md5hex(readManifest(storage, dir)) : "";
+        if (typeof m.path !== "string") return ok({ dir: dir, manifest: manifest });
+        const f = lookup(storage, m.path);
+        if (!f) return fail(ERR_NOT_FOUND, "the page has no file for " + m.path);
+        return ok({ dir: dir, manifest: manifest, file: f.file, type: f.type, etag: f.etag, gzip: f.gzip, size: f.size });
+      }
+      if (op === "web.begin") {
+        const dir = clearDir(storage);
+        this.web = { dir: dir, checked: " ", name: "", sum: undefined, offset: 0 };
+        this.hal.log("console: writing a web page into " + Web.Dir + "/" + dir);
+        return ok({ dir: dir });
+      }
+      if (!web) return fail(ERR_CONFLICT, "no web page is being written (web.begin first)");
+      if (op === "web.commit") {
+        if (find(web.checked, " " + Web.Manifest + " ", 0) < 0) return fail(ERR_CONFLICT, "MANIFEST was not written and checked");
+        const problem = manifestProblem(readManifest(storage, web.dir), web.checked);
+        if (problem !== "") return fail(ERR_INVALID, problem);
+        switchTo(storage, web.dir);
+        this.web = undefined;
+        this.hal.log("console: web page switched to " + Web.Dir + "/" + web.dir);
+        return ok({ dir: web.dir });
+      }
+      const name = m.name;
+      if (typeof name !== "string" || !valid83(name)) return fail(ERR_INVALID, "file name: an 8.3 name in upper case");
+      const path = Web.Dir + "/" + web.dir + "/" + name;
+      if (op === "web.write") {
+        const data = m.data;
+        const offset = m.offset;
+        if (typeof data !== "string" || typeof offset !== "number") return fail(ERR_MALFORMED, "web.write needs name, offset and data");
+        const size = offset === 0 ? 0 : storage.size(path);
+        if (size !== offset) return fail(ERR_CONFLICT, "data out of sequence: " + name + " has " + decimal(size < 0 ? 0 : size) + " bytes");
+        const file = storage.open(path, offset === 0 ? "w" : "a");
+        try {
+          file.write(data);
+        } finally {
+          file.close();
+        }
+        // Written again: it must be checked again.
+        web.checked = web.checked.replace(" " + name + " ", " ");
+        if (web.name === name) web.sum = undefined;
+        return ok({ size: offset + data.length });
+      }
+      // web.check
+      if (typeof m.md5 !== "string") return fail(ERR_MALFORMED, "web.check needs name and md5");
+      if (web.name !== name || web.sum === undefined) {
+        web.name = name;
+        web.sum = md5Begin();
+        web.offset = 0;
+      }
+      const size = storage.size(path);
+      if (size < 0) return fail(ERR_NOT_FOUND, name + " is not on the card");
       const file = storage.open(path, "r");
       try {
         file.seek(web.offset);
@@ -646,58 +646,23 @@ export class Console {
       } finally {
         file.close();
       }
-    } catch (e) {
+      if (web.offset < size) return ok({ checked: web.offset, size: size, done: false });
+      const sum = md5End(web.sum);
       web.sum = undefined;
-      return cardFailed(e);
-    }
-    if (web.offset < size) return ok({ checked: web.offset, size: size, done: false });
-    const sum = md5End(web.sum);
-    web.sum = undefined;
-    if (sum !== lower(m.md5 as string)) {
-      try {
-        storage.remove(path);
-      } catch (e) {
-        // web.commit refuses it anyway: it is not among the checked files
+      if (sum !== lower(m.md5)) {
+        try {
+          storage.remove(path);
+        } catch (e) {
+          // web.commit refuses it anyway: it is not among the checked files
+        }
+        return fail(ERR_INVALID, name + ": MD5 on the card is " + sum + ", not " + m.md5 + " as sent; the file was removed");
       }
-      return fail(ERR_INVALID, m.name + ": MD5 on the card is " + sum + ", not " + m.md5 + " as sent; the file was removed");
-    }
-    web.checked += m.name + " ";
-    return ok({ checked: size, size: size, done: true });
-  }
-
-  /** web.commit: MANIFEST and every file it names written and checked: CURRENT switches to the new directory. */
-  private webCommit(): Reply {
-    const web = this.web;
-    if (!web) return fail(ERR_CONFLICT, "no web page is being written (web.begin first)");
-    if (find(web.checked, " " + Web.Manifest + " ", 0) < 0) return fail(ERR_CONFLICT, "MANIFEST was not written and checked");
-    const storage = this.hal.storage;
-    try {
-      const problem = manifestProblem(readManifest(storage, web.dir), web.checked);
-      if (problem !== "") return fail(ERR_INVALID, problem);
-      switchTo(storage, web.dir);
+      web.checked += name + " ";
+      return ok({ checked: size, size: size, done: true });
     } catch (e) {
+      if (web) web.sum = undefined;
       return cardFailed(e);
     }
-    this.web = undefined;
-    this.hal.log("console: web page switched to " + Web.Dir + "/" + web.dir);
-    return ok({ dir: web.dir });
-  }
-
-  /** web.info: the page served (`dir`, "" for none, and the MD5 of its MANIFEST); with `path`, what lookup() serves for it. */
-  private webInfo(m: MsgMap): Reply {
-    const storage = this.hal.storage;
-    let dir: string;
-    let manifest = "";
-    try {
-      dir = currentDir(storage);
-      if (dir !== "" && storage.size(Web.Dir + "/" + dir + "/" + Web.Manifest) >= 0) manifest = md5hex(readManifest(storage, dir));
-    } catch (e) {
-      return cardFailed(e);
-    }
-    if (typeof m.path !== "string") return ok({ dir: dir, manifest: manifest });
-    const found = lookup(storage, m.path);
-    if (!found) return fail(ERR_NOT_FOUND, "the page has no file for " + m.path);
-    return ok({ dir: dir, manifest: manifest, file: found.file, type: found.type, etag: found.etag, gzip: found.gzip, size: found.size });
   }
 }
 

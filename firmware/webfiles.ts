@@ -108,50 +108,50 @@ export function entry(storage: Storage, dir: string, manifest: string, urlPath: 
   }
   const end = manifest.indexOf("\n", at);
   if (end < 0) return undefined; // a line cut short
-  const f = manifest.substring(at, end).split(" ");
-  if (f.length !== 5 || !valid83(f[1]) || f[2] === "" || !quoted(f[3]) || (f[4] !== "0" && f[4] !== "1")) return undefined;
+  const f = fields(manifest.substring(at, end));
+  if (!f) return undefined;
   const file = Web.Dir + "/" + dir + "/" + f[1];
   const size = storage.size(file);
   return size < 0 ? undefined : { file: file, type: f[2], etag: f[3], gzip: f[4] === "1", size: size };
 }
 
-function quoted(etag: string): boolean {
-  return etag.length >= 3 && etag.charAt(0) === '"' && etag.charAt(etag.length - 1) === '"' && etag.indexOf(" ") < 0;
+/** A manifest line's five fields, or undefined when it is not `<url-path> <8.3-name> <type> "<etag>" <0|1>`. */
+function fields(line: string): string[] | undefined {
+  const f = line.split(" ");
+  if (f.length !== 5 || f[0].charAt(0) !== "/" || !valid83(f[1]) || f[2] === "" || (f[4] !== "0" && f[4] !== "1")) return undefined;
+  const etag = f[3];
+  return etag.length >= 3 && etag.charAt(0) === '"' && etag.charAt(etag.length - 1) === '"' ? f : undefined;
 }
 
 /**
  * What is wrong with a manifest about to be switched to, "" when nothing:
- * every line well formed, its url path absolute and not repeated, its file
- * among `checked` (names each preceded and followed by a space).
+ * every line well formed, its url path not repeated, its file among
+ * `checked` (names each preceded and followed by a space).
  */
 export function manifestProblem(manifest: string, checked: string): string {
   if (manifest.length > Web.ManifestMax) return "MANIFEST is over 2048 bytes";
   if (manifest === "" || manifest.charAt(manifest.length - 1) !== "\n") return "MANIFEST is empty or its last line has no line feed";
   const lines = manifest.substring(0, manifest.length - 1).split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const f = lines[i].split(" ");
+    const f = fields(lines[i]);
     const what = "MANIFEST line " + decimal(i + 1) + ": ";
-    if (f.length !== 5 || f[0].charAt(0) !== "/" || f[2] === "" || !quoted(f[3]) || (f[4] !== "0" && f[4] !== "1")) return what + "not <url-path> <8.3-name> <type> \"<etag>\" <0|1>";
-    if (!valid83(f[1])) return what + "not an 8.3 name";
+    if (!f) return what + "not <url-path> <8.3-name> <type> \"<etag>\" <0|1>";
     if (find(checked, " " + f[1] + " ", 0) < 0) return what + f[1] + " was not written and checked";
     for (let k = 0; k < i; k++) if (lines[k].substring(0, f[0].length + 1) === f[0] + " ") return what + f[0] + " twice";
   }
   return "";
 }
 
-/** The directory a new page goes into: the one not served. Throws on card errors. */
-export function otherDir(storage: Storage): string {
-  return currentDir(storage) === "A" ? "B" : "A";
-}
-
-/** Makes `dir` ("A"/"B") exist and empty. Throws on card errors. */
-export function clearDir(storage: Storage, dir: string): void {
+/** Makes the directory not served exist and empty, for a new page; returns its letter. Throws on card errors. */
+export function clearDir(storage: Storage): string {
+  const dir = currentDir(storage) === "A" ? "B" : "A";
   storage.mkdir(Web.Root);
   storage.mkdir(Web.Dir);
   const path = Web.Dir + "/" + dir;
   storage.mkdir(path);
   const names = storage.list(path);
   for (let i = 0; i < names.length; i++) storage.remove(path + "/" + names[i]);
+  return dir;
 }
 
 /** Serves `dir` from now on: one byte appended to CURRENT (above). Throws on card errors. */

@@ -6,7 +6,7 @@
  * card already serves that page.
  */
 import type { Storage } from "../firmware/hal";
-import { clearDir, currentDir, manifestProblem, otherDir, readManifest, switchTo, Web } from "../firmware/webfiles";
+import { clearDir, currentDir, manifestProblem, readManifest, switchTo, Web } from "../firmware/webfiles";
 import { md5, readPage } from "../host/webpage";
 
 /** Bytes per card write, as the console receives them. */
@@ -39,8 +39,7 @@ export function installPage(card: Storage, webDir: string): string {
       page.files.every((f) => card.size(`${where(served)}/${f.name}`) === f.data.length);
     if (same) return `web page: the card serves ${webDir} already (${where(served)})`;
   }
-  const dir = otherDir(card);
-  clearDir(card, dir);
+  const dir = clearDir(card);
   let checked = " ";
   for (const f of [...page.files, { name: Web.Manifest as string, data: page.manifest, md5: md5(page.manifest) }]) {
     const file = `${where(dir)}/${f.name}`;

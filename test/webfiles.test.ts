@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { SimCard } from "../sim/card";
 import type { FileHandle, Storage } from "../firmware/hal";
 import { md5Begin, md5End, md5hex, md5Update } from "../firmware/md5";
-import { clearDir, lookup, manifestProblem, otherDir, switchTo, valid83 } from "../firmware/webfiles";
+import { clearDir, lookup, manifestProblem, switchTo, valid83 } from "../firmware/webfiles";
 import { installPage } from "../sim/webinstall";
 import { PageError, readPage } from "../host/webpage";
 import { startSimulator } from "../sim/simulator";
@@ -93,7 +93,9 @@ describe("webfiles lookup", () => {
     assert.equal(lookup(card, "/app.js"), undefined, "the other directory's files are not served");
     fs.writeFileSync(path.join(dir, "LB/WEB/CURRENT"), "ABBA");
     assert.equal(lookup(card, "/")?.file, "/LB/WEB/A/INDEX.HTM");
-    assert.equal(otherDir(card), "B");
+    assert.equal(clearDir(card), "B", "a new page goes into the other one");
+    assert.deepEqual(fs.readdirSync(path.join(dir, "LB/WEB/B")), [], "emptied");
+    assert.equal(lookup(card, "/")?.file, "/LB/WEB/A/INDEX.HTM", "the page served is untouched");
   });
 
   it("is undefined, never a throw, for every kind of damage", () => {
@@ -174,7 +176,7 @@ describe("webfiles manifest check before the switch", () => {
     assert.equal(manifestProblem(INDEX + APP, " INDEX.HTM "), "MANIFEST line 2: APP.JS was not written and checked");
     assert.equal(manifestProblem(INDEX + INDEX, checked), "MANIFEST line 2: / twice");
     assert.match(manifestProblem(INDEX + "app.js APP.JS text/javascript \"1\" 1\n", checked), /^MANIFEST line 2: not <url-path>/);
-    assert.equal(manifestProblem(INDEX + '/x ../APP.JS text/plain "1" 1\n', checked), "MANIFEST line 2: not an 8.3 name");
+    assert.match(manifestProblem(INDEX + '/x ../APP.JS text/plain "1" 1\n', checked), /^MANIFEST line 2: not <url-path> <8.3-name>/);
     assert.equal(manifestProblem(INDEX.repeat(50), checked), "MANIFEST is over 2048 bytes");
     // Two url paths may share a file.
     assert.equal(manifestProblem(INDEX + '/index.html INDEX.HTM text/html "0123abcd" 1\n', checked), "");
@@ -274,7 +276,7 @@ describe("the simulator's card gets the page at start", () => {
 
   it("switchTo appends one byte to CURRENT, nothing else; an emptied directory serves nothing", () => {
     const { card, dir } = goodCard();
-    clearDir(card, "B");
+    assert.equal(clearDir(card), "B");
     const { storage, calls } = counting(card);
     switchTo(storage, "B");
     assert.deepEqual(calls, ["open", "write", "close"]);
