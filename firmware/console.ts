@@ -640,7 +640,7 @@ export class Console {
       try {
         file.seek(web.offset);
         const data = web.offset < size ? file.read(WEB_CHECK_BYTES) : "";
-        if (data === undefined) throw "file shorter than its size";
+        if (data === undefined || (data === "" && web.offset < size)) throw "file shorter than its size";
         md5Update(web.sum, data);
         web.offset += data.length;
       } finally {

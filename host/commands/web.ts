@@ -87,6 +87,7 @@ export async function writePage(client: DeviceClient, page: Page, opts: WriteOpt
         }
         for (let checked = 0; ; ) {
           const { map } = await client.request("web.check", { name: f.name, md5: f.md5 });
+          if (map.done !== true && !(Number(map.checked) > checked)) throw new Error(`the board's check of ${f.name} stopped at byte ${checked}`);
           if (opts.progress) bar.update((done += Number(map.checked) - checked));
           checked = Number(map.checked);
           if (map.done === true) break;
