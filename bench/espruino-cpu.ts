@@ -114,6 +114,7 @@ async function runBundle(espruino: string, bytes: number, retr: boolean): Promis
   const config = testConfig({ maxMessageBytes: 30 * 1024 * 1024 });
   config.services.smtp.port = await freePort();
   config.services.pop3.port = await freePort();
+  config.services.http.port = await freePort();
   const blob = Buffer.from(encode(settingsToMap({ config })), "latin1").toString("base64");
   const script = `require("Storage").write("lbdefault.cfg", atob("${blob}"));\n` + fs.readFileSync(BUNDLE, "latin1");
   const { plain } = message(bytes);

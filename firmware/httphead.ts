@@ -221,7 +221,9 @@ export class HeadReader {
         break;
       }
       case 10:
-        if (lower(value) === "100-continue") this.expectContinue = true;
+        // An assignment first: a minified `"100-continue" === ...` as the
+        // case's first statement is skipped by Espruino 2v29 (host/espruino/verify.ts).
+        this.expectContinue = lower(value) === "100-continue";
         break;
     }
   }

@@ -39,6 +39,8 @@ test("the verifier rejects what Espruino lacks and accepts plain ES5", () => {
   assert.match(verifyEspruinoSource("var r = /(a)\\1/;")[0], /backreference/);
   assert.match(verifyEspruinoSource("outer: for (;;) { break outer; }")[0], /label/);
   assert.match(verifyEspruinoSource("'a'.localeCompare('b');")[0], /localeCompare/);
+  assert.match(verifyEspruinoSource("switch (n) { case 10: 'a' === x && f(); }")[0], /case body that starts with a string/);
+  assert.deepEqual(verifyEspruinoSource("switch (n) { case 10: f('a' === x); }"), []);
   assert.deepEqual(verifyEspruinoSource("var o = { Map: 1 }; o.Map = 2; var r = /a+b*/; function f(x) { return x + 1; }"), []);
 });
 

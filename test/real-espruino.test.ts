@@ -17,6 +17,7 @@ import { DIALOGUES, testConfig } from "./helpers/fixtures";
 import { comparisonTable, emulatedSide, realSide, runMemoryScenario, ScenarioRow } from "./helpers/memory-scenario";
 import { RealBox, sleep, startReal, stopReal, usage } from "./helpers/real-espruino";
 import { tcpTransport } from "./helpers/transports";
+import { HttpConn, httpConnect } from "./helpers/http-client";
 
 const ESPRUINO = process.env.ESPRUINO;
 /** The settings the functional tests run with. */
@@ -80,6 +81,51 @@ describe("the bundle on a real Espruino interpreter", { skip: ESPRUINO ? false :
     console.log(`real Espruino: ${idle} variables before, ${afterwards} after 5 deliveries, 5 aborted DATA and 5 POP3 logins`);
     // The store keeps a few variables per stored message; a leaked session costs hundreds.
     assert.ok(afterwards - idle < 5 * 30, `grew by ${afterwards - idle} variables`);
+  });
+});
+
+describe("HTTP on a real Espruino interpreter", { skip: ESPRUINO ? false : "set ESPRUINO=/path/to/espruino (make real-espruino)" }, () => {
+  let box: RealBox | undefined;
+  before(async () => {
+    box = await startReal(ESPRUINO as string, CONFIG());
+  });
+  after(() => stopReal(box));
+
+  for (const file of ["http-basic.txt", "http-body.txt", "http-errors.txt", "http-limits.txt"]) {
+    it(`${file} as scripted`, async () => {
+      await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: box!.smtp, pop3: box!.pop3, http: box!.http }));
+      assert.doesNotMatch(box!.output(), /Uncaught|ReferenceError/);
+    });
+  }
+
+  it("an HTTP session's cost: idle between requests, and mid-head (prints the figures)", async () => {
+    await sleep(1500); // the dialogues' sessions are gone
+    const base = await usage();
+    const idle: HttpConn[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await httpConnect(box!.http);
+      c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal((await c.response()).status, 404);
+      idle.push(c);
+    }
+    await sleep(500);
+    const withIdle = await usage();
+    const busy: HttpConn[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await httpConnect(box!.http);
+      c.send("GET /index.html HTTP/1.1\r\nHost: letterbox.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n");
+      busy.push(c);
+    }
+    await sleep(500);
+    const withBusy = await usage();
+    for (const c of idle.concat(busy)) c.close();
+    await sleep(1000);
+    const afterwards = await usage();
+    console.log(
+      `real Espruino: ${base} variables with no HTTP session; +${(withIdle - base) / 2} per keep-alive session idle between requests, ` +
+        `+${(withBusy - withIdle) / 2} per session mid-head; ${afterwards} after they closed`,
+    );
+    assert.ok(afterwards - base < 20, `grew by ${afterwards - base} variables after the sessions closed`);
   });
 });
 

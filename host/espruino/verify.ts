@@ -78,6 +78,16 @@ export function verifyEspruinoSource(code: string): string[] {
       case "DebuggerStatement":
         problems.push(`${where(node)}: debugger statement (would stop the board)`);
         break;
+      case "SwitchCase": {
+        // Espruino 2v29 skips a statement that starts with a string right
+        // after a case label: measured on the Linux build, `switch (n) { case
+        // 10: "a" === "a" && print(1) }` prints nothing. A minifier writes
+        // `if (x === "s")` as `"s" === x && ...`, so it can appear from plain source.
+        const first = (node.consequent as AnyNode[])[0];
+        const c = first ? code.charAt(first.start) : "";
+        if (c === '"' || c === "'") problems.push(`${where(first)}: a case body that starts with a string (Espruino 2v29 skips that statement)`);
+        break;
+      }
     }
   });
   return problems;

@@ -38,7 +38,8 @@ const DATA_BYTES = 40000;
 
 /** The test settings, four sessions of each protocol, a fourth user (one POP3 session per maildrop). */
 export function scenarioConfig(): Config {
-  const config = testConfig({ maxMessageBytes: 8 * 1024 * 1024, smtpSessions: 4, pop3Sessions: 4 });
+  // 11 sockets: 3 listeners (SMTP, POP3, HTTP) and the 8 sessions of the busiest state.
+  const config = testConfig({ maxMessageBytes: 8 * 1024 * 1024, smtpSessions: 4, pop3Sessions: 4, sockets: 11 });
   config.users.push({ name: "dave", password: "d4ve-pass" });
   return config;
 }

@@ -70,6 +70,7 @@ export interface RealBox {
   dir: string;
   smtp: number;
   pop3: number;
+  http: number;
   output: () => string;
 }
 
@@ -88,6 +89,7 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
     const settings = { ...config, services: structuredClone(config.services) };
     settings.services.smtp.port = await freePort();
     settings.services.pop3.port = await freePort();
+    settings.services.http.port = await freePort();
     const blob = Buffer.from(encode(settingsToMap({ config: settings })), "latin1").toString("base64");
     await consoleLine(`require("Storage").write("lbdefault.cfg", atob("${blob}"))`);
     try {
@@ -101,7 +103,7 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
       await flashEspruino({ port: `tcp://127.0.0.1:${TELNET}` });
     }
     await waitForPort(settings.services.smtp.port, 20000);
-    return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, output: () => output };
+    return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, http: settings.services.http.port, output: () => output };
   } catch (e) {
     // Never leave an interpreter holding the Telnet port for the next box.
     child.kill("SIGKILL");
