@@ -20,6 +20,7 @@ import type { Config } from "./config";
 import type { FileHandle, Hal } from "./hal";
 import { md5hex } from "./md5";
 import { decimal } from "./num";
+import { HeaderCache } from "./hdrcache";
 import { MailStore } from "./store";
 import { findLast, lower, printable } from "./text";
 
@@ -264,6 +265,9 @@ class Maildrop {
   /** Messages marked deleted, and their octets. */
   markedCount = 0;
   markedBytes = 0;
+  /** The header cache record last read (time()), and its message's seq. */
+  private cached = "";
+  private cachedSeq = -1;
 
   constructor(
     private mailbox: Mailbox,
@@ -294,7 +298,7 @@ class Maildrop {
    * deleted it since this one was opened).
    */
   stored(i: number): number {
-    return this.mailbox.store.stored(this.user, this.list.seq(i));
+    return this.mailbox.store.index.flags(this.user, this.list.seq(i));
   }
 
   /**
@@ -315,12 +319,41 @@ class Maildrop {
   }
 
   /**
+   * Message `i`'s header lines a listing needs (From, To, Cc, Subject,
+   * Date, Message-ID, Content-Type, with their folded lines), raw octets
+   * as in the message, each ending CRLF, at most 2 KiB (hdrcache.ts); ""
+   * when it has none of them or is gone. From the message's header cache,
+   * built on first use when missing. Throws on card errors.
+   */
+  headers(i: number): string {
+    this.time(i);
+    const h = this.cached;
+    return h.substring(HeaderCache.Start, HeaderCache.Start + h.charCodeAt(5) * 256 + h.charCodeAt(6));
+  }
+
+  /** Message `i`'s arrival time in seconds (as hal.now()), from its header cache; 0 when it is gone. Throws on card errors. */
+  time(i: number): number {
+    // The last record read is kept: a listing asks headers() and time() of one message together.
+    const seq = this.list.seq(i);
+    if (seq !== this.cachedSeq) {
+      this.cached = this.mailbox.store.header(seq, -1);
+      this.cachedSeq = seq;
+    }
+    const h = this.cached;
+    return h.length < HeaderCache.Start ? 0 : ((h.charCodeAt(1) * 256 + h.charCodeAt(2)) * 256 + h.charCodeAt(3)) * 256 + h.charCodeAt(4);
+  }
+
+  /**
    * A read handle on message `i` at `offset` octets (a byte range: read as
    * much as wanted), to be closed by the caller; undefined while every
    * message file is in use (Card.onFileFreed says when to try again).
-   * Reads give undefined at the end. Throws on card errors.
+   * Reads give undefined at the end. Throws on card errors, and when the
+   * message is gone (stored(i) < 0). A message deleted while a handle on
+   * it is open stays readable until that handle closes.
    */
   open(i: number, offset: number): FileHandle | undefined {
+    // Another opener may have deleted it since this listing (stored() says -1): not a card error.
+    if (this.stored(i) < 0) throw new Error("message " + this.list.uid(i) + " was deleted");
     const file = this.mailbox.store.openMessage(this.list.seq(i));
     if (file !== undefined && offset > 0) file.seek(offset);
     return file;
@@ -370,7 +403,17 @@ export class Mailbox {
     private hal: Hal,
     private config: Config,
   ) {
-    this.store = this.card = new MailStore(hal.storage, hal.log, hal.random);
+    const store = (this.store = this.card = new MailStore(hal.storage, hal.log, hal.random));
+    // The header cache is built after the commit's caller has answered (SMTP's 250), off the DATA path.
+    store.onCommitted = function (seq, time) {
+      hal.setTimer(0, function () {
+        try {
+          store.header(seq, time);
+        } catch (e) {
+          // a card error: logged by the store; the cache is built on first use
+        }
+      });
+    };
   }
 
   // ---- authentication ----

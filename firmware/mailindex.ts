@@ -76,12 +76,7 @@ export class MailIndex {
     this.entries[key] = entries;
   }
 
-  /** True when the user's maildrop holds message `seq`. */
-  holds(user: string, seq: number): boolean {
-    return this.flags(user, seq) >= 0;
-  }
-
-  /** The user's stored flag bits of message `seq` (0 to 15), or -1 when the user's maildrop does not hold it. */
+  /** The user's stored flag bits of message `seq` (0 to 15), or -1 when the user's maildrop does not hold it (so >= 0: it holds it). */
   flags(user: string, seq: number): number {
     const entries = this.entries["u:" + user];
     const at = entries === undefined ? -1 : entryOffset(entries, seq);

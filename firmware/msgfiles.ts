@@ -1,7 +1,8 @@
 /**
- * The message data files on the card (/LB/MSG/<seq as 8 hex>.EML), the
- * budget of open file handles they may take, and the spare-room file kept
- * for a full card (docs/STORE.md, "File handles" and "A full card").
+ * The message data files on the card (/LB/MSG/<seq as 8 hex>.EML) and
+ * their header caches (.HDR, hdrcache.ts), the budget of open file handles
+ * they may take, and the spare-room file kept for a full card
+ * (docs/STORE.md, "File handles" and "A full card").
  */
 import type { FileHandle, Storage } from "./hal";
 import { hex } from "./num";
@@ -25,6 +26,11 @@ export const enum Layout {
 
 export function messagePath(seq: number): string {
   return Layout.MessageDir + "/" + upper(hex(seq, 8)) + ".EML";
+}
+
+/** Message `seq`'s header cache (hdrcache.ts). */
+export function headerPath(seq: number): string {
+  return Layout.MessageDir + "/" + upper(hex(seq, 8)) + ".HDR";
 }
 
 /** The sequence number in a data file's name (8 hex digits), or -1. */
@@ -60,6 +66,10 @@ interface Owner {
 /** Opens and removes data files, counting the handles out (Layout.MessageFiles at most: the caller checks `open`). */
 export class MessageFiles {
   open = 0;
+  /** @internal Seqs of the message files open now (one entry per handle). */
+  inUse: number[] = [];
+  /** @internal Seqs whose files go when their last handle closes: FatFs must not unlink an open file. */
+  doomed: number[] = [];
 
   constructor(
     private storage: Storage,
@@ -75,11 +85,27 @@ export class MessageFiles {
       throw this.owner.cardFailed(e);
     }
     this.open++;
-    return new TrackedFile(file, this);
+    this.inUse.push(seq);
+    return new TrackedFile(file, this, seq);
   }
 
   removeIfPresent(path: string): void {
     if (this.storage.size(path) >= 0) this.storage.remove(path);
+  }
+
+  /**
+   * Removes message `seq`'s files if present, its header cache first (so a
+   * cut between the two leaves the data file, which recovery finds). While
+   * a handle on it is open (a reader mid-RETR when another opener deletes
+   * it), that waits for its close. Throws card errors.
+   */
+  removeMessage(seq: number): void {
+    if (this.inUse.indexOf(seq) >= 0) {
+      if (this.doomed.indexOf(seq) < 0) this.doomed.push(seq);
+      return;
+    }
+    this.removeIfPresent(headerPath(seq));
+    this.removeIfPresent(messagePath(seq));
   }
 
   /** Removes the spare file to make room; true when there was one. */
@@ -123,6 +149,7 @@ class TrackedFile implements FileHandle {
   constructor(
     private file: FileHandle,
     private files: MessageFiles,
+    private seq: number,
   ) {}
 
   read(length: number): string | undefined {
@@ -148,13 +175,27 @@ class TrackedFile implements FileHandle {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.files.open--;
-    const freed = this.files.owner.onFileFreed;
-    if (freed !== undefined) freed();
+    let failure: unknown = undefined;
     try {
       this.file.close();
     } catch (e) {
-      throw this.files.owner.cardFailed(e);
+      failure = e;
     }
+    // The handle is back even when closing failed; a removal waiting for it happens now.
+    const files = this.files;
+    files.open--;
+    files.inUse.splice(files.inUse.indexOf(this.seq), 1);
+    const doomed = files.doomed.indexOf(this.seq);
+    if (doomed >= 0 && files.inUse.indexOf(this.seq) < 0) {
+      files.doomed.splice(doomed, 1);
+      try {
+        files.removeMessage(this.seq);
+      } catch (e) {
+        files.owner.cardFailed(e); // the next compaction or boot removes it
+      }
+    }
+    const freed = this.files.owner.onFileFreed;
+    if (freed !== undefined) freed();
+    if (failure !== undefined) throw this.files.owner.cardFailed(failure);
   }
 }

@@ -346,6 +346,8 @@ export class Pop3Session {
     let firstTry = -1;
     this.sender.stream(function (): ChunkSource | undefined {
       let file: FileHandle | undefined = undefined;
+      // Deleted at once by another opener (the web page; IMAP's EXPUNGE) since this session listed it.
+      if (m.stored(i) < 0) return new MessageStream(undefined, 0, server.hal, "-ERR Message " + decimal(n) + " was deleted by another client\r\n", true);
       try {
         file = m.open(i, 0);
       } catch (e) {

@@ -10,7 +10,8 @@
 import type { FileHandle, Storage } from "./hal";
 import { Format, Journal, JOURNALS, replay as replayJournal } from "./journal";
 import { Entry, MailIndex, Maildrop } from "./mailindex";
-import { describe, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
+import { HeaderCache, headerRecord, pickHeaders } from "./hdrcache";
+import { describe, headerPath, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
 import type { MsgValue } from "./msgpack";
 import { hex } from "./num";
 
@@ -36,7 +37,8 @@ export class MailStore {
   readonly journal: Journal;
   /** @internal The message files (tests read `files.open`, the open handles: at most Layout.MessageFiles). No getters: each is a function and, in Lua, a descriptor table kept in RAM. */
   readonly files: MessageFiles;
-  private index = new MailIndex();
+  /** @internal Who holds what (mailindex.ts): the mailbox reads stored flags from it, index.flags(user, seq), as they are now. */
+  index = new MailIndex();
   private deletionsSinceSnapshot = 0;
   /** Sequence numbers reserved by messages still being received. */
   private inflight: number[] = [];
@@ -48,6 +50,12 @@ export class MailStore {
    * schedule the retry (main.ts does, with a timer).
    */
   onFileFreed: (() => void) | undefined = undefined;
+  /**
+   * Called after each commit with the message's seq and arrival time
+   * (seconds), inside the committer's call: the mailbox schedules
+   * header(seq, time) with it, so the header cache is built after the 250.
+   */
+  onCommitted: ((seq: number, time: number) => void) | undefined = undefined;
 
   /** `random` picks the epoch of a new store (give it hal.random); Math.random otherwise. */
   constructor(
@@ -193,14 +201,14 @@ export class MailStore {
   deleteMessages(user: string, seqs: number[]): void {
     this.requireReady();
     const held: number[] = [];
-    for (let i = 0; i < seqs.length; i++) if (this.index.holds(user, seqs[i]) && held.indexOf(seqs[i]) < 0) held.push(seqs[i]);
+    for (let i = 0; i < seqs.length; i++) if (this.index.flags(user, seqs[i]) >= 0 && held.indexOf(seqs[i]) < 0) held.push(seqs[i]);
     if (held.length === 0) return;
     this.appendMaking(["D", user, held]);
     this.index.remove(user, held);
     this.deletionsSinceSnapshot++;
     try {
       for (let i = 0; i < held.length; i++) {
-        if (!this.index.held(held[i])) this.files.removeIfPresent(messagePath(held[i]));
+        if (!this.index.held(held[i])) this.files.removeMessage(held[i]);
       }
       if (this.deletionsSinceSnapshot >= this.compactAfterDeletions) this.compact();
       else this.compactIfGrown();
@@ -208,11 +216,6 @@ export class MailStore {
       this.cardFailed(e);
     }
     if (this.cardFull && this.ready) this.keepSpare(); // the deleted mail may have made room
-  }
-
-  /** The user's stored flag bits of message `seq` (StoredFlag, 0 to 15), or -1 when the user's maildrop does not hold it (deleted). */
-  stored(user: string, seq: number): number {
-    return this.index.flags(user, seq);
   }
 
   /**
@@ -285,6 +288,68 @@ export class MailStore {
     } catch (e) {
       this.cardFailed(e); // the message is committed all the same
     }
+    if (this.onCommitted !== undefined) this.onCommitted(message.seq, time);
+  }
+
+  /**
+   * Message `seq`'s header cache record (hdrcache.ts: version, arrival
+   * time, header lines), read from its .HDR file, or built from the
+   * message when that is missing or damaged (right after the commit; a
+   * card older than the cache; a cut between commit and cache) and
+   * written. `time`: the arrival time when known (the commit's), else -1:
+   * then it is looked up in the journal's A record. "" when no maildrop
+   * holds the message. Its files are opened and closed within this call,
+   * like the journal's, so it never waits for a handle. Throws card errors
+   * met while reading; a cache file that cannot be written is only logged
+   * (and not tried while the card is full).
+   */
+  header(seq: number, time: number): string {
+    this.requireReady();
+    if (!this.index.held(seq)) return "";
+    const path = headerPath(seq);
+    let data = "";
+    let lines = "";
+    try {
+      const size = this.storage.size(path);
+      if (size >= HeaderCache.Start) {
+        const file = this.storage.open(path, "r");
+        try {
+          data = file.read(size) || "";
+        } finally {
+          file.close();
+        }
+        // Whole: a version (a later one keeps this prefix) and as many lines as it says.
+        if (data.length >= HeaderCache.Start && data.charCodeAt(0) >= 1 && HeaderCache.Start + data.charCodeAt(5) * 256 + data.charCodeAt(6) <= data.length) return data;
+      }
+      const file = this.storage.open(messagePath(seq), "r");
+      try {
+        lines = pickHeaders(file);
+      } finally {
+        file.close();
+      }
+    } catch (e) {
+      throw this.cardFailed(e);
+    }
+    if (time < 0) {
+      time = 0;
+      this.journal.scan(function (record) {
+        if (record[0] === "A" && record[1] === seq) time = record[4] as number;
+      });
+    }
+    data = headerRecord(lines, time);
+    if (this.cardFull) return data; // the room is for deletions; built again next time
+    try {
+      const file = this.storage.open(path, "w");
+      try {
+        file.write(data);
+      } finally {
+        file.close();
+      }
+    } catch (e) {
+      // A partial file reads as damaged and is built again.
+      this.log("store: cannot write the header cache of " + hex(seq, 8) + ": " + describe(e));
+    }
+    return data;
   }
 
   /** @internal IncomingMessage.abort: the data file goes; its reservation stays, harmless. */
@@ -338,7 +403,7 @@ export class MailStore {
     this.index = replay.index;
     this.deletionsSinceSnapshot = replay.deletions;
     // Recovery: a reservation without a commit is a message nobody was told about.
-    for (let i = 0; i < replay.uncommitted.length; i++) this.files.removeIfPresent(messagePath(replay.uncommitted[i]));
+    for (let i = 0; i < replay.uncommitted.length; i++) this.files.removeMessage(replay.uncommitted[i]);
     if (torn) this.log("store: journal ends in a torn record at byte " + hex(replay.end, 8) + "; dropping it");
     if (!torn && uncompacted) this.compactAtBoot();
     else if (torn || replay.reservations > 0 || replay.deletions > 0 || replay.version < Format.Version) this.compact();
@@ -415,17 +480,19 @@ export class MailStore {
         const seq = record[1] as number;
         const users = record[3] as string[];
         const remaining: string[] = [];
-        for (let i = 0; i < users.length; i++) if (index.holds(users[i], seq)) remaining.push(users[i]);
         // The users' flags ride on the A record when any is set (version 2).
         const flags: number[] = [];
         let any = false;
-        for (let i = 0; i < remaining.length; i++) {
-          flags.push(index.flags(remaining[i], seq));
-          if (flags[i] > 0) any = true;
+        for (let i = 0; i < users.length; i++) {
+          const bits = index.flags(users[i], seq);
+          if (bits < 0) continue; // deleted by this user
+          remaining.push(users[i]);
+          flags.push(bits);
+          if (bits > 0) any = true;
         }
         if (any) add(["A", seq, record[2], remaining, record[4], flags]);
         else if (remaining.length > 0) add(["A", seq, record[2], remaining, record[4]]);
-        else files.removeIfPresent(messagePath(seq));
+        else files.removeMessage(seq);
       });
       for (let i = 0; i < inflight.length; i++) add(["R", inflight[i]]);
       // The rest of the current block stays reserved (H's nextSeq is where it resumes).

@@ -10,7 +10,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Unpackr } from "msgpackr";
 import { SimCard, type CardOperation } from "../sim/card";
-import { messagePath } from "../firmware/msgfiles";
+import type { FileHandle } from "../firmware/hal";
+import { headerPath, messagePath } from "../firmware/msgfiles";
+import { headerRecord, pickHeaders } from "../firmware/hdrcache";
 import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
 import { encode } from "../firmware/msgpack";
@@ -71,6 +73,21 @@ function listing(store: MailStore, user: string): { seq: number; size: number; u
   for (let i = 0; i < drop.count; i++) out.push({ seq: drop.seq(i), size: drop.size(i), uid: drop.uid(i) });
   assert.equal(drop.totalBytes, out.reduce((sum, m) => sum + m.size, 0));
   return out;
+}
+
+/** A read-only handle over a string, for pickHeaders. */
+function fileOf(data: string): FileHandle {
+  let offset = 0;
+  return {
+    read(length: number) {
+      if (offset >= data.length) return undefined;
+      offset += length;
+      return data.substring(offset - length, offset);
+    },
+    write() {},
+    seek() {},
+    close() {},
+  };
 }
 
 function messageFiles(dir: string): string[] {
@@ -353,15 +370,15 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
   const big = body(1, 3000);
   const shared = deliver(store, big, ["alice", "bob"]);
   const own = deliver(store, body(2, 100), ["alice"]);
-  assert.equal(store.stored("alice", shared), 0, "a new message has no flags");
+  assert.equal(store.index.flags("alice", shared), 0, "a new message has no flags");
   store.storeFlags("alice", shared, 1 | 4);
   store.storeFlags("bob", shared, 8);
   store.storeFlags("alice", own, 15);
   store.storeFlags("alice", own, 2);
-  assert.deepEqual([store.stored("alice", shared), store.stored("bob", shared), store.stored("alice", own)], [5, 8, 2]);
-  assert.equal(store.stored("bob", own), -1, "bob's maildrop does not hold it");
+  assert.deepEqual([store.index.flags("alice", shared), store.index.flags("bob", shared), store.index.flags("alice", own)], [5, 8, 2]);
+  assert.equal(store.index.flags("bob", own), -1, "bob's maildrop does not hold it");
   store.storeFlags("bob", own, 1); // ignored: not bob's
-  assert.equal(store.stored("bob", own), -1);
+  assert.equal(store.index.flags("bob", own), -1);
   // The flags do not change the sizes, the usage or the listing.
   assert.deepEqual(listing(store, "alice").map((m) => m.size), [big.length, 100]);
   assert.equal(store.usage("alice"), big.length + 100);
@@ -374,7 +391,7 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
 
   // Replay.
   const second = boot(dir).store;
-  assert.deepEqual([second.stored("alice", shared), second.stored("bob", shared), second.stored("alice", own)], [5, 8, 2]);
+  assert.deepEqual([second.index.flags("alice", shared), second.index.flags("bob", shared), second.index.flags("alice", own)], [5, 8, 2]);
   // Compaction: the flags ride on the A records (the users' bits, in the users' order).
   second.compactAfterBytes = 0;
   second.storeFlags("bob", shared, 9);
@@ -383,16 +400,16 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
   assert.deepEqual(compacted[1], ["A", shared, big.length, ["alice", "bob"], 1700000000, [5, 9]]);
   assert.deepEqual(compacted[2], ["A", own, 100, ["alice"], 1700000000, [2]]);
   const third = boot(dir).store;
-  assert.deepEqual([third.stored("alice", shared), third.stored("bob", shared), third.stored("alice", own)], [5, 9, 2]);
+  assert.deepEqual([third.index.flags("alice", shared), third.index.flags("bob", shared), third.index.flags("alice", own)], [5, 9, 2]);
   // A deletion by one user leaves the other's flags; a message without flags gets a plain A.
   third.compactAfterBytes = 0;
   third.storeFlags("alice", own, 0);
   third.deleteMessages("alice", [shared]);
-  assert.equal(third.stored("alice", shared), -1);
-  assert.equal(third.stored("bob", shared), 9);
+  assert.equal(third.index.flags("alice", shared), -1);
+  assert.equal(third.index.flags("bob", shared), 9);
   const last = journalRecords(dir, JOURNALS[third.journal.active]);
   assert.deepEqual(last.filter((r) => r[0] === "A"), [["A", shared, big.length, ["bob"], 1700000000, [9]], ["A", own, 100, ["alice"], 1700000000]]);
-  assert.equal(boot(dir).store.stored("bob", shared), 9);
+  assert.equal(boot(dir).store.index.flags("bob", shared), 9);
 });
 
 test("a version 1 journal opens with no flags and is rewritten as version 2 before a flag is stored", () => {
@@ -407,14 +424,14 @@ test("a version 1 journal opens with no flags and is rewritten as version 2 befo
   let messages = 0;
   for (const user of ["dave", "erin", "frank"]) {
     for (const m of listing(store, user)) {
-      assert.equal(store.stored(user, m.seq), 0);
+      assert.equal(store.index.flags(user, m.seq), 0);
       messages++;
     }
   }
   assert.ok(messages > 0);
   const first = listing(store, "dave")[0].seq;
   store.storeFlags("dave", first, 1);
-  assert.equal(boot(dir).store.stored("dave", first), 1);
+  assert.equal(boot(dir).store.index.flags("dave", first), 1);
 });
 
 test("the store refuses a message its index cannot size (2^27 octets and more) without a byte written", () => {
@@ -426,6 +443,86 @@ test("the store refuses a message its index cannot size (2^27 octets and more) w
   assert.throws(() => incoming.commit(["alice"], 1), /too large/);
   assert.deepEqual(listing(store, "alice"), []);
   assert.equal(journalRecords(dir, JOURNALS[store.journal.active]).filter((r) => r[0] === "A").length, 0);
+});
+
+test("the header cache: built after the commit or on first use, read back from its file, rebuilt when damaged, removed with the message", () => {
+  const dir = tempDir();
+  const { store, card } = boot(dir);
+  const head = "Received: by x\r\nFrom: a@example.org\r\nSubject: one\r\n two\r\nX-Other: 1\r\n\r\nbody\r\n";
+  const seq = deliver(store, head, ["alice", "bob"]);
+  const other = deliver(store, "To: b\r\n\r\n", ["alice"]);
+  const expected = headerRecord("From: a@example.org\r\nSubject: one\r\n two\r\n", 1700000000);
+  const hostPath = (p: string) => path.join(dir, ...p.slice(1).split("/"));
+  assert.equal(path.basename(headerPath(0x1a)), "0000001A.HDR");
+  // After the commit (the mailbox's timer calls this).
+  store.header(seq, 1700000000);
+  assert.equal(fs.readFileSync(hostPath(headerPath(seq)), "latin1"), expected);
+  const opened: string[] = [];
+  const watched = boot(dir, (op, p) => void (op === "open" && opened.push(p)));
+  opened.length = 0; // the boot's
+  assert.equal(watched.store.header(seq, -1), expected);
+  assert.deepEqual(opened, [headerPath(seq)], "read from the cache file: the message is not opened");
+  // On first use: the time comes from the journal's A record.
+  opened.length = 0;
+  assert.ok(!fs.existsSync(hostPath(headerPath(other))));
+  assert.equal(watched.store.header(other, -1), headerRecord("To: b\r\n", 1700000000));
+  assert.deepEqual(opened.filter((p) => !p.startsWith("/LB/JRNL")), [messagePath(other), headerPath(other)]);
+  assert.equal(fs.readFileSync(hostPath(headerPath(other)), "latin1"), headerRecord("To: b\r\n", 1700000000));
+  // Damaged (cut short by a power cut, or garbage): built again.
+  fs.writeFileSync(hostPath(headerPath(seq)), expected.substring(0, expected.length - 3), "latin1");
+  assert.equal(store.header(seq, -1), expected);
+  assert.equal(fs.readFileSync(hostPath(headerPath(seq)), "latin1"), expected);
+  fs.writeFileSync(hostPath(headerPath(seq)), "", "latin1");
+  assert.equal(store.header(seq, -1), expected);
+  fs.writeFileSync(hostPath(headerPath(seq)), "\x00" + expected.substring(1), "latin1");
+  assert.equal(store.header(seq, -1), expected, "version 0 is no version");
+  // A later version keeps the prefix and adds after it (issue 17's BODYSTRUCTURE): read as it is.
+  fs.writeFileSync(hostPath(headerPath(seq)), "\x02" + expected.substring(1) + "more", "latin1");
+  assert.equal(store.header(seq, -1), "\x02" + expected.substring(1) + "more");
+  fs.writeFileSync(hostPath(headerPath(seq)), expected, "latin1");
+  // A known time leaves an existing cache alone; nothing is built for a message that is gone.
+  store.header(seq, 5);
+  assert.equal(store.header(seq, -1), expected);
+  // Removed with the message: kept while one holder is left, gone with the last one.
+  store.deleteMessages("alice", [seq]);
+  assert.ok(fs.existsSync(hostPath(headerPath(seq))));
+  store.deleteMessages("bob", [seq]);
+  assert.deepEqual(messageFiles(dir), [fileName(other), path.basename(headerPath(other))]);
+  assert.equal(store.header(seq, -1), "", "gone");
+  store.header(seq, 1);
+  assert.deepEqual(messageFiles(dir), [fileName(other), path.basename(headerPath(other))]);
+  assert.equal(card.openFiles, 0);
+});
+
+test("a message deleted while a handle reads it stays readable until that handle closes, then its files go", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const data = body(1, 5000);
+  const seq = deliver(store, data, ["alice"]);
+  store.header(seq, -1);
+  const reader = store.openMessage(seq)!;
+  const second = store.openMessage(seq)!;
+  assert.equal(reader.read(100), data.substring(0, 100));
+  store.deleteMessages("alice", [seq]);
+  assert.deepEqual(listing(store, "alice"), []);
+  assert.deepEqual(messageFiles(dir), [fileName(seq), path.basename(headerPath(seq))], "FatFs must not unlink an open file");
+  let rest = "";
+  for (let chunk = reader.read(700); chunk !== undefined; chunk = reader.read(700)) rest += chunk;
+  assert.equal(rest, data.substring(100));
+  reader.close();
+  assert.equal(messageFiles(dir).length, 2, "another handle is still open");
+  second.close();
+  assert.deepEqual(messageFiles(dir), []);
+  assert.equal(store.files.open, 0);
+  // A restart in between would have removed them at the boot's compaction (the D record).
+  const seq2 = deliver(store, data, ["alice"]);
+  const held = store.openMessage(seq2)!;
+  store.deleteMessages("alice", [seq2]);
+  assert.equal(messageFiles(dir).length, 1);
+  const { store: after } = boot(dir);
+  assert.deepEqual(messageFiles(dir), []);
+  assert.deepEqual(listing(after, "alice"), []);
+  void held;
 });
 
 test("a card error makes the store not ready; open() again recovers", () => {
@@ -468,10 +565,12 @@ interface Expectation {
   flags: Map<string, number>;
   /** A flag change in progress at the cut: either bits may be on the card. */
   flagging: { key: string; bits: number } | undefined;
+  /** seq -> arrival time of every message committed. */
+  times: Map<number, number>;
 }
 
 function expectation(): Expectation {
-  return { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map(), flags: new Map(), flagging: undefined };
+  return { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map(), flags: new Map(), flagging: undefined, times: new Map() };
 }
 
 /** A small workload: commits for one and several users, an abort, listings, deletions. Stops at the power cut. */
@@ -483,6 +582,7 @@ function workload(store: MailStore, expect: Expectation): void {
     expect.uncertain = { seq: incoming.seq, recipients, data };
     incoming.commit(recipients, 1700000000 + n);
     expect.uncertain = undefined;
+    expect.times.set(incoming.seq, 1700000000 + n);
     for (const user of recipients) {
       if (!expect.live.has(user)) expect.live.set(user, new Map());
       expect.live.get(user)!.set(incoming.seq, data);
@@ -505,6 +605,7 @@ function workload(store: MailStore, expect: Expectation): void {
     expect.flags.set(`${user} ${seq}`, bits);
   };
   const m1 = commit(1, ["alice"]);
+  store.header(m1, 1700000001); // as the mailbox does after a commit
   const m2 = commit(2, ["alice", "bob"]);
   const aborted = store.beginMessage() as IncomingMessage;
   aborted.write("never finished");
@@ -515,6 +616,7 @@ function workload(store: MailStore, expect: Expectation): void {
   const m3 = commit(3, ["bob"]);
   remove("alice", [m1, m2]);
   const m4 = commit(4, ["alice", "bob", "carol"]);
+  store.header(m4, -1); // built on first use
   flag("bob", m4, 9);
   look("bob");
   remove("bob", [m2, m3]);
@@ -543,8 +645,11 @@ function checkAfterCut(dir: string, expect: Expectation, label: string): void {
       assert.equal(m.size, data.length, `${label}: size of ${m.seq}`);
       assert.equal(readMessage(store, m.seq), data, `${label}: content of ${m.seq}`);
       if (expect.uids.has(m.seq)) assert.equal(m.uid, expect.uids.get(m.seq), `${label}: UIDL of ${m.seq} changed`);
+      const time = expect.times.get(m.seq) ?? (uncertain ? 1700000000 + Number(/message (\d+)/.exec(data)![1]) : -1);
+      const cached = headerRecord(pickHeaders(fileOf(data)), time);
+      assert.equal(store.header(m.seq, -1), cached, `${label}: header cache of ${m.seq}`);
       const key = `${user} ${m.seq}`;
-      const flags = store.stored(user, m.seq);
+      const flags = store.index.flags(user, m.seq);
       const confirmed = expect.flags.get(key) ?? 0;
       if (expect.flagging?.key === key) assert.ok(flags === confirmed || flags === expect.flagging.bits, `${label}: flags of ${key}: ${flags}`);
       else assert.equal(flags, confirmed, `${label}: flags of ${key}`);
@@ -552,7 +657,12 @@ function checkAfterCut(dir: string, expect: Expectation, label: string): void {
     }
     assert.equal(store.usage(user), list.reduce((sum, m) => sum + m.size, 0), `${label}: usage of ${user}`);
   }
-  assert.deepEqual(messageFiles(dir), [...onCard].sort((a, b) => a - b).map(fileName), `${label}: data files are exactly the live messages`);
+  assert.deepEqual(
+    messageFiles(dir).filter((f) => f.endsWith(".EML")),
+    [...onCard].sort((a, b) => a - b).map(fileName),
+    `${label}: data files are exactly the live messages`,
+  );
+  for (const f of messageFiles(dir)) assert.ok(onCard.has(parseInt(f, 16)), `${label}: ${f} belongs to no live message`);
 }
 
 test("power cut at every changing card operation of a workload, and again during recovery", () => {

@@ -39,8 +39,18 @@ export function msgpackWorkload(): string {
   return out;
 }
 
+/** Header lines for the cache to pick from: folded, 8-bit, encoded words, a bare LF, a line longer than a read. */
+function awkward(n: number): string {
+  let long = "X-Long: ";
+  for (let i = 0; i < 300 * n; i++) long += String.fromCharCode(33 + ((i * 7) % 90));
+  return (
+    "Received: by x\r\nFrom: =?GB2312?B?xOO6ww==?= <a@b.example>\r\nTo: one@example.org,\r\n\ttwo@example.org\r\n" + long + "\r\n" +
+    "Cc: caf" + String.fromCharCode(233, 0, 255) + "\nContent-Type: text/plain;\r\n charset=utf-8\r\n"
+  );
+}
+
 function message(n: number): string {
-  let s = "Subject: " + decimal(n) + "\r\n\r\n..dot\r\n";
+  let s = (n % 4 === 1 ? awkward(n) : "") + "Subject: " + decimal(n) + "\r\n\r\n..dot\r\n";
   for (let i = 0; i < n * 97; i++) s += String.fromCharCode((i * 31 + n) & 0xff);
   return s;
 }
@@ -59,7 +69,10 @@ function listing(store: MailStore): string {
         for (let chunk = file.read(333); chunk !== undefined; chunk = file.read(333)) content += chunk;
         file.close();
       }
-      out += "  " + drop.uid(i) + " " + decimal(drop.size(i)) + " flags " + decimal(store.stored(USERS[u], drop.seq(i))) + " read " + decimal(content.length) + " sum " + decimal(fletcher31(content, 0, content.length)) + "\n";
+      // The header cache, built and written on first use, then read back.
+      const header = store.header(drop.seq(i), -1);
+      out += "  header " + hexBytes(header.substring(0, 7)) + " " + decimal(header.length) + " sum " + decimal(fletcher31(header, 0, header.length)) + "\n";
+      out += "  " + drop.uid(i) + " " + decimal(drop.size(i)) + " flags " + decimal(store.index.flags(USERS[u], drop.seq(i))) + " read " + decimal(content.length) + " sum " + decimal(fletcher31(content, 0, content.length)) + "\n";
     }
   }
   return out;
