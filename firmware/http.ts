@@ -50,6 +50,8 @@ export interface HttpReply {
   stream(start: SourceStarter): void;
   /** The response is complete (chunked: the last-chunk goes out). Then the next pipelined request is read. */
   end(): void;
+  /** Closes the connection once what is queued has gone (a streamed body cut short: the client sees it end early). */
+  close(): void;
 }
 
 export type HttpHandler = (req: HttpRequest, reply: HttpReply) => void;

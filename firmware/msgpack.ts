@@ -145,6 +145,26 @@ function lengthHeader(length: number, fixBase: number, tag16: number): string {
 }
 
 /**
+ * The header of an array of `length` values, for a reply streamed value by
+ * value (the web page's message list): the values follow, each encode()d.
+ */
+export function arrayHeader(length: number): string {
+  return lengthHeader(length, 0x90, 0xdc);
+}
+
+/**
+ * `data` (8-bit octets) as msgpack bin, not str: a reader takes the octets
+ * as they are instead of decoding them as UTF-8 (header text in any charset).
+ * The decoder here reads it back as a string.
+ */
+export function binary(data: string): string {
+  const n = data.length;
+  if (n < 0x100) return chr(0xc4) + chr(n) + data;
+  if (n < 0x10000) return chr(0xc5) + be16(n) + data;
+  return chr(0xc6) + be32(n) + data;
+}
+
+/**
  * Decodes one value starting at `pos`. A buffer that ends inside the value
  * gives INCOMPLETE (read more and try again from the same position); bytes
  * this codec does not accept give INVALID.

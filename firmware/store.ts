@@ -183,6 +183,43 @@ export class MailStore {
     return new Maildrop(this.epoch, this.index.entries[key] || "", this.index.bytes[key] || 0);
   }
 
+  /**
+   * Opens a card file that is not a message (the web page's, read-only)
+   * under the message files' handle budget: undefined while none is free
+   * (onFileFreed says when to try again). Throws on card errors.
+   */
+  openFile(path: string): FileHandle | undefined {
+    const files = this.files;
+    if (files.open >= Layout.MessageFiles) return undefined;
+    // Its errors are the caller's alone: a missing page file is no card failure of the store's.
+    const file = this.storage.open(path, "r");
+    files.open++;
+    const store = this;
+    let closed = false;
+    return {
+      read: function (length: number): string | undefined {
+        return file.read(length);
+      },
+      write: function (data: string): void {
+        file.write(data);
+      },
+      seek: function (offset: number): void {
+        file.seek(offset);
+      },
+      close: function (): void {
+        if (closed) return;
+        closed = true;
+        files.open--;
+        try {
+          file.close();
+        } finally {
+          const freed = store.onFileFreed;
+          if (freed !== undefined) freed();
+        }
+      },
+    };
+  }
+
   /** Opens a stored message for reading; undefined when no file handle is free. Throws on card error. */
   openMessage(seq: number): FileHandle | undefined {
     this.requireReady();
