@@ -21,6 +21,7 @@ import type { FileHandle, Hal } from "./hal";
 import { md5hex } from "./md5";
 import { decimal } from "./num";
 import { HeaderCache } from "./hdrcache";
+import { describe } from "./msgfiles";
 import { MailStore } from "./store";
 import { findLast, lower, printable } from "./text";
 
@@ -410,7 +411,7 @@ export class Mailbox {
         try {
           store.header(seq, time);
         } catch (e) {
-          // a card error: logged by the store; the cache is built on first use
+          hal.log("store: header cache not built: " + describe(e)); // it is built on first use
         }
       });
     };

@@ -337,8 +337,11 @@ export class MailStore {
    * then it is looked up in the journal's A record. "" when no maildrop
    * holds the message. Its files are opened and closed within this call,
    * like the journal's, so it never waits for a handle. Throws card errors
-   * met while reading; a cache file that cannot be written is only logged
-   * (and not tried while the card is full).
+   * met while reading: on first use (`time` -1) they make the store not
+   * ready, as any read does; after the commit (in the background) they do
+   * not, and the services' next use of the card finds out. A cache file
+   * that cannot be written is only logged (and not tried while the card is
+   * full).
    */
   header(seq: number, time: number): string {
     this.requireReady();
@@ -365,7 +368,7 @@ export class MailStore {
         file.close();
       }
     } catch (e) {
-      throw this.cardFailed(e);
+      throw time < 0 ? this.cardFailed(e) : e;
     }
     if (time < 0) {
       time = 0;

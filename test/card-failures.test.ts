@@ -28,7 +28,10 @@ function start(runtime: RuntimeName, dir: string, card: SimCard): Promise<Simula
 
 function messageFiles(dir: string): string[] {
   const msg = path.join(dir, "LB", "MSG");
-  return fs.existsSync(msg) ? fs.readdirSync(msg) : [];
+  const names = fs.existsSync(msg) ? fs.readdirSync(msg) : [];
+  // A header cache (.HDR) goes with its message: never one without the data file.
+  for (const name of names) if (name.endsWith(".HDR")) assert.ok(names.includes(name.slice(0, 8) + ".EML"), `${name} without its message`);
+  return names.filter((name) => name.endsWith(".EML"));
 }
 
 async function firstLine(port: number): Promise<string> {
@@ -181,6 +184,10 @@ for (const runtime of RUNTIME_NAMES) {
         // Two reads on every runtime (1 KB on the boards, 16 KB in the node runtime): the second one fails.
         const body = message("long@t", 19000);
         assert.match(await sendMail(sim.smtpPort, "s@remote.example", ["alice@example.org"], body), /^250 /);
+        // The header cache is built after the 250 (it reads the message): armed only once it is there.
+        const hdr = path.join(dir, "LB", "MSG", "00000001.HDR");
+        for (let i = 0; i < 200 && !fs.existsSync(hdr); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.ok(fs.existsSync(hdr));
         card.failCall("read", /\.EML$/, 1);
         const c = await connect(sim.pop3Port);
         let received = "";

@@ -58,7 +58,10 @@ async function transaction(port: number, mailFrom: string, to: string[], body: B
 
 function messageFiles(dir: string): string[] {
   const msg = path.join(dir, "LB", "MSG");
-  return fs.existsSync(msg) ? fs.readdirSync(msg) : [];
+  const names = fs.existsSync(msg) ? fs.readdirSync(msg) : [];
+  // A header cache (.HDR) goes with its message: never one without the data file.
+  for (const name of names) if (name.endsWith(".HDR")) assert.ok(names.includes(name.slice(0, 8) + ".EML"), `${name} without its message`);
+  return names.filter((name) => name.endsWith(".EML"));
 }
 
 async function count(sim: Simulator, user: string, password: string): Promise<number> {

@@ -34,10 +34,13 @@ function start(runtime: RuntimeName, dataDir: string, config: Config): Promise<S
   return startSimulator({ runtime, config, dataDir, smtpPort: 0, pop3Port: 0 });
 }
 
-/** Files under the card's message directory (the store keeps one per message). */
+/** Data files under the card's message directory (the store keeps one per message). */
 function messageFiles(dataDir: string): string[] {
   const dir = path.join(dataDir, "LB", "MSG");
-  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  // A header cache (.HDR) goes with its message: never one without the data file.
+  for (const name of names) if (name.endsWith(".HDR")) assert.ok(names.includes(name.slice(0, 8) + ".EML"), `${name} without its message`);
+  return names.filter((name) => name.endsWith(".EML"));
 }
 
 for (const runtime of RUNTIME_NAMES) {
