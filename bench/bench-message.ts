@@ -35,6 +35,18 @@ function headers(octets: number): string {
 
 /** A message of exactly `octets` octets, split near the middle. */
 export function benchMessage(octets: number): SplitMessage {
+  const message = plainBenchMessage(octets);
+  const split = message.indexOf("\r\n", Math.max(message.indexOf("\r\n\r\n") + 4, octets >> 1)) + 2;
+  return {
+    octets,
+    firstHalfOctets: split,
+    firstHalf: dotStuff(message.subarray(0, split)),
+    rest: dotStuff(message.subarray(split)),
+  };
+}
+
+/** The message of exactly `octets` octets, whole and unstuffed (as stored). */
+export function plainBenchMessage(octets: number): Buffer {
   const head = Buffer.from(headers(octets), "latin1");
   let left = octets - head.length;
   if (left < 2) throw new Error(`a bench message needs at least ${head.length + 2} octets`);
@@ -49,13 +61,7 @@ export function benchMessage(octets: number): SplitMessage {
     at += take;
     left -= take;
   }
-  const split = message.indexOf("\r\n", Math.max(head.length, octets >> 1)) + 2;
-  return {
-    octets,
-    firstHalfOctets: split,
-    firstHalf: dotStuff(message.subarray(0, split)),
-    rest: dotStuff(message.subarray(split)),
-  };
+  return message;
 }
 
 /** RFC 5321 4.5.2: a line beginning with "." gets another; `text` starts at a line start. */

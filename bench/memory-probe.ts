@@ -2,7 +2,7 @@
  * One runtime of the simulator in a process of its own, metered while the
  * parent (bench/memory.ts) drives sessions at it from outside. Run with
  * --expose-gc. Speaks over the IPC channel:
- *   -> {ready, smtpPort, pop3Port, unit}
+ *   -> {ready, smtpPort, pop3Port, httpPort, unit}
  *   <- {cmd: "start"}  takes the idle reading -> {started}, then samples on a
  *                      timer (catching moments between checkpoints) until
  *   <- {cmd: "sample"} one reading now, at a checkpoint the parent holds the
@@ -33,6 +33,7 @@ export interface ProbeReady {
   ready: true;
   smtpPort: number;
   pop3Port: number;
+  httpPort: number;
   unit: MemoryUnit;
 }
 
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
       void box.stop().then(() => process.exit(0));
     }
   });
-  send({ ready: true, smtpPort: box.ports[25], pop3Port: box.ports[110], unit: meter.unit } as ProbeReady);
+  send({ ready: true, smtpPort: box.ports[25], pop3Port: box.ports[110], httpPort: box.ports[80], unit: meter.unit } as ProbeReady);
 }
 
 main().catch((e) => {

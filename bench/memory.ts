@@ -48,7 +48,7 @@ export interface MemoryRow {
 const NODE_HEAP_FLAGS = ["--no-opt", "--no-sparkplug", "--no-flush-bytecode"];
 
 /** The IPC channel to a probe: requests answered in order. */
-function probeChannel(runtime: RuntimeName, dir: string) {
+export function probeChannel(runtime: RuntimeName, dir: string) {
   const child = fork(path.join(__dirname, "memory-probe.js"), [runtime, dir], {
     execArgv: ["--expose-gc", ...(runtime === "node" ? NODE_HEAP_FLAGS : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -77,7 +77,7 @@ function probeChannel(runtime: RuntimeName, dir: string) {
 }
 
 /** Runs one phase between the probe's start and stop, recording the checkpoint readings. */
-async function phase(
+export async function phase(
   ask: ReturnType<typeof probeChannel>["ask"],
   drive: (probe: ProbeLink) => Promise<void>,
 ): Promise<PhaseMemory> {

@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import type { MemoryRow } from "./memory";
 import type { BuildSize } from "./sizes";
 import type { Measurement } from "./throughput";
+import type { WebMemory } from "./web-memory";
+import type { WebThroughputRow } from "./web-throughput";
 
 export interface ThroughputRow {
   protocol: "SMTP" | "POP3";
@@ -40,7 +42,7 @@ export function formatSize(bytes: number): string {
   return `${bytes} B`;
 }
 
-function amount(value: number, unit: MemoryRow["unit"]): string {
+export function amount(value: number, unit: MemoryRow["unit"]): string {
   if (unit === "variables") return `${value} vars (${(value * 14 / 1024).toFixed(1)} KB)`;
   return `${(value / 1024).toFixed(1)} KB`;
 }
@@ -60,7 +62,7 @@ export function memoryTable(rows: MemoryRow[]): string {
 }
 
 /** Growth allowed beyond +50% before a row counts as growing: the measurement's noise per runtime. */
-const NOISE: { [runtime: string]: number } = { node: 64 * 1024, lua: 4096, espruino: 100 };
+export const NOISE: { [runtime: string]: number } = { node: 64 * 1024, lua: 4096, espruino: 100 };
 /** A row without checkpoint readings and fewer timer samples than this says nothing about its peak. */
 const MIN_SAMPLES = 5;
 
@@ -109,11 +111,79 @@ export function sizesSection(sizes: BuildSize[]): string {
   return sizes.map((s) => `${s.target}:\n\n\`\`\`\n${s.lines.join("\n")}\n\`\`\``).join("\n\n");
 }
 
-const BEGIN = "<!-- bench:results:begin (written by make bench) -->";
-const END = "<!-- bench:results:end -->";
+export function webThroughputTable(rows: WebThroughputRow[]): string {
+  const lines = ["| Request | Clients (keep-alive) | Requests per run (median) | req/s | MB/s |", "|---|---:|---:|---:|---:|"];
+  for (const r of rows) lines.push(`| ${r.workload} | ${r.sessions} | ${r.requests} | ${fixed(r.requestsPerSecond, 1)} | ${fixed(r.megabytesPerSecond, 2)} |`);
+  return lines.join("\n");
+}
 
-/** Replaces the results section of BENCHMARKS.md, keeping the hand-written text around it. */
-export function writeResults(file: string, results: string): void {
+/** Where each runtime's memory figure comes from. */
+export const MEMORY_SOURCE: { [runtime: string]: string } = {
+  node: "V8 heap used after a full collection, the simulator's node runtime (interpreted: --no-opt)",
+  lua: "live Lua heap of the lua runtime's Lua 5.3 VM built with LUA_32BITS (the board's numbers), compiled code left out",
+  espruino: "variables the emulated Espruino board keeps (sim/espruino/memory.ts: an estimate, calibrated on the real interpreter), 14 bytes each",
+};
+
+/** The web memory rows: idle, then each checkpoint and the phase's peak above that row's idle. */
+export function webMemoryTable(memories: WebMemory[]): string {
+  const lines = [
+    "| Runtime | Message opened | Sessions | Idle (mailbox filled) | Logged in, idle | Mid-list | Mid-message | Peak (timer samples too) | Message files open mid-message |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const m of memories) {
+    for (const r of m.rows) {
+      const mark = (name: string) => {
+        const found = r.marks.find((k) => k.checkpoint === name);
+        return found ? `+${amount(found.value - r.idle, r.unit)}` : "-";
+      };
+      lines.push(
+        `| ${r.runtime} | ${formatSize(r.bytes)} | ${r.sessions} | ${amount(r.idle, r.unit)} | ${mark("logged in")} | ${mark("mid-list")} | ${mark("mid-message")} | ` +
+          `+${amount(r.peak - r.idle, r.unit)} | ${r.filesOpen} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Idle readings and per-session costs (4 sessions less 1, over 3) per runtime, and whether mid-message stays flat in message size. */
+export function webMemoryNotes(memories: WebMemory[], slack = 0.5): string[] {
+  const notes: string[] = [];
+  for (const m of memories) {
+    const at = (r: WebMemory["rows"][number], name: string) => (r.marks.find((k) => k.checkpoint === name)?.value ?? r.idle) - r.idle;
+    notes.push(`${m.runtime} (${MEMORY_SOURCE[m.runtime] || m.unit}): idle after boot ${amount(m.boot, m.unit)}; with the mailbox filled ${amount(m.filled, m.unit)}`);
+    const sizes = [...new Set(m.rows.map((r) => r.bytes))].sort((a, b) => a - b);
+    const largest = sizes[sizes.length - 1];
+    const one = m.rows.find((r) => r.sessions === 1 && r.bytes === largest);
+    const four = m.rows.find((r) => r.sessions === 4 && r.bytes === largest);
+    if (one && four) {
+      const per = (name: string) => amount(Math.round((at(four, name) - at(one, name)) / 3), m.unit);
+      notes.push(`${m.runtime} per session (4 sessions less 1, over 3; ${formatSize(largest)} rows): logged in ${per("logged in")}, mid-list ${per("mid-list")}, mid-message ${per("mid-message")}`);
+    }
+    const noise = NOISE[m.runtime] ?? 4096;
+    for (const sessions of [...new Set(m.rows.map((r) => r.sessions))]) {
+      const small = m.rows.find((r) => r.sessions === sessions && r.bytes === sizes[0]);
+      const large = m.rows.find((r) => r.sessions === sessions && r.bytes === largest);
+      if (!small || !large || small === large) continue;
+      const a = at(small, "mid-message");
+      const b = at(large, "mid-message");
+      const verdict = b <= a * (1 + slack) + noise ? "flat" : "GROWS with message size";
+      notes.push(
+        `${m.runtime} x${sessions} mid-message: ${formatSize(small.bytes)} +${amount(a, m.unit)} (${small.filesOpen} files open) vs ${formatSize(large.bytes)} +${amount(b, m.unit)} (${large.filesOpen} files open): ${verdict}`,
+      );
+    }
+  }
+  return notes;
+}
+
+/** The generated sections of BENCHMARKS.md, each between its markers. */
+const MARKERS = {
+  results: ["<!-- bench:results:begin (written by make bench) -->", "<!-- bench:results:end -->"],
+  web: ["<!-- bench:web:begin (written by make bench and BENCH_ONLY=web make bench) -->", "<!-- bench:web:end -->"],
+};
+
+/** Replaces one generated section of BENCHMARKS.md (appended when missing), keeping the hand-written text around it. */
+export function writeResults(file: string, results: string, name: keyof typeof MARKERS = "results"): void {
+  const [BEGIN, END] = MARKERS[name];
   const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
   const begin = text.indexOf(BEGIN);
   const end = text.indexOf(END);

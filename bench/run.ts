@@ -11,8 +11,12 @@
  * BENCH_ONLY=memory (only the memory part: no Postfix/Dovecot, no device
  * builds; prints the memory section and leaves BENCHMARKS.md alone, whose
  * results section only a full run rewrites), BENCH_ONLY=espruino (only the
- * Espruino scenario, printed), ESPRUINO (a real Espruino interpreter: its
- * figures beside the emulated board's estimate; bench/espruino-memory.ts).
+ * Espruino scenario, printed), BENCH_ONLY=web (only the web page's part:
+ * API requests per second on the BENCH_RUNTIME runtime, memory per HTTP
+ * session on the memory runtimes, the page's and the device builds' sizes;
+ * written into BENCHMARKS.md's web section for the default runtimes, as a
+ * full run does), ESPRUINO (a real Espruino interpreter: its figures beside
+ * the emulated board's estimate; bench/espruino-memory.ts).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,9 +27,12 @@ import { RUNTIME_NAMES } from "../sim/runtimes";
 import { espruinoMemorySection } from "./espruino-memory";
 import { measureMemory, MemoryRow } from "./memory";
 import { installReference, startReference } from "./reference";
-import { flatness, memoryTable, sizesSection, ThroughputRow, throughputTable, writeResults } from "./report";
+import { flatness, memoryTable, sizesSection, ThroughputRow, throughputTable, webMemoryNotes, webMemoryTable, webThroughputTable, writeResults } from "./report";
 import { BENCH_DOMAIN, BENCH_USERS, freePort, MAX_MESSAGE_BYTES, waitForPort } from "./setup";
-import { deviceBuildSizes } from "./sizes";
+import { BuildSize, deviceBuildSizes } from "./sizes";
+import { measureWebMemory } from "./web-memory";
+import { BEFORE_HTTP, buildGrowth, pageSize } from "./web-sizes";
+import { measureWebThroughput } from "./web-throughput";
 import { medianOf, referenceSystem, RunResult, runOnce, startLetterboxProcess, System, Workload } from "./throughput";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -152,6 +159,83 @@ async function memoryOnly(runtimes: RuntimeName[]): Promise<void> {
   }
 }
 
+/**
+ * The web page's part (issue 18): API requests per second on `runtime`,
+ * memory per HTTP session on each memory runtime, the page's compressed
+ * size, the device builds (`sizes`, built here when not given) and their
+ * growth since before the HTTP service.
+ */
+async function webSection(runtime: RuntimeName, runs: number, memoryRuntimes: RuntimeName[], scratch: string, sizes?: BuildSize[]): Promise<string> {
+  const started = Date.now();
+  log(`web: API requests per second, ${runtime} runtime, ${runs} runs per row`);
+  const throughput = await measureWebThroughput(runtime, runs, scratch, log);
+  const memory = [];
+  for (const name of memoryRuntimes) memory.push(await measureWebMemory(name, MEMORY_SIZES, SESSION_COUNTS, scratch, log));
+  log("web: page and device builds");
+  const page = await pageSize(scratch);
+  const builds = sizes || (await deviceBuildSizes(scratch));
+  const minutes = ((Date.now() - started) / 60000).toFixed(1);
+  return [
+    `## Web page (issue 18): latest results (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes} min)`,
+    "",
+    `Machine: ${os.cpus()[0]?.model || "?"}, ${os.cpus().length} cores, Node ${process.version}; loopback only.`,
+    "",
+    `### API requests per second (simulator, ${runtime} runtime)`,
+    "",
+    `Medians of ${runs} runs per row. Each client is a node:http Agent keeping one connection alive, logged in, sending its requests one after ` +
+      `another; the requests of a run are split over the clients, and a run stops early at its time limit. The list mailbox holds ` +
+      `1,000 messages of 1 KB (their header lines from the store's cache); the message is 1 MB, streamed from the card. ` +
+      "No reference server: these figures stand alone (the desktop's speed, not a board's).",
+    "",
+    webThroughputTable(throughput),
+    "",
+    "### Memory per HTTP session",
+    "",
+    "Per row: N keep-alive connections logged in to the same mailbox (60 messages of 1 KB, one of 1 MB, one of 10 MB), each listing a page of 50 " +
+      "and opening the row's message, read at checkpoints with every session held (logged in and idle; list answered, client not reading; " +
+      "message answered, start of the body read, client not reading) and on a timer in between; then the connections are dropped mid-answer " +
+      "and the log-ins ended. Figures above the row's idle. What is read: " +
+      "node: the V8 heap of the simulator's node runtime; lua: the Lua 5.3 (LUA_32BITS) heap of the lua runtime; " +
+      "espruino: the emulated Espruino board's variable estimate (14 bytes each). A message that loopback TCP takes in whole before the checkpoint " +
+      "(0 files open) is not held mid-stream: only the rows with a file open show a stream in flight.",
+    "",
+    webMemoryTable(memory),
+    "",
+    ...webMemoryNotes(memory).map((n) => `- ${n}`),
+    "",
+    "### Build sizes",
+    "",
+    "The page (`make web`, dist/web, gzip -9, stored on the card):",
+    "",
+    "```",
+    ...page.report,
+    "```",
+    "",
+    sizesSection(builds),
+    "",
+    `Growth of the device builds since ${BEFORE_HTTP.commit} (the last commit before the HTTP service; its figures measured once, bench/web-sizes.ts):`,
+    "",
+    ...buildGrowth(builds).map((l) => `- ${l}`),
+  ].join("\n");
+}
+
+/** BENCH_ONLY=web: the web part alone, printed, and written into BENCHMARKS.md's web section for the default runtimes. */
+async function webOnly(runtime: RuntimeName, runs: number, memoryRuntimes: RuntimeName[]): Promise<void> {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
+  try {
+    const section = await webSection(runtime, runs, memoryRuntimes, scratch);
+    console.log("\n" + section + "\n");
+    if (runtime === "node" && RUNTIME_NAMES.every((name) => memoryRuntimes.indexOf(name) >= 0)) {
+      writeResults(path.join(ROOT, "BENCHMARKS.md"), section, "web");
+      log("web section written to BENCHMARKS.md");
+    } else {
+      log("BENCHMARKS.md not written: it records the default run (node runtime, memory of every runtime)");
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const runs = Number(process.env.BENCH_RUNS || 5);
@@ -160,7 +244,8 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === "memory") return memoryOnly(memoryRuntimes);
   if (only === "espruino") return void console.log("\n" + (await espruinoMemorySection(process.env.ESPRUINO, log)) + "\n");
-  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory" and "espruino" are known`);
+  if (only === "web") return webOnly(runtime, runs, memoryRuntimes);
+  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory", "espruino" and "web" are known`);
   installReference(log);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
   fs.chmodSync(scratch, 0o755); // the daemons' unprivileged users work below it
@@ -171,6 +256,7 @@ async function main(): Promise<void> {
     const espruino = memoryRuntimes.indexOf("espruino") >= 0 ? await espruinoMemorySection(process.env.ESPRUINO, log) : "";
     log("device builds");
     const sizes = await deviceBuildSizes(scratch);
+    const web = await webSection(runtime, runs, memoryRuntimes, scratch, sizes);
 
     const minutes = ((Date.now() - started) / 60000).toFixed(1);
     const results = [
@@ -193,11 +279,12 @@ async function main(): Promise<void> {
       "",
       sizesSection(sizes),
     ].join("\n");
-    console.log("\n" + results + "\n");
+    console.log("\n" + results + "\n\n" + web + "\n");
     // BENCHMARKS.md records the default measurement, which its text explains; other runs are printed only.
     const standard = runtime === "node" && RUNTIME_NAMES.every((name) => memoryRuntimes.indexOf(name) >= 0);
     if (standard) {
       writeResults(path.join(ROOT, "BENCHMARKS.md"), results);
+      writeResults(path.join(ROOT, "BENCHMARKS.md"), web, "web");
       log(`results written to BENCHMARKS.md (${minutes} min)`);
     } else {
       log(`done (${minutes} min); BENCHMARKS.md not written: it records the default run (node runtime, memory of every runtime)`);

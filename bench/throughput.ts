@@ -36,6 +36,8 @@ export interface System {
   name: string;
   smtpPort: number;
   pop3Port: number;
+  /** The web page's port (letterbox only). */
+  httpPort?: number;
   /** Resolves once `count` messages are in each of the first `sessions` mailboxes. */
   settled(sessions: number, count: number): Promise<void>;
   stop(): Promise<void>;
@@ -50,10 +52,11 @@ export async function startLetterboxProcess(runtime: RuntimeName, dir: string): 
   fs.writeFileSync(configFile, JSON.stringify(letterboxConfig(), null, 2));
   const smtpPort = await freePort();
   const pop3Port = await freePort();
+  const httpPort = await freePort();
   const args = [
     path.join(ROOT, "host/bin/letterbox.js"), "sim", "--runtime", runtime, "--config", configFile,
     "--data", path.join(dir, "card"), "--flash", path.join(dir, "flash"),
-    "--smtp-port", String(smtpPort), "--pop3-port", String(pop3Port), "--http-port", "0",
+    "--smtp-port", String(smtpPort), "--pop3-port", String(pop3Port), "--http-port", String(httpPort),
   ];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -62,6 +65,7 @@ export async function startLetterboxProcess(runtime: RuntimeName, dir: string): 
     name: `letterbox (${runtime})`,
     smtpPort,
     pop3Port,
+    httpPort,
     settled: async () => {}, // the 250 after DATA is the commit
     stop: async () => {
       child.kill("SIGTERM");

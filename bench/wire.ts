@@ -1,8 +1,8 @@
 /**
  * A raw TCP client connection for the bench's clients (the POP3 retrieval
- * loop, the stepped memory driver): a byte buffer of what arrived and was not
- * read yet, SMTP replies and POP3 status lines and bodies read from it, and
- * pause/resume to hold the server mid-answer.
+ * loop, the stepped memory drivers, HTTP in web-wire.ts): a byte buffer of
+ * what arrived and was not read yet, SMTP replies and POP3 status lines and
+ * bodies read from it, and pause/resume to hold the server mid-answer.
  */
 import * as net from "node:net";
 
@@ -134,6 +134,19 @@ export class Wire {
   /** Resolves once at least one byte is buffered beyond what was read (e.g. the start of a body). */
   async someInput(): Promise<void> {
     while (this.pending.length === 0) await this.more();
+  }
+
+  /** Octets that arrived and were not read yet. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  /** The next `n` octets. */
+  async take(n: number): Promise<Buffer> {
+    while (this.pending.length < n) await this.more();
+    const out = this.pending.subarray(0, n);
+    this.pending = this.pending.subarray(n);
+    return out;
   }
 
   /** Reads a multi-line POP3 body up to and including CRLF.CRLF; returns its octets as sent (stuffed). */

@@ -3,7 +3,8 @@
  * retrieval loop against a scripted server that splits its answers badly,
  * the multi-line end finder, smtp-source's rejection warnings, medians,
  * the Postfix/Dovecot configuration, the BENCHMARKS.md section writer,
- * the bench message and the stepped memory driver (node runtime, 1 KB).
+ * the bench message, the stepped memory drivers (node runtime, 1 KB: SMTP
+ * and POP3, and the web page's HTTP sessions) and the web memory verdicts.
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -14,10 +15,11 @@ import { rejectedMessages, smtpSourceArgs } from "../bench/load";
 import { fetchAll, MultilineEnd } from "../bench/pop3-fetch";
 import { dovecotConf, postfixMainCf } from "../bench/reference";
 import { benchMessage } from "../bench/bench-message";
-import { flatness, writeResults } from "../bench/report";
+import { flatness, webMemoryNotes, writeResults } from "../bench/report";
 import { measureMemory, MemoryRow } from "../bench/memory";
 import { BENCH_DOMAIN, BENCH_USERS } from "../bench/setup";
 import { median } from "../bench/throughput";
+import { measureWebMemory, WebMemory } from "../bench/web-memory";
 import { tempDir } from "./helpers/fixtures";
 
 test("MultilineEnd finds CRLF.CRLF wherever the chunks split it and counts the body", () => {
@@ -186,15 +188,66 @@ test("the stepped memory driver reads every checkpoint with all sessions held (n
   }
 });
 
+test("the web memory driver reads every checkpoint with all sessions held (node runtime, 1 KB)", async () => {
+  const scratch = tempDir("bench-web-memory");
+  try {
+    const memory = await measureWebMemory("node", [1024], [1, 4], scratch, () => {});
+    assert.deepEqual(memory.rows.map((r) => r.sessions), [1, 4]);
+    assert.ok(memory.boot > 0 && memory.filled > 0);
+    for (const r of memory.rows) {
+      assert.deepEqual(r.marks.map((m) => m.checkpoint), ["logged in", "mid-list", "mid-message"]);
+      assert.ok(r.marks.every((m) => m.value > 0 && m.value <= r.peak));
+      assert.ok(r.filesOpen <= 1 * r.sessions);
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test("web memory notes: per-session costs, and mid-message flat or growing with the message size", () => {
+  const row = (bytes: number, sessions: number, mid: number) => ({
+    runtime: "lua" as const,
+    unit: "bytes" as const,
+    bytes,
+    sessions,
+    idle: 1000,
+    peak: 1000 + mid,
+    samples: 3,
+    filesOpen: 1,
+    marks: [
+      { checkpoint: "logged in", value: 1000 + 1500 * sessions },
+      { checkpoint: "mid-list", value: 1000 + 1600 * sessions },
+      { checkpoint: "mid-message", value: 1000 + mid },
+    ],
+  });
+  const memory = (large: number): WebMemory => ({
+    runtime: "lua",
+    unit: "bytes",
+    boot: 30000,
+    filled: 40000,
+    rows: [row(1024, 1, 2000), row(1024, 4, 8000), row(10 << 20, 1, large), row(10 << 20, 4, 4 * large)],
+  });
+  const flat = webMemoryNotes([memory(2600)]);
+  assert.match(flat[0], /idle after boot 29\.3 KB/);
+  assert.match(flat[1], /logged in 1\.5 KB, mid-list 1\.6 KB, mid-message 2\.5 KB/);
+  assert.match(flat[2], /x1 mid-message: .*: flat$/);
+  assert.match(flat[3], /x4 mid-message: .*: flat$/);
+  const grows = webMemoryNotes([memory(100000)]);
+  assert.match(grows[2], /GROWS/);
+});
+
 test("writeResults replaces only the generated section of BENCHMARKS.md", () => {
   const dir = tempDir("bench-md");
   const file = path.join(dir, "BENCHMARKS.md");
   writeResults(file, "first");
   fs.appendFileSync(file, "\nhand-written notes\n");
   writeResults(file, "second");
+  writeResults(file, "web one", "web");
+  writeResults(file, "web two", "web");
   const text = fs.readFileSync(file, "utf8");
-  assert.doesNotMatch(text, /first/);
+  assert.doesNotMatch(text, /first|web one/);
   assert.match(text, /second/);
+  assert.match(text, /web two/);
   assert.match(text, /hand-written notes/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
