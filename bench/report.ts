@@ -168,7 +168,7 @@ export function webMemoryNotes(memories: WebMemory[], slack = 0.5): string[] {
       const b = at(large, "mid-message");
       const verdict = b <= a * (1 + slack) + noise ? "flat" : "GROWS with message size";
       notes.push(
-        `${m.runtime} x${sessions} mid-message: ${formatSize(small.bytes)} +${amount(a, m.unit)} (${small.filesOpen} files open) vs ${formatSize(large.bytes)} +${amount(b, m.unit)} (${large.filesOpen} files open): ${verdict}`,
+        `${m.runtime} x${sessions} mid-message: ${formatSize(small.bytes)} +${amount(a, m.unit)} (files open: ${small.filesOpen}) vs ${formatSize(large.bytes)} +${amount(b, m.unit)} (files open: ${large.filesOpen}): ${verdict}`,
       );
     }
   }
