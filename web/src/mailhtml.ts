@@ -36,7 +36,11 @@ export function safeHtml(html: string, cids: Map<string, string>, allowRemote: b
   };
   const css = (text: string): string =>
     text
-      .replace(/@import\s+(["'])(.*?)\1/gi, (_m, _q, url: string) => "@import url(" + cssString(fetchable(url) || "data:,") + ")")
+      // An @import held back goes whole (a data: stylesheet in its place would be a failed load).
+      .replace(/@import\s+(?:url\(\s*)?(["']?)(.*?)\1\s*\)?\s*([^;]*);?/gi, (_m, _q, url: string, media: string) => {
+        const kept = fetchable(url);
+        return kept ? "@import url(" + cssString(kept) + ")" + (media ? " " + media : "") + ";" : "";
+      })
       .replace(/url\(\s*(["']?)(.*?)\1\s*\)/gi, (_m, _q, url: string) => "url(" + cssString(fetchable(url) || "data:,") + ")")
       // A bare string fetches too, in image-set("https://...") for one.
       .replace(/(["'])(\s*(?:https?:)?\/\/.*?)\1/gi, (_m, _q, url: string) => cssString(fetchable(url) || "data:,"));
