@@ -7,6 +7,16 @@
  * content (then only absolute http(s) URLs stay). The document also carries
  * its own Content-Security-Policy as a second fence, and is shown in an
  * iframe sandboxed without scripts and without same-origin.
+ *
+ * The frame's srcdoc document inherits the page's Content-Security-Policy
+ * (measured in Chromium 156), so the page's policy must allow what mail
+ * needs on top of `default-src 'self'; script-src 'self'`:
+ *   style-src 'self' 'unsafe-inline'   the mail's own <style> and style=""
+ *                                      (the page itself sets no inline style);
+ *   img-src 'self' data: http: https:  cid: images (data: URLs here) and the
+ *                                      empty icon; remote images once the reader
+ *                                      asks (without http: https: they stay blocked).
+ * Scripts stay 'self' only: DOMPurify and the sandbox keep mail script out anyway.
  */
 import DOMPurify from "dompurify";
 
