@@ -22,7 +22,7 @@ export async function showList(view: HTMLElement, page: number, ctx: ListContext
     "div",
     "toolbar",
     button("Refresh", () => ctx.page(page)),
-    el("span", "count", answer.total ? start + 1 + "–" + last + " of " + answer.total : "No messages", answer.unseen ? " (" + answer.unseen + " unread)" : ""),
+    el("span", "count", answer.total ? start + 1 + "–" + last + " of " + answer.total : "", answer.unseen ? " (" + answer.unseen + " unread)" : ""),
     page > 0 && button("‹ Newer", () => ctx.page(page - 1)),
     last < answer.total && button("Older ›", () => ctx.page(page + 1)),
   );
