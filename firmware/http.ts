@@ -57,11 +57,14 @@ export interface HttpReply {
 export type HttpHandler = (req: HttpRequest, reply: HttpReply) => void;
 
 /**
- * On every response. The policy forbids inline and remote scripts; frames
- * (the sandboxed mail view) and images come from the box only.
+ * On every response. The policy forbids inline and remote scripts. The
+ * sandboxed mail frame (a srcdoc document) inherits it, so styles may be
+ * inline (mail's own <style> and style="") and images may be data: (cid:
+ * parts) or remote, which the page strips from mail until the reader asks
+ * (and the frame's own stricter policy blocks until then: web/src/mailhtml.ts).
  */
 export const SECURITY_HEADERS =
-  "Content-Security-Policy: default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'\r\n" +
+  "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'\r\n" +
   "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n";
 
 /** Pipelined input kept while a response is being made; more closes the connection after it. */
