@@ -10,6 +10,8 @@
  *   <- {cmd: "files"}  -> {open: card paths of the files open right now}
  *   <- {cmd: "stop"}   -> {idle, peak, samples, checkpoints}
  *   <- {cmd: "exit"}
+ * BENCH_PROBE_LOG=1 prints the core's log lines to stderr (=TEXT: the lines
+ * containing TEXT).
  * What is metered, per runtime:
  *   node      V8 heap used after a full collection (the core's objects, the
  *             HAL adapter's and Node's socket objects), in bytes;
@@ -115,7 +117,10 @@ async function main(): Promise<void> {
     card,
     portMap: { 25: 0, 110: 0, 80: 0 },
     bindHost: "127.0.0.1",
-    log: () => {},
+    log: (line: string) => {
+      const only = process.env.BENCH_PROBE_LOG;
+      if (only && (only === "1" || line.indexOf(only) >= 0)) console.error(`probe ${name}: ${line}`);
+    },
     clock: () => Math.floor(Date.now() / 1000),
     flash: new SimFlash(),
   });

@@ -166,7 +166,13 @@ export function webMemoryNotes(memories: WebMemory[], slack = 0.5): string[] {
       if (!small || !large || small === large) continue;
       const a = at(small, "mid-message");
       const b = at(large, "mid-message");
-      const verdict = b <= a * (1 + slack) + noise ? "flat" : "GROWS with message size";
+      const within = (base: number, value: number) => value <= base * (1 + slack) + noise;
+      let verdict = within(a, b) ? "flat" : "GROWS with message size";
+      // A small message gone out whole (its file closed) against a large one in flight is a step, not growth, when the sizes in flight agree.
+      const next = m.rows.find((r) => r.sessions === sessions && r.bytes === sizes[sizes.length - 2]);
+      if (verdict !== "flat" && next && next !== small && next.filesOpen > 0 && within(at(next, "mid-message"), b)) {
+        verdict = `a step from ${formatSize(small.bytes)} to ${formatSize(next.bytes)} (+${amount(at(next, "mid-message"), m.unit)}, files open: ${next.filesOpen}), then flat`;
+      }
       notes.push(
         `${m.runtime} x${sessions} mid-message: ${formatSize(small.bytes)} +${amount(a, m.unit)} (files open: ${small.filesOpen}) vs ${formatSize(large.bytes)} +${amount(b, m.unit)} (files open: ${large.filesOpen}): ${verdict}`,
       );

@@ -167,6 +167,7 @@ async function memoryOnly(runtimes: RuntimeName[]): Promise<void> {
  */
 async function webSection(runtime: RuntimeName, runs: number, memoryRuntimes: RuntimeName[], scratch: string, sizes?: BuildSize[]): Promise<string> {
   const started = Date.now();
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(" ");
   log(`web: API requests per second, ${runtime} runtime, ${runs} runs per row`);
   const throughput = await measureWebThroughput(runtime, runs, scratch, log);
   const memory = [];
@@ -178,7 +179,8 @@ async function webSection(runtime: RuntimeName, runs: number, memoryRuntimes: Ru
   return [
     `## Web page (issue 18): latest results (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes} min)`,
     "",
-    `Machine: ${os.cpus()[0]?.model || "?"}, ${os.cpus().length} cores, Node ${process.version}; loopback only.`,
+    `Machine: ${os.cpus()[0]?.model || "?"}, ${os.cpus().length} cores, Node ${process.version}; loopback only; ` +
+      `load average at the start ${load}, at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} (1, 5, 15 min: other work on the machine slows the rows).`,
     "",
     `### API requests per second (simulator, ${runtime} runtime)`,
     "",

@@ -89,9 +89,19 @@ export class SessionGroup<S extends { state: string }> {
     this.gates.open(name);
   }
 
-  /** Resolves when every script has ended; throws the first failure. */
+  /** Resolves when every script has ended; throws the first failure, or when a script hangs. */
   async finished(): Promise<void> {
-    await Promise.all(this.tasks);
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`sessions not finished; states: ${this.sessions.map((s) => s.state).join(", ")}`)), BARRIER_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([Promise.all(this.tasks), hang]);
+    } catch (e) {
+      throw this.fail(e as Error);
+    } finally {
+      clearTimeout(timer);
+    }
     if (this.failure) throw this.fail(this.failure);
   }
 

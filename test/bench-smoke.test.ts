@@ -234,6 +234,12 @@ test("web memory notes: per-session costs, and mid-message flat or growing with 
   assert.match(flat[3], /x4 mid-message: .*: flat$/);
   const grows = webMemoryNotes([memory(100000)]);
   assert.match(grows[2], /GROWS/);
+  // 1 KB sent whole, 1 MB and 10 MB held alike: a step, then flat; unless 10 MB takes more than 1 MB.
+  const step = memory(8000);
+  step.rows.push(row(1 << 20, 1, 7900));
+  assert.match(webMemoryNotes([step])[2], /x1 mid-message: .*a step from 1 KB to 1 MB .*then flat$/);
+  step.rows[step.rows.length - 1] = row(1 << 20, 1, 1000);
+  assert.match(webMemoryNotes([step])[2], /GROWS/);
 });
 
 test("writeResults replaces only the generated section of BENCHMARKS.md", () => {
