@@ -259,19 +259,29 @@ export class HttpSession implements HttpReply {
     this.length = h.length;
     // RFC 9112 9.3: 1.1 stays open unless "close"; 1.0 only with "keep-alive".
     this.keepAlive = !h.close && (h.minor === 1 || h.keepAlive);
+    let status = 0;
+    let reason = "Bad Request";
     // RFC 9112 3.2: a 1.1 request without Host is answered 400.
-    if (h.minor === 1 && !h.hasHost) return this.fail(400, "Bad Request", "");
-    if (h.transferEncoding) return this.fail(501, "Not Implemented", "");
-    if (h.length < 0) {
-      if (h.req.method === "POST") return this.fail(411, "Length Required", "");
-      return this.dispatch();
+    if (h.minor === 1 && !h.hasHost) status = 400;
+    else if (h.transferEncoding) {
+      status = 501;
+      reason = "Not Implemented";
+    } else if (h.length < 0 && h.req.method === "POST") {
+      status = 411;
+      reason = "Length Required";
+    } else if (h.length > HTTP_MAX_BODY) {
+      status = 413;
+      reason = "Content Too Large";
     }
-    if (h.length > HTTP_MAX_BODY) return this.fail(413, "Content Too Large", "");
-    if (h.length === 0) return this.dispatch();
-    // RFC 9110 10.1.1: the client may wait for this before sending the body.
-    if (h.expectContinue && h.minor === 1) this.sender.send("HTTP/1.1 100 Continue\r\n\r\n");
-    this.state = State.Body;
+    if (status > 0) this.fail(status, reason, "");
+    else if (h.length <= 0) this.dispatch();
+    else {
+      // RFC 9110 10.1.1: the client may wait for this before sending the body.
+      if (h.expectContinue && h.minor === 1) this.sender.send("HTTP/1.1 100 Continue\r\n\r\n");
+      this.state = State.Body;
+    }
   }
+
 
   /** Hands the request to the handler; a handler that throws gets 500 (or, mid-response, the connection closes). */
   private dispatch(): void {

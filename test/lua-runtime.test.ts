@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
-import { POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { HTTP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
 import { SimCard } from "../sim/card";
 import { LuaRunningBox, startLuaBox } from "../sim/lua-runtime";
 import { sendMail } from "./helpers/clients";
@@ -23,7 +23,7 @@ describe("lua runtime", () => {
     box = await startLuaBox({
       config: testConfig(),
       card: new SimCard({ dir: tempDir("luart") }),
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
       bindHost: "127.0.0.1",
       log: (l) => logs.push(l),
       clock: () => Math.floor(Date.now() / 1000),
@@ -69,7 +69,7 @@ describe("lua runtime: the card's SPI bus outlives a garbage collection", () => 
     const box = await startLuaBox({
       config: testConfig(),
       card,
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
       bindHost: "127.0.0.1",
       log: () => {},
       clock: () => Math.floor(Date.now() / 1000),
