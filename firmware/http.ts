@@ -140,6 +140,8 @@ export class HttpService implements Service {
   sweep(now: number): void {
     // reply("") answers 408 when a request was under way; close() ends the session either way.
     this.sessions.sweep(now, this.config.services.http.idleSeconds, "");
+    // As POP3's: a body waiting for a card file gives up after FILE_WAIT_SECONDS only when retried.
+    this.retryWaiting();
   }
 
   /** Streams waiting for a message file try again. */

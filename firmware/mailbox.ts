@@ -218,6 +218,8 @@ export interface Listing {
   size(i: number): number;
   /** RFC 1939 7 UIDL: unique forever on this card, stable across restarts (store epoch and sequence number). */
   uid(i: number): string;
+  /** Stored flag bits (StoredFlag) of message `i` as they were when listed; Maildrop.stored has them as they are now. */
+  flags(i: number): number;
   /** @internal The store's number of message `i`. */
   seq(i: number): number;
   /** Index of the message whose UIDL is `uid`, or -1. */

@@ -126,6 +126,11 @@ export class Maildrop {
     return wordAt(this.entries, i * 8 + 4) & Entry.SizeMask;
   }
 
+  /** Stored flag bits of message `i` when the listing was made (StoredFlag): no search, unlike MailIndex.flags. */
+  flags(i: number): number {
+    return Math.floor(this.entries.charCodeAt(i * 8 + 4) / 8);
+  }
+
   /** RFC 1939 UIDL: store epoch and sequence number, unique forever and stable across restarts. */
   uid(i: number): string {
     return hex(this.epoch, 8) + "-" + hex(this.seq(i), 8);

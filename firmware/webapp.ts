@@ -277,7 +277,8 @@ class WebApp {
     const list = drop.list;
     const total = list.count;
     let unseen = 0;
-    for (let i = 0; i < total; i++) if ((drop.stored(i) & StoredFlag.Seen) === 0) unseen++;
+    // The listing's own flags: one pass over the index string (stored(i) searches the index each time).
+    for (let i = 0; i < total; i++) if ((list.flags(i) & StoredFlag.Seen) === 0) unseen++;
     const start = queryNumber(req.query, "start", 0);
     let count = queryNumber(req.query, "count", Web.DefaultCount);
     if (count > Web.MaxBatch) count = Web.MaxBatch;
