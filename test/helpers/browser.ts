@@ -35,6 +35,9 @@ export async function launchBrowser(): Promise<TestBrowser> {
   const browser = await puppeteer.launch({
     executablePath: chromiumPath(),
     headless: true,
+    // A UTF-8 locale, as on a desktop: under C/POSIX (CI's bare environment) Chromium saves a
+    // download whose name has a non-ASCII letter ("Rechnung März.pdf") as "download".
+    env: { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" },
     // Our flags only: puppeteer's defaults would add others (and its own --user-data-dir).
     ignoreDefaultArgs: true,
     args: [
