@@ -80,15 +80,16 @@ export class Sender {
 
   /** The previous send completed. */
   onSent(): void {
-    this.sending = false;
     // Mid-RETR, the common case: the source's next chunk goes straight out
     // (kept short: on Espruino every statement on this path is interpreted
-    // once per chunk). Anything else takes flush().
+    // once per chunk). Anything else takes flush(). `sending` stays set
+    // while the source makes its chunk, so that a flush the source causes
+    // (a reply queued, the session closed on a card error) waits for this
+    // one instead of pulling the same source from inside its own next().
     const source = this.source;
     if (source !== undefined && this.text.length === 0 && !this.closed) {
       const chunk = source.next();
       if (chunk !== undefined && chunk.length > 0) {
-        this.sending = true;
         this.conn.send(chunk);
         return;
       }
@@ -97,6 +98,7 @@ export class Sender {
         source.release();
       }
     }
+    this.sending = false;
     this.flush();
   }
 
@@ -118,7 +120,14 @@ export class Sender {
         return;
       }
       if (this.source !== undefined) {
-        const chunk = this.source.next();
+        // As in onSent: a flush caused by the source's own next() waits.
+        let chunk: string | undefined = undefined;
+        this.sending = true;
+        try {
+          chunk = this.source.next();
+        } finally {
+          this.sending = false;
+        }
         if (chunk !== undefined) {
           if (chunk.length === 0) continue;
           this.sending = true;
@@ -127,7 +136,7 @@ export class Sender {
         }
         const done = this.source;
         this.source = undefined;
-        done.release();
+        if (done !== undefined) done.release(); // undefined: dropped() from inside next()
       }
       if (this.later.length > 0) {
         const item = this.later.shift() as string | SourceStarter;

@@ -1,7 +1,8 @@
 /**
  * Power cuts over real TCP, on every runtime: a workload of SMTP sessions
- * with several recipients and POP3 sessions that RETR, DELE and QUIT (one
- * drops without QUIT) runs with the card's power cut before its k-th
+ * with several recipients, POP3 sessions that RETR, DELE and QUIT (one
+ * drops without QUIT) and web API sessions that list (the header caches),
+ * mark read (stored flags) and delete at once runs with the card's power cut before its k-th
  * changing operation, for EVERY k; after each reboot the box must serve
  * exactly what it acknowledged (see test/helpers/powercut.ts).
  * `make test` runs a reduced workload; `make torture` (LETTERBOX_TORTURE=1)
@@ -19,9 +20,11 @@ const TORTURE = process.env.LETTERBOX_TORTURE === "1";
 function reducedWorkload(): Step[] {
   return [
     { kind: "smtp", messages: [workloadMessage("m1@t", ["alice@example.org", "bob@example.net"], 300), workloadMessage("m2@t", ["alice@example.org"], 1500)] },
+    { kind: "web", user: "alice", seen: ["m1@t", "m2@t"], dele: [] },
     { kind: "pop3", user: "alice", dele: ["m1@t"], quit: true },
     { kind: "smtp", messages: [workloadMessage("m3@t", ["bob@example.org", "carol@example.org", "BOB@example.net"], 200)] },
     { kind: "pop3", user: "bob", dele: ["m1@t"], quit: false },
+    { kind: "web", user: "carol", seen: ["m3@t"], dele: ["m3@t"] },
     { kind: "pop3", user: "bob", dele: ["m1@t", "m3@t"], quit: true },
   ];
 }
@@ -31,10 +34,12 @@ function fullWorkload(): Step[] {
   for (let round = 0; round < 3; round++) {
     const m = (n: number, to: string[], bytes: number) => workloadMessage(`r${round}m${n}@t`, to, bytes);
     steps.push({ kind: "smtp", messages: [m(1, ["alice@example.org", "bob@example.org"], 400), m(2, ["carol@example.net"], 2500), m(3, ["alice@example.org", "carol@example.org", "bob@example.net"], 900)] });
+    steps.push({ kind: "web", user: "alice", seen: [`r${round}m1@t`, `r${round}m3@t`], dele: [] });
     steps.push({ kind: "pop3", user: "alice", dele: [`r${round}m1@t`], quit: true });
     steps.push({ kind: "smtp", messages: [m(4, ["bob@example.org"], 5000)] });
     steps.push({ kind: "pop3", user: "bob", dele: [`r${round}m1@t`, `r${round}m4@t`], quit: false });
     steps.push({ kind: "pop3", user: "bob", dele: [`r${round}m1@t`, `r${round}m3@t`], quit: true });
+    steps.push({ kind: "web", user: "carol", seen: [`r${round}m2@t`], dele: [`r${round}m3@t`] });
     steps.push({ kind: "pop3", user: "carol", dele: [`r${round}m2@t`, `r${round}m3@t`], quit: true });
   }
   return steps;

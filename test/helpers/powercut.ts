@@ -16,6 +16,10 @@
  * every journal write that reached the card (with msgpackr, independently
  * of the firmware's codec) and expects the in-flight message (or deletion)
  * to exist exactly when its record was written, and to be absent otherwise.
+ * The same holds for the web page's read marks (F records) and deletions;
+ * and every message's header lines and arrival time, as the web API lists
+ * them from the header cache written after each 250, must be right after
+ * any cut (a cache file cut short is built again).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -26,6 +30,7 @@ import { PowerCutCard } from "../../sim/powercut";
 import type { RuntimeName } from "../../sim/runtime";
 import { startSimulator, Simulator } from "../../sim/simulator";
 import { connect, stuff, withoutTraceHeaders } from "./clients";
+import { WebClient } from "./web-client";
 import { tempDir } from "./fixtures";
 
 export interface MailStep {
@@ -43,7 +48,16 @@ export interface Pop3Step {
   quit: boolean;
 }
 
-export type Step = MailStep | Pop3Step;
+export interface WebStep {
+  kind: "web";
+  user: string;
+  /** Log in, list (which reads every header cache), then mark these read (by message id)... */
+  seen: string[];
+  /** ...and delete these at once (the web page's delete: a shared maildrop's commit). */
+  dele: string[];
+}
+
+export type Step = MailStep | Pop3Step | WebStep;
 
 const PASSWORDS: { [user: string]: string } = {};
 
@@ -71,6 +85,8 @@ class Record {
   epoch: string | undefined;
   /** "user id" -> UIDL seen during the workload. */
   uidls = new Map<string, string>();
+  /** Read marks asked for by the web page, in order: each request confirmed by its 200, or in flight at the cut. */
+  seen: { user: string; ids: string[]; state: "confirmed" | "pending" }[] = [];
 }
 
 function userOf(address: string): string {
@@ -125,6 +141,33 @@ async function runWorkload(sim: Simulator, steps: Step[], record: Record, open: 
       await expectLine(c, "221", true);
       c.close();
       open.delete(c);
+    } else if (step.kind === "web") {
+      if (cutHappened()) throw new Error("power cut");
+      const web = new WebClient(sim.httpPort);
+      const login = await web.login(step.user, PASSWORDS[step.user]);
+      if (login.status !== 200) throw new Error(`web log-in: ${login.status}`);
+      const list = await web.get("/api/list?start=0&count=100");
+      if (list.status !== 200) throw new Error(`web list: ${list.status}`);
+      const idOf = new Map<string, string>();
+      for (const row of list.value.messages as unknown[][]) {
+        const m = /Message-ID: <([^>]+)>/.exec(Buffer.from(row[4] as Uint8Array).toString("latin1"));
+        if (m) idOf.set(m[1], row[0] as string);
+      }
+      const pick = (ids: string[]) => ids.filter((id) => idOf.has(id));
+      const marks = { user: step.user, ids: pick(step.seen), state: "pending" as "confirmed" | "pending" };
+      if (marks.ids.length > 0) {
+        record.seen.push(marks);
+        const a = await web.post("/api/seen", { ids: marks.ids.map((id) => idOf.get(id)), seen: true });
+        if (a.status !== 200) throw new Error(`web seen: ${a.status}`);
+        marks.state = "confirmed";
+      }
+      const deletion: Deletion = { user: step.user, ids: pick(step.dele), state: "pending" };
+      if (deletion.ids.length > 0) {
+        record.deletions.push(deletion);
+        const a = await web.post("/api/delete", { ids: deletion.ids.map((id) => idOf.get(id)) });
+        if (a.status !== 200) throw new Error(`web delete: ${a.status}`);
+        deletion.state = "confirmed";
+      }
     } else {
       const c = await dial(sim.pop3Port);
       await expectLine(c, "+OK", false);
@@ -161,10 +204,15 @@ async function runWorkload(sim: Simulator, steps: Step[], record: Record, open: 
   }
 }
 
-/** A and D records in the journal writes that reached the card, decoded with msgpackr. */
-function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { user: string; seqs: number[] }[] } {
+/**
+ * A and D records in the journal writes that reached the card, decoded with
+ * msgpackr; and the flags each (user, seq) had by the last record that said
+ * (F; an A says 0, or its flags field), keyed "user seq".
+ */
+function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { user: string; seqs: number[] }[]; flags: Map<string, number> } {
   const added = new Set<number>();
   const deleted: { user: string; seqs: number[] }[] = [];
+  const flags = new Map<string, number>();
   for (const e of card.events) {
     if (e.op !== "write" || !/^\/LB\/JRNL\.[AB]$/.test(e.path) || e.data === undefined) continue;
     const values = unpackMultiple(Buffer.from(e.data, "latin1")) as unknown[];
@@ -172,15 +220,21 @@ function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { us
       const r = values[i] as unknown[];
       if (r[0] === "A") added.add(r[1] as number);
       if (r[0] === "D") deleted.push({ user: r[1] as string, seqs: r[2] as number[] });
+      if (r[0] === "A") (r[3] as string[]).forEach((u, k) => flags.set(`${u} ${r[1]}`, r.length === 6 ? (r[5] as number[])[k] : 0));
+      if (r[0] === "F") flags.set(`${r[1]} ${r[2]}`, r[3] as number);
     }
   }
-  return { added, deleted };
+  return { added, deleted, flags };
 }
 
 interface Served {
   uidl: string;
   body: Buffer;
   size: number;
+  /** As the web API lists it: stored flags, arrival time (seconds), header lines. */
+  flags?: number;
+  time?: number;
+  headers?: string;
 }
 
 /** Every user's maildrop as the box serves it (RETR of everything), without changing anything. */
@@ -207,6 +261,16 @@ async function serve(sim: Simulator, users: string[]): Promise<Map<string, Serve
       out.set(user, list);
     } finally {
       c.close();
+    }
+    const web = new WebClient(sim.httpPort);
+    if ((await web.login(user, PASSWORDS[user])).status !== 200) throw new Error("web log-in after the reboot");
+    const rows = (await web.get("/api/list?start=0&count=100")).value.messages as unknown[][];
+    for (const s of out.get(user) as Served[]) {
+      const row = rows.find((r) => r[0] === s.uidl);
+      if (!row) continue; // reported by verify
+      s.flags = row[2] as number;
+      s.time = row[3] as number;
+      s.headers = Buffer.from(row[4] as Uint8Array).toString("latin1");
     }
   }
   return out;
@@ -271,6 +335,19 @@ function verify(record: Record, card: PowerCutCard, served: Map<string, Served[]
       if (parseInt(uidSeq, 16) !== m.seq) problems.push(`${user}: ${id} has UIDL ${s.uidl}, queued as ${m.seq}`);
       const before = record.uidls.get(`${user} ${id}`);
       if (before !== undefined && before !== s.uidl) problems.push(`${user}: UIDL of ${id} changed from ${before} to ${s.uidl}`);
+      // The web API's listing: read marks as confirmed (the one in flight: as its F record says), the header cache.
+      const marked = record.seen.filter((r) => r.user === user && r.ids.includes(id));
+      const confirmed = marked.some((r) => r.state === "confirmed");
+      const inFlight = marked.some((r) => r.state === "pending");
+      const written = commits.flags.get(`${user} ${m.seq}`) ?? 0;
+      if (s.flags === undefined) problems.push(`${user}: ${id} not in the web API's listing`);
+      else if (s.flags !== written) problems.push(`${user}: ${id} flags ${s.flags}, the journal says ${written}`);
+      else if (confirmed && s.flags !== 1) problems.push(`${user}: ${id} was marked read (confirmed) but has flags ${s.flags}`);
+      else if (!confirmed && !inFlight && s.flags !== 0) problems.push(`${user}: ${id} has flags ${s.flags}, never asked for`);
+      const head = m.body.toString("latin1");
+      const expectedHeaders = head.slice(0, head.indexOf("\r\n\r\n") + 2); // From, To, Subject, Message-ID: all listed
+      if (s.headers !== undefined && s.headers !== expectedHeaders) problems.push(`${user}: ${id} header cache ${JSON.stringify(s.headers)}`);
+      if (s.time !== undefined && Math.abs(s.time - Date.now() / 1000) > 3600) problems.push(`${user}: ${id} arrival time ${s.time}`);
     }
     for (const m of expected) if (!seen.has(m.id)) problems.push(`${user}: acknowledged ${m.id} lost`);
   }
