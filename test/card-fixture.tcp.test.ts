@@ -1,10 +1,12 @@
 /**
  * A card written by an older build is read by this one (issue 16 item 3):
- * test/fixtures/card-v1 holds a card and a flash made by the build named in
- * its README (test/tools/make-card-fixture.ts). On every runtime a copy is
- * opened, and POP3 shows each user every message with the UIDL, size and
- * bytes that build served; again after a restart, once this build has
- * compacted the journal in its own format.
+ * test/fixtures/card-vN holds a card and a flash made by the build named in
+ * its README (test/tools/make-card-fixture.ts), one per store format
+ * version. On every runtime a copy is opened, and POP3 shows each user
+ * every message with the UIDL, size and bytes that build served, and the
+ * web API the read marks it stored (none before version 2) and the header
+ * lines (built on first use where the card has no cache); again after a
+ * restart, once this build has compacted the journal in its own format.
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -15,9 +17,9 @@ import { Unpackr } from "msgpackr";
 import { startSimulator } from "../sim/simulator";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { pop3Session } from "./helpers/clients";
+import { WebClient } from "./helpers/web-client";
 import { ROOT, tempDir, testConfig } from "./helpers/fixtures";
 
-const FIXTURE = path.join(ROOT, "test/fixtures/card-v1");
 const PASSWORDS: { [user: string]: string } = { dave: "dave-pw-1", erin: "erin-pw-2", frank: "frank-pw-3" };
 
 interface Row {
@@ -48,34 +50,55 @@ async function served(port: number, user: string): Promise<Row[]> {
   });
 }
 
+/** uidl -> [stored flags, header lines] as the web API lists them. */
+async function listed(port: number, user: string): Promise<Map<string, [number, string]>> {
+  const web = new WebClient(port);
+  assert.equal((await web.login(user, PASSWORDS[user])).status, 200);
+  const rows = (await web.get("/api/list?start=0&count=100")).value.messages as unknown[][];
+  return new Map(rows.map((r) => [r[0] as string, [r[2] as number, Buffer.from(r[4] as Uint8Array).toString("latin1")]]));
+}
+
 for (const runtime of RUNTIME_NAMES) {
   describe(`a card written by an older build (${runtime} runtime)`, () => {
-    it("card-v1: every message of every user, with its UIDL, size and bytes, before and after a restart", async () => {
-      const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, "expected.json"), "utf8")) as { [user: string]: Row[] };
-      assert.deepEqual(Object.keys(expected).sort(), Object.keys(PASSWORDS));
-      const dir = tempDir("card-v1");
-      const dataDir = path.join(dir, "card");
-      const flashDir = path.join(dir, "flash");
-      fs.cpSync(path.join(FIXTURE, "card"), dataDir, { recursive: true });
-      fs.cpSync(path.join(FIXTURE, "flash"), flashDir, { recursive: true });
-      const lines: string[] = [];
-      // testConfig's users are not the fixture's: logging in as dave proves the provisioned settings were read.
-      const boot = () => startSimulator({ runtime, config: testConfig(), dataDir, flashDir, smtpPort: 0, pop3Port: 0, log: (l) => lines.push(l) });
-      for (const round of ["as written by the older build", "after this build compacted it"]) {
-        const sim = await boot();
-        try {
-          for (const user of Object.keys(PASSWORDS)) assert.deepEqual(await served(sim.pop3Port, user), expected[user], `${user}, ${round}`);
-        } finally {
-          await sim.stop();
+    for (const version of [1, 2]) {
+      const name = `card-v${version}`;
+      const fixture = path.join(ROOT, "test/fixtures", name);
+      it(`${name}: every message of every user, with its UIDL, size, bytes${version > 1 ? ", read marks" : " and no read marks"} and header lines, before and after a restart`, async () => {
+        const expected = JSON.parse(fs.readFileSync(path.join(fixture, "expected.json"), "utf8")) as { [user: string]: (Row & { flags?: number })[] };
+        assert.deepEqual(Object.keys(expected).sort(), Object.keys(PASSWORDS));
+        const dir = tempDir(name);
+        const dataDir = path.join(dir, "card");
+        const flashDir = path.join(dir, "flash");
+        fs.cpSync(path.join(fixture, "card"), dataDir, { recursive: true });
+        fs.cpSync(path.join(fixture, "flash"), flashDir, { recursive: true });
+        const lines: string[] = [];
+        // testConfig's users are not the fixture's: logging in as dave proves the provisioned settings were read.
+        const boot = () => startSimulator({ runtime, config: testConfig(), dataDir, flashDir, smtpPort: 0, pop3Port: 0, log: (l) => lines.push(l) });
+        for (const round of ["as written by the older build", "after this build compacted it"]) {
+          const sim = await boot();
+          try {
+            for (const user of Object.keys(PASSWORDS)) {
+              const rows = expected[user].map((r) => ({ uidl: r.uidl, size: r.size, bytes: r.bytes, sha256: r.sha256 }));
+              assert.deepEqual(await served(sim.pop3Port, user), rows, `${user}, ${round}`);
+              const web = await listed(sim.httpPort, user);
+              for (const r of expected[user]) {
+                const [flags, headers] = web.get(r.uidl) ?? [-1, ""];
+                assert.equal(flags, r.flags ?? 0, `${user} ${r.uidl} read marks, ${round}`);
+                assert.match(headers, /^From: sender\d+@outside\.example\r\nSubject: fixture message \d+\r\n$/, `${user} ${r.uidl} header lines, ${round}`);
+              }
+            }
+          } finally {
+            await sim.stop();
+          }
         }
-      }
-      assert.deepEqual(lines.filter((l) => /new store|no valid journal|torn|card unusable|card error/.test(l)), []);
-      // This build's format (version 2) now, and no stored flags: a message of a card written before flags has none.
-      const journals = ["JRNL.A", "JRNL.B"].map((name) => journalRecords(path.join(dataDir, "LB", name)));
-      const active = (journals[0][0][2] as number) > (journals[1][0][2] as number) ? journals[0] : journals[1];
-      assert.equal(active[0][1], 2, "format version");
-      assert.deepEqual(active.filter((r) => r[0] === "F" || (r[0] === "A" && r.length !== 5)), []);
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
+        assert.deepEqual(lines.filter((l) => /new store|no valid journal|torn|card unusable|card error|header cache/.test(l)), []);
+        // This build's format now (version 2), and the read marks where the web page set them (none on a card older than flags).
+        const journals = ["JRNL.A", "JRNL.B"].map((file) => journalRecords(path.join(dataDir, "LB", file)));
+        const active = (journals[0][0][2] as number) > (journals[1][0][2] as number) ? journals[0] : journals[1];
+        assert.equal(active[0][1], 2, "format version");
+        if (version === 1) assert.deepEqual(active.filter((r) => r[0] === "F" || (r[0] === "A" && r.length !== 5)), []);
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
+    }
   });
 }

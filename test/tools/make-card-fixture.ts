@@ -1,7 +1,7 @@
 /**
- * Makes test/fixtures/card-v1: a card and a flash written by the build this
- * runs on (node runtime), for test/card-fixture.tcp.test.ts, which opens a
- * copy with the current code. Run it only to make a fixture for a NEW store
+ * Makes test/fixtures/card-vN: a card and a flash written by the build this
+ * runs on (node runtime; N is its store format version), for
+ * test/card-fixture.tcp.test.ts, which opens a copy with the current code. Run it only to make a fixture for a NEW store
  * format version (in a new directory): a fixture once committed is never
  * remade, since its point is to be what an older build wrote.
  *
@@ -11,7 +11,9 @@
  * deletions by two users, and two journals: the older generation, and the
  * active one with a compacted snapshot (made at the second boot) followed by
  * an uncompacted tail of B, A and D records. The spare file is left out
- * (36 KiB of '-'; open() makes it again).
+ * (36 KiB of '-'; open() makes it again). From version 2 on: read marks
+ * set through the web API (F records, and flags carried by the second
+ * boot's compaction), and the header cache files beside the messages.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -20,6 +22,7 @@ import { startSimulator } from "../../sim/simulator";
 import { SimFlash } from "../../sim/flash";
 import { saveSettings } from "../../firmware/settings";
 import { pop3Session, sendMail } from "../helpers/clients";
+import { WebClient } from "../helpers/web-client";
 import { testConfig } from "../helpers/fixtures";
 import type { Config } from "../../firmware/config";
 
@@ -40,6 +43,27 @@ function body(n: number, lines: number): Buffer {
   let text = `From: sender${n}@outside.example\r\nSubject: fixture message ${n}\r\n\r\n`;
   for (let i = 0; i < lines; i++) text += (i % 7 === 3 ? "." : "") + `line ${i} of message ${n} \xe9t\xe9 0123456789\r\n`;
   return Buffer.from(text, "latin1");
+}
+
+async function web(port: number, user: string): Promise<WebClient> {
+  const client = new WebClient(port);
+  const login = await client.login(user, fixtureConfig().users.find((u) => u.name === user)!.password);
+  if (login.status !== 200) throw new Error("web log-in: " + login.status);
+  return client;
+}
+
+/** uidl -> stored flags, as /api/list gives them. */
+async function listed(port: number, user: string): Promise<Map<string, number>> {
+  const rows = (await (await web(port, user)).get("/api/list?start=0&count=100")).value.messages as [string, number, number][];
+  return new Map(rows.map((r) => [r[0], r[2]]));
+}
+
+/** Marks these messages (0-based, oldest first) read through the web API. */
+async function seen(port: number, user: string, which: number[]): Promise<void> {
+  const client = await web(port, user);
+  const oldestFirst = [...(await listed(port, user)).keys()].reverse();
+  const answer = await client.post("/api/seen", { ids: which.map((i) => oldestFirst[i]), seen: true });
+  if (answer.status !== 200) throw new Error("web seen: " + answer.status);
 }
 
 async function main(): Promise<void> {
@@ -71,6 +95,8 @@ async function main(): Promise<void> {
   await send(sim.smtpPort, 6, ["dave"], 8);
   await dele(sim.pop3Port, "dave", [1]);
   await dele(sim.pop3Port, "frank", [1]);
+  await seen(sim.httpPort, "dave", [0, 1]); // carried into the second boot's snapshot
+  await seen(sim.httpPort, "erin", [1]);
   await sim.stop();
 
   // Second boot compacts into JRNL.B (generation 2); the tail after it stays uncompacted.
@@ -84,8 +110,10 @@ async function main(): Promise<void> {
   await dele(sim.pop3Port, "erin", [2]); // message 3
   await dele(sim.pop3Port, "dave", [2, 4]); // message 4 (frank still has it) and 8 (erin still has it)
   await dele(sim.pop3Port, "frank", [3, 5]);
-  // What each user's maildrop holds, as POP3 shows it.
-  const expected: { [user: string]: { uidl: string; size: number; sha256: string; bytes: number }[] } = {};
+  await seen(sim.httpPort, "frank", [0, 2]); // F records in the uncompacted tail
+  await seen(sim.httpPort, "dave", [3]);
+  // What each user's maildrop holds, as POP3 shows it, and its read marks as the web API lists them.
+  const expected: { [user: string]: { uidl: string; size: number; sha256: string; bytes: number; flags?: number }[] } = {};
   for (const u of fixtureConfig().users) {
     expected[u.name] = await pop3Session(sim.pop3Port, u.name, u.password, async (p) => {
       const list = await p.list();
@@ -96,6 +124,8 @@ async function main(): Promise<void> {
       }
       return rows;
     });
+    const flags = await listed(sim.httpPort, u.name);
+    for (const row of expected[u.name]) row.flags = flags.get(row.uidl);
   }
   await sim.stop();
   fs.rmSync(path.join(cardDir, "LB", "SPARE"), { force: true });
