@@ -104,7 +104,7 @@ describe("HTTP on a real Espruino interpreter", { skip: ESPRUINO ? false : "set 
     const idle: HttpConn[] = [];
     for (let i = 0; i < 2; i++) {
       const c = await httpConnect(box!.http);
-      c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      c.send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
       assert.equal((await c.response()).status, 404);
       idle.push(c);
     }
@@ -126,6 +126,27 @@ describe("HTTP on a real Espruino interpreter", { skip: ESPRUINO ? false : "set 
         `+${(withBusy - withIdle) / 2} per session mid-head; ${afterwards} after they closed`,
     );
     assert.ok(afterwards - base < 20, `grew by ${afterwards - base} variables after the sessions closed`);
+  });
+
+  // Known: Espruino 2v29 keeps about 120 variables (208 before the adapter
+  // let go of the session on close) of each connection the server closes
+  // after a complete request head (Connection: close, HTTP/1.0, an error
+  // answered after the head); the session object stays locked though nothing
+  // refers to it (E.dumpVariables). Errors found while the head is read, and
+  // connections the client closes, leave nothing.
+  it("connections the server closes after a request leave no memory behind", { todo: "Espruino 2v29 keeps them (see above)" }, async () => {
+    const before = await usage();
+    for (let i = 0; i < 6; i++) {
+      const c = await httpConnect(box!.http);
+      c.send("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      assert.equal((await c.response()).status, 404);
+      assert.ok(await c.closed(5000));
+      c.close();
+    }
+    await sleep(1500);
+    const afterwards = await usage();
+    console.log(`real Espruino: ${before} variables before 6 connections the server closed, ${afterwards} after`);
+    assert.ok(afterwards - before < 20, `grew by ${afterwards - before} variables`);
   });
 });
 

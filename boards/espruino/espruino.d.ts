@@ -11,6 +11,8 @@ interface EspruinoSocket {
   /** Appends to an unbounded in-RAM buffer; `drain` fires once it is sent. */
   write(data: string): boolean;
   end(): void;
+  /** Every object's (jswrap_object.c): drops the listeners of every event. */
+  removeAllListeners(): void;
 }
 
 interface EspruinoServer {

@@ -32,14 +32,21 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
     if (!closed && events) events.onSent();
   });
   let reported = false;
+  // Once closed, the socket and its listeners let go of the session: on
+  // Espruino 2v29 a connection the server closed after an HTTP request
+  // stays in memory (measured on the real interpreter, not understood yet),
+  // and this keeps what it holds to the socket's own part of it.
   const report = function () {
     if (reported || !events) return;
     reported = true;
-    events.onClose();
+    const gone = events;
+    events = undefined;
+    gone.onClose();
   };
   socket.on("close", function () {
     closed = true;
     report();
+    socket.removeAllListeners();
   });
   socket.on("error", function () {
     // Espruino follows an error with `close`; the session ends there.

@@ -141,6 +141,11 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       on(event: string, fn: (...args: unknown[]) => unknown) {
         (state.listeners[event] = state.listeners[event] || []).push(fn);
       },
+      // Every Espruino object's (jswrap_object.c:1054): one event's listeners, or all of them.
+      removeAllListeners(event?: string) {
+        if (event === undefined) state.listeners = {};
+        else delete state.listeners[event];
+      },
       write(data: unknown) {
         if (closed || ending || ended) options.fail("This socket is closed");
         const s = String(data);
