@@ -41,6 +41,8 @@ test("the verifier rejects what Espruino lacks and accepts plain ES5", () => {
   assert.match(verifyEspruinoSource("'a'.localeCompare('b');")[0], /localeCompare/);
   assert.match(verifyEspruinoSource("switch (n) { case 10: 'a' === x && f(); }")[0], /case body that starts with a string/);
   assert.deepEqual(verifyEspruinoSource("switch (n) { case 10: f('a' === x); }"), []);
+  assert.match(verifyEspruinoSource("for (function (t) { t.sort(); }(l), n = 0; n < 2; n++) f(n);")[0], /for loop whose init starts with a function/);
+  assert.deepEqual(verifyEspruinoSource("for (n = g(function (t) { return t; }); n < 2; n++) f(n);"), []);
   assert.deepEqual(verifyEspruinoSource("var o = { Map: 1 }; o.Map = 2; var r = /a+b*/; function f(x) { return x + 1; }"), []);
 });
 

@@ -183,7 +183,10 @@ export async function buildEspruino(options: BuildOptions = {}): Promise<Espruin
     toplevel: true,
     // Espruino does not hoist: terser moves every function declaration and
     // `var` to the top of its function, and the check below proves it.
-    compress: { passes: 2, unsafe: false, hoist_funs: true, hoist_vars: true },
+    // reduce_funcs off: a function used once is not pasted in as an IIFE,
+    // which terser may then put at the start of a for loop's init, where
+    // Espruino 2v29 cannot parse it (host/espruino/verify.ts).
+    compress: { passes: 2, unsafe: false, hoist_funs: true, hoist_vars: true, reduce_funcs: false },
     mangle: true,
     format: { ascii_only: true, comments: false },
   });

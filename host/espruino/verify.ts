@@ -88,6 +88,15 @@ export function verifyEspruinoSource(code: string): string[] {
         if (c === '"' || c === "'") problems.push(`${where(first)}: a case body that starts with a string (Espruino 2v29 skips that statement)`);
         break;
       }
+      case "ForStatement": {
+        // Espruino 2v29 reads `for (function` as a function declaration and
+        // throws "Got '(' expected ID": measured on the Linux build, where
+        // terser had inlined a helper as an IIFE into a loop's init
+        // (`for(function(t){...}(l),n=0;...)`) and every map encode failed.
+        const init = node.init as AnyNode | null;
+        if (init && code.startsWith("function", init.start)) problems.push(`${where(init)}: a for loop whose init starts with a function expression (Espruino 2v29 cannot parse it)`);
+        break;
+      }
     }
   });
   return problems;
