@@ -128,18 +128,18 @@ describe("HTTP on a real Espruino interpreter", { skip: ESPRUINO ? false : "set 
     assert.ok(afterwards - base < 20, `grew by ${afterwards - base} variables after the sessions closed`);
   });
 
-  // Known: Espruino 2v29 keeps about 120 variables (208 before the adapter
-  // let go of the session on close) of each connection the server closes
-  // after a complete request head (Connection: close, HTTP/1.0, an error
-  // answered after the head); the session object stays locked though nothing
-  // refers to it (E.dumpVariables). Errors found while the head is read, and
-  // connections the client closes, leave nothing.
-  it("connections the server closes after a request leave no memory behind", { todo: "Espruino 2v29 keeps them (see above)" }, async () => {
+  // Espruino 2v29 keeps about 100 variables of each socket the server ends
+  // from inside a request's data or drain events (Connection: close, HTTP/1.0,
+  // an error answered after the head), for ever; ended from a timer it keeps
+  // none. So http.ts leaves such a session to the sweep, which closes it
+  // within a second once its answer is out. This test, and errors answered
+  // after the head (400), guard that.
+  it("connections the server closes after a request leave no memory behind", async () => {
     const before = await usage();
     for (let i = 0; i < 6; i++) {
       const c = await httpConnect(box!.http);
-      c.send("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-      assert.equal((await c.response()).status, 404);
+      c.send(i % 2 === 0 ? "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" : "GET /x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n");
+      assert.equal((await c.response()).status, i % 2 === 0 ? 404 : 400);
       assert.ok(await c.closed(5000));
       c.close();
     }

@@ -32,10 +32,9 @@ function adoptSocket(socket: EspruinoSocket, onConnection: (conn: Connection) =>
     if (!closed && events) events.onSent();
   });
   let reported = false;
-  // Once closed, the socket and its listeners let go of the session: on
-  // Espruino 2v29 a connection the server closed after an HTTP request
-  // stays in memory (measured on the real interpreter, not understood yet),
-  // and this keeps what it holds to the socket's own part of it.
+  // Once closed, the socket and its listeners let go of the session. (On
+  // Espruino 2v29 a socket ended from inside a request's data/drain events
+  // stays in memory; http.ts ends those from its sweep: test/real-espruino.test.ts.)
   const report = function () {
     if (reported || !events) return;
     reported = true;
