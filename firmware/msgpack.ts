@@ -79,8 +79,13 @@ function encodeMap(map: MsgMap, depth: number): string {
   return out;
 }
 
-/** Insertion sort by byte values: maps are small, and the order must not depend on the runtime's collation. */
-function sortBytewise(keys: string[]): void {
+/**
+ * Insertion sort by byte values: maps are small, and the order must not
+ * depend on the runtime's collation. Exported so that the Espruino build's
+ * minifier keeps it a function instead of pasting it into encodeMap's loop
+ * (host/espruino/build.ts).
+ */
+export function sortBytewise(keys: string[]): void {
   for (let i = 1; i < keys.length; i++) {
     const key = keys[i];
     let j = i - 1;

@@ -183,10 +183,12 @@ export async function buildEspruino(options: BuildOptions = {}): Promise<Espruin
     toplevel: true,
     // Espruino does not hoist: terser moves every function declaration and
     // `var` to the top of its function, and the check below proves it.
-    // reduce_funcs off: a function used once is not pasted in as an IIFE,
-    // which terser may then put at the start of a for loop's init, where
-    // Espruino 2v29 cannot parse it (host/espruino/verify.ts).
-    compress: { passes: 2, unsafe: false, hoist_funs: true, hoist_vars: true, reduce_funcs: false },
+    // terser may paste a function used once in as an IIFE at the start of a
+    // for loop's init, which Espruino 2v29 cannot parse: the check below
+    // rejects it (msgpack.ts exports sortBytewise so it is not pasted).
+    // Turning reduce_funcs off instead left the real 32-bit interpreter out
+    // of memory at boot (LOW_MEMORY, MEMORY: measured under qemu-i386).
+    compress: { passes: 2, unsafe: false, hoist_funs: true, hoist_vars: true },
     mangle: true,
     format: { ascii_only: true, comments: false },
   });

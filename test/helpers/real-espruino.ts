@@ -102,7 +102,7 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
       console.log(`# real Espruino: flashing again after: ${String(e)}`);
       await flashEspruino({ port: `tcp://127.0.0.1:${TELNET}` });
     }
-    await waitForPort(settings.services.smtp.port, 20000);
+    await waitForPort(settings.services.smtp.port, 45000);
     return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, http: settings.services.http.port, output: () => output };
   } catch (e) {
     // Never leave an interpreter holding the Telnet port for the next box.
