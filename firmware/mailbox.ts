@@ -252,8 +252,10 @@ export const enum StoredFlag {
   Answered = 2,
   Flagged = 4,
   Draft = 8,
+  /** IMAP's \Deleted (RFC 3501 2.3.2): marked for EXPUNGE; POP3 still lists the message. */
+  Deleted = 16,
   /** Every stored bit. */
-  All = 15,
+  All = 31,
 }
 
 /**

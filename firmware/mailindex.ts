@@ -2,8 +2,8 @@
  * Who holds which message, in memory: per user a packed string of 8-byte
  * entries (4-byte sequence number, 4-byte word of size and flags,
  * big-endian), in commit order, and the user's byte count. The second word
- * holds the size in its low 27 bits and the user's stored flags (StoredFlag
- * in mailbox.ts, 4 bits) in bits 27 to 30, so flags cost no memory. Built by replaying the journal at boot
+ * holds the size in its low 26 bits and the user's stored flags (StoredFlag
+ * in mailbox.ts, 5 bits) in bits 26 to 30, so flags cost no memory. Built by replaying the journal at boot
  * and kept up to date by every commit and deletion, so that listing and
  * reading a maildrop never read the journal. No object per message: a user
  * with 100 messages costs one 800-byte string.
@@ -26,12 +26,12 @@ function wordAt(s: string, i: number): number {
   return ((s.charCodeAt(i) * 256 + s.charCodeAt(i + 1)) * 256 + s.charCodeAt(i + 2)) * 256 + s.charCodeAt(i + 3);
 }
 
-/** The stored flags sit in bits 27-30 of the size word: the top byte shifted right by 3 (a const enum: inlined). */
+/** The stored flags sit in bits 26-30 of the size word: the top byte shifted right by 2 (a const enum: inlined). */
 export const enum Entry {
-  /** Sizes are below 2^27 (128 MiB): the store refuses a longer message. */
-  SizeMask = 0x7ffffff,
+  /** Sizes are below 2^26 (64 MiB; SMTP's limit is 25 MiB): the store refuses a longer message. */
+  SizeMask = 0x3ffffff,
   /** Flag bits per (user, message). */
-  FlagMask = 15,
+  FlagMask = 31,
 }
 
 /** Offset of the 8-byte entry whose sequence number is `seq`, or -1. */
@@ -54,7 +54,7 @@ export class MailIndex {
 
   /** Message `seq` of `size` bytes is now in these users' maildrops (at the end). */
   add(seq: number, size: number, users: string[]): void {
-    const entry = word(seq) + word(size);
+    const entry = word(seq) + word(size & Entry.SizeMask); // an older card's size never reaches the flags
     for (let i = 0; i < users.length; i++) {
       const key = "u:" + users[i];
       this.entries[key] = (this.entries[key] || "") + entry;
@@ -76,20 +76,20 @@ export class MailIndex {
     this.entries[key] = entries;
   }
 
-  /** The user's stored flag bits of message `seq` (0 to 15), or -1 when the user's maildrop does not hold it (so >= 0: it holds it). */
+  /** The user's stored flag bits of message `seq` (0 to 31), or -1 when the user's maildrop does not hold it (so >= 0: it holds it). */
   flags(user: string, seq: number): number {
     const entries = this.entries["u:" + user];
     const at = entries === undefined ? -1 : entryOffset(entries, seq);
-    return at < 0 ? -1 : Math.floor(entries.charCodeAt(at + 4) / 8);
+    return at < 0 ? -1 : Math.floor(entries.charCodeAt(at + 4) / 4);
   }
 
-  /** Sets the user's stored flag bits (0 to 15) of message `seq`; ignored when the user's maildrop does not hold it. */
+  /** Sets the user's stored flag bits (0 to 31) of message `seq`; ignored when the user's maildrop does not hold it. */
   setFlags(user: string, seq: number, bits: number): void {
     const key = "u:" + user;
     const entries = this.entries[key];
     const at = entries === undefined ? -1 : entryOffset(entries, seq);
     if (at < 0) return;
-    const top = String.fromCharCode((bits & Entry.FlagMask) * 8 + (entries.charCodeAt(at + 4) & 7));
+    const top = String.fromCharCode((bits & Entry.FlagMask) * 4 + (entries.charCodeAt(at + 4) & 3));
     this.entries[key] = entries.substring(0, at + 4) + top + entries.substring(at + 5);
   }
 
@@ -128,7 +128,7 @@ export class Maildrop {
 
   /** Stored flag bits of message `i` when the listing was made (StoredFlag): no search, unlike MailIndex.flags. */
   flags(i: number): number {
-    return Math.floor(this.entries.charCodeAt(i * 8 + 4) / 8);
+    return Math.floor(this.entries.charCodeAt(i * 8 + 4) / 4);
   }
 
   /** RFC 1939 UIDL: store epoch and sequence number, unique forever and stable across restarts. */

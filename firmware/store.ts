@@ -256,7 +256,7 @@ export class MailStore {
   }
 
   /**
-   * Sets the user's stored flag bits of message `seq` (0 to 15): one F
+   * Sets the user's stored flag bits of message `seq` (0 to 31): one F
    * record, then the index, so every opener sees them at once. Nothing
    * happens when the bits are already so, or the maildrop no longer holds
    * the message. Throws when the record could not be written; then nothing
@@ -264,6 +264,7 @@ export class MailStore {
    */
   storeFlags(user: string, seq: number, bits: number): void {
     this.requireReady();
+    bits = bits & Entry.FlagMask;
     const was = this.index.flags(user, seq);
     if (was < 0 || was === bits) return;
     // An older journal must not get a record its format lacks (an older build would stop reading there).

@@ -143,7 +143,7 @@ describe("mailbox boundary", () => {
     const pop = mailbox.openMaildrop("alice", Access.Exclusive)!;
     const web = mailbox.openMaildrop("alice", Access.Shared)!;
     assert.deepEqual([pop.stored(0), pop.stored(1)], [0, 0]);
-    web.store(1, StoredFlag.Seen | StoredFlag.Flagged | 0x30);
+    web.store(1, StoredFlag.Seen | StoredFlag.Flagged | 0x60);
     assert.equal(pop.stored(1), StoredFlag.Seen | StoredFlag.Flagged, "the other opener sees it at once; other bits are not stored");
     assert.equal(pop.flags(1), 0, "stored flags are not the opener's marks");
     pop.store(0, StoredFlag.Answered);

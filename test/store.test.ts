@@ -434,15 +434,45 @@ test("a version 1 journal opens with no flags and is rewritten as version 2 befo
   assert.equal(boot(dir).store.index.flags("dave", first), 1);
 });
 
-test("the store refuses a message its index cannot size (2^27 octets and more) without a byte written", () => {
+test("the store refuses a message its index cannot size (2^26 octets and more) without a byte written", () => {
   const dir = tempDir();
   const { store } = boot(dir);
   const incoming = store.beginMessage() as IncomingMessage;
   incoming.write("x");
-  incoming.bytes = 0x8000000; // as if 128 MiB had been written
+  incoming.bytes = 0x4000000; // as if 64 MiB had been written
   assert.throws(() => incoming.commit(["alice"], 1), /too large/);
   assert.deepEqual(listing(store, "alice"), []);
   assert.equal(journalRecords(dir, JOURNALS[store.journal.active]).filter((r) => r[0] === "A").length, 0);
+});
+
+test("the largest size and every flag share the index word without touching each other (\\Deleted is 16)", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const incoming = store.beginMessage() as IncomingMessage;
+  incoming.write("x");
+  incoming.bytes = 0x3ffffff; // as if 64 MiB - 1 had been written
+  incoming.commit(["alice", "bob"], 1);
+  const seq = incoming.seq;
+  store.storeFlags("alice", seq, 31);
+  store.storeFlags("bob", seq, 16);
+  const check = (s: MailStore, label: string) => {
+    assert.deepEqual(listing(s, "alice").map((m) => m.size), [0x3ffffff], label);
+    assert.deepEqual([s.index.flags("alice", seq), s.index.flags("bob", seq)], [31, 16], label);
+    assert.deepEqual([s.maildrop("alice").flags(0), s.maildrop("bob").flags(0)], [31, 16], label);
+    assert.equal(s.usage("alice"), 0x3ffffff, label);
+  };
+  check(store, "stored");
+  store.storeFlags("alice", seq, 32 + 1); // bits beyond the five are not kept
+  assert.equal(store.index.flags("alice", seq), 1);
+  assert.deepEqual(listing(store, "alice").map((m) => m.size), [0x3ffffff]);
+  store.storeFlags("alice", seq, 31);
+  const again = boot(dir).store;
+  check(again, "replayed");
+  again.compactAfterBytes = 0;
+  again.storeFlags("bob", seq, 17);
+  again.storeFlags("bob", seq, 16);
+  assert.deepEqual(journalRecords(dir, JOURNALS[again.journal.active]).filter((r) => r[0] === "A"), [["A", seq, 0x3ffffff, ["alice", "bob"], 1, [31, 16]]]);
+  check(boot(dir).store, "compacted");
 });
 
 test("the header cache: built after the commit or on first use, read back from its file, rebuilt when damaged, removed with the message", () => {
