@@ -15,7 +15,7 @@ const run = promisify(execFile);
 const SCRIPTS = path.join(ROOT, "test/interop");
 const TIMEOUT_MS = 60000;
 
-async function command(file: string, args: string[], options: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Buffer> {
+export async function command(file: string, args: string[], options: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Buffer> {
   const child = run(file, args, { encoding: "buffer", timeout: TIMEOUT_MS, env: options.env || process.env, maxBuffer: 64 << 20 });
   if (options.input) {
     child.child.stdin!.end(options.input);
@@ -153,7 +153,7 @@ export async function fetchmailAsInReadme(port: number, account: Account, scratc
 }
 
 /** Runs fetchmail once with the rc lines `rc(mda)` gives; returns what the MDA stored, in retrieval order. */
-async function runFetchmail(scratch: string, rcLines: (mda: string) => string[]): Promise<string[]> {
+export async function runFetchmail(scratch: string, rcLines: (mda: string) => string[]): Promise<string[]> {
   const home = fs.mkdtempSync(path.join(scratch, "fetchmail-"));
   const out = path.join(home, "out");
   fs.mkdirSync(out);
@@ -237,7 +237,7 @@ export async function mpop(port: number, account: Account, options: { apop?: boo
 }
 
 /** Lets other users (nobody, postfix) traverse from `scratch` down to `dir` (temp dirs are 0700). */
-function openToOthers(dir: string, scratch: string): void {
+export function openToOthers(dir: string, scratch: string): void {
   for (let d = dir; d.startsWith(scratch); d = path.dirname(d)) fs.chmodSync(d, 0o755);
 }
 
