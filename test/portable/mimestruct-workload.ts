@@ -1,0 +1,48 @@
+/**
+ * The MIME structure reader over the awkward-message corpus, written in the
+ * portable subset so that it runs unchanged on Node and, compiled by
+ * TypeScriptToLua, in the Lua 5.3 VM with the board's numbers
+ * (test/mimestruct-lua.test.ts): both must print the same transcript.
+ */
+import { parseStructure, structureRecord, StructureReader } from "../../firmware/mimestruct";
+import { decimal } from "../../firmware/num";
+import { CORPUS, deepMessage } from "../mimestruct-corpus";
+
+/** `text` fed to a reader in chunks of `size` octets; its record (structureRecord). */
+export function readInChunks(text: string, size: number): string {
+  const reader = new StructureReader(undefined);
+  for (let i = 0; i < text.length; i += size) reader.push(text.substring(i, i + size));
+  return structureRecord(reader.finish());
+}
+
+/** Every corpus message (and a 20-deep one) read whole, and whether reads in 1, 3, 536 and 1460-octet chunks agree; the parts' ranges. */
+export function mimeWorkload(): string {
+  let out = "";
+  const names: string[] = [];
+  const texts: string[] = [];
+  for (let i = 0; i < CORPUS.length; i++) {
+    names.push(CORPUS[i].name);
+    texts.push(CORPUS[i].text);
+  }
+  names.push("deep 20");
+  texts.push(deepMessage(20));
+  const sizes = [1, 3, 536, 1460];
+  for (let i = 0; i < texts.length; i++) {
+    const whole = readInChunks(texts[i], texts[i].length + 1);
+    let same = "";
+    for (let k = 0; k < sizes.length; k++) same += readInChunks(texts[i], sizes[k]) === whole ? " same" : " DIFFERENT";
+    const ms = parseStructure(whole, 0);
+    out += "## " + names[i] + same + "\n";
+    if (ms === undefined) {
+      out += "record unreadable\n";
+      continue;
+    }
+    out += ms.envelope + "\n" + ms.bodystructure + "\n" + ms.body + "\n";
+    const paths = ["", "1", "2", "1.1", "2.1", "2.2", "1.2", "3", "2.1.1"];
+    for (let k = 0; k < paths.length; k++) {
+      const r = ms.part(paths[k]);
+      if (r !== undefined) out += "[" + paths[k] + "] " + decimal(r.header) + " " + decimal(r.body) + " " + decimal(r.end) + " " + decimal(r.inner) + "\n";
+    }
+  }
+  return out;
+}
