@@ -12,6 +12,13 @@ export interface ChunkSource {
   next(): string | undefined;
   /** Releases what the source holds (its open file); called once, also on disconnect. */
   release(): void;
+  /**
+   * Set while next() returned "" because the source waits for something
+   * (a free message file, a structure being built): the sender pauses
+   * until retry(), which its session calls when that may have come (IMAP
+   * FETCH, SEARCH). A "" without it means "nothing this time, go on".
+   */
+  blocked?: boolean;
 }
 
 /**
@@ -36,8 +43,14 @@ export class Sender {
   /** The next source could not start yet; nothing goes out until retry(). */
   private waiting = false;
 
-  /** `conn`: read by sessions for its peer (log lines). */
-  constructor(readonly conn: Connection) {}
+  /**
+   * `conn`: read by sessions for its peer (log lines). `defer`: runs a
+   * function soon, from the event loop (hal.setTimer(0, f)); given, a
+   * source's "" yields the loop before the next call (a long search that
+   * finds nothing for a while does not hold the loop), else it is called
+   * again at once.
+   */
+  constructor(readonly conn: Connection, private defer?: (resume: () => void) => void) {}
 
   /** Queues a reply (with its line ending). False when the client reads too little: close it. */
   send(data: string): boolean {
@@ -129,7 +142,20 @@ export class Sender {
           this.sending = false;
         }
         if (chunk !== undefined) {
-          if (chunk.length === 0) continue;
+          if (chunk.length === 0) {
+            const source = this.source;
+            const defer = this.defer;
+            if (source === undefined || (source.blocked !== true && defer === undefined)) continue;
+            // Waiting (blocked: until retry()) or yielding the loop (defer: retried from it).
+            this.waiting = true;
+            const sender = this;
+            if (source.blocked !== true && defer !== undefined) {
+              defer(function () {
+                sender.retry();
+              });
+            }
+            return;
+          }
           this.sending = true;
           this.conn.send(chunk);
           return;

@@ -1,0 +1,242 @@
+/**
+ * IMAP FETCH (firmware/imapfetch.ts) over a real MailStore on a simulated
+ * card: every item, partials at their edges, \Seen, UID sets, a message
+ * expunged meanwhile, the waits for a file and for a structure (through
+ * the Sender), flat memory for FETCH 1:* (FLAGS) on 10,000 messages and a
+ * 25 MB BODY[]; and the same transcript from the core compiled to Lua
+ * (the C VM with LUA_32BITS).
+ */
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+import * as v8 from "node:v8";
+import * as vm from "node:vm";
+import { SimCard } from "../sim/card";
+import { Access, type Maildrop } from "../firmware/mailbox";
+import { fetchJob, nextInSet, parseFetchItems, type FetchItem, type SelectedView } from "../firmware/imapfetch";
+import { Sender } from "../firmware/sender";
+import { tempDir } from "./helpers/fixtures";
+import { compileWorkload, luaWithCard, ROOT, runLua } from "./helpers/lua-workload";
+import { fetchWorkload, naiveStructure, workloadBox, workloadMessages } from "./portable/imap-workload";
+
+/** Checks every literal's announced count against what follows it (then " ", ")" must come); returns the text with literals as <n octets>. */
+function literalsExact(out: string): string {
+  let shown = "";
+  let p = 0;
+  for (let open = out.indexOf("{", p); open >= 0; open = out.indexOf("{", p)) {
+    const close = out.indexOf("}\r\n", open);
+    const n = Number(out.substring(open + 1, close));
+    assert.ok(Number.isInteger(n) && n > 0, `a literal count at ${open}: ${out.substring(open, close + 1)}`);
+    const after = out.charAt(close + 3 + n);
+    assert.ok(after === " " || after === ")", `literal of ${n} at ${open} is followed by ${JSON.stringify(out.substring(close + 3 + n - 10, close + 3 + n + 10))}`);
+    shown += out.substring(p, open) + `<${n}>`;
+    p = close + 3 + n;
+  }
+  return shown + out.substring(p);
+}
+
+function itemsOf(args: (string | string[])[]): FetchItem[] {
+  const items = parseFetchItems(args);
+  assert.ok(typeof items !== "string", String(items));
+  return items as FetchItem[];
+}
+
+function viewOf(drop: Maildrop, readOnly = false, sendChunk = 1024): SelectedView {
+  return { maildrop: drop, readOnly, recent: () => false, sendChunk };
+}
+
+test("FETCH: every item, partials, HEADER.FIELDS (.NOT), \\Seen, UID sets, an expunged message: literal counts exact", () => {
+  const out = fetchWorkload(new SimCard({ dir: tempDir("imapfetch") }));
+  const shown = literalsExact(out);
+  const messages = workloadMessages();
+  // Octets as stored, CRLF untouched, bare LFs as they came.
+  assert.ok(out.includes(`* 1 FETCH (BODY[] {${messages[0].length}}\r\n${messages[0]})\r\na1 OK FETCH completed\r\n`));
+  assert.ok(out.includes(`* 2 FETCH (BODY[]<0> {10}\r\nSubject: b BODY[]<5> "" BODY[]<1000> "" BODY[]<10> {38}\r\n${messages[1].substring(10)} BODY[]<0> {48}\r\n${messages[1]})`));
+  assert.ok(out.includes(`* 1 FETCH (FLAGS (\\Recent) UID 1 RFC822.SIZE ${messages[0].length} INTERNALDATE " 1-Dec-2025 10:00:00 +0000")\r\n`));
+  assert.ok(out.includes(`* 4 FETCH (UID 4 FLAGS ())\r\na1 OK FETCH completed\r\n`), "UID mode puts the UID first");
+  assert.ok(out.includes(`* 3 FETCH (UID 3 FLAGS () INTERNALDATE " 1-Dec-2025 12:00:00 +0000" RFC822.SIZE ${messages[2].length} ENVELOPE (ENVELOPE 2))\r\n* 4 FETCH`), "3:* in UID mode");
+  assert.ok(shown.includes(`* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] <80> BODY[HEADER.FIELDS.NOT (SUBJECT FROM X-FOLDED)] <61>)`));
+  assert.ok(out.includes("From: Alice <alice@example.org>\r\nSubject: Hello there\r\nsubject : spaced name\r\n\r\n BODY[HEADER.FIELDS.NOT"), "fields in message order, white space before the colon, the blank line");
+  assert.ok(out.includes("{61}\r\nTo: bob@example.org\r\nDate: Tue, 1 Dec 2026 09:59:00 +0100\r\n\r\n)"), ".NOT drops the named fields and their continuation lines");
+  assert.ok(out.includes(`{9}\r\nject: Hel BODY[HEADER.FIELDS (SUBJECT)]<500> "" BODY[HEADER.FIELDS (NOTHING)] {2}\r\n\r\n)`), "a partial of a filtered header");
+  // 80 Received lines: more than is kept from one reading, so read twice (count, then send).
+  let received = "";
+  for (let n = 0; n < 80; n++) received += `Received: from relay${n}.example by mx.example with SMTP id ${n * 7919}\r\n`;
+  received += "\r\n";
+  assert.ok(received.length > 4096);
+  assert.ok(out.includes(`* 3 FETCH (BODY[HEADER.FIELDS (RECEIVED)] {${received.length}}\r\n${received} BODY[HEADER.FIELDS (RECEIVED)]<1000> {200}\r\n${received.substring(1000, 1200)} BODY[HEADER.FIELDS (RECEIVED)]<6000> "" BODY[HEADER.FIELDS.NOT (RECEIVED)] {45}\r\nSubject: many hops\r\nFrom: far@example.net\r\n\r\n)`));
+  assert.ok(out.includes(`* 4 FETCH (BODY[HEADER] {${messages[3].length}}\r\n${messages[3]} BODY[TEXT] "" RFC822.HEADER`), "a message without a body: all header");
+  assert.ok(out.includes(`* 1 FETCH (BODY[1] {30}\r\nBody line one\r\nBody line two\r\n BODY[2] NIL BODY[1.MIME] "")`), "a part that is not there is NIL");
+  // \Seen: not on EXAMINE, set by BODY[] (FLAGS asked: as they are now), RFC822.TEXT and RFC822 (FLAGS added).
+  assert.ok(out.includes("a1 OK FETCH completed\r\n* 1 FETCH (BODY[TEXT] {30}\r\nBody line one\r\nBody line two\r\n)\r\na1 OK FETCH completed\r\n* 1 FETCH (FLAGS (\\Seen \\Recent) BODY[TEXT] {30}"));
+  assert.ok(out.includes("* 2 FETCH (RFC822.TEXT {13}\r\nbare LF body\n FLAGS (\\Seen))\r\n"));
+  assert.ok(shown.includes("* 3 FETCH (UID 3 RFC822 <" + messages[2].length + ">" ) && shown.includes("> FLAGS (\\Seen))\r\n"));
+  assert.ok(out.includes("* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 3 FETCH (FLAGS (\\Seen))\r\n* 4 FETCH (FLAGS ())\r\na1 OK"));
+  // Message 2 deleted by another opener: skipped, the command answers NO.
+  assert.ok(out.includes("* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))\r\n* 3 FETCH (UID 3 FLAGS (\\Seen))\r\n* 4 FETCH (UID 4 FLAGS ())\r\na1 NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\na1 NO [EXPUNGEISSUED]"));
+  assert.ok(!out.includes("<blocked>"));
+  const bad = out.substring(out.indexOf("BAD "));
+  assert.equal(
+    bad,
+    [
+      "BAD FETCH takes a sequence set and one item or a list of items", "BAD FETCH takes a sequence set and one item or a list of items",
+      "BAD Empty list of FETCH items", "BAD Unknown FETCH item ALL2", "BAD Unknown FETCH item ALL", "BAD Invalid FETCH item (a list)",
+      "BAD Invalid section in BODY", "BAD Invalid section in BODY", "BAD Invalid section in BODY", "BAD HEADER.FIELDS needs a list of field names",
+      "BAD HEADER.FIELDS needs a list of field names", "BAD Invalid partial in BODY", "BAD Invalid partial in BODY", "BAD Unknown FETCH item BODY.PEEK[TEXT",
+      "BAD Invalid section in BODY", "BAD Invalid header field name", "BAD Unknown FETCH item BINARY[]", "BAD Invalid part number in BODY",
+      "BODY[1.2.HEADER.FIELDS (A B)]<7> 12 1.2", "RFC822.SIZE 3 ", "BODY[2.MIME] 15 2 seen", "BODY[3.TEXT] 14 3 seen", "BODY[4.HEADER] 11 4 seen", "",
+    ].join("\n"),
+  );
+});
+
+test("FETCH gives the same transcript on the Lua VM with the board's numbers", () => {
+  const expected = fetchWorkload(new SimCard({ dir: tempDir("imapfetch-node") }));
+  const bundle = compileWorkload(path.join(ROOT, "test/portable/imap-workload.ts"));
+  const lvm = luaWithCard(new SimCard({ dir: tempDir("imapfetch-lua") }));
+  assert.equal(runLua(lvm, bundle, "workload.fetchWorkload(nil, card)"), expected);
+});
+
+test("sets: ranges either way round, *, UIDs by binary search, nothing past the end", () => {
+  const box = workloadBox(new SimCard({ dir: tempDir("imapfetch-set") }));
+  box.store.deleteMessages("alice", [2]); // UIDs 1 3 4
+  const drop = box.openMaildrop("alice", Access.Shared)!;
+  const walk = (set: number[], byUid: boolean) => {
+    const seen: number[] = [];
+    for (let i = nextInSet(drop, set, byUid, -1); i >= 0; i = nextInSet(drop, set, byUid, i)) seen.push(i);
+    return seen;
+  };
+  assert.deepEqual(walk([1, -1], false), [0, 1, 2]);
+  assert.deepEqual(walk([3, 1], false), [0, 1, 2]);
+  assert.deepEqual(walk([2, 2, 9, 12], false), [1]);
+  assert.deepEqual(walk([2, 2], true), []);
+  assert.deepEqual(walk([2, 3, 4, 4], true), [1, 2]);
+  assert.deepEqual(walk([99, -1], true), [2], "99:* holds the largest UID (RFC 3501 6.4.8)");
+  assert.deepEqual(walk([-1, -1, 1, 1], true), [0, 2]);
+  assert.deepEqual(walk([5, 2147483647], true), []);
+});
+
+test("FETCH waits, without spinning, for a message file (the budget of 3) and for a structure being built", () => {
+  const box = workloadBox(new SimCard({ dir: tempDir("imapfetch-wait") }));
+  const drop = box.openMaildrop("alice", Access.Shared)!;
+  let building = true;
+  const structured = drop as unknown as { structure: (i: number) => unknown };
+  naiveStructure(drop);
+  const real = structured.structure;
+  structured.structure = (i: number) => (building ? undefined : real.call(drop, i));
+  // The three message files taken by others.
+  const held = [box.store.openMessage(1)!, box.store.openMessage(3)!, box.store.openMessage(4)!];
+  assert.equal(box.store.openMessage(2), undefined);
+  const sent: string[] = [];
+  let completions = 0;
+  const sender = new Sender({ send: (d) => void sent.push(d), close: () => {} });
+  const job = fetchJob(viewOf(drop), "t", [1, 2], false, itemsOf([["UID", "BODY.PEEK[]", "BODY.PEEK[HEADER.FIELDS (Subject)]"]]));
+  let calls = 0;
+  const next = job.next.bind(job);
+  job.next = () => (calls++, next());
+  sender.stream(() => job);
+  const pump = () => {
+    while (sent.length > completions) completions++, sender.onSent();
+  };
+  pump();
+  assert.equal(sent.join(""), "* 1 FETCH (UID 1 BODY[] {190}\r\n".replace("190", String(workloadMessages()[0].length)), "what needs no file went out");
+  assert.ok(calls <= 3, `next() is not called over and over while it waits (${calls})`);
+  sender.retry(); // a retry that finds nothing free waits again
+  pump();
+  assert.ok(calls <= 5);
+  held.pop()!.close();
+  sender.retry();
+  pump();
+  assert.ok(sent.join("").includes("From: Alice"), "the file came free: the body went out");
+  assert.ok(!sent.join("").includes("t OK"), "then it waits for the structure");
+  const before = calls;
+  pump();
+  assert.equal(calls, before, "waiting for the structure: no calls until retry()");
+  for (const f of held) f.close(); // (the stand-in structure reads the message through a file of its own)
+  building = false;
+  sender.retry();
+  pump();
+  const out = sent.join("");
+  literalsExact(out);
+  assert.ok(out.endsWith("\r\nt OK FETCH completed\r\n"), out.slice(-200));
+  assert.ok(out.includes(" BODY[HEADER.FIELDS (SUBJECT)] {47}\r\nSubject: Hello there\r\nsubject : spaced name\r\n\r\n)\r\n* 2 FETCH (UID 2 BODY[] {48}"));
+  assert.ok(box.store.openMessage(1) !== undefined, "the job gave its file back");
+});
+
+test("a source's empty chunk yields the loop when the Sender has a defer (a long search), and goes on at once without one", () => {
+  for (const withDefer of [true, false]) {
+    const deferred: (() => void)[] = [];
+    const sent: string[] = [];
+    const sender = new Sender({ send: (d) => void sent.push(d), close: () => {} }, withDefer ? (f) => void deferred.push(f) : undefined);
+    let n = 0;
+    sender.stream(() => ({ next: () => (++n > 6 ? undefined : n % 2 === 0 ? "x" + n : ""), release: () => {} }));
+    for (let rounds = 0; rounds < 20; rounds++) {
+      if (sent.length > 0 && rounds % 2 === 0) sender.onSent();
+      else if (deferred.length > 0) deferred.shift()!();
+    }
+    assert.deepEqual(sent, ["x2", "x4", "x6"]);
+    if (!withDefer) assert.equal(deferred.length, 0);
+  }
+});
+
+/** Heap used after a full collection (node, with gc exposed for the test). */
+function heapAfterGc(): number {
+  v8.setFlagsFromString("--expose-gc");
+  (vm.runInNewContext("gc") as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
+test("a 25 MB BODY[] streams one read per send: memory flat", () => {
+  const dir = tempDir("imapfetch-big");
+  const box = workloadBox(new SimCard({ dir }));
+  const d = box.card.beginMessage()!;
+  const line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef\r\n"; // 80 octets
+  let block = "Subject: big\r\n\r\n";
+  while (block.length < 65536) block += line;
+  let size = 0;
+  while (size < 25 * 1024 * 1024) d.write(block), (size += block.length);
+  d.commit(["alice"], 1764583200);
+  const drop = box.openMaildrop("alice", Access.Shared)!;
+  const job = fetchJob(viewOf(drop, false, 1460), "big", [5, 5], false, itemsOf(["BODY.PEEK[]"]));
+  const base = heapAfterGc();
+  let total = 0;
+  let largest = 0;
+  let peak = 0;
+  let chunks = 0;
+  for (let c = job.next(); c !== undefined; c = job.next()) {
+    total += c.length;
+    largest = Math.max(largest, c.length);
+    if (++chunks % 4000 === 0) peak = Math.max(peak, heapAfterGc() - base);
+  }
+  job.release();
+  const head = `* 5 FETCH (BODY[] {${size}}\r\n`;
+  assert.equal(total, head.length + size + ")\r\n".length + "big OK FETCH completed\r\n".length);
+  assert.ok(largest <= 1460 + head.length, `largest chunk ${largest}`);
+  assert.ok(peak < 4 * 1024 * 1024, `heap grew by ${peak} bytes while 25 MB went out`);
+});
+
+test("FETCH 1:* (FLAGS) on 10,000 messages: batched responses, flat memory, the file budget untouched", () => {
+  const dir = tempDir("imapfetch-many");
+  const box = workloadBox(new SimCard({ dir }));
+  for (let n = 0; n < 9996; n++) {
+    const d = box.card.beginMessage()!;
+    d.write("Subject: " + n + "\r\n\r\nx\r\n");
+    d.commit(["alice"], 1764583200 + n);
+  }
+  const drop = box.openMaildrop("alice", Access.Shared)!;
+  assert.equal(drop.list.count, 10000);
+  const job = fetchJob(viewOf(drop), "many", [1, -1], true, itemsOf([["FLAGS"]]));
+  const base = heapAfterGc();
+  let peak = 0;
+  let lines = 0;
+  let chunks = 0;
+  let largest = 0;
+  for (let c = job.next(); c !== undefined; c = job.next()) {
+    for (let p = c.indexOf("\r\n"); p >= 0; p = c.indexOf("\r\n", p + 2)) lines++;
+    largest = Math.max(largest, c.length);
+    if (++chunks % 100 === 0) peak = Math.max(peak, heapAfterGc() - base);
+  }
+  assert.equal(lines, 10001);
+  assert.ok(chunks >= 200 && largest < 1100, `${chunks} chunks, the largest ${largest}`);
+  assert.ok(peak < 2 * 1024 * 1024, `heap grew by ${peak}`);
+  assert.notEqual(box.store.openMessage(1), undefined);
+});
