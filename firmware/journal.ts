@@ -20,9 +20,12 @@ export const enum Format {
    * compaction); a journal of a newer version is refused, never
    * overwritten. Version 1: the records A, B, D, H, R, S of
    * docs/STORE.md. Version 2 adds the F record (stored flags) and the
-   * flags field of A.
+   * flags field of A. Version 3 adds IMAP's folders: owner keys
+   * `user/n` in A, D and F, the M record (a folder's name, subscription
+   * and UIDNEXT), the X record (a folder deleted with its messages), and
+   * the flags field of A at commit (COPY, APPEND).
    */
-  Version = 2,
+  Version = 3,
 }
 /** Journal bytes read or written per card call. */
 const CHUNK = 512;
@@ -57,6 +60,9 @@ function wellFormed(r: MsgValue[]): boolean {
   if (tag === "R" || tag === "S" || tag === "B") return r.length === 2 && isCount(r[1]);
   if (tag === "D") return r.length === 3 && typeof r[1] === "string" && isListOf(r[2], "number");
   if (tag === "H") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isCount(r[3]) && isCount(r[4]);
+  // Version 3: ["M", owner, name, uidnext, subscribed] and ["X", owner].
+  if (tag === "M") return r.length === 5 && typeof r[1] === "string" && typeof r[2] === "string" && (r[2] as string).length > 0 && isCount(r[3]) && (r[4] === 0 || r[4] === 1);
+  if (tag === "X") return r.length === 2 && typeof r[1] === "string";
   return false;
 }
 
@@ -303,6 +309,11 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
       r.deletions++;
     } else if (tag === "F") {
       r.index.setFlags(record[1] as string, record[2] as number, record[3] as number);
+    } else if (tag === "M") {
+      r.index.folder(record[1] as string, (record[4] === 1 ? "+" : "-") + (record[2] as string), record[3] as number);
+    } else if (tag === "X") {
+      r.index.folder(record[1] as string, "", 0);
+      r.deletions++; // compaction removes the data files no one holds
     } else {
       r.torn = true; // a second header
       break;

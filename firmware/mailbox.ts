@@ -19,9 +19,9 @@
 import type { Config } from "./config";
 import type { FileHandle, Hal } from "./hal";
 import { md5hex } from "./md5";
-import { decimal } from "./num";
+import { decimal, parseDecimal } from "./num";
 import { HeaderCache } from "./hdrcache";
-import { describe } from "./msgfiles";
+import { describe, Layout } from "./msgfiles";
 import { MailStore } from "./store";
 import { findLast, lower, printable } from "./text";
 
@@ -179,8 +179,14 @@ export interface Delivery {
   readonly bytes: number;
   /** Appends to the message. Throws on card errors. */
   write(data: string): void;
-  /** Makes the message visible in these users' maildrops (each once); `time` in seconds. Committed when it returns; throws when it is not. */
-  commit(recipients: string[], time: number): void;
+  /**
+   * Makes the message visible in these maildrops (each once): a user's
+   * INBOX is the user's name, folder n of the user `user + "/" + n`
+   * (APPEND). `time`: its arrival, seconds; `flags`: its stored flags
+   * (StoredFlag, APPEND's flag list), none when not given. Committed when
+   * it returns; throws when it is not (a card error, a folder gone).
+   */
+  commit(recipients: string[], time: number, flags?: number): void;
   /** Drops the message. Never throws; does nothing after commit(). */
   abort(): void;
 }
@@ -222,6 +228,8 @@ export interface Listing {
   flags(i: number): number;
   /** @internal The store's number of message `i`. */
   seq(i: number): number;
+  /** IMAP's UID of message `i` (= seq(i)): ascending in every folder, never reused on this card (RFC 3501 2.3.1.1). */
+  uidAt(i: number): number;
   /** Index of the message whose UIDL is `uid`, or -1. */
   find(uid: string): number;
 }
@@ -230,7 +238,7 @@ export interface Listing {
 export const enum Access {
   /** One session at a time (POP3, RFC 1939 4: the maildrop is locked); a second exclusive open is refused. */
   Exclusive = 0,
-  /** Readers that neither take nor respect the exclusive lock (the console; IMAP later, which will count them here). */
+  /** Readers that neither take nor respect the exclusive lock (the console, the web page, IMAP): a POP3 session's lock does not keep them out. */
   Shared = 1,
 }
 
@@ -258,11 +266,31 @@ export const enum StoredFlag {
   All = 31,
 }
 
+/** One of a user's IMAP folders (Mailbox.folders): id 0 is INBOX, the POP3 maildrop. */
+export interface Folder {
+  id: number;
+  /** The IMAP name as the client sent it (modified UTF-7, RFC 3501 5.1.3; hierarchy delimiter "/"). */
+  name: string;
+  subscribed: boolean;
+}
+
+/** COPY's pace (a const enum: inlined). */
+const enum Copy {
+  /** Octets copied per timer tick, so that a 25 MB copy never holds the event loop for long. */
+  TickBytes = 16384,
+  ReadBytes = 1024,
+  /** While no file handle is free: try again after this many milliseconds, give up after WaitSeconds without one. */
+  WaitMs = 100,
+  WaitSeconds = 30,
+}
+
 /**
- * One user's maildrop (WildDuck's onListMessages / onFetch / onUpdate):
- * `list` says what it held when opened; flags and deletion marks are this
- * opener's; commit() applies the marks. Exported as a type only: an entry
- * fewer in the module's exports (a Lua table grows by powers of two).
+ * One of a user's maildrops, INBOX or a folder (WildDuck's onListMessages /
+ * onFetch / onUpdate): `list` says what it held when opened (refresh()
+ * gives the one of now; the opener may adopt it by assigning `list`);
+ * flags and deletion marks are this opener's; commit() applies the marks.
+ * Exported as a type only: an entry fewer in the module's exports (a Lua
+ * table grows by powers of two).
  */
 class Maildrop {
   /** Indexes marked deleted, as keys. */
@@ -274,12 +302,20 @@ class Maildrop {
   private cached = "";
   private cachedSeq = -1;
 
+  /** @internal The store's owner key: `user`, or `user/folder`. */
+  readonly owner: string;
+
   constructor(
     private mailbox: Mailbox,
     readonly user: string,
-    readonly list: Listing,
+    /** The messages as listed (by IMAP: the session's view, message i is sequence number i + 1). Marks are by index into it. */
+    public list: Listing,
     private exclusive: boolean,
-  ) {}
+    /** The folder's id: 0 is INBOX. */
+    readonly folder: number,
+  ) {
+    this.owner = folder > 0 ? user + "/" + decimal(folder) : user;
+  }
 
   /** Flag bits of message `i` (Flag). */
   flags(i: number): number {
@@ -303,19 +339,132 @@ class Maildrop {
    * deleted it since this one was opened).
    */
   stored(i: number): number {
-    return this.mailbox.store.index.flags(this.user, this.list.seq(i));
+    return this.mailbox.store.index.flags(this.owner, this.list.seq(i));
   }
 
   /**
-   * Sets message `i`'s stored flags to `bits` (StoredFlag; other bits are
-   * ignored), on the card (journaled) and for every opener at once. Does
-   * nothing for a message gone from the maildrop. Throws when the card
-   * cannot record it; then nothing changed.
+   * Sets message `i`'s stored flags to `bits` (StoredFlag, \Deleted
+   * included; other bits are ignored), on the card (journaled) and for
+   * every opener at once (Mailbox.onChange). Does nothing for a message
+   * gone from the maildrop. Throws when the card cannot record it; then
+   * nothing changed.
    */
   store(i: number, bits: number): void {
     const store = this.mailbox.store;
     if (!store.available()) throw new Error("card unusable");
-    store.storeFlags(this.user, this.list.seq(i), bits & StoredFlag.All);
+    store.storeFlags(this.owner, this.list.seq(i), bits & StoredFlag.All);
+  }
+
+  /** The maildrop as it is now: a new listing (`list` stays as it was until the opener assigns it). Throws on card errors. */
+  refresh(): Listing {
+    const store = this.mailbox.store;
+    if (!store.available()) throw new Error("card unusable");
+    return store.maildrop(this.owner);
+  }
+
+  /**
+   * Deletes messages `indexes` (of `list`) from this maildrop now, for
+   * every opener (IMAP EXPUNGE, UID EXPUNGE, MOVE's source): one D record.
+   * Those already gone are left out. Throws when it could not be recorded;
+   * then nothing was deleted.
+   */
+  expunge(indexes: number[]): void {
+    const seqs: number[] = [];
+    for (let i = 0; i < indexes.length; i++) seqs.push(this.list.seq(indexes[i]));
+    const store = this.mailbox.store;
+    if (!store.available()) throw new Error("card unusable");
+    store.deleteMessages(this.owner, seqs);
+  }
+
+  /**
+   * Copies messages `indexes` (of `list`, in that order) into the user's
+   * folder `dest` (0: INBOX), each with its stored flags and arrival time
+   * (IMAP COPY, MOVE, RFC 3501 6.4.7). Asynchronous, on timers: at most
+   * Copy.TickBytes octets per tick, one message file held between ticks
+   * (the source is opened, read and closed within a tick); while no
+   * handle is free it waits (Copy.WaitSeconds at most). Each copy is
+   * committed on its own (one A record); `done(uids, "")` gives the new
+   * messages' UIDs in order (COPYUID, RFC 4315). On failure (a message
+   * expunged meanwhile, the folder deleted, the card full or failing)
+   * the copies made so far are deleted again and `done(undefined,
+   * reason)`; a power cut in the middle leaves those committed before it.
+   * `done` is never called from within copyTo.
+   */
+  copyTo(indexes: number[], dest: number, done: (uids: number[] | undefined, error: string) => void): void {
+    const mailbox = this.mailbox;
+    const store = mailbox.store;
+    const hal = mailbox.hal;
+    const source = this.owner;
+    const target = dest > 0 ? this.user + "/" + decimal(dest) : this.user;
+    const drop = this;
+    const list = this.list;
+    const uids: number[] = [];
+    let k = 0;
+    let offset = 0;
+    let to: Delivery | undefined = undefined;
+    let since = hal.now();
+    const step = function (): void {
+      let error = "";
+      try {
+        for (let budget = Copy.TickBytes as number; budget > 0 && k < indexes.length; ) {
+          const seq = list.seq(indexes[k]);
+          const size = list.size(indexes[k]);
+          if (!store.available() || store.cardFull) error = "card unusable or full";
+          else if (store.index.flags(source, seq) < 0) error = "message expunged";
+          else if (dest > 0 && store.index.folders["u:" + target] === undefined) error = "no such folder";
+          if (error !== "") break;
+          // Two handles to start a copy (its own and the source's for the tick), one to go on.
+          if (store.files.open + (to === undefined ? 2 : 1) > Layout.MessageFiles) {
+            if (hal.now() - since > Copy.WaitSeconds) error = "no file handle free";
+            else hal.setTimer(Copy.WaitMs, step);
+            if (error === "") return;
+            break;
+          }
+          since = hal.now();
+          if (to === undefined) {
+            to = mailbox.card.beginMessage() as Delivery;
+            offset = 0;
+          }
+          if (offset < size) {
+            const file = store.openMessage(seq) as FileHandle;
+            try {
+              if (offset > 0) file.seek(offset);
+              while (budget > 0 && offset < size) {
+                const chunk = file.read(Copy.ReadBytes);
+                if (chunk === undefined || chunk.length === 0) throw new Error("message file shorter than its size");
+                to.write(chunk);
+                offset += chunk.length;
+                budget -= chunk.length;
+              }
+            } finally {
+              file.close();
+            }
+          }
+          if (offset >= size) {
+            to.commit([target], drop.time(indexes[k]), store.index.flags(source, seq));
+            uids.push(to.seq);
+            to = undefined;
+            k++;
+          }
+        }
+      } catch (e) {
+        error = describe(e);
+      }
+      if (error === "" && k < indexes.length) {
+        hal.setTimer(0, step);
+        return;
+      }
+      if (error !== "") {
+        if (to !== undefined) to.abort();
+        try {
+          if (uids.length > 0) store.deleteMessages(target, uids);
+        } catch (e) {
+          hal.log("mailbox: a failed copy's messages stay: " + describe(e));
+        }
+      }
+      done(error === "" ? uids : undefined, error);
+    };
+    hal.setTimer(0, step);
   }
 
   /** Index of the message whose UIDL (Listing.uid) is `uid`, or -1. */
@@ -375,7 +524,7 @@ class Maildrop {
     for (let i = 0; i < this.list.count; i++) if (this.marks[i] === true) seqs.push(this.list.seq(i));
     const store = this.mailbox.store;
     if (!store.available()) throw new Error("card unusable"); // reopened on the way: a card put back in works again
-    store.deleteMessages(this.user, seqs);
+    store.deleteMessages(this.owner, seqs);
   }
 
   /** Releases the maildrop without applying the marks. Again does nothing. */
@@ -403,12 +552,30 @@ export class Mailbox {
   clients: FailRecord[] = [];
   /** @internal Exclusively open maildrops, keyed "u:" + user (no user name meets Object.prototype). */
   locks: { [key: string]: boolean } = {};
+  /**
+   * Called (synchronously, after the commit point; its errors are logged
+   * and go no further) with the owner key whose maildrop changed: `user`
+   * for INBOX, `user/n` for folder n. A delivery, a deletion (POP3 QUIT,
+   * the web page, expunge), a flag change, a copy or APPEND, a folder
+   * deleted. The IMAP server sets it (it wakes IDLE and NOOP).
+   */
+  onChange: ((owner: string) => void) | undefined = undefined;
 
   constructor(
-    private hal: Hal,
+    /** @internal */
+    readonly hal: Hal,
     private config: Config,
   ) {
     const store = (this.store = this.card = new MailStore(hal.storage, hal.log, hal.random));
+    const mailbox = this;
+    store.onChange = function (owner) {
+      const changed = mailbox.onChange;
+      try {
+        if (changed !== undefined) changed(owner);
+      } catch (e) {
+        hal.log("mailbox: onChange: " + describe(e)); // the commit stands: its caller must not see this
+      }
+    };
     // The header cache is built after the commit's caller has answered (SMTP's 250), off the DATA path.
     store.onCommitted = function (seq, time) {
       hal.setTimer(0, function () {
@@ -544,22 +711,129 @@ export class Mailbox {
   // ---- maildrops ----
 
   /**
-   * Opens `user`'s maildrop (WildDuck's onListMessages). Exclusive: undefined
-   * when another exclusive opener holds it. Throws when the card cannot be
-   * read (the lock is not kept then).
+   * Opens `user`'s maildrop (WildDuck's onListMessages): INBOX, or with
+   * `folder` >= 1 that IMAP folder (undefined when it does not exist).
+   * Exclusive (POP3, INBOX): undefined when another exclusive opener holds
+   * it; Shared openers (IMAP, the web page) neither take nor meet that lock.
+   * Throws when the card cannot be read (the lock is not kept then).
    */
-  openMaildrop(user: string, access: Access): Maildrop | undefined {
+  openMaildrop(user: string, access: Access, folder?: number): Maildrop | undefined {
     const exclusive = access === Access.Exclusive;
+    const id = folder || 0;
     if (exclusive) {
       if (this.locks["u:" + user]) return undefined;
       this.locks["u:" + user] = true;
     }
     try {
       if (!this.store.available()) throw new Error("card unusable"); // reopened on the way: a card put back in works again
-      return new Maildrop(this, user, this.store.maildrop(user), exclusive);
+      if (id > 0 && this.store.index.folders["u:" + user + "/" + decimal(id)] === undefined) {
+        if (exclusive) delete this.locks["u:" + user];
+        return undefined;
+      }
+      return new Maildrop(this, user, this.store.maildrop(id > 0 ? user + "/" + decimal(id) : user), exclusive, id);
     } catch (e) {
       if (exclusive) delete this.locks["u:" + user];
       throw e;
     }
   }
+
+  // ---- IMAP folders (docs/STORE.md, "Folders") ----
+
+  /** The user's folders, INBOX (id 0, name "INBOX") first, then by id. From memory: no card access. */
+  folders(user: string): Folder[] {
+    const named = this.store.index.folders;
+    const inbox = named["u:" + user];
+    const out: Folder[] = [{ id: 0, name: "INBOX", subscribed: inbox === undefined || inbox.charAt(0) === "+" }];
+    const prefix = "u:" + user + "/";
+    for (const key in named) {
+      if (key.substring(0, prefix.length) !== prefix) continue;
+      const folder: Folder = { id: parseDecimal(key.substring(prefix.length)), name: named[key].substring(1), subscribed: named[key].charAt(0) === "+" };
+      let at = out.length;
+      while (at > 1 && out[at - 1].id > folder.id) at--;
+      out.splice(at, 0, folder);
+    }
+    return out;
+  }
+
+  /** Creates the user's folders Sent, Drafts, Trash, Junk and Archive (RFC 6154) that are missing, subscribed: one journal record each. Throws as createFolder. */
+  ensureSpecialFolders(user: string): void {
+    const names = "Sent Drafts Trash Junk Archive".split(" ");
+    const have = this.folders(user);
+    for (let i = 0; i < names.length; i++) {
+      let found = false;
+      for (let k = 0; k < have.length; k++) if (have[k].name === names[i]) found = true;
+      if (!found) this.createFolder(user, names[i], true);
+    }
+  }
+
+  /**
+   * Creates a folder named `name` (the caller validated it: modified
+   * UTF-7, delimiter "/") for the user, unsubscribed unless `subscribed`;
+   * returns its id (one above the highest now). Throws Error("exists")
+   * when the user has a folder of that name (INBOX in any letter case), or
+   * a card error; then nothing changed.
+   */
+  createFolder(user: string, name: string, subscribed?: boolean): number {
+    const have = this.folders(user);
+    let id = 1;
+    for (let i = 0; i < have.length; i++) {
+      if (have[i].name === name || lower(name) === "inbox") throw new Error("exists");
+      if (have[i].id >= id) id = have[i].id + 1;
+    }
+    this.folderRecord(user, id, name, subscribed === true ? 1 : 0);
+    return id;
+  }
+
+  /** Deletes folder `id` (>= 1) with every message in it (one X record). Throws Error("no such folder") or a card error; then nothing changed. */
+  deleteFolder(user: string, id: number): void {
+    this.folderRecord(user, id, "", -1);
+  }
+
+  /**
+   * Renames folder `id` (>= 1; INBOX cannot be: RFC 3501's move of INBOX's
+   * messages is not offered) to `name` (validated by the caller). Its
+   * subfolders keep their names: the caller renames them too. Throws
+   * Error("exists"), Error("no such folder") or a card error.
+   */
+  renameFolder(user: string, id: number, name: string): void {
+    const have = this.folders(user);
+    for (let i = 0; i < have.length; i++) if (have[i].id !== id && (have[i].name === name || lower(name) === "inbox")) throw new Error("exists");
+    this.folderRecord(user, id, name, 2);
+  }
+
+  /** (Un)subscribes folder `id` (INBOX too: 0). Throws Error("no such folder") or a card error. */
+  subscribe(user: string, id: number, on: boolean): void {
+    this.folderRecord(user, id, "", on ? 1 : 0);
+  }
+
+  /** UIDVALIDITY (RFC 3501 2.3.1.1): one per card, from the store's epoch; UIDs are never reused on a card, and a new card has a new epoch. 31 bits. */
+  uidValidity(): number {
+    const v = this.store.epoch % 2147483647;
+    return v === 0 ? 1 : v; // not `|| 1`: 0 is true in Lua
+  }
+
+  /** UIDNEXT of the user's folder `id`: above every UID it ever held, lower than every UID it will hold; 1 for an INBOX that never held mail. */
+  uidNext(user: string, id: number): number {
+    return this.store.index.next["u:" + (id > 0 ? user + "/" + decimal(id) : user)] || 1;
+  }
+
+  /**
+   * The one writer of folder records: with `name`, creates folder `id`
+   * (createFolder checked the name) with `subscribe` (0 or 1), or renames
+   * it (`subscribe` 2) keeping its subscription; without a name, sets the subscription
+   * (0, 1), or deletes it (-1). Throws Error("no such folder") (INBOX is
+   * never renamed or deleted) or a card error; then nothing changed.
+   */
+  private folderRecord(user: string, id: number, name: string, subscribe: number): void {
+    const have = this.folders(user);
+    let old: Folder | undefined = undefined;
+    for (let i = 0; i < have.length; i++) if (have[i].id === id) old = have[i];
+    if (old === undefined ? name === "" || subscribe > 1 : id === 0 && (name !== "" || subscribe < 0)) throw new Error("no such folder");
+    if (!this.store.available()) throw new Error("card unusable");
+    const owner = id > 0 ? user + "/" + decimal(id) : user;
+    if (old === undefined) this.store.folder(owner, name, subscribe > 0);
+    else if (name !== "") this.store.folder(owner, name, old.subscribed);
+    else this.store.folder(owner, subscribe < 0 ? "" : old.name, subscribe > 0);
+  }
+
 }

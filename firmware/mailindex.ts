@@ -1,9 +1,12 @@
 /**
- * Who holds which message, in memory: per user a packed string of 8-byte
- * entries (4-byte sequence number, 4-byte word of size and flags,
- * big-endian), in commit order, and the user's byte count. The second word
- * holds the size in its low 26 bits and the user's stored flags (StoredFlag
- * in mailbox.ts, 5 bits) in bits 26 to 30, so flags cost no memory. Built by replaying the journal at boot
+ * Who holds what, in memory: per owner a packed string of 8-byte entries
+ * (4-byte sequence number, 4-byte word of size and flags, big-endian), in
+ * commit order, and the owner's byte count. An owner is a maildrop: a
+ * user's INBOX (the user's name: the POP3 maildrop) or one of the user's
+ * IMAP folders, `user + "/" + n` for folder n >= 1. The second word
+ * holds the size in its low 26 bits and the owner's stored flags (StoredFlag
+ * in mailbox.ts, 5 bits) in bits 26 to 30, so flags cost no memory. Per folder
+ * it keeps a name and a number (UIDNEXT). Built by replaying the journal at boot
  * and kept up to date by every commit and deletion, so that listing and
  * reading a maildrop never read the journal. No object per message: a user
  * with 100 messages costs one 800-byte string.
@@ -51,15 +54,46 @@ export class MailIndex {
   /** The user's entries, and their total of bytes (the quota's usage); read by MailStore. */
   entries: ByUser<string> = {};
   bytes: ByUser<number> = {};
+  /**
+   * The folders named by an M record (journal.ts): "+" when subscribed, else
+   * "-", then the folder's IMAP name (modified UTF-7, as the client sent it).
+   * Every folder n >= 1 has one; an INBOX only once it was (un)subscribed or compacted.
+   */
+  folders: ByUser<string> = {};
+  /** UIDNEXT (RFC 3501 2.3.1.1) by owner: above every seq the owner ever held, never lower after an expunge (M records keep it). */
+  next: ByUser<number> = {};
 
-  /** Message `seq` of `size` bytes is now in these users' maildrops (at the end). */
+  /** Message `seq` of `size` bytes is now in these owners' maildrops (at the end). */
   add(seq: number, size: number, users: string[]): void {
     const entry = word(seq) + word(size & Entry.SizeMask); // an older card's size never reaches the flags
     for (let i = 0; i < users.length; i++) {
       const key = "u:" + users[i];
       this.entries[key] = (this.entries[key] || "") + entry;
       this.bytes[key] = (this.bytes[key] || 0) + size;
+      if ((this.next[key] || 0) <= seq) this.next[key] = seq + 1;
     }
+  }
+
+  /**
+   * Folder `owner` is named (`name` as kept in `folders`) with UIDNEXT at
+   * least `uidnext`; name "" drops the folder and every message it holds,
+   * and returns their seqs (the caller removes files no one holds).
+   */
+  folder(owner: string, name: string, uidnext: number): number[] {
+    const key = "u:" + owner;
+    const seqs: number[] = [];
+    if (name !== "") {
+      this.folders[key] = name;
+      if ((this.next[key] || 0) < uidnext) this.next[key] = uidnext;
+      return seqs;
+    }
+    const entries = this.entries[key] || "";
+    for (let at = 0; at < entries.length; at += 8) seqs.push(wordAt(entries, at));
+    delete this.entries[key];
+    delete this.bytes[key];
+    delete this.folders[key];
+    delete this.next[key];
+    return seqs;
   }
 
   /** Takes these messages out of the user's maildrop; those it did not hold are ignored. */
@@ -118,6 +152,11 @@ export class Maildrop {
 
   /** i is 0-based */
   seq(i: number): number {
+    return wordAt(this.entries, i * 8);
+  }
+
+  /** IMAP's UID of message `i` (RFC 3501 2.3.1.1): its seq, ascending and never reused on this card in every folder. */
+  uidAt(i: number): number {
     return wordAt(this.entries, i * 8);
   }
 

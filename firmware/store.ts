@@ -12,7 +12,7 @@ import { Format, Journal, JOURNALS, replay as replayJournal } from "./journal";
 import { Entry, MailIndex, Maildrop } from "./mailindex";
 import { HeaderCache, headerRecord, pickHeaders } from "./hdrcache";
 import { describe, headerPath, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
-import type { MsgValue } from "./msgpack";
+import { sortBytewise, type MsgValue } from "./msgpack";
 import { hex } from "./num";
 
 /**
@@ -56,6 +56,13 @@ export class MailStore {
    * header(seq, time) with it, so the header cache is built after the 250.
    */
   onCommitted: ((seq: number, time: number) => void) | undefined = undefined;
+  /**
+   * Called with the owner key (a user's name for INBOX, `user/n` for a
+   * folder) after each commit point that changed what that maildrop holds or
+   * its flags (a message committed, deleted, flagged; a folder deleted),
+   * inside the committer's call. The mailbox passes it on (Mailbox.onChange).
+   */
+  onChange: ((owner: string) => void) | undefined = undefined;
 
   /** `random` picks the epoch of a new store (give it hal.random); Math.random otherwise. */
   constructor(
@@ -151,16 +158,24 @@ export class MailStore {
     return new IncomingMessage(this, seq, file);
   }
 
-  /** Bytes currently stored for a user (for the quota check). */
+  /** Bytes currently stored for a user in all of the user's folders (for the quota check). */
   usage(user: string): number {
-    return this.index.bytes["u:" + user] || 0;
+    const bytes = this.index.bytes;
+    const key = "u:" + user;
+    let total = 0;
+    for (const k in bytes) if (k === key || k.substring(0, key.length + 1) === key + "/") total += bytes[k];
+    return total;
   }
 
-  /** Every user with mail on the card, configured or not (a removed user's mail stays until deleted). */
+  /** Every user with mail on the card (in any folder), configured or not (a removed user's mail stays until deleted). */
   owners(): string[] {
     const out: string[] = [];
     const bytes = this.index.bytes;
-    for (const key in bytes) if (bytes[key] > 0) out.push(key.substring(2));
+    for (const key in bytes) {
+      const slash = key.indexOf("/");
+      const name = slash < 0 ? key.substring(2) : key.substring(2, slash);
+      if (bytes[key] > 0 && out.indexOf(name) < 0) out.push(name);
+    }
     return out;
   }
 
@@ -242,10 +257,15 @@ export class MailStore {
     if (held.length === 0) return;
     this.appendMaking(["D", user, held]);
     this.index.remove(user, held);
+    this.removed(user, held);
+  }
+
+  /** After a deletion's commit point: the files no one holds go, compaction when due, the spare again, onChange. Never throws. */
+  private removed(owner: string, seqs: number[]): void {
     this.deletionsSinceSnapshot++;
     try {
-      for (let i = 0; i < held.length; i++) {
-        if (!this.index.held(held[i])) this.files.removeMessage(held[i]);
+      for (let i = 0; i < seqs.length; i++) {
+        if (!this.index.held(seqs[i])) this.files.removeMessage(seqs[i]);
       }
       if (this.deletionsSinceSnapshot >= this.compactAfterDeletions) this.compact();
       else this.compactIfGrown();
@@ -253,6 +273,35 @@ export class MailStore {
       this.cardFailed(e);
     }
     if (this.cardFull && this.ready) this.keepSpare(); // the deleted mail may have made room
+    if (this.onChange !== undefined) this.onChange(owner);
+  }
+
+  /**
+   * Writes folder `owner`'s record: M, its IMAP name, subscription and
+   * UIDNEXT (a new folder's is the next seq: above every UID it can have
+   * held); or, when `name` is "", X: the folder goes with every message it
+   * holds (data files no one else holds are removed). A folder is
+   * `user/n`, n >= 1; an INBOX (`user`) takes M only (its subscription).
+   * Throws when the record could not be written; then nothing changed.
+   */
+  folder(owner: string, name: string, subscribed: boolean): void {
+    this.requireReady();
+    const index = this.index;
+    const key = "u:" + owner;
+    if (name === "") {
+      if (index.folders[key] === undefined || owner.indexOf("/") < 0) return;
+      this.appendNew(["X", owner]);
+      this.removed(owner, index.folder(owner, "", 0));
+      return;
+    }
+    const uidnext = index.next[key] || (owner.indexOf("/") >= 0 ? this.nextSeq : 1);
+    this.appendNew(["M", owner, name, uidnext, subscribed ? 1 : 0]);
+    index.folder(owner, (subscribed ? "+" : "-") + name, uidnext);
+    try {
+      this.compactIfGrown();
+    } catch (e) {
+      this.cardFailed(e); // the record stands all the same
+    }
   }
 
   /**
@@ -267,7 +316,18 @@ export class MailStore {
     bits = bits & Entry.FlagMask;
     const was = this.index.flags(user, seq);
     if (was < 0 || was === bits) return;
-    // An older journal must not get a record its format lacks (an older build would stop reading there).
+    this.appendNew(["F", user, seq, bits]);
+    this.index.setFlags(user, seq, bits);
+    try {
+      this.compactIfGrown();
+    } catch (e) {
+      this.cardFailed(e); // the flags are stored all the same
+    }
+    if (this.onChange !== undefined) this.onChange(user);
+  }
+
+  /** appendMaking, after rewriting an older journal: it must not get a record its format lacks (an older build would stop reading there). */
+  private appendNew(record: MsgValue[]): void {
     if (this.journal.version < Format.Version) {
       try {
         this.compact();
@@ -275,13 +335,7 @@ export class MailStore {
         throw this.cardFailed(e);
       }
     }
-    this.appendMaking(["F", user, seq, bits]);
-    this.index.setFlags(user, seq, bits);
-    try {
-      this.compactIfGrown();
-    } catch (e) {
-      this.cardFailed(e); // the flags are stored all the same
-    }
+    this.appendMaking(record);
   }
 
   /**
@@ -309,24 +363,45 @@ export class MailStore {
     return e;
   }
 
-  /** @internal IncomingMessage.commit: the data file is closed, then one A record makes it visible. */
-  commitMessage(message: IncomingMessage, file: FileHandle, recipients: string[], time: number): void {
-    this.forget(message.seq); // from now on recovery decides: committed if and only if the A record is whole
+  /**
+   * @internal IncomingMessage.commit: the data file is closed, then one A
+   * record makes it visible, with the stored flags `flags` (0 to 31) for
+   * every owner when not 0. A folder that does not exist (deleted
+   * meanwhile) refuses it: nothing is committed, the file goes.
+   */
+  commitMessage(message: IncomingMessage, file: FileHandle, recipients: string[], time: number, flags: number): void {
+    const seq = message.seq;
+    this.forget(seq); // from now on recovery decides: committed if and only if the A record is whole
     file.close();
     this.requireReady();
-    if (message.bytes > Entry.SizeMask) throw new Error("message too large for the store");
     const users: string[] = [];
+    const bits: number[] = [];
+    let refused = message.bytes > Entry.SizeMask ? "message too large for the store" : "";
     for (let i = 0; i < recipients.length; i++) {
-      if (users.indexOf(recipients[i]) < 0) users.push(recipients[i]);
+      const owner = recipients[i];
+      if (owner.indexOf("/") >= 0 && this.index.folders["u:" + owner] === undefined) refused = "no such folder: " + owner;
+      if (users.indexOf(owner) < 0) {
+        users.push(owner);
+        bits.push(flags & Entry.FlagMask);
+      }
     }
-    this.append(["A", message.seq, message.bytes, users, time]);
-    this.index.add(message.seq, message.bytes, users);
+    try {
+      if (refused !== "") this.files.removeIfPresent(messagePath(seq));
+      else if (this.journal.version < Format.Version) this.compact(); // an older build must not meet folders or flags it lacks
+    } catch (e) {
+      throw this.cardFailed(e);
+    }
+    if (refused !== "") throw new Error(refused);
+    this.append((flags & Entry.FlagMask) !== 0 ? ["A", seq, message.bytes, users, time, bits] : ["A", seq, message.bytes, users, time]);
+    this.index.add(seq, message.bytes, users);
+    if ((flags & Entry.FlagMask) !== 0) for (let i = 0; i < users.length; i++) this.index.setFlags(users[i], seq, bits[i]);
     try {
       this.compactIfGrown();
     } catch (e) {
       this.cardFailed(e); // the message is committed all the same
     }
-    if (this.onCommitted !== undefined) this.onCommitted(message.seq, time);
+    if (this.onCommitted !== undefined) this.onCommitted(seq, time);
+    for (let i = 0; i < users.length; i++) if (this.onChange !== undefined) this.onChange(users[i]);
   }
 
   /**
@@ -516,6 +591,18 @@ export class MailStore {
     const files = this.files;
     const written = journal.rewrite(function (add) {
       add(["H", Format.Version, generation, epoch, nextSeq]);
+      // The folders (sorted: the same card on every runtime), with their UIDNEXT. An INBOX
+      // needs no record while its A records give its UIDNEXT back (it still holds the seq below).
+      const keys: string[] = [];
+      for (const key in index.next) keys.push(key);
+      sortBytewise(keys);
+      for (let i = 0; i < keys.length; i++) {
+        const owner = keys[i].substring(2);
+        const name = index.folders[keys[i]];
+        const next = index.next[keys[i]];
+        if (name === undefined && (owner.indexOf("/") >= 0 || index.flags(owner, next - 1) >= 0)) continue;
+        add(["M", owner, name === undefined ? "INBOX" : name.substring(1), next, name === undefined || name.charAt(0) === "+" ? 1 : 0]);
+      }
       journal.scan(function (record) {
         if (record[0] !== "A") return;
         const seq = record[1] as number;
@@ -570,12 +657,18 @@ export class IncomingMessage {
     this.bytes += data.length;
   }
 
-  /** Closes the data file and commits the message to these users' maildrops (one A record). Committed when it returns. */
-  commit(recipients: string[], time: number): void {
+  /**
+   * Closes the data file and commits the message to these owners'
+   * maildrops (one A record; an owner is a user's INBOX, `user`, or folder,
+   * `user/n`), with stored flags `flags` (StoredFlag bits, APPEND and COPY;
+   * none when not given). `time`: its arrival, seconds. Committed when it
+   * returns; throws when it is not (a folder gone, a card error).
+   */
+  commit(recipients: string[], time: number, flags?: number): void {
     const file = this.file;
     if (file === undefined) throw new Error("message already finished");
     this.file = undefined;
-    this.store.commitMessage(this, file, recipients, time);
+    this.store.commitMessage(this, file, recipients, time, flags || 0);
   }
 
   /** Closes and removes the data file. Never throws; does nothing after commit() was called. */

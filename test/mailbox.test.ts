@@ -10,7 +10,7 @@ import * as assert from "node:assert/strict";
 import { Access, Flag, Mailbox, type Credentials, type Delivery, RouteKind, StoredFlag, userIndex } from "../firmware/mailbox";
 import { md5hex } from "../firmware/md5";
 import { tempDir, testConfig } from "./helpers/fixtures";
-import { testHal } from "./helpers/test-hal";
+import { testHal, type TestHal } from "./helpers/test-hal";
 
 function boot(): { mailbox: Mailbox; logs: string[]; clock: { seconds: number } } {
   const hal = testHal({ clock: 1700000000, card: tempDir("mailbox") });
@@ -168,5 +168,175 @@ describe("mailbox boundary", () => {
     assert.equal(again.list.count, 1);
     assert.equal(again.stored(0), StoredFlag.Seen | StoredFlag.Flagged, "replayed after a restart");
     assert.equal(mailbox.openMaildrop("bob", Access.Shared)!.stored(0), 0);
+  });
+
+  it("IMAP folders: INBOX first, the special-use ones once, create, rename, subscribe, delete; UIDVALIDITY and UIDNEXT; each a journal record", () => {
+    const hal = testHal({ clock: 1700000000, card: tempDir("mailbox-folders"), random: 0x7fffffff });
+    let mailbox = new Mailbox(hal, testConfig());
+    assert.equal(mailbox.card.open(), true);
+    assert.deepEqual(mailbox.folders("alice"), [{ id: 0, name: "INBOX", subscribed: true }]);
+    const records = () => mailbox.store.journal.end;
+    const before = records();
+    mailbox.ensureSpecialFolders("alice");
+    const grown = records() - before;
+    mailbox.ensureSpecialFolders("alice");
+    assert.equal(records() - before, grown, "twice creates nothing more");
+    const specials = ["Sent", "Drafts", "Trash", "Junk", "Archive"];
+    assert.deepEqual(mailbox.folders("alice"), [{ id: 0, name: "INBOX", subscribed: true }, ...specials.map((name, i) => ({ id: i + 1, name, subscribed: true }))]);
+    assert.deepEqual(mailbox.folders("bob"), [{ id: 0, name: "INBOX", subscribed: true }], "per user");
+    const work = mailbox.createFolder("alice", "Work");
+    assert.equal(work, 6);
+    for (const taken of ["Work", "INBOX", "inbox", "Sent"]) assert.throws(() => mailbox.createFolder("alice", taken), /exists/, taken);
+    assert.equal(mailbox.createFolder("alice", "work"), 7, "other names are case-sensitive (RFC 3501 5.1)");
+    mailbox.renameFolder("alice", 7, "Work/Sub");
+    assert.throws(() => mailbox.renameFolder("alice", 7, "Work"), /exists/);
+    assert.throws(() => mailbox.renameFolder("alice", 0, "Old"), /no such folder/, "INBOX is not renamed");
+    assert.throws(() => mailbox.renameFolder("alice", 42, "X"), /no such folder/);
+    mailbox.subscribe("alice", work, true);
+    mailbox.subscribe("alice", 0, false);
+    mailbox.deleteFolder("alice", 4);
+    assert.throws(() => mailbox.deleteFolder("alice", 4), /no such folder/);
+    assert.throws(() => mailbox.deleteFolder("alice", 0), /no such folder/, "INBOX is not deleted");
+    const expected = [
+      { id: 0, name: "INBOX", subscribed: false },
+      { id: 1, name: "Sent", subscribed: true },
+      { id: 2, name: "Drafts", subscribed: true },
+      { id: 3, name: "Trash", subscribed: true },
+      { id: 5, name: "Archive", subscribed: true },
+      { id: 6, name: "Work", subscribed: true },
+      { id: 7, name: "Work/Sub", subscribed: false },
+    ];
+    assert.deepEqual(mailbox.folders("alice"), expected);
+    assert.equal(mailbox.uidValidity(), 1, "2^31 - 1 is 0 modulo 2^31 - 1: never 0");
+    assert.equal(mailbox.uidNext("alice", 0), 1, "an INBOX that never held mail");
+    deliver(mailbox, "one\r\n", ["alice"]);
+    assert.equal(mailbox.uidNext("alice", 0), 2);
+    assert.equal(mailbox.uidNext("alice", 6), 1, "created before any message");
+    mailbox = new Mailbox(hal, testConfig());
+    assert.equal(mailbox.card.open(), true);
+    assert.deepEqual(mailbox.folders("alice"), expected, "after a restart");
+    mailbox.ensureSpecialFolders("alice");
+    assert.equal(mailbox.folders("alice").find((f) => f.name === "Junk")!.id, 8, "a deleted special-use folder comes back");
+    assert.equal(mailbox.openMaildrop("alice", Access.Shared, 4), undefined, "a deleted folder does not open");
+    assert.equal(mailbox.openMaildrop("alice", Access.Shared, 6)!.list.count, 0);
+  });
+
+  it("a folder's maildrop: APPEND with flags and time, flags, expunge, refresh; onChange after each commit point; POP3's lock does not keep IMAP out", () => {
+    const { mailbox } = boot();
+    const changed: string[] = [];
+    mailbox.onChange = (owner) => changed.push(owner);
+    const work = mailbox.createFolder("alice", "Work");
+    const append = mailbox.card.beginMessage() as Delivery;
+    append.write("Subject: appended\r\n\r\nbody\r\n");
+    append.commit(["alice/" + work], 1500000000, StoredFlag.Seen | StoredFlag.Draft);
+    deliver(mailbox, "inbox one\r\n", ["alice"]);
+    deliver(mailbox, "inbox two\r\n", ["alice", "bob"]);
+    assert.deepEqual(changed, ["alice/1", "alice", "alice", "bob"]);
+    const folder = mailbox.openMaildrop("alice", Access.Shared, work)!;
+    assert.equal(folder.folder, work);
+    assert.equal(folder.list.count, 1);
+    assert.equal(folder.list.uidAt(0), append.seq);
+    assert.equal(folder.stored(0), StoredFlag.Seen | StoredFlag.Draft);
+    assert.equal(folder.time(0), 1500000000, "the arrival time APPEND gave");
+    // POP3 holds INBOX; IMAP opens it beside that lock and expunges.
+    const pop = mailbox.openMaildrop("alice", Access.Exclusive)!;
+    const imap = mailbox.openMaildrop("alice", Access.Shared, 0)!;
+    assert.deepEqual([imap.folder, imap.list.count], [0, 2]);
+    assert.ok(imap.list.uidAt(0) < imap.list.uidAt(1));
+    changed.length = 0;
+    imap.store(0, StoredFlag.Deleted | StoredFlag.Seen);
+    assert.equal(pop.stored(0), StoredFlag.Deleted | StoredFlag.Seen);
+    imap.expunge([0]);
+    assert.deepEqual(changed, ["alice", "alice"]);
+    assert.equal(pop.stored(0), -1, "POP3 sees it gone");
+    assert.throws(() => pop.open(0, 0), /was deleted/, "so its RETR answers -ERR");
+    assert.equal(imap.list.count, 2, "the listing stays until adopted");
+    const fresh = imap.refresh();
+    assert.equal(fresh.count, 1);
+    imap.list = fresh;
+    assert.equal(imap.stored(0), 0);
+    deliver(mailbox, "three\r\n", ["alice"]);
+    assert.equal(imap.refresh().count, 2);
+    pop.close();
+    // A folder deleted under an opener: its messages read as gone.
+    changed.length = 0;
+    mailbox.deleteFolder("alice", work);
+    assert.deepEqual(changed, ["alice/1"]);
+    assert.equal(folder.stored(0), -1);
+    assert.equal(folder.refresh().count, 0);
+    assert.equal(mailbox.card.usage("alice"), 11 + 7);
+  });
+
+  it("copies messages into a folder on timers, with flags and arrival times, within the file-handle budget; a failed copy leaves nothing", () => {
+    const hal: TestHal = testHal({ clock: 1700000000, card: tempDir("mailbox-copy"), timers: "manual" });
+    const mailbox = new Mailbox(hal, testConfig());
+    assert.equal(mailbox.card.open(), true);
+    const big = "Subject: big\r\n\r\n" + "x".repeat(40000) + "\r\n";
+    deliver(mailbox, big, ["alice"]);
+    deliver(mailbox, "", ["alice"]);
+    const later = mailbox.card.beginMessage()!;
+    later.write("small\r\n");
+    later.commit(["alice"], 1700000050);
+    while (hal.timers.runNext()); // the header caches
+    const inbox = mailbox.openMaildrop("alice", Access.Shared)!;
+    inbox.store(2, StoredFlag.Flagged);
+    const archive = mailbox.createFolder("alice", "Archive");
+    const changed: string[] = [];
+    mailbox.onChange = (owner) => changed.push(owner);
+    let result: { uids: number[] | undefined; error: string } | undefined;
+    inbox.copyTo([2, 0, 1], archive, (uids, error) => void (result = { uids, error }));
+    assert.equal(result, undefined, "never from within copyTo");
+    let ticks = 0;
+    while (result === undefined && hal.timers.runNext()) ticks++;
+    assert.ok(ticks >= 3, `a 40 KB message takes several ticks (${ticks})`);
+    assert.equal(result!.error, "");
+    const copy = mailbox.openMaildrop("alice", Access.Shared, archive)!;
+    assert.deepEqual(result!.uids, [0, 1, 2].map((i) => copy.list.uidAt(i)), "COPYUID's UIDs, in order");
+    assert.ok(copy.list.uidAt(0) > inbox.list.uidAt(2), "new UIDs");
+    assert.deepEqual([0, 1, 2].map((i) => copy.list.size(i)), [7, big.length, 0]);
+    assert.deepEqual([0, 1, 2].map((i) => copy.stored(i)), [StoredFlag.Flagged, 0, 0]);
+    assert.deepEqual([0, 1, 2].map((i) => copy.time(i)), [1700000050, 1700000000, 1700000000]);
+    const file = copy.open(1, 0)!;
+    let data = "";
+    for (let c = file.read(5000); c !== undefined; c = file.read(5000)) data += c;
+    file.close();
+    assert.equal(data, big);
+    assert.deepEqual(changed, ["alice/1", "alice/1", "alice/1"]);
+    assert.equal(mailbox.store.files.open, 0);
+    assert.equal(mailbox.card.usage("alice"), 2 * (big.length + 7));
+    // Handles all taken: it waits, then goes on when one is free.
+    const held = [mailbox.card.beginMessage()!, mailbox.card.beginMessage()!];
+    result = undefined;
+    inbox.copyTo([2], 0, (uids, error) => void (result = { uids, error }));
+    for (let i = 0; i < 5; i++) hal.timers.runNext();
+    assert.equal(result, undefined, "waiting for a file handle");
+    held[0].abort();
+    while (result === undefined && hal.timers.runNext());
+    assert.equal(result!.error, "");
+    assert.equal(mailbox.openMaildrop("alice", Access.Shared)!.list.count, 4, "a copy into the same user's INBOX");
+    // A message expunged before its turn: nothing of the copy stays.
+    result = undefined;
+    inbox.copyTo([1, 0], archive, (uids, error) => void (result = { uids, error }));
+    hal.timers.runNext();
+    inbox.expunge([0]);
+    while (result === undefined && hal.timers.runNext());
+    assert.deepEqual(result, { uids: undefined, error: "message expunged" });
+    assert.equal(mailbox.openMaildrop("alice", Access.Shared, archive)!.list.count, 3, "the copies made are deleted again");
+    // Nor to a folder deleted meanwhile; and no handle free for 30 s gives up.
+    result = undefined;
+    inbox.copyTo([2], archive, (uids, error) => void (result = { uids, error }));
+    mailbox.deleteFolder("alice", archive);
+    while (result === undefined && hal.timers.runNext());
+    assert.deepEqual(result, { uids: undefined, error: "no such folder" });
+    const another = mailbox.card.beginMessage()!;
+    result = undefined;
+    inbox.copyTo([2], 0, (uids, error) => void (result = { uids, error }));
+    hal.timers.runNext();
+    hal.clock.seconds += 31;
+    while (result === undefined && hal.timers.runNext());
+    assert.deepEqual(result, { uids: undefined, error: "no file handle free" });
+    held[1].abort();
+    another.abort();
+    assert.equal(mailbox.store.files.open, 0);
   });
 });

@@ -384,7 +384,7 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
   assert.equal(store.usage("alice"), big.length + 100);
   const records = journalRecords(dir, JOURNALS[store.journal.active]);
   assert.deepEqual(records.filter((r) => r[0] === "F"), [["F", "alice", shared, 5], ["F", "bob", shared, 8], ["F", "alice", own, 15], ["F", "alice", own, 2]]);
-  assert.equal(records[0][1], 2, "format version 2");
+  assert.equal(records[0][1], 3, "format version 3");
   const ops = store.journal.end;
   store.storeFlags("alice", own, 2);
   assert.equal(store.journal.end, ops, "storing the same bits writes nothing");
@@ -412,14 +412,14 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
   assert.equal(boot(dir).store.index.flags("bob", shared), 9);
 });
 
-test("a version 1 journal opens with no flags and is rewritten as version 2 before a flag is stored", () => {
+test("a version 1 journal opens with no flags and is rewritten as version 3 before a flag is stored", () => {
   const dir = tempDir();
   fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v1/card"), dir, { recursive: true });
   const v1 = journalRecords(dir, "/LB/JRNL.A").length > 0 ? "/LB/JRNL.A" : "/LB/JRNL.B";
   assert.equal(journalRecords(dir, v1)[0][1], 1);
   const { store } = boot(dir);
   const active = journalRecords(dir, JOURNALS[store.journal.active]);
-  assert.equal(active[0][1], 2, "the boot rewrote it in this build's format");
+  assert.equal(active[0][1], 3, "the boot rewrote it in this build's format");
   assert.equal(active.filter((r) => r[0] === "A" && r.length !== 5).length, 0, "no flags");
   let messages = 0;
   for (const user of ["dave", "erin", "frank"]) {
@@ -473,6 +473,113 @@ test("the largest size and every flag share the index word without touching each
   again.storeFlags("bob", seq, 16);
   assert.deepEqual(journalRecords(dir, JOURNALS[again.journal.active]).filter((r) => r[0] === "A"), [["A", seq, 0x3ffffff, ["alice", "bob"], 1, [31, 16]]]);
   check(boot(dir).store, "compacted");
+});
+
+test("folders: M and X records, owner keys in A, D and F, UIDNEXT kept through expunge, compaction and restart; usage and owners", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const changes: string[] = [];
+  store.onChange = (owner) => changes.push(owner);
+  const inbox = deliver(store, body(1, 500), ["alice"]);
+  const next = inbox + 1;
+  store.folder("alice/1", "Work", false);
+  store.folder("alice/2", "Lists/Rust", true);
+  assert.deepEqual(store.index.folders, { "u:alice/1": "-Work", "u:alice/2": "+Lists/Rust" });
+  assert.equal(store.index.next["u:alice/1"], next, "a new folder's UIDNEXT is the next seq");
+  // APPEND: a folder owner with flags and an arrival time of its own.
+  const incoming = store.beginMessage() as IncomingMessage;
+  incoming.write(body(2, 300));
+  incoming.commit(["alice/1"], 1600000000, 1 | 16);
+  const filed = incoming.seq;
+  const both = deliver(store, body(3, 200), ["alice", "alice/2", "bob"]);
+  assert.deepEqual(changes, ["alice", "alice/1", "alice", "alice/2", "bob"]);
+  assert.deepEqual(listing(store, "alice/1").map((m) => m.seq), [filed]);
+  assert.equal(store.index.flags("alice/1", filed), 17);
+  assert.equal(store.index.flags("alice", filed), -1, "not in INBOX");
+  assert.equal(store.usage("alice"), 500 + 300 + 200 + 200, "usage covers every folder");
+  assert.equal(store.usage("alice/1"), 300);
+  assert.deepEqual(store.owners().sort(), ["alice", "bob"], "owners are users");
+  // A folder that does not exist refuses the commit, and no file stays.
+  const lost = store.beginMessage() as IncomingMessage;
+  lost.write("x");
+  assert.throws(() => lost.commit(["alice/9"], 1), /no such folder/);
+  assert.equal(fs.existsSync(path.join(dir, "LB", "MSG", fileName(lost.seq))), false);
+  // Rename and subscribe are M records; flags and expunge take the owner key.
+  store.folder("alice/1", "Jobs", true);
+  store.storeFlags("alice/1", filed, 4);
+  store.deleteMessages("alice/1", [filed]);
+  assert.equal(fs.existsSync(path.join(dir, "LB", "MSG", fileName(filed))), false, "its file goes");
+  assert.equal(store.index.next["u:alice/1"], filed + 1, "UIDNEXT does not go down after an expunge");
+  const records = journalRecords(dir, JOURNALS[store.journal.active]);
+  assert.equal(records[0][1], 3, "format version 3");
+  assert.deepEqual(records.filter((r) => r[0] === "M" || r[0] === "F" || r[0] === "D" || (r[0] === "A" && r[1] === filed)), [
+    ["M", "alice/1", "Work", next, 0],
+    ["M", "alice/2", "Lists/Rust", next, 1],
+    ["A", filed, 300, ["alice/1"], 1600000000, [17]],
+    ["M", "alice/1", "Jobs", filed + 1, 1],
+    ["F", "alice/1", filed, 4],
+    ["D", "alice/1", [filed]],
+  ]);
+  // The INBOX's last message goes too: its UIDNEXT must survive compaction (an M record for INBOX).
+  store.deleteMessages("alice", [both]);
+  const check = (s: MailStore, label: string) => {
+    assert.deepEqual(s.index.folders, { "u:alice/1": "+Jobs", "u:alice/2": "+Lists/Rust", ...(label === "replayed" ? {} : { "u:alice": "+INBOX" }) }, label);
+    assert.equal(s.index.next["u:alice/1"], filed + 1, label);
+    assert.equal(s.index.next["u:alice/2"], both + 1, label);
+    assert.equal(s.index.next["u:alice"], both + 1, label);
+    assert.deepEqual(listing(s, "alice/2").map((m) => m.seq), [both], label);
+    assert.deepEqual(listing(s, "alice").map((m) => m.seq), [inbox], label);
+    assert.equal(s.usage("alice"), 700, label);
+  };
+  check(boot(dir).store, "replayed");
+  const again = boot(dir).store;
+  again.compactAfterBytes = 0;
+  again.storeFlags("alice", inbox, 1);
+  const compacted = journalRecords(dir, JOURNALS[again.journal.active]);
+  assert.deepEqual(compacted.filter((r) => r[0] === "M"), [
+    ["M", "alice", "INBOX", both + 1, 1],
+    ["M", "alice/1", "Jobs", filed + 1, 1],
+    ["M", "alice/2", "Lists/Rust", both + 1, 1],
+  ], "folders survive compaction, sorted; bob's INBOX needs none");
+  check(again, "compacted");
+  check(boot(dir).store, "compacted and replayed");
+  // Deleting a folder: one X record; its messages go with it, files only where no one else holds them.
+  const third = boot(dir).store;
+  const seen: string[] = [];
+  third.onChange = (owner) => seen.push(owner);
+  third.folder("alice/2", "", false);
+  assert.deepEqual(seen, ["alice/2"]);
+  assert.equal(third.index.folders["u:alice/2"], undefined);
+  assert.equal(third.index.flags("bob", both), 0, "bob keeps his copy");
+  assert.ok(fs.existsSync(path.join(dir, "LB", "MSG", fileName(both))));
+  assert.deepEqual(journalRecords(dir, JOURNALS[third.journal.active]).slice(-1), [["X", "alice/2"]]);
+  third.deleteMessages("bob", [both]);
+  assert.equal(fs.existsSync(path.join(dir, "LB", "MSG", fileName(both))), false);
+  const fourth = boot(dir).store;
+  assert.deepEqual(Object.keys(fourth.index.folders).sort(), ["u:alice", "u:alice/1"]);
+  assert.deepEqual(listing(fourth, "alice/2"), []);
+  assert.equal(fourth.usage("alice"), 500);
+  // A new folder in a deleted one's place starts empty, with UIDNEXT above every seq so far.
+  fourth.folder("alice/2", "Again", false);
+  assert.ok(fourth.index.next["u:alice/2"] > both);
+});
+
+test("a version 2 card (card-v2) opens with its flags, is rewritten as version 3, and takes folders", () => {
+  const dir = tempDir();
+  fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v2/card"), dir, { recursive: true });
+  const v2 = ["/LB/JRNL.A", "/LB/JRNL.B"].map((p) => journalRecords(dir, p)).filter((r) => r.length > 0);
+  assert.ok(v2.some((r) => r[0][1] === 2));
+  const flagged = v2.flatMap((r) => r.filter((x) => x[0] === "F" || (x[0] === "A" && x.length === 6)));
+  assert.ok(flagged.length > 0, "the fixture has flags");
+  const { store } = boot(dir);
+  assert.equal(journalRecords(dir, JOURNALS[store.journal.active])[0][1], 3);
+  let marked = 0;
+  for (const user of ["dave", "erin", "frank"]) for (const m of listing(store, user)) if (store.index.flags(user, m.seq) > 0) marked++;
+  assert.ok(marked > 0, "the read marks are kept");
+  store.folder("dave/1", "Archive", true);
+  const seq = listing(store, "dave")[0].seq;
+  assert.equal(boot(dir).store.index.folders["u:dave/1"], "+Archive");
+  assert.equal(boot(dir).store.index.flags("dave", seq), store.index.flags("dave", seq));
 });
 
 test("the header cache: built after the commit or on first use, read back from its file, rebuilt when damaged, removed with the message", () => {
