@@ -1,8 +1,9 @@
 /**
  * One runtime of the simulator in a process of its own, metered while the
  * parent (bench/memory.ts) drives sessions at it from outside. Run with
- * --expose-gc. Speaks over the IPC channel:
- *   -> {ready, smtpPort, pop3Port, httpPort, unit}
+ * --expose-gc; a third argument "imap" runs it with the IMAP bench's users
+ * and configuration (imap-setup.ts). Speaks over the IPC channel:
+ *   -> {ready, smtpPort, pop3Port, httpPort, imapPort, unit}
  *   <- {cmd: "start"}  takes the idle reading -> {started}, then samples on a
  *                      timer (catching moments between checkpoints) until
  *   <- {cmd: "sample"} one reading now, at a checkpoint the parent holds the
@@ -27,6 +28,7 @@ import { SimCard } from "../sim/card";
 import { SimFlash } from "../sim/flash";
 import type { RunningBox, RuntimeName } from "../sim/runtime";
 import { getRuntime } from "../sim/runtimes";
+import { imapBenchConfig } from "./imap-setup";
 import { letterboxConfig } from "./setup";
 
 export type MemoryUnit = "bytes" | "variables";
@@ -36,6 +38,8 @@ export interface ProbeReady {
   smtpPort: number;
   pop3Port: number;
   httpPort: number;
+  /** With the "imap" setup (undefined when the core does not listen on 143). */
+  imapPort?: number;
   unit: MemoryUnit;
 }
 
@@ -111,11 +115,13 @@ async function main(): Promise<void> {
   const name = process.argv[2] as RuntimeName;
   const dir = process.argv[3];
   const send = (message: object) => process.send!(message);
+  const imap = process.argv[4] === "imap";
   const card = new WatchedCard({ dir: path.join(dir, "card") });
   const box = await getRuntime(name).start({
-    config: letterboxConfig(),
+    config: imap ? imapBenchConfig() : letterboxConfig(),
     card,
-    portMap: { 25: 0, 110: 0, 80: 0 },
+    // 143 too, always: were IMAP on by default, it must not take the host's real port.
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
     bindHost: "127.0.0.1",
     log: (line: string) => {
       const only = process.env.BENCH_PROBE_LOG;
@@ -158,7 +164,7 @@ async function main(): Promise<void> {
       void box.stop().then(() => process.exit(0));
     }
   });
-  send({ ready: true, smtpPort: box.ports[25], pop3Port: box.ports[110], httpPort: box.ports[80], unit: meter.unit } as ProbeReady);
+  send({ ready: true, smtpPort: box.ports[25], pop3Port: box.ports[110], httpPort: box.ports[80], imapPort: box.ports[143], unit: meter.unit } as ProbeReady);
 }
 
 main().catch((e) => {

@@ -48,8 +48,8 @@ export interface MemoryRow {
 const NODE_HEAP_FLAGS = ["--no-opt", "--no-sparkplug", "--no-flush-bytecode"];
 
 /** The IPC channel to a probe: requests answered in order. */
-export function probeChannel(runtime: RuntimeName, dir: string) {
-  const child = fork(path.join(__dirname, "memory-probe.js"), [runtime, dir], {
+export function probeChannel(runtime: RuntimeName, dir: string, setup?: "imap") {
+  const child = fork(path.join(__dirname, "memory-probe.js"), [runtime, dir, ...(setup ? [setup] : [])], {
     execArgv: ["--expose-gc", ...(runtime === "node" ? NODE_HEAP_FLAGS : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

@@ -185,6 +185,7 @@ export function webMemoryNotes(memories: WebMemory[], slack = 0.5): string[] {
 const MARKERS = {
   results: ["<!-- bench:results:begin (written by make bench) -->", "<!-- bench:results:end -->"],
   web: ["<!-- bench:web:begin (written by make bench and BENCH_ONLY=web make bench) -->", "<!-- bench:web:end -->"],
+  imap: ["<!-- bench:imap:begin (written by make bench and BENCH_ONLY=imap make bench) -->", "<!-- bench:imap:end -->"],
 };
 
 /** Replaces one generated section of BENCHMARKS.md (appended when missing), keeping the hand-written text around it. */

@@ -15,7 +15,10 @@
  * API requests per second on the BENCH_RUNTIME runtime, memory per HTTP
  * session on the memory runtimes, the page's and the device builds' sizes;
  * written into BENCHMARKS.md's web section for the default runtimes, as a
- * full run does), ESPRUINO (a real Espruino interpreter: its figures beside
+ * full run does), BENCH_ONLY=imap (only IMAP: letterbox on BENCH_RUNTIME
+ * against a private Dovecot, memory of the same rows on the memory
+ * runtimes; written into BENCHMARKS.md's IMAP section for the default
+ * runtimes; bench/imap-section.ts), ESPRUINO (a real Espruino interpreter: its figures beside
  * the emulated board's estimate; bench/espruino-memory.ts).
  */
 import { spawnSync } from "node:child_process";
@@ -25,6 +28,7 @@ import * as path from "node:path";
 import type { RuntimeName } from "../sim/runtime";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { espruinoMemorySection } from "./espruino-memory";
+import { imapSection, stopImapSystems } from "./imap-section";
 import { measureMemory, MemoryRow } from "./memory";
 import { installReference, startReference } from "./reference";
 import { flatness, memoryTable, sizesSection, ThroughputRow, throughputTable, webMemoryNotes, webMemoryTable, webThroughputTable, writeResults } from "./report";
@@ -238,6 +242,24 @@ async function webOnly(runtime: RuntimeName, runs: number, memoryRuntimes: Runti
   }
 }
 
+/** BENCH_ONLY=imap: the IMAP part alone, printed, and written into BENCHMARKS.md's IMAP section for the default runtimes. */
+async function imapOnly(runtime: RuntimeName, runs: number, memoryRuntimes: RuntimeName[]): Promise<void> {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
+  fs.chmodSync(scratch, 0o755); // Dovecot's unprivileged users work below it
+  try {
+    const section = await imapSection(runtime, runs, memoryRuntimes, scratch, log);
+    console.log("\n" + section + "\n");
+    if (runtime === "node" && RUNTIME_NAMES.every((name) => memoryRuntimes.indexOf(name) >= 0)) {
+      writeResults(path.join(ROOT, "BENCHMARKS.md"), section, "imap");
+      log("IMAP section written to BENCHMARKS.md");
+    } else {
+      log("BENCHMARKS.md not written: it records the default run (node runtime, memory of every runtime)");
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const runs = Number(process.env.BENCH_RUNS || 5);
@@ -247,7 +269,8 @@ async function main(): Promise<void> {
   if (only === "memory") return memoryOnly(memoryRuntimes);
   if (only === "espruino") return void console.log("\n" + (await espruinoMemorySection(process.env.ESPRUINO, log)) + "\n");
   if (only === "web") return webOnly(runtime, runs, memoryRuntimes);
-  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory", "espruino" and "web" are known`);
+  if (only === "imap") return imapOnly(runtime, runs, memoryRuntimes);
+  if (only) throw new Error(`BENCH_ONLY=${only}: only "memory", "espruino", "web" and "imap" are known`);
   installReference(log);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "letterbox-bench-"));
   fs.chmodSync(scratch, 0o755); // the daemons' unprivileged users work below it
@@ -259,6 +282,7 @@ async function main(): Promise<void> {
     log("device builds");
     const sizes = await deviceBuildSizes(scratch);
     const web = await webSection(runtime, runs, memoryRuntimes, scratch, sizes);
+    const imap = await imapSection(runtime, runs, memoryRuntimes, scratch, log);
 
     const minutes = ((Date.now() - started) / 60000).toFixed(1);
     const results = [
@@ -281,12 +305,13 @@ async function main(): Promise<void> {
       "",
       sizesSection(sizes),
     ].join("\n");
-    console.log("\n" + results + "\n\n" + web + "\n");
+    console.log("\n" + results + "\n\n" + web + "\n\n" + imap + "\n");
     // BENCHMARKS.md records the default measurement, which its text explains; other runs are printed only.
     const standard = runtime === "node" && RUNTIME_NAMES.every((name) => memoryRuntimes.indexOf(name) >= 0);
     if (standard) {
       writeResults(path.join(ROOT, "BENCHMARKS.md"), results);
       writeResults(path.join(ROOT, "BENCHMARKS.md"), web, "web");
+      writeResults(path.join(ROOT, "BENCHMARKS.md"), imap, "imap");
       log(`results written to BENCHMARKS.md (${minutes} min)`);
     } else {
       log(`done (${minutes} min); BENCHMARKS.md not written: it records the default run (node runtime, memory of every runtime)`);
@@ -300,7 +325,8 @@ async function main(): Promise<void> {
 process.once("SIGINT", () => {
   log("interrupted; stopping Postfix and Dovecot");
   if (stopReference) stopReference();
-  process.exit(130);
+  if (stopImapSystems) void stopImapSystems().finally(() => process.exit(130));
+  else process.exit(130);
 });
 
 main().catch((e) => {
