@@ -157,6 +157,13 @@ describe("the command reader", () => {
     assert.deepEqual(events("a X " + "x".repeat(9000) + " {5+}\r\nb NOO\r\nc NOOP\r\n"), ["B a Command line too long", "C c NOOP ()"]);
   });
 
+  it("at most 1000 tokens and parentheses per command", () => {
+    const ev = events(caseInput("items"));
+    assert.equal(ev[0], "C a X (" + Array(1000).fill("'x'").join(" ") + ")");
+    assert.equal(ev[2], "C c X (" + Array(500).fill("()").join(" ") + ")");
+    assert.deepEqual([ev[1], ev[3], ev[4]], ["B b Too many arguments", "B d Too many arguments", "C e NOOP ()"]);
+  });
+
   it("streams APPEND's message literal, one message per APPEND; a mailbox literal is inline", () => {
     assert.deepEqual(events(caseInput("append")), [
       "A a ('INBOX' ('\\92;Seen') '01-Jan-2024 10:00:00 +0000') 13 sync",
@@ -217,7 +224,7 @@ describe("the command reader", () => {
     ]);
   });
 
-  it("garbage, 8-bit atoms, DEL, stray parentheses", () => {
+  it("garbage, 8-bit and control octets in atoms, a quote inside an atom, stray parentheses", () => {
     assert.deepEqual(events(caseInput("garbage")), [
       "B * Invalid tag", "B * Invalid tag",
       "C a NOOP ('\\233;t\\233;')",

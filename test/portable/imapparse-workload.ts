@@ -118,12 +118,13 @@ export function cases(): string[][] {
     ["names", "a1\r\na2 \r\na3 (x)\r\na4 \"NOOP\"\r\nGET / HTTP/1.1\r\na5 NO(OP\r\n\r\n\r\na6 NOOP\r\n"],
     ["nesting", "a X " + repeat("(", 16) + repeat(")", 16) + "\r\nb X " + repeat("(", 17) + repeat(")", 17) + "\r\nc X " + repeat("(", 1000) + repeat(")", 1000) + "\r\nd NOOP\r\n"],
     ["line limit", "a X " + repeat("a", 8186) + "\r\nb X " + repeat("a", 8187) + "\r\nc X " + big + " {5+}\r\n12345 " + big + "\r\nd NOOP\r\n"],
+    ["items", "a X" + repeat(" x", 1000) + "\r\nb X" + repeat(" x", 1001) + "\r\nc X" + repeat(" ()", 500) + "\r\nd X ()" + repeat(" ()", 500) + "\r\ne NOOP\r\n"],
     ["long continuation", "a X {1}\r\nq" + repeat(" b", 4100) + "\r\nb NOOP\r\n"],
     ["append", "a APPEND INBOX (\\Seen) \"01-Jan-2024 10:00:00 +0000\" {13}\r\nHello\r\nWorld!\r\nb APPEND Sent {0+}\r\n\r\n" +
       "c APPEND {6}\r\nDrafts {3+}\r\nabc\r\nd APPEND x {2}\r\nab {2+}\r\ncd\r\ne APPEND x ({2}\r\nab)\r\n\r\nf NOOP\r\n"],
     ["append big", "a APPEND INBOX {3000+}\r\n" + repeat("0123456789", 300) + "\r\nb APPEND INBOX {4294967296}\r\nc NOOP\r\n"],
     ["continuations", "a IDLE\r\nDONE\r\nb AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nc IDLE\r\n" + repeat("D", 9000) + "\r\nDONE\r\nd NOOP\r\n"],
-    ["garbage", "" + X(0x00) + "" + X(0x01) + "" + X(0x02) + "\r\n" + X(0xff) + "" + X(0xfe) + " NOOP\r\na NOOP " + X(0xe9) + "t" + X(0xe9) + "\r\nb X \x7f\r\n)(\r\nc X {2+}\r\n\r\n\r\nd NOOP\r\n"],
+    ["garbage", "" + X(0x00) + "" + X(0x01) + "" + X(0x02) + "\r\n" + X(0xff) + "" + X(0xfe) + " NOOP\r\na NOOP " + X(0xe9) + "t" + X(0xe9) + "\r\nb X \x7f a\"b\r\n)(\r\nc X {2+}\r\n\r\n\r\nd NOOP\r\n"],
   ];
 }
 
