@@ -2,23 +2,29 @@
  * The header cache of a message (docs/STORE.md, "The header cache"): the
  * header fields a listing shows, picked from the message's header section
  * once, after its commit, and kept in a small file beside it, so that a
- * listing opens no message. Issue 17 (IMAP) adds its BODYSTRUCTURE after
- * these fields, under a new version byte.
+ * listing opens no message; and after them the message's MIME structure
+ * for IMAP (mimestruct.ts), built in steps after the commit.
  *
- * The file (/LB/MSG/<seq as 8 hex>.HDR): byte 0 the format version (1);
+ * The file (/LB/MSG/<seq as 8 hex>.HDR): byte 0 the format version (2);
  * bytes 1-4 the arrival time in seconds (big-endian); bytes 5-6 the length
  * L of the header lines (big-endian); then the L octets of lines, raw as in
- * the message, each ending CRLF. A later version keeps this prefix and adds
- * after it. A file shorter than its L says is damaged and built again.
+ * the message, each ending CRLF; then, once built, the structure
+ * (mimestruct.ts structureRecord). A later version keeps this prefix and
+ * adds after it. A file shorter than its L says is damaged and built again;
+ * version 1 (without Sender, Reply-To, Bcc, In-Reply-To) is built again.
  */
-import type { FileHandle } from "./hal";
+import type { FileHandle, Hal } from "./hal";
 import { word } from "./mailindex";
+import { type MessageStructure, parseStructure, structureRecord, StructureReader } from "./mimestruct";
+import { describe, headerPath, messagePath } from "./msgfiles";
+import { hex } from "./num";
+import type { MailStore } from "./store";
 import { find, lower } from "./text";
 
 /** The cache's figures (a const enum: inlined, no variable kept in RAM). */
 export const enum HeaderCache {
-  /** The format version, the first byte of the file. */
-  Version = 1,
+  /** The format version, the first byte of the file (2: the fields ENVELOPE needs, and the structure after the lines). */
+  Version = 2,
   /** Offset of the header lines in the file (version, time, length). */
   Start = 7,
   /** Octets of the message read at most to find the header section, and per read. */
@@ -30,6 +36,9 @@ export const enum HeaderCache {
   MaxSubject = 1024,
   /** A field name longer than this is none of the wanted ones. */
   MaxName = 32,
+  /** Octets of a message the structure's build reads per timer tick, and per read. */
+  StepRead = 16384,
+  StepChunk = 2048,
 }
 
 /** Octets field `line` may keep (MaxField, MaxSubject), or 0 when it is not one a listing needs. */
@@ -41,12 +50,13 @@ function fieldCap(line: string): number {
   while (name.length > 0 && (name.charCodeAt(name.length - 1) === 32 || name.charCodeAt(name.length - 1) === 9)) name = name.substring(0, name.length - 1);
   if (name.length === 0 || name.indexOf(" ") >= 0 || name.indexOf("\t") >= 0) return 0;
   if (name === "subject") return HeaderCache.MaxSubject;
-  return find(" from to cc date message-id content-type ", " " + name + " ", 0) >= 0 ? HeaderCache.MaxField : 0;
+  return find(" from to cc date message-id content-type sender reply-to bcc in-reply-to ", " " + name + " ", 0) >= 0 ? HeaderCache.MaxField : 0;
 }
 
 /**
- * The raw lines of the From, To, Cc, Subject, Date, Message-ID and
- * Content-Type fields of the message `file` reads from its start, with
+ * The raw lines of the From, To, Cc, Subject, Date, Message-ID,
+ * Content-Type, Sender, Reply-To, Bcc and In-Reply-To fields (those a
+ * listing and IMAP's ENVELOPE need) of the message `file` reads from its start, with
  * their folded continuation lines (RFC 5322 2.2.3), in message order, each
  * ending CRLF (a bare LF in the message counts as a line end). It stops at
  * the blank line that ends the header section, at the end of the file, or
@@ -119,4 +129,131 @@ export function pickHeaders(file: FileHandle): string {
 /** The cache file's contents for these header lines (at most 65535 octets) and arrival `time` (seconds). */
 export function headerRecord(lines: string, time: number): string {
   return String.fromCharCode(HeaderCache.Version) + word(time) + String.fromCharCode(Math.floor(lines.length / 256), lines.length & 255) + lines;
+}
+
+/**
+ * The structure kept in header cache record `record` (after its lines), or
+ * undefined when it is not there (not built yet, or cut short).
+ */
+export function keptStructure(record: string): MessageStructure | undefined {
+  if (record.length < HeaderCache.Start) return undefined;
+  const at = HeaderCache.Start + record.charCodeAt(5) * 256 + record.charCodeAt(6);
+  return record.length > at ? parseStructure(record, at) : undefined;
+}
+
+/**
+ * Builds messages' structures (mimestruct.ts) into their header caches, in
+ * the background: one message at a time, HeaderCache.StepRead octets per
+ * timer tick, read in StepChunk pieces through a handle opened and closed
+ * within the tick (none is held between ticks, so the file-handle budget
+ * is not touched). When one is done it is written after the header lines
+ * (the whole .HDR rewritten: a cut leaves a file whose structure reads as
+ * cut short, built again) and `ready(seq)` is called. Memory: the reader
+ * (flat in message size) and the queue of seqs waiting.
+ */
+export class StructureBuilder {
+  /** Seqs waiting for a build; the one being read is first. */
+  private queue: number[] = [];
+  private reader: StructureReader | undefined = undefined;
+  private offset = 0;
+  private running = false;
+  /** The last one built, for when the card is full and it could not be written. */
+  private lastSeq = -1;
+  private last: MessageStructure | undefined = undefined;
+
+  constructor(
+    private store: MailStore,
+    private hal: Hal,
+    private ready: (seq: number) => void,
+  ) {}
+
+  /**
+   * Message `seq`'s structure from its header cache `record` (as
+   * store.header gives it); undefined when it is not built yet, and then
+   * its build is started (ready(seq) says when it is done).
+   */
+  structure(seq: number, record: string): MessageStructure | undefined {
+    const kept = keptStructure(record);
+    if (kept !== undefined) return kept;
+    if (seq === this.lastSeq && this.last !== undefined) return this.last;
+    this.start(seq);
+    return undefined;
+  }
+
+  /** Queues message `seq`'s build (once). */
+  start(seq: number): void {
+    if (this.queue.indexOf(seq) < 0) this.queue.push(seq);
+    if (!this.running) {
+      this.running = true;
+      const self = this;
+      this.hal.setTimer(0, function () {
+        self.step();
+      });
+    }
+  }
+
+  /** One tick's work: reads up to StepRead octets of the first message waiting; finishes it at its end. */
+  private step(): void {
+    const store = this.store;
+    const seq = this.queue[0];
+    let done = true;
+    try {
+      if (store.available() && store.index.held(seq)) {
+        if (this.reader === undefined) {
+          this.reader = new StructureReader(this.hal.log);
+          this.offset = 0;
+        }
+        const file = this.hal.storage.open(messagePath(seq), "r");
+        let read = 0;
+        let chunk: string | undefined = "";
+        try {
+          if (this.offset > 0) file.seek(this.offset);
+          while (read < HeaderCache.StepRead && chunk !== undefined) {
+            chunk = file.read(HeaderCache.StepChunk);
+            if (chunk === undefined || chunk.length === 0) chunk = undefined;
+            else {
+              this.reader.push(chunk);
+              read += chunk.length;
+            }
+          }
+        } finally {
+          file.close();
+        }
+        this.offset += read;
+        done = chunk === undefined;
+        if (done) this.finish(seq, this.reader.finish());
+      }
+    } catch (e) {
+      // Built again on the next use (Maildrop.structure).
+      this.hal.log("store: structure of " + hex(seq, 8) + " not built: " + describe(e));
+      done = true;
+    }
+    if (done) {
+      this.reader = undefined;
+      this.queue.shift();
+    }
+    this.running = this.queue.length > 0;
+    const self = this;
+    if (this.running) {
+      this.hal.setTimer(0, function () {
+        self.step();
+      });
+    }
+  }
+
+  /** Writes message `seq`'s structure after its header lines and says it is ready. */
+  private finish(seq: number, ms: MessageStructure): void {
+    this.lastSeq = seq;
+    this.last = ms;
+    const record = this.store.header(seq, -1);
+    if (record.length >= HeaderCache.Start && !this.store.cardFull) {
+      const file = this.hal.storage.open(headerPath(seq), "w");
+      try {
+        file.write(record.substring(0, HeaderCache.Start + record.charCodeAt(5) * 256 + record.charCodeAt(6)) + structureRecord(ms));
+      } finally {
+        file.close();
+      }
+    }
+    this.ready(seq);
+  }
 }

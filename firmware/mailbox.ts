@@ -20,7 +20,8 @@ import type { Config } from "./config";
 import type { FileHandle, Hal } from "./hal";
 import { md5hex } from "./md5";
 import { decimal, parseDecimal } from "./num";
-import { HeaderCache } from "./hdrcache";
+import { HeaderCache, StructureBuilder } from "./hdrcache";
+import type { MessageStructure } from "./mimestruct";
 import { describe, Layout } from "./msgfiles";
 import { MailStore } from "./store";
 import { findLast, lower, printable } from "./text";
@@ -498,6 +499,18 @@ class Maildrop {
   }
 
   /**
+   * Message `i`'s MIME structure (ENVELOPE, BODYSTRUCTURE, part ranges:
+   * mimestruct.ts) from its header cache; undefined while it is being
+   * built (its build is started: Mailbox.onStructureReady says when it is
+   * done). Throws on card errors, and when the message is gone.
+   */
+  structure(i: number): MessageStructure | undefined {
+    if (this.stored(i) < 0) throw new Error("message " + this.list.uid(i) + " was deleted");
+    const seq = this.list.seq(i);
+    return this.mailbox.structures.structure(seq, this.mailbox.store.header(seq, -1));
+  }
+
+  /**
    * A read handle on message `i` at `offset` octets (a byte range: read as
    * much as wanted), to be closed by the caller; undefined while every
    * message file is in use (Card.onFileFreed says when to try again).
@@ -560,6 +573,10 @@ export class Mailbox {
    * deleted. The IMAP server sets it (it wakes IDLE and NOOP).
    */
   onChange: ((owner: string) => void) | undefined = undefined;
+  /** @internal Builds messages' MIME structures after their commit (hdrcache.ts). */
+  readonly structures: StructureBuilder;
+  /** Called with a message's seq when its structure (Maildrop.structure) has been built: IMAP's waiting FETCHes go on. */
+  onStructureReady: ((seq: number) => void) | undefined = undefined;
 
   constructor(
     /** @internal */
@@ -576,11 +593,15 @@ export class Mailbox {
         hal.log("mailbox: onChange: " + describe(e)); // the commit stands: its caller must not see this
       }
     };
+    const structures = (this.structures = new StructureBuilder(store, hal, function (seq) {
+      if (mailbox.onStructureReady !== undefined) mailbox.onStructureReady(seq);
+    }));
     // The header cache is built after the commit's caller has answered (SMTP's 250), off the DATA path.
     store.onCommitted = function (seq, time) {
       hal.setTimer(0, function () {
         try {
           store.header(seq, time);
+          structures.start(seq); // then its structure, in steps
         } catch (e) {
           hal.log("store: header cache not built: " + describe(e)); // it is built on first use
         }

@@ -434,8 +434,8 @@ export class MailStore {
         } finally {
           file.close();
         }
-        // Whole: a version (a later one keeps this prefix) and as many lines as it says.
-        if (data.length >= HeaderCache.Start && data.charCodeAt(0) >= 1 && HeaderCache.Start + data.charCodeAt(5) * 256 + data.charCodeAt(6) <= data.length) return data;
+        // Whole: this version or a later one (which keeps this prefix; version 1 lacks fields: built again) and as many lines as it says.
+        if (data.length >= HeaderCache.Start && data.charCodeAt(0) >= HeaderCache.Version && HeaderCache.Start + data.charCodeAt(5) * 256 + data.charCodeAt(6) <= data.length) return data;
       }
       const file = this.storage.open(messagePath(seq), "r");
       try {

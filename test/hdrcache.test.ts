@@ -132,8 +132,8 @@ describe("header cache: the fields a listing needs", () => {
 
   it("the cache record: version, arrival time, the lines' length, the lines (the store reads it back, test/store.test.ts)", () => {
     const record = headerRecord("From: a\r\n", 1764576000);
-    assert.equal(Buffer.from(record, "latin1").toString("hex"), "01" + "692d4b00" + "0009" + Buffer.from("From: a\r\n").toString("hex"));
-    assert.equal(headerRecord("", 0), "\x01\x00\x00\x00\x00\x00\x00");
+    assert.equal(Buffer.from(record, "latin1").toString("hex"), "02" + "692d4b00" + "0009" + Buffer.from("From: a\r\n").toString("hex"));
+    assert.equal(headerRecord("", 0), "\x02\x00\x00\x00\x00\x00\x00");
     assert.equal(headerRecord("x".repeat(2048), 0).substring(5, 7), "\x08\x00");
   });
 });
