@@ -7,7 +7,7 @@
 import type { Storage } from "./hal";
 import { fletcher31 } from "./checksum";
 import { decode, encode, INCOMPLETE, type MsgValue } from "./msgpack";
-import { MailIndex } from "./mailindex";
+import { MailIndex, word } from "./mailindex";
 import { messagePath } from "./msgfiles";
 import { decimal } from "./num";
 
@@ -53,8 +53,9 @@ function wellFormed(r: MsgValue[]): boolean {
   const tag = r[0];
   if (tag === "A") {
     if (!(isCount(r[1]) && isCount(r[2]) && isListOf(r[3], "string") && typeof r[4] === "number")) return false;
-    // Version 2's compaction adds the users' flag bits, one per user, when any is set.
-    return r.length === 5 || (r.length === 6 && isListOf(r[5], "number") && (r[5] as MsgValue[]).length === (r[3] as MsgValue[]).length);
+    // Version 2's compaction adds the users' flag bits, one per user, when any is set; version 3 the data file's number.
+    if (r.length === 5) return true;
+    return (r.length === 6 || (r.length === 7 && isCount(r[6]))) && isListOf(r[5], "number") && (r[5] as MsgValue[]).length === (r[3] as MsgValue[]).length;
   }
   if (tag === "F") return r.length === 4 && typeof r[1] === "string" && isCount(r[2]) && isCount(r[3]);
   if (tag === "R" || tag === "S" || tag === "B") return r.length === 2 && isCount(r[1]);
@@ -298,7 +299,10 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
       r.reservations++;
     } else if (tag === "A") {
       used = record[1] as number;
-      const at = r.uncommitted.indexOf(used);
+      // Its data file is named by the seventh field when there is one (store.ts, commitMessage).
+      const file = record.length > 6 ? (record[6] as number) : used;
+      if (file !== used) r.index.aliases += word(used) + word(file);
+      const at = r.uncommitted.indexOf(file);
       if (at >= 0) r.uncommitted.splice(at, 1);
       const users = record[3] as string[];
       r.index.add(used, record[2] as number, users);

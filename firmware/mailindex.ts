@@ -62,6 +62,18 @@ export class MailIndex {
   folders: ByUser<string> = {};
   /** UIDNEXT (RFC 3501 2.3.1.1) by owner: above every seq the owner ever held, never lower after an expunge (M records keep it). */
   next: ByUser<number> = {};
+  /**
+   * Messages whose data file has another number than their seq (an A
+   * record's seventh field: committed after a higher seq, store.ts): 8-byte
+   * entries, seq then file number. Almost always empty.
+   */
+  aliases = "";
+
+  /** The number that names message `seq`'s data file and header cache. */
+  file(seq: number): number {
+    const at = entryOffset(this.aliases, seq);
+    return at < 0 ? seq : wordAt(this.aliases, at + 4);
+  }
 
   /** Message `seq` of `size` bytes is now in these owners' maildrops (at the end). */
   add(seq: number, size: number, users: string[]): void {

@@ -9,7 +9,7 @@
  */
 import type { FileHandle, Storage } from "./hal";
 import { Format, Journal, JOURNALS, replay as replayJournal } from "./journal";
-import { Entry, MailIndex, Maildrop } from "./mailindex";
+import { Entry, MailIndex, Maildrop, word } from "./mailindex";
 import { HeaderCache, headerRecord, pickHeaders } from "./hdrcache";
 import { describe, headerPath, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
 import { sortBytewise, type MsgValue } from "./msgpack";
@@ -239,7 +239,7 @@ export class MailStore {
   openMessage(seq: number): FileHandle | undefined {
     this.requireReady();
     if (this.files.open >= Layout.MessageFiles) return undefined;
-    return this.files.openFile(seq, "r");
+    return this.files.openFile(this.index.file(seq), "r");
   }
 
   /**
@@ -265,7 +265,7 @@ export class MailStore {
     this.deletionsSinceSnapshot++;
     try {
       for (let i = 0; i < seqs.length; i++) {
-        if (!this.index.held(seqs[i])) this.files.removeMessage(seqs[i]);
+        if (!this.index.held(seqs[i])) this.files.removeMessage(this.index.file(seqs[i]));
       }
       if (this.deletionsSinceSnapshot >= this.compactAfterDeletions) this.compact();
       else this.compactIfGrown();
@@ -367,10 +367,16 @@ export class MailStore {
    * @internal IncomingMessage.commit: the data file is closed, then one A
    * record makes it visible, with the stored flags `flags` (0 to 31) for
    * every owner when not 0. A folder that does not exist (deleted
-   * meanwhile) refuses it: nothing is committed, the file goes.
+   * meanwhile) refuses it: nothing is committed, the file goes. A message
+   * committed after one with a higher seq reached one of its owners (two
+   * deliveries at once, the later-begun finishing first) takes a new seq
+   * (`message.seq` then says it), its data file keeps its name (the A
+   * record's seventh field): IMAP's UIDs, the seqs, must only grow in
+   * every folder (RFC 3501 2.3.1.1), and the card has no rename.
    */
   commitMessage(message: IncomingMessage, file: FileHandle, recipients: string[], time: number, flags: number): void {
     const seq = message.seq;
+    let uid = seq;
     this.forget(seq); // from now on recovery decides: committed if and only if the A record is whole
     file.close();
     this.requireReady();
@@ -380,6 +386,7 @@ export class MailStore {
     for (let i = 0; i < recipients.length; i++) {
       const owner = recipients[i];
       if (owner.indexOf("/") >= 0 && this.index.folders["u:" + owner] === undefined) refused = "no such folder: " + owner;
+      if ((this.index.next["u:" + owner] || 0) > seq) uid = this.nextSeq;
       if (users.indexOf(owner) < 0) {
         users.push(owner);
         bits.push(flags & Entry.FlagMask);
@@ -392,15 +399,18 @@ export class MailStore {
       throw this.cardFailed(e);
     }
     if (refused !== "") throw new Error(refused);
-    this.append((flags & Entry.FlagMask) !== 0 ? ["A", seq, message.bytes, users, time, bits] : ["A", seq, message.bytes, users, time]);
-    this.index.add(seq, message.bytes, users);
-    if ((flags & Entry.FlagMask) !== 0) for (let i = 0; i < users.length; i++) this.index.setFlags(users[i], seq, bits[i]);
+    if (uid !== seq) this.nextSeq = uid + 1; // never reused, even if the A record fails (no data file: nothing to reserve)
+    this.append(uid !== seq ? ["A", uid, message.bytes, users, time, bits, seq] : (flags & Entry.FlagMask) !== 0 ? ["A", seq, message.bytes, users, time, bits] : ["A", seq, message.bytes, users, time]);
+    if (uid !== seq) this.index.aliases += word(uid) + word(seq);
+    message.seq = uid;
+    this.index.add(uid, message.bytes, users);
+    if ((flags & Entry.FlagMask) !== 0) for (let i = 0; i < users.length; i++) this.index.setFlags(users[i], uid, bits[i]);
     try {
       this.compactIfGrown();
     } catch (e) {
       this.cardFailed(e); // the message is committed all the same
     }
-    if (this.onCommitted !== undefined) this.onCommitted(seq, time);
+    if (this.onCommitted !== undefined) this.onCommitted(uid, time);
     for (let i = 0; i < users.length; i++) if (this.onChange !== undefined) this.onChange(users[i]);
   }
 
@@ -422,7 +432,7 @@ export class MailStore {
   header(seq: number, time: number): string {
     this.requireReady();
     if (!this.index.held(seq)) return "";
-    const path = headerPath(seq);
+    const path = headerPath(this.index.file(seq));
     let data = "";
     let lines = "";
     try {
@@ -437,7 +447,7 @@ export class MailStore {
         // Whole: this version or a later one (which keeps this prefix; version 1 lacks fields: built again) and as many lines as it says.
         if (data.length >= HeaderCache.Start && data.charCodeAt(0) >= HeaderCache.Version && HeaderCache.Start + data.charCodeAt(5) * 256 + data.charCodeAt(6) <= data.length) return data;
       }
-      const file = this.storage.open(messagePath(seq), "r");
+      const file = this.storage.open(messagePath(this.index.file(seq)), "r");
       try {
         lines = pickHeaders(file);
       } finally {
@@ -589,6 +599,7 @@ export class MailStore {
     const inflight = this.inflight;
     const index = this.index;
     const files = this.files;
+    let aliases = "";
     const written = journal.rewrite(function (add) {
       add(["H", Format.Version, generation, epoch, nextSeq]);
       // The folders (sorted: the same card on every runtime), with their UIDNEXT. An INBOX
@@ -618,9 +629,13 @@ export class MailStore {
           flags.push(bits);
           if (bits > 0) any = true;
         }
-        if (any) add(["A", seq, record[2], remaining, record[4], flags]);
-        else if (remaining.length > 0) add(["A", seq, record[2], remaining, record[4]]);
-        else files.removeMessage(seq);
+        // A message whose data file has another number keeps it (the seventh field).
+        const file = record.length > 6 ? (record[6] as number) : seq;
+        if (remaining.length === 0) files.removeMessage(file);
+        else if (file !== seq) add(["A", seq, record[2], remaining, record[4], flags, file]);
+        else if (any) add(["A", seq, record[2], remaining, record[4], flags]);
+        else add(["A", seq, record[2], remaining, record[4]]);
+        if (remaining.length > 0 && file !== seq) aliases += word(seq) + word(file);
       });
       for (let i = 0; i < inflight.length; i++) add(["R", inflight[i]]);
       // The rest of the current block stays reserved (H's nextSeq is where it resumes).
@@ -628,6 +643,7 @@ export class MailStore {
       // S: from now on the other file is the journal (the switch without rename).
       add(["S", generation]);
     });
+    index.aliases = aliases; // those of live messages only
     journal.active = 1 - journal.active;
     journal.version = Format.Version;
     journal.generation++;
@@ -644,7 +660,8 @@ export class IncomingMessage {
 
   constructor(
     private store: MailStore,
-    readonly seq: number,
+    /** Its number: names the data file; after commit() the message's seq (its UID), which may be a new one (MailStore.commitMessage). */
+    public seq: number,
     file: FileHandle,
   ) {
     this.file = file;

@@ -564,6 +564,47 @@ test("folders: M and X records, owner keys in A, D and F, UIDNEXT kept through e
   assert.ok(fourth.index.next["u:alice/2"] > both);
 });
 
+test("UIDs only grow in every maildrop: a message committed after a higher seq takes a new one; its file keeps its name", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const first = store.beginMessage() as IncomingMessage;
+  const second = store.beginMessage() as IncomingMessage;
+  const slow = body(1, 2000);
+  const quick = body(2, 100);
+  first.write(slow);
+  second.write(quick);
+  const fileSeq = first.seq;
+  second.commit(["alice"], 1700000002);
+  first.commit(["alice", "bob"], 1700000001);
+  assert.ok(first.seq > second.seq, "the later commit has the higher number");
+  assert.notEqual(first.seq, fileSeq);
+  const only = deliver(store, body(3, 50), ["bob"]); // bob had no higher seq: no new number needed later on
+  assert.ok(only > first.seq, "never reused");
+  const check = (s: MailStore, label: string) => {
+    assert.deepEqual(listing(s, "alice").map((m) => m.seq), [second.seq, first.seq], label);
+    assert.deepEqual(listing(s, "bob").map((m) => m.seq), [first.seq, only], label);
+    assert.equal(readMessage(s, first.seq), slow, label);
+    assert.equal(s.header(first.seq, -1), headerRecord(pickHeaders(fileOf(slow)), 1700000001), label);
+    assert.equal(s.index.next["u:alice"], first.seq + 1, label);
+  };
+  check(store, "committed");
+  assert.deepEqual(messageFiles(dir), [fileName(fileSeq), fileName(second.seq), fileName(only), path.basename(headerPath(fileSeq))].sort(), "named by the number it was received under");
+  assert.deepEqual(journalRecords(dir, JOURNALS[store.journal.active]).filter((r) => r[0] === "A" && r[1] === first.seq), [["A", first.seq, 2000, ["alice", "bob"], 1700000001, [0, 0], fileSeq]]);
+  check(boot(dir).store, "replayed");
+  const again = boot(dir).store;
+  again.compactAfterBytes = 0;
+  again.storeFlags("bob", first.seq, 1);
+  assert.deepEqual(journalRecords(dir, JOURNALS[again.journal.active]).filter((r) => r[0] === "A" && r[1] === first.seq), [["A", first.seq, 2000, ["alice", "bob"], 1700000001, [0, 1], fileSeq]]);
+  check(boot(dir).store, "compacted");
+  const last = boot(dir).store;
+  last.compactAfterBytes = 0;
+  last.deleteMessages("alice", [first.seq]);
+  last.deleteMessages("bob", [first.seq]);
+  assert.equal(fs.existsSync(path.join(dir, "LB", "MSG", fileName(fileSeq))), false, "its file goes with it");
+  assert.equal(last.index.file(first.seq), first.seq, "compaction forgets it");
+  assert.deepEqual(listing(boot(dir).store, "alice").map((m) => m.seq), [second.seq]);
+});
+
 test("a version 2 card (card-v2) opens with its flags, is rewritten as version 3, and takes folders", () => {
   const dir = tempDir();
   fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v2/card"), dir, { recursive: true });
