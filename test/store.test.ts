@@ -17,6 +17,9 @@ import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
 import { encode } from "../firmware/msgpack";
 import { JOURNALS } from "../firmware/journal";
+import { Access, Mailbox } from "../firmware/mailbox";
+import { testConfig } from "./helpers/fixtures";
+import { testHal, type TestHal } from "./helpers/test-hal";
 
 const EPOCH = 0x1234567;
 
@@ -731,56 +734,140 @@ test("a card error makes the store not ready; open() again recovers", () => {
 
 class PowerCut extends Error {}
 
+/** A commit in flight at the cut (a delivery, an APPEND, one message of a COPY): on the card or not, whole, once per owner. */
+interface Pending {
+  owners: string[];
+  data: string;
+  time: number;
+  flags: number;
+}
+
 interface Expectation {
-  /** user -> seq -> body of messages whose commit() returned and that no confirmed deletion removed. */
+  /** owner (user or user/n) -> seq -> body of messages whose commit() returned and that no confirmed deletion removed. */
   live: Map<string, Map<number, string>>;
-  /** A commit in progress at the cut: it may or may not have made it. */
-  uncertain: { seq: number; recipients: string[]; data: string } | undefined;
-  /** Deletions in progress at the cut: user -> seqs that may or may not be gone. */
+  /** Commits in flight at the cut. */
+  pending: Pending[];
+  /** Deletions in progress at the cut: owner -> seqs that may or may not be gone. */
   maybeDeleted: Map<string, Set<number>>;
   uids: Map<number, string>;
-  /** "user seq" -> stored flag bits confirmed (a missing key: 0). */
+  /** "owner seq" -> stored flag bits confirmed (a missing key: 0). */
   flags: Map<string, number>;
   /** A flag change in progress at the cut: either bits may be on the card. */
   flagging: { key: string; bits: number } | undefined;
   /** seq -> arrival time of every message committed. */
   times: Map<number, number>;
+  /** Folder owner -> its name as the index keeps it ("+" subscribed or "-", then the name), for every folder confirmed. */
+  folders: Map<string, string>;
+  /** A folder record in flight: the folder may be as before or as after (undefined: no such folder). */
+  folderChange: { owner: string; before: string | undefined; after: string | undefined } | undefined;
+  /** owner -> the highest seq it was confirmed to hold: UIDNEXT stays above it. */
+  highest: Map<string, number>;
 }
 
 function expectation(): Expectation {
-  return { live: new Map(), uncertain: undefined, maybeDeleted: new Map(), uids: new Map(), flags: new Map(), flagging: undefined, times: new Map() };
+  return {
+    live: new Map(),
+    pending: [],
+    maybeDeleted: new Map(),
+    uids: new Map(),
+    flags: new Map(),
+    flagging: undefined,
+    times: new Map(),
+    folders: new Map(),
+    folderChange: undefined,
+    highest: new Map(),
+  };
 }
 
-/** A small workload: commits for one and several users, an abort, listings, deletions. Stops at the power cut. */
-function workload(store: MailStore, expect: Expectation): void {
-  const commit = (n: number, recipients: string[]) => {
+interface Box {
+  card: SimCard;
+  hal: TestHal;
+  mailbox: Mailbox;
+  store: MailStore;
+}
+
+/** The store under a Mailbox (for COPY) on manual timers and clock. */
+function bootBox(dir: string, beforeOperation?: (op: CardOperation, cardPath: string) => void): Box {
+  const card = new SimCard({ dir, beforeOperation });
+  const hal = testHal({ card, timers: "manual", clock: 1700000000, random: EPOCH, log: "drop" });
+  const mailbox = new Mailbox(hal, testConfig());
+  assert.equal(mailbox.card.open(), true);
+  return { card, hal, mailbox, store: mailbox.store };
+}
+
+/**
+ * A small workload: deliveries for one and several users, two at once
+ * committed out of order, an abort, listings, flags, deletions; IMAP's
+ * folders created, renamed and deleted, APPEND with flags, COPY (the
+ * mailbox's, on timers), flags and expunge in a folder. Stops at the power cut.
+ */
+function workload(box: Box, expect: Expectation): void {
+  const { store, hal, mailbox } = box;
+  const confirm = (seq: number, p: Pending) => {
+    expect.times.set(seq, p.time);
+    for (const owner of p.owners) {
+      if (!expect.live.has(owner)) expect.live.set(owner, new Map());
+      expect.live.get(owner)!.set(seq, p.data);
+      if (p.flags !== 0) expect.flags.set(`${owner} ${seq}`, p.flags);
+      expect.highest.set(owner, Math.max(seq, expect.highest.get(owner) ?? 0));
+    }
+  };
+  const begin = (n: number) => {
     const data = body(n, 200 + n * 150);
     const incoming = store.beginMessage() as IncomingMessage;
     for (let i = 0; i < data.length; i += 300) incoming.write(data.slice(i, i + 300));
-    expect.uncertain = { seq: incoming.seq, recipients, data };
-    incoming.commit(recipients, 1700000000 + n);
-    expect.uncertain = undefined;
-    expect.times.set(incoming.seq, 1700000000 + n);
-    for (const user of recipients) {
-      if (!expect.live.has(user)) expect.live.set(user, new Map());
-      expect.live.get(user)!.set(incoming.seq, data);
-    }
-    return incoming.seq;
+    return { incoming, data, n };
   };
-  const remove = (user: string, seqs: number[]) => {
-    expect.maybeDeleted.set(user, new Set(seqs));
-    store.deleteMessages(user, seqs);
-    expect.maybeDeleted.delete(user);
-    for (const seq of seqs) expect.live.get(user)!.delete(seq);
+  const finish = (m: { incoming: IncomingMessage; data: string; n: number }, owners: string[], flags = 0, time = 1700000000 + m.n) => {
+    const p = { owners, data: m.data, time, flags };
+    expect.pending = [p];
+    m.incoming.commit(owners, time, flags);
+    expect.pending = [];
+    confirm(m.incoming.seq, p);
+    return m.incoming.seq;
   };
-  const look = (user: string) => {
-    for (const m of listing(store, user)) expect.uids.set(m.seq, m.uid);
+  const commit = (n: number, owners: string[], flags = 0, time = 1700000000 + n) => finish(begin(n), owners, flags, time);
+  const remove = (owner: string, seqs: number[]) => {
+    expect.maybeDeleted.set(owner, new Set(seqs));
+    store.deleteMessages(owner, seqs);
+    expect.maybeDeleted.delete(owner);
+    for (const seq of seqs) expect.live.get(owner)!.delete(seq);
   };
-  const flag = (user: string, seq: number, bits: number) => {
-    expect.flagging = { key: `${user} ${seq}`, bits };
-    store.storeFlags(user, seq, bits);
+  const look = (owner: string) => {
+    for (const m of listing(store, owner)) expect.uids.set(m.seq, m.uid);
+  };
+  const flag = (owner: string, seq: number, bits: number) => {
+    expect.flagging = { key: `${owner} ${seq}`, bits };
+    store.storeFlags(owner, seq, bits);
     expect.flagging = undefined;
-    expect.flags.set(`${user} ${seq}`, bits);
+    expect.flags.set(`${owner} ${seq}`, bits);
+  };
+  const folder = (owner: string, name: string | undefined) => {
+    expect.folderChange = { owner, before: expect.folders.get(owner), after: name };
+    store.folder(owner, name === undefined ? "" : name.slice(1), name !== undefined && name[0] === "+");
+    expect.folderChange = undefined;
+    if (name !== undefined) expect.folders.set(owner, name);
+    else {
+      expect.folders.delete(owner);
+      expect.live.delete(owner);
+    }
+  };
+  const copy = (user: string, id: number, seqs: number[], dest: number) => {
+    const source = id > 0 ? `${user}/${id}` : user;
+    const target = dest > 0 ? `${user}/${dest}` : user;
+    const drop = mailbox.openMaildrop(user, Access.Shared, id)!;
+    const indexes = seqs.map((seq) => [...Array(drop.list.count).keys()].find((i) => drop.list.seq(i) === seq)!);
+    const copies = seqs.map((seq) => ({ owners: [target], data: expect.live.get(source)!.get(seq)!, time: expect.times.get(seq)!, flags: expect.flags.get(`${source} ${seq}`) ?? 0 }));
+    expect.pending = copies;
+    let result: { uids: number[] | undefined; error: string } | undefined;
+    drop.copyTo(indexes, dest, (uids, error) => void (result = { uids, error }));
+    while (result === undefined && hal.timers.runNext());
+    if (result!.error !== "") {
+      if (/power cut|no power|not ready|card unusable/.test(result!.error)) throw new PowerCut(result!.error);
+      assert.fail(`copy failed: ${result!.error}`);
+    }
+    expect.pending = [];
+    result!.uids!.forEach((uid, i) => confirm(uid, copies[i]));
   };
   const m1 = commit(1, ["alice"]);
   store.header(m1, 1700000001); // as the mailbox does after a commit
@@ -791,56 +878,93 @@ function workload(store: MailStore, expect: Expectation): void {
   look("alice");
   flag("alice", m2, 1);
   flag("bob", m2, 4);
+  folder("alice/1", "-Work");
   const m3 = commit(3, ["bob"]);
+  const appended = commit(6, ["alice/1"], 1 | 16, 1600000000); // APPEND with flags and a date
+  copy("alice", 0, [m2, m1], 1);
   remove("alice", [m1, m2]);
   const m4 = commit(4, ["alice", "bob", "carol"]);
   store.header(m4, -1); // built on first use
   flag("bob", m4, 9);
   look("bob");
+  folder("alice/1", "+Jobs");
+  flag("alice/1", appended, 4);
+  look("alice/1");
+  remove("alice/1", [appended]); // EXPUNGE
   remove("bob", [m2, m3]);
   flag("bob", m4, 1);
+  // Two deliveries at once, the later-begun committed first: the other takes a new number.
+  const slow = begin(7);
+  const quick = begin(8);
+  finish(quick, ["carol"]);
+  finish(slow, ["carol", "alice/1"]);
+  folder("alice/2", "+Trash");
+  copy("alice", 0, [m4], 2);
+  folder("alice/2", undefined);
   commit(5, ["carol"]);
   look("carol");
 }
 
 function checkAfterCut(dir: string, expect: Expectation, label: string): void {
   const { store } = boot(dir);
-  const onCard = new Set<number>();
-  for (const user of ["alice", "bob", "carol"]) {
-    const list = listing(store, user);
+  const files = new Set<number>();
+  const change = expect.folderChange;
+  const named = (owner: string) => store.index.folders["u:" + owner];
+  for (const [owner, name] of expect.folders) if (change?.owner !== owner) assert.equal(named(owner), name, `${label}: folder ${owner}`);
+  let gone = "";
+  if (change !== undefined) {
+    assert.ok(named(change.owner) === change.before || named(change.owner) === change.after, `${label}: folder ${change.owner} is ${named(change.owner)}`);
+    if (named(change.owner) === undefined) gone = change.owner;
+  }
+  const owners = new Set(["alice", "bob", "carol", ...expect.live.keys(), ...expect.folders.keys(), ...(change ? [change.owner] : [])]);
+  for (const key of Object.keys(store.index.folders)) if (key.includes("/")) assert.ok(owners.has(key.slice(2)), `${label}: folder ${key} was never created`);
+  const seen = new Map<Pending, Set<string>>();
+  for (const owner of owners) {
+    const list = listing(store, owner);
     const seqs = list.map((m) => m.seq);
-    assert.equal(new Set(seqs).size, seqs.length, `${label}: ${user} sees a message twice`);
-    const live = expect.live.get(user) ?? new Map<number, string>();
-    const maybe = expect.maybeDeleted.get(user) ?? new Set<number>();
+    assert.equal(new Set(seqs).size, seqs.length, `${label}: ${owner} sees a message twice`);
+    const live = owner === gone ? new Map<number, string>() : (expect.live.get(owner) ?? new Map<number, string>());
+    const maybe = expect.maybeDeleted.get(owner) ?? new Set<number>();
     for (const seq of live.keys()) {
       if (maybe.has(seq)) continue;
-      assert.ok(seqs.includes(seq), `${label}: ${user} lost committed message ${seq}`);
+      assert.ok(seqs.includes(seq), `${label}: ${owner} lost committed message ${seq}`);
     }
+    for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `${label}: ${owner}'s UIDs ascend`);
     for (const m of list) {
-      const uncertain = expect.uncertain && expect.uncertain.seq === m.seq && expect.uncertain.recipients.includes(user);
-      const data = live.get(m.seq) ?? (uncertain ? expect.uncertain!.data : undefined);
-      assert.ok(data !== undefined, `${label}: ${user} sees message ${m.seq} that was not committed or was deleted`);
+      const content = readMessage(store, m.seq);
+      const key = `${owner} ${m.seq}`;
+      let data = live.get(m.seq);
+      let time = expect.times.get(m.seq) ?? -1;
+      let confirmed = expect.flags.get(key) ?? 0;
+      if (data === undefined) {
+        const p = expect.pending.find((c) => c.owners.includes(owner) && c.data === content && !seen.get(c)?.has(owner));
+        assert.ok(p, `${label}: ${owner} sees message ${m.seq} that was not committed or was deleted`);
+        if (!seen.has(p)) seen.set(p, new Set());
+        seen.get(p)!.add(owner);
+        data = p.data;
+        time = p.time;
+        confirmed = p.flags;
+      }
       assert.equal(m.size, data.length, `${label}: size of ${m.seq}`);
-      assert.equal(readMessage(store, m.seq), data, `${label}: content of ${m.seq}`);
+      assert.equal(content, data, `${label}: content of ${m.seq}`);
       if (expect.uids.has(m.seq)) assert.equal(m.uid, expect.uids.get(m.seq), `${label}: UIDL of ${m.seq} changed`);
-      const time = expect.times.get(m.seq) ?? (uncertain ? 1700000000 + Number(/message (\d+)/.exec(data)![1]) : -1);
-      const cached = headerRecord(pickHeaders(fileOf(data)), time);
-      assert.equal(store.header(m.seq, -1), cached, `${label}: header cache of ${m.seq}`);
-      const key = `${user} ${m.seq}`;
-      const flags = store.index.flags(user, m.seq);
-      const confirmed = expect.flags.get(key) ?? 0;
+      assert.equal(store.header(m.seq, -1), headerRecord(pickHeaders(fileOf(data)), time), `${label}: header cache of ${m.seq}`);
+      const flags = store.index.flags(owner, m.seq);
       if (expect.flagging?.key === key) assert.ok(flags === confirmed || flags === expect.flagging.bits, `${label}: flags of ${key}: ${flags}`);
       else assert.equal(flags, confirmed, `${label}: flags of ${key}`);
-      onCard.add(m.seq);
+      files.add(store.index.file(m.seq));
     }
-    assert.equal(store.usage(user), list.reduce((sum, m) => sum + m.size, 0), `${label}: usage of ${user}`);
+    assert.equal(store.index.bytes["u:" + owner] ?? 0, list.reduce((sum, m) => sum + m.size, 0), `${label}: bytes of ${owner}`);
+    const highest = expect.highest.get(owner);
+    if (highest !== undefined && owner !== gone) assert.ok((store.index.next["u:" + owner] ?? 0) > highest, `${label}: UIDNEXT of ${owner}`);
   }
+  for (const [p, by] of seen) for (const owner of p.owners) if (owner !== gone) assert.ok(by.has(owner), `${label}: a commit reached ${[...by]} but not ${owner}`);
   assert.deepEqual(
     messageFiles(dir).filter((f) => f.endsWith(".EML")),
-    [...onCard].sort((a, b) => a - b).map(fileName),
+    [...files].sort((a, b) => a - b).map(fileName),
     `${label}: data files are exactly the live messages`,
   );
-  for (const f of messageFiles(dir)) assert.ok(onCard.has(parseInt(f, 16)), `${label}: ${f} belongs to no live message`);
+  for (const f of messageFiles(dir)) assert.ok(files.has(parseInt(f, 16)), `${label}: ${f} belongs to no live message`);
 }
 
 test("power cut at every changing card operation of a workload, and again during recovery", () => {
@@ -848,9 +972,9 @@ test("power cut at every changing card operation of a workload, and again during
   let total = 0;
   {
     const dir = tempDir();
-    const { store } = boot(dir, () => void total++);
+    const box = bootBox(dir, () => void total++);
     total = 0;
-    workload(store, expectation());
+    workload(box, expectation());
   }
   assert.ok(total > 30, `the workload has ${total} card operations`);
   let tried = 0;
@@ -862,7 +986,7 @@ test("power cut at every changing card operation of a workload, and again during
     let count = 0;
     let armed = false;
     let card!: SimCard;
-    const booted = boot(dir, () => {
+    const booted = bootBox(dir, () => {
       if (armed && ++count === k) {
         card.powerOff();
         throw new PowerCut(`power cut at operation ${k}`);
@@ -872,13 +996,13 @@ test("power cut at every changing card operation of a workload, and again during
     armed = true;
     const expect = expectation();
     try {
-      workload(booted.store, expect);
+      workload(booted, expect);
       assert.fail(`operation ${k} was never reached`);
     } catch (e) {
       if (!(e instanceof PowerCut) && !/no power|not ready/.test(String(e))) throw e;
     }
-    // A second cut at every operation of the first recovery, for every third k (to keep the run short).
-    if (k % 3 === 0) {
+    // A second cut at every operation of the first recovery, for every fifth k (to keep the run short).
+    if (k % 5 === 0) {
       for (let j = 1; ; j++) {
         const copy = tempDir();
         fs.cpSync(dir, copy, { recursive: true });

@@ -6,7 +6,7 @@
  */
 import type { Storage } from "../../firmware/hal";
 import { fletcher31 } from "../../firmware/checksum";
-import { decode, encode, type MsgValue } from "../../firmware/msgpack";
+import { decode, encode, sortBytewise, type MsgValue } from "../../firmware/msgpack";
 import { decimal, hex } from "../../firmware/num";
 import { MailStore, type IncomingMessage } from "../../firmware/store";
 import { JOURNALS } from "../../firmware/journal";
@@ -55,7 +55,8 @@ function message(n: number): string {
   return s;
 }
 
-const USERS = ["alice", "bob", "carol"];
+/** Maildrops listed: the users' INBOXes and one IMAP folder. */
+const USERS = ["alice", "bob", "carol", "alice/1"];
 
 function listing(store: MailStore): string {
   let out = "";
@@ -78,7 +79,17 @@ function listing(store: MailStore): string {
   return out;
 }
 
-/** Deliveries, an abort, stored flags, deletions (enough to compact), a restart; returns the transcript. */
+/** The folders the index knows (sorted: the runtimes enumerate keys in different orders), and every owner's UIDNEXT. */
+function folders(store: MailStore): string {
+  const keys: string[] = [];
+  for (const key in store.index.next) keys.push(key);
+  sortBytewise(keys);
+  let out = "";
+  for (let i = 0; i < keys.length; i++) out += "folder " + keys[i] + " " + (store.index.folders[keys[i]] || "(none)") + " next " + decimal(store.index.next[keys[i]]) + "\n";
+  return out;
+}
+
+/** Deliveries, an abort, stored flags, IMAP folders, deletions (enough to compact), a restart; returns the transcript. */
 export function storeWorkload(storage: Storage): string {
   let out = "";
   const log = function (line: string): void {
@@ -113,6 +124,26 @@ export function storeWorkload(storage: Storage): string {
   store.storeFlags("alice", seqs[3], 6);
   store.storeFlags("bob", seqs[8], 9);
   out += listing(store);
+  // IMAP's folders (format 3): M and X records, owner keys, an APPEND with flags, two commits out of order.
+  store.folder("alice/1", "Work", false);
+  store.folder("alice/2", "&AOQ-rger", true);
+  const early = store.beginMessage() as IncomingMessage;
+  const late = store.beginMessage() as IncomingMessage;
+  const received = early.seq;
+  early.write(message(10));
+  late.write(message(11));
+  late.commit(["alice/1"], 1600000011, 16);
+  early.commit(["alice/1", "carol"], 1600000010, 5);
+  out += "uids " + decimal(late.seq) + " " + decimal(early.seq) + " file " + decimal(store.index.file(early.seq)) + " was " + decimal(received) + "\n";
+  const appended = store.beginMessage() as IncomingMessage;
+  appended.write(message(12));
+  appended.commit(["alice/2"], 1600000012, 31);
+  store.folder("alice/1", "Jobs", true);
+  store.folder("alice", "INBOX", false);
+  store.storeFlags("alice/1", late.seq, 17);
+  store.folder("alice/2", "", false);
+  out += folders(store);
+  out += listing(store);
   store.deleteMessages("alice", [seqs[0], seqs[2]]);
   store.deleteMessages("bob", [seqs[0], seqs[1], seqs[2]]);
   store.deleteMessages("carol", [seqs[2]]);
@@ -121,6 +152,7 @@ export function storeWorkload(storage: Storage): string {
   out += listing(store);
   store = new MailStore(storage, log, epoch);
   out += "reopen " + (store.open() ? "ok" : "failed") + " generation " + decimal(store.journal.generation) + "\n";
+  out += folders(store);
   out += listing(store);
   return out;
 }
