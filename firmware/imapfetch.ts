@@ -10,28 +10,11 @@
 import type { FileHandle } from "./hal";
 import type { Maildrop } from "./mailbox";
 import type { ChunkSource } from "./sender";
+import type { Token } from "./imapparse";
+import type { MessageStructure } from "./mimestruct";
 import { formatDate } from "./date";
 import { decimal, parseDecimal, TOO_LARGE } from "./num";
 import { find, upper } from "./text";
-
-/** A command argument (H-parse's imapparse.ts Token, until it lands): an atom or string's octets, or a parenthesised list. */
-export type Token = string | Token[];
-
-/** The byte ranges of one MIME part (H-mime's mimestruct.ts PartRange, until it lands); offsets from the message's first octet. */
-export interface PartRange {
-  header: number;
-  body: number;
-  end: number;
-  inner: number;
-}
-
-/** A message's structure (H-mime's mimestruct.ts MessageStructure, until it lands). */
-export interface MessageStructure {
-  envelope: string;
-  bodystructure: string;
-  body: string;
-  part(path: string): PartRange | undefined;
-}
 
 /** What a FETCH/SEARCH/STORE job sees of the selected folder (the session provides it). */
 export interface SelectedView {

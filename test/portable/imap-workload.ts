@@ -8,9 +8,13 @@
 import type { Config } from "../../firmware/config";
 import type { Hal, Storage } from "../../firmware/hal";
 import { Access, Mailbox, type Maildrop } from "../../firmware/mailbox";
-import { decimal } from "../../firmware/num";
-import { fetchJob, parseFetchItems, type FetchItem, type MessageStructure, type PartRange, type SelectedView, type Token } from "../../firmware/imapfetch";
+import { decimal, hex } from "../../firmware/num";
+import { fetchJob, parseFetchItems, type FetchItem, type SelectedView } from "../../firmware/imapfetch";
+import type { Token } from "../../firmware/imapparse";
+import type { MessageStructure, PartRange } from "../../firmware/mimestruct";
 import { find } from "../../firmware/text";
+import { parseSearch, searchJob, type SearchProgram } from "../../firmware/imapsearch";
+import { formatDate, parseDay } from "../../firmware/date";
 
 /** Arrival times of the messages: 2025-12-01 10:00:00 UTC and an hour apart. */
 export const ARRIVAL = 1764583200;
@@ -93,7 +97,7 @@ function fetch(drop: Maildrop, readOnly: boolean, set: number[], byUid: boolean,
 }
 
 /** A box with alice's messages on `storage`; `hal` pieces the Mailbox uses. */
-export function workloadBox(storage: Storage): Mailbox {
+export function workloadBox(storage: Storage, messages?: string[]): Mailbox {
   const timers: (() => void)[] = [];
   const hal = {
     storage: storage,
@@ -111,7 +115,7 @@ export function workloadBox(storage: Storage): Mailbox {
   } as unknown as Hal;
   const box = new Mailbox(hal, {} as unknown as Config);
   box.card.open();
-  const messages = workloadMessages();
+  if (messages === undefined) messages = workloadMessages();
   for (let n = 0; n < messages.length; n++) {
     const d = box.card.beginMessage();
     if (d === undefined) continue;
@@ -163,6 +167,94 @@ export function fetchWorkload(storage: Storage): string {
   }
   const names = parseFetchItems([["body.peek[1.2.header.fields (a b)]<7.8>", "Rfc822.Size", "BODY[2.MIME]", "body[3.text]", "BODY[4.HEADER]"]]) as FetchItem[];
   for (let n = 0; n < names.length; n++) out += names[n].name + " " + decimal(names[n].kind) + " " + names[n].path + (names[n].seen ? " seen" : "") + "\n";
+  drop.close();
+  return out;
+}
+
+/** The messages SEARCH is tried on (bob's): header fields the cache holds and does not, 8-bit text, a needle across reads. */
+export function searchMessages(): string[] {
+  let longTo = "To: ";
+  for (let n = 0; n < 40; n++) longTo += (n > 0 ? ",\r\n " : "") + "member" + decimal(n) + "@list.example";
+  let body = "";
+  for (let n = 0; n < 30; n++) body += "filler line " + decimal(n) + " of text\r\n";
+  return [
+    "From: Alice Smith <alice@example.org>\r\nTo: bob@example.org\r\nCc: carol@example.org\r\nSubject: Lunch on Friday\r\nDate: Fri, 27 Nov 2026 11:00:00 +0100\r\n\r\nShall we meet at noon?\r\n",
+    "From: news@lists.example\r\n" + longTo + "\r\nBcc: hidden@example.net\r\nSubject: Weekly digest\r\nDate: 1 Dec 26 08:00 GMT\r\nX-Mailer: Letter 1.0\r\n\r\n" + body + "the NEEDLE is here\r\n",
+    "From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.de>\r\nSubject: Gr" + String.fromCharCode(0xc3, 0xbc) + String.fromCharCode(0xdf) + "e aus K" + String.fromCharCode(0xc3, 0xb6) + "ln\r\nDate: Mon, 30 Nov 2026 23:30:00 -0800\r\n\r\nBody with " + String.fromCharCode(0xc3, 0x84) + "pfel and " + String.fromCharCode(0xe3, 0x84) + "x\r\n",
+    "Subject: no date, no from\r\nX-Folded: first\r\n\tsecond part\r\n\r\n" + body + body + "end with needle",
+  ];
+}
+
+function search(drop: Maildrop, args: Token[], byUid: boolean): string {
+  const program = parseSearch(args);
+  if (typeof program === "string") return "BAD " + program + "\n";
+  const v = view(drop, false);
+  v.recent = function (i: number): boolean {
+    return i >= 2;
+  };
+  return drain(searchJob(v, "s", program as SearchProgram, byUid));
+}
+
+/** Tokens as a line of the transcript: lists in parentheses, other octets than printable ASCII as \\xHH. */
+function show(tokens: Token[]): string {
+  let out = "";
+  for (let n = 0; n < tokens.length; n++) {
+    const t = tokens[n];
+    if (n > 0) out += " ";
+    if (typeof t !== "string") out += "(" + show(t) + ")";
+    else {
+      for (let c = 0; c < t.length; c++) {
+        const code = t.charCodeAt(c);
+        out += code > 32 && code < 127 ? t.charAt(c) : "\\x" + hex(code, 2);
+      }
+    }
+  }
+  return out;
+}
+
+/** The SEARCH transcript: every key, NOT/OR/lists, sets, UIDs, charsets, bad input; dates. */
+export function searchWorkload(storage: Storage): string {
+  const box = workloadBox(storage, searchMessages());
+  const drop = box.openMaildrop("alice", Access.Shared) as Maildrop;
+  drop.store(0, 1 | 2);
+  drop.store(1, 4 | 16);
+  drop.store(3, 8 | 1);
+  let out = "";
+  const cases: Token[][] = [
+    ["ALL"], ["1:2"], ["*"], ["2:*", "SEEN"], ["UID", "3:*"], ["ANSWERED"], ["UNANSWERED"], ["DELETED"], ["UNDELETED"], ["DRAFT"], ["UNDRAFT"],
+    ["FLAGGED"], ["UNFLAGGED"], ["SEEN"], ["UNSEEN"], ["RECENT"], ["NEW"], ["OLD"], ["KEYWORD", "$Junk"], ["UNKEYWORD", "$Junk"],
+    ["LARGER", "300"], ["SMALLER", "300"], ["BEFORE", "1-Dec-2025"], ["ON", "1-Dec-2025"], ["SINCE", "1-Dec-2025"], ["SINCE", "2-dec-2025"],
+    ["SENTBEFORE", "30-Nov-2026"], ["SENTON", "30-Nov-2026"], ["SENTSINCE", "30-Nov-2026"], ["SENTON", "1-Dec-2026"],
+    ["FROM", "alice"], ["FROM", "ALICE SMITH"], ["FROM", "=?utf-8?q?j=c3=bc"], ["TO", "member39@"], ["TO", "bob"], ["CC", "carol"], ["BCC", "hidden"],
+    ["SUBJECT", "friday"], ["SUBJECT", "gr" + String.fromCharCode(0xc3, 0xbc) + String.fromCharCode(0xdf)], ["SUBJECT", "GR" + String.fromCharCode(0xc3, 0x9c)],
+    ["HEADER", "x-mailer", "letter"], ["HEADER", "X-Mailer", ""], ["HEADER", "x-folded", "first second"], ["HEADER", "x-folded", "FIRST\tSECOND"],
+    ["BODY", "needle"], ["BODY", "shall"], ["BODY", "friday"], ["TEXT", "friday"], ["TEXT", "needle is"], ["BODY", String.fromCharCode(0xc3, 0x84) + "PFEL"],
+    ["BODY", String.fromCharCode(0xe3, 0x84)], ["BODY", String.fromCharCode(0xc3, 0xa4)], ["BODY", "line 29 of text\r\nfiller"], ["TEXT", "K" + String.fromCharCode(0xe3, 0xb6) + "LN"], ["TEXT", "k" + String.fromCharCode(0xc3, 0xb6) + "LN"],
+    ["NOT", "SEEN"], ["OR", "FLAGGED", "DRAFT"], ["NOT", ["SEEN", "DRAFT"]], [["OR", "1", "4"], "TEXT", "needle"], ["OR", "BODY", "noon", "HEADER", "x-mailer", "letter"],
+    ["NOT", "NOT", "NOT", "ANSWERED"], ["CHARSET", "UTF-8", "FROM", "news"], ["CHARSET", "us-ascii", "ALL"], ["UID", "2,4", "NOT", "SMALLER", "300"],
+    ["CHARSET", "ISO-8859-1", "ALL"], [], ["FROM"], ["BOGUS"], ["1:x"], ["UID", "0"], ["LARGER", "-1"], ["BEFORE", "1 Dec 2025"], ["ON", "32-Jan-2025"],
+    ["HEADER", "x-mailer"], [[]], ["OR", "ALL"], ["NOT"], ["SINCE", "1-Foo-2025"],
+  ];
+  for (let n = 0; n < cases.length; n++) {
+    out += show(cases[n]) + " -> " + search(drop, cases[n], false);
+    if (n < 6) out += "UID " + show(cases[n]) + " -> " + search(drop, cases[n], true);
+  }
+  // Deeper than the nesting allowed.
+  let deep: Token[] = ["ALL"];
+  for (let n = 0; n < 40; n++) deep = [deep];
+  out += search(drop, deep, false);
+  const nots: Token[] = [];
+  for (let n = 0; n < 40; n++) nots.push("NOT");
+  nots.push("ALL");
+  out += search(drop, nots, false);
+  // Deleted by another opener since this listing: left out.
+  box.store.deleteMessages("alice", [drop.list.seq(0)]);
+  out += search(drop, ["ALL"], false);
+  // Dates: formats and day numbers at the edges.
+  const times = [0, 951782400, 1709164800, 2147483647, 1764583200];
+  for (let n = 0; n < times.length; n++) out += formatDate(times[n], true) + " | " + formatDate(times[n], false) + "\n";
+  const days = ["1-Jan-1970", "29-Feb-2000", "31-Dec-1969", "1-Jan-0001", "19-Jan-2038", "Tue, 1 Feb 94 10:00", " (c) 1 feb 1994", "1 Feb 1994", "1-Feb-94", "x"];
+  for (let n = 0; n < days.length; n++) out += days[n] + " " + decimal(parseDay(days[n], true)) + " " + decimal(parseDay(days[n], false)) + "\n";
   drop.close();
   return out;
 }
