@@ -113,7 +113,7 @@ export function imapBenchConfig(): Config {
   const limits = defaultLimits();
   limits.maxMessageBytes = 12 * MB;
   limits.mailboxQuotaBytes = 200 * MB;
-  limits.sockets = 20;
+  limits.sockets = 16; // the most settings allow
   const services = defaultServices();
   services.smtp.sessions = 4;
   // Four clients on one mailbox from one address.

@@ -37,7 +37,7 @@ export async function letterboxTarget(runtime: RuntimeName, accounts: Account[],
   const config: Config = testConfig({ maxMessageBytes: 12000000, maxRecipients: 10, mailboxQuotaBytes: 100000000 });
   for (const a of accounts) config.users.push({ name: a.user, password: a.password });
   // Clients like mbsync and imapflow open several connections from the one test address.
-  config.limits.sockets = 24;
+  config.limits.sockets = 16; // the most settings allow
   const imap = config.services.imap;
   if (imap) Object.assign(imap, { sessions: 8, perClient: 0 });
   config.services.pop3.sessions = 4;
