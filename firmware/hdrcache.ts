@@ -203,7 +203,7 @@ export class StructureBuilder {
           this.reader = new StructureReader(this.hal.log);
           this.offset = 0;
         }
-        const file = this.hal.storage.open(messagePath(seq), "r");
+        const file = this.hal.storage.open(messagePath(store.index.file(seq)), "r"); // the data file keeps the number it was received under
         let read = 0;
         let chunk: string | undefined = "";
         try {
@@ -247,7 +247,7 @@ export class StructureBuilder {
     this.last = ms;
     const record = this.store.header(seq, -1);
     if (record.length >= HeaderCache.Start && !this.store.cardFull) {
-      const file = this.hal.storage.open(headerPath(seq), "w");
+      const file = this.hal.storage.open(headerPath(this.store.index.file(seq)), "w");
       try {
         file.write(record.substring(0, HeaderCache.Start + record.charCodeAt(5) * 256 + record.charCodeAt(6)) + structureRecord(ms));
       } finally {

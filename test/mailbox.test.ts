@@ -339,4 +339,31 @@ describe("mailbox boundary", () => {
     another.abort();
     assert.equal(mailbox.store.files.open, 0);
   });
+
+  it("two deliveries at once, committed out of order: INBOX's UIDs still ascend, and the late one reads, lists and builds its structure from the file it was received under", () => {
+    const hal: TestHal = testHal({ clock: 1700000000, card: tempDir("mailbox-order"), timers: "manual" });
+    const mailbox = new Mailbox(hal, testConfig());
+    assert.equal(mailbox.card.open(), true);
+    const slow = mailbox.card.beginMessage()!;
+    const quick = mailbox.card.beginMessage()!;
+    const text = "From: a@example.org\r\nSubject: slow\r\nContent-Type: text/plain\r\n\r\nslow body\r\n";
+    slow.write(text);
+    quick.write("Subject: quick\r\n\r\nquick\r\n");
+    quick.commit(["alice"], 1700000000);
+    slow.commit(["alice"], 1700000001);
+    while (hal.timers.runNext());
+    const drop = mailbox.openMaildrop("alice", Access.Shared)!;
+    assert.deepEqual([drop.list.uidAt(0), drop.list.uidAt(1)], [quick.seq, slow.seq]);
+    assert.ok(slow.seq > quick.seq);
+    assert.equal(mailbox.uidNext("alice", 0), slow.seq + 1);
+    const file = drop.open(1, 0)!;
+    assert.equal(file.read(1000), text);
+    file.close();
+    assert.match(drop.headers(1), /^From: a@example.org\r\nSubject: slow\r\n/);
+    assert.equal(drop.time(1), 1700000001);
+    let structure = drop.structure(1);
+    for (let ticks = 0; structure === undefined && ticks < 50 && hal.timers.runNext(); ticks++) structure = drop.structure(1);
+    assert.ok(structure, "built");
+    assert.match(structure!.bodystructure, /"text" "plain"/i);
+  });
 });
