@@ -205,9 +205,6 @@ export function flagList(bits: number, recent: boolean): string {
   return "(" + out.substring(1) + ")";
 }
 
-/** The structure of message i, when the maildrop offers one (H-mime's Maildrop.structure); undefined while it is built. */
-type Structured = { structure(i: number): MessageStructure | undefined };
-
 /**
  * Index of the first message after `after` whose number (UID with
  * `byUid`, else sequence number) is in `set` ([lo, hi, ...] pairs, -1 for
@@ -220,7 +217,7 @@ export function nextInSet(maildrop: Maildrop, set: number[], byUid: boolean, aft
   const count = list.count;
   if (count === 0) return -1;
   // "*": the last message's number (RFC 3501 6.4.8: for UIDs the largest in use).
-  const star = byUid ? list.seq(count - 1) : count;
+  const star = byUid ? list.uidAt(count - 1) : count;
   let best = -1;
   for (let r = 0; r + 1 < set.length; r += 2) {
     let lo = set[r] < 0 ? star : set[r];
@@ -238,12 +235,12 @@ export function nextInSet(maildrop: Maildrop, set: number[], byUid: boolean, aft
       let b = count;
       while (a < b) {
         const mid = Math.floor((a + b) / 2);
-        if (list.seq(mid) < lo) a = mid + 1;
+        if (list.uidAt(mid) < lo) a = mid + 1;
         else b = mid;
       }
       j = a;
     }
-    if (j < count && (byUid ? list.seq(j) <= hi : j + 1 <= hi) && (best < 0 || j < best)) best = j;
+    if (j < count && (byUid ? list.uidAt(j) <= hi : j + 1 <= hi) && (best < 0 || j < best)) best = j;
   }
   return best;
 }
@@ -265,9 +262,10 @@ export function fetchJob(view: SelectedView, tag: string, set: number[], byUid: 
 class FetchJob implements FetchSource {
   blocked = false;
   onCardError: (() => void) | undefined = undefined;
-  /** The message being answered (-1 before the first), the item in it (-1: between messages). */
+  /** The message being answered (-1 before the first), the item in it (-1: between messages), its structure (when an item needs it). */
   private i = -1;
   private k = -1;
+  private st: MessageStructure | undefined = undefined;
   /** The message's response needs FLAGS at its end (\Seen was set, FLAGS not asked). */
   private flags = false;
   /** A message of the set was gone. */
@@ -314,12 +312,39 @@ class FetchJob implements FetchSource {
           this.done = true;
           return out + this.tag + (this.gone ? " NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n" : " OK FETCH completed\r\n");
         }
-        this.i = at;
-        let bits = m.stored(at);
+        const bits = m.stored(at);
         if (bits < 0) {
+          this.i = at;
           this.gone = true;
           continue;
         }
+        // The structure, when an item needs it, is got before anything of the response is written: while it is being built, the job waits (blocked) at this message.
+        let needs = false;
+        for (let n = 0; n < items.length; n++) {
+          const kind = items[n].kind;
+          if ((kind >= Item.Envelope && kind <= Item.Body) || (kind >= Item.Whole && (kind !== Item.Whole || items[n].path.length > 0))) needs = true;
+        }
+        this.st = undefined;
+        if (needs) {
+          let failed = false;
+          try {
+            this.st = m.structure(at);
+          } catch (e) {
+            failed = true;
+          }
+          if (failed) {
+            // Deleted meanwhile, or the card failed.
+            if (m.stored(at) >= 0) return this.fail(out);
+            this.i = at;
+            this.gone = true;
+            continue;
+          }
+          if (this.st === undefined) {
+            this.blocked = out.length === 0;
+            return out;
+          }
+        }
+        this.i = at;
         this.flags = false;
         let wantsFlags = false;
         let seen = false;
@@ -340,12 +365,13 @@ class FetchJob implements FetchSource {
         if (this.byUid) {
           let asked = false;
           for (let n = 0; n < items.length; n++) if (items[n].kind === Item.Uid) asked = true;
-          if (!asked) out += "UID " + decimal(m.list.seq(at)) + " ";
+          if (!asked) out += "UID " + decimal(m.list.uidAt(at)) + " ";
         }
         continue;
       }
       if (this.k >= items.length) {
         // The message's response ends; its file is given back now, not at the next message.
+        this.st = undefined;
         out += (this.flags ? " FLAGS " + flagList(m.stored(i) < 0 ? 0 : m.stored(i), view.recent(i)) : "") + ")\r\n";
         this.k = -1;
         this.release();
@@ -356,12 +382,11 @@ class FetchJob implements FetchSource {
       if (item.kind < Item.Whole) {
         let value: string;
         if (item.kind === Item.Flags) value = flagList(m.stored(i) < 0 ? 0 : m.stored(i), view.recent(i));
-        else if (item.kind === Item.Uid) value = decimal(m.list.seq(i));
+        else if (item.kind === Item.Uid) value = decimal(m.list.uidAt(i));
         else if (item.kind === Item.InternalDate) value = "\"" + formatDate(m.time(i), true) + "\"";
         else if (item.kind === Item.Size) value = decimal(m.list.size(i));
         else {
-          const structure = this.structure(i);
-          if (structure === undefined) return out;
+          const structure = this.st as MessageStructure;
           value = item.kind === Item.Envelope ? structure.envelope : item.kind === Item.BodyStructure ? structure.bodystructure : structure.body;
         }
         out += space + item.name + " " + value;
@@ -373,9 +398,7 @@ class FetchJob implements FetchSource {
         let from = 0;
         let end = m.list.size(i);
         if (item.kind !== Item.Whole || item.path.length > 0) {
-          const structure = this.structure(i);
-          if (structure === undefined) return out;
-          const part = structure.part(item.path);
+          const part = (this.st as MessageStructure).part(item.path);
           const top = item.path.length === 0;
           // No such part, or HEADER/TEXT of a part that is no message/rfc822: NIL.
           if (part === undefined || (!top && part.inner < 0 && item.kind !== Item.Whole && item.kind !== Item.Mime)) {
@@ -525,13 +548,6 @@ class FetchJob implements FetchSource {
     this.keep = false;
     this.lineStart = true;
     if (this.file !== undefined) this.file.seek(from);
-  }
-
-  /** Message i's structure; undefined while it is built (the job waits: blocked). Throws on card errors, as the maildrop does. */
-  private structure(i: number): MessageStructure | undefined {
-    const s = (this.view.maildrop as unknown as Structured).structure(i);
-    if (s === undefined) this.blocked = true;
-    return s;
   }
 
   /** The card failed: the answer ends here (the session closes the connection after `out`). */

@@ -313,7 +313,7 @@ class SearchJob implements FetchSource {
         }
         this.at = 0;
         const result = this.evaluate(i, false);
-        if (result === 1) out += " " + decimal(this.byUid ? m.list.seq(i) : i + 1);
+        if (result === 1) out += " " + decimal(this.byUid ? m.list.uidAt(i) : i + 1);
         if (result !== 2) continue;
         this.scanning = true;
         this.inHeader = true;
@@ -356,7 +356,7 @@ class SearchJob implements FetchSource {
         this.release();
         this.scanning = false;
         this.at = 0;
-        if (this.evaluate(i, true) === 1) out += " " + decimal(this.byUid ? m.list.seq(i) : i + 1);
+        if (this.evaluate(i, true) === 1) out += " " + decimal(this.byUid ? m.list.uidAt(i) : i + 1);
         continue;
       }
       return out;
@@ -414,8 +414,8 @@ class SearchJob implements FetchSource {
     else if (op === Op.Seq || op === Op.Uid) {
       const set = arg as number[];
       const count = m.list.count;
-      const n = op === Op.Seq ? i + 1 : m.list.seq(i);
-      const star = op === Op.Seq ? count : m.list.seq(count - 1);
+      const n = op === Op.Seq ? i + 1 : m.list.uidAt(i);
+      const star = op === Op.Seq ? count : m.list.uidAt(count - 1);
       holds = false;
       for (let r = 0; r + 1 < set.length && !holds; r += 2) {
         const lo = set[r] < 0 ? star : set[r];

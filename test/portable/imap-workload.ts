@@ -11,8 +11,6 @@ import { Access, Mailbox, type Maildrop } from "../../firmware/mailbox";
 import { decimal, hex } from "../../firmware/num";
 import { fetchJob, parseFetchItems, type FetchItem, type SelectedView } from "../../firmware/imapfetch";
 import type { Token } from "../../firmware/imapparse";
-import type { MessageStructure, PartRange } from "../../firmware/mimestruct";
-import { find } from "../../firmware/text";
 import { parseSearch, searchJob, type SearchProgram } from "../../firmware/imapsearch";
 import { formatDate, parseDay } from "../../firmware/date";
 
@@ -31,36 +29,12 @@ export function workloadMessages(): string[] {
     "Subject: bare\nFrom: x@example.net\n\nbare LF body\n",
     received + "Subject: many hops\r\nFrom: far@example.net\r\n\r\n" + body,
     "Subject: no body\r\nFrom: h@example.org\r\n",
+    "From: Carol <carol@example.org>\r\nTo: alice@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n" +
+      "preamble\r\n--outer\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nfirst part\r\n--outer\r\nContent-Type: message/rfc822\r\nContent-Description: forwarded\r\n\r\n" +
+      "From: dave@example.net\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n--inner\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--inner\r\n" +
+      "Content-Type: text/html\r\n\r\n<p>inner html</p>\r\n--inner--\r\n\r\n--outer\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      "AAECAwQFBgcICQ==\r\n--outer--\r\nepilogue\r\n",
   ];
-}
-
-/** Until H-mime's Maildrop.structure lands: the top level's ranges only, found by a search for the blank line. */
-export function naiveStructure(drop: Maildrop): void {
-  const s = drop as unknown as { structure: (i: number) => MessageStructure | undefined };
-  s.structure = function (i: number): MessageStructure | undefined {
-    const file = drop.open(i, 0);
-    let text = "";
-    if (file !== undefined) {
-      for (let chunk = file.read(4096); chunk !== undefined; chunk = file.read(4096)) text += chunk;
-      file.close();
-    }
-    let body = find(text, "\r\n\r\n", 0);
-    if (body >= 0) body += 4;
-    else {
-      body = find(text, "\n\n", 0);
-      body = body < 0 ? text.length : body + 2;
-    }
-    return {
-      envelope: "(ENVELOPE " + decimal(i) + ")",
-      bodystructure: "(BODYSTRUCTURE " + decimal(i) + ")",
-      body: "(BODY " + decimal(i) + ")",
-      part: function (path: string): PartRange | undefined {
-        if (path === "") return { header: 0, body: body, end: text.length, inner: -1 };
-        if (path === "1") return { header: body, body: body, end: text.length, inner: -1 };
-        return undefined;
-      },
-    };
-  };
 }
 
 /** Every chunk of a job until it ends; "<blocked>" where it waited (at most 5 times in a row). */
@@ -130,19 +104,22 @@ export function workloadBox(storage: Storage, messages?: string[]): Mailbox {
 export function fetchWorkload(storage: Storage): string {
   const box = workloadBox(storage);
   const drop = box.openMaildrop("alice", Access.Shared) as Maildrop;
-  naiveStructure(drop);
   let out = "";
   const all = [1, -1];
   out += fetch(drop, false, all, false, [["FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE"]]);
   out += fetch(drop, false, all, true, ["FLAGS"]);
   out += fetch(drop, false, [2, 3], true, ["FAST"]);
   out += fetch(drop, false, [-1, 3], true, ["ALL"]);
-  out += fetch(drop, false, [1, 1, 4, 4], false, ["FULL"]);
-  out += fetch(drop, false, [1, 1], false, [["BODYSTRUCTURE", "BODY", "ENVELOPE"]]);
+  out += fetch(drop, false, [1, 1, 4, 5], false, ["FULL"]);
+  out += fetch(drop, false, [1, 1, 5, 5], false, [["BODYSTRUCTURE", "BODY", "ENVELOPE"]]);
+  // Parts: numbered, nested in a message/rfc822, its HEADER/TEXT/MIME/HEADER.FIELDS, a partial of a part, parts that are not there.
+  out += fetch(drop, false, [5, 5], false, [["BODY.PEEK[1]", "BODY.PEEK[1.MIME]", "BODY.PEEK[2]", "BODY.PEEK[2.HEADER]", "BODY.PEEK[2.TEXT]", "BODY.PEEK[2.MIME]"]]);
+  out += fetch(drop, false, [5, 5], false, [["BODY.PEEK[2.1]", "BODY.PEEK[2.2]", "BODY.PEEK[2.2.MIME]", "BODY.PEEK[2.HEADER.FIELDS (subject)]", "BODY.PEEK[3]<4.6>", "BODY.PEEK[3]<100.6>"]]);
+  out += fetch(drop, false, [5, 5], false, [["BODY.PEEK[4]", "BODY.PEEK[2.3]", "BODY.PEEK[1.1]", "BODY.PEEK[1.HEADER]", "BODY.PEEK[3.TEXT]", "BODY.PEEK[2.1.MIME]", "BODY.PEEK[TEXT]<0.8>"]]);
+  out += fetch(drop, false, [1, 1], false, [["BODY.PEEK[1]", "BODY.PEEK[1.MIME]", "BODY.PEEK[2]"]]);
   out += fetch(drop, false, [1, 1], false, ["BODY.PEEK[]"]);
   out += fetch(drop, false, [1, 2], false, [["BODY.PEEK[]<0.10>", "BODY.PEEK[]<5.0>", "BODY.PEEK[]<1000.10>", "BODY.PEEK[]<10.100000>", "BODY.PEEK[]<0.4294967296>"]]);
   out += fetch(drop, false, [1, 4], false, [["BODY.PEEK[HEADER]", "BODY.PEEK[TEXT]", "RFC822.HEADER"]]);
-  out += fetch(drop, false, [1, 4], false, [["BODY.PEEK[1]", "BODY.PEEK[2]", "BODY.PEEK[1.MIME]"]]);
   out += fetch(drop, false, [1, 2], false, [["BODY.PEEK[HEADER.FIELDS (Subject From)]", "BODY.PEEK[HEADER.FIELDS.NOT (Subject \"From\" x-folded)]"]]);
   out += fetch(drop, false, [1, 1], false, [["BODY.PEEK[HEADER.FIELDS (SUBJECT)]<3.9>", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]<500.9>", "BODY.PEEK[HEADER.FIELDS (nothing)]"]]);
   out += fetch(drop, false, [3, 3], false, [["BODY.PEEK[HEADER.FIELDS (Received)]", "BODY.PEEK[HEADER.FIELDS (received)]<1000.200>", "BODY.PEEK[HEADER.FIELDS (received)]<6000.200>", "BODY.PEEK[HEADER.FIELDS.NOT (received)]"]]);
