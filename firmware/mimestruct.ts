@@ -24,8 +24,10 @@
  * MISSING_MAILBOX / MISSING_DOMAIN / SYNTAX_ERROR fillers; strings with
  * quotes, 8-bit octets or line ends sent as literals; Subject and display
  * names with white space runs made one space. Unlike Dovecot: sizes are
- * the stored octets (Dovecot counts a bare LF as CRLF); header values are
- * unfolded (CRLF dropped) and cut at Mime.MaxValue.
+ * the stored octets (Dovecot counts a bare LF as CRLF); a header value is
+ * cut at Mime.MaxValue. Like Dovecot, a folded value keeps the fold's LF
+ * (not its CR): Subject and names drop it, other strings are then sent as
+ * literals holding it.
  */
 import { word } from "./mailindex";
 import { decimal, parseDecimal } from "./num";
@@ -172,6 +174,12 @@ export function nstring(s: string | undefined): string {
   return out + s.substring(from) + "\"";
 }
 
+/** `s` without NUL octets (they separate repeated fields' values here). */
+function noNul(s: string): string {
+  for (let i = find(s, String.fromCharCode(0), 0); i >= 0; i = find(s, String.fromCharCode(0), i)) s = s.substring(0, i) + s.substring(i + 1);
+  return s;
+}
+
 /**
  * Text for people (Subject, display names), as Dovecot's
  * imap_append_string_for_humans: runs of spaces and tabs made one space,
@@ -201,26 +209,11 @@ function humans(s: string): string {
   return out.length === 0 ? "\"\"" : "{" + decimal(out.length) + "}\r\n" + out;
 }
 
-/**
- * A MIME field value (RFC 2045 5.1: `type/subtype; name=value ...`, RFC
- * 2183 dispositions) as [main, subtype, name, value, ...]: comments
- * skipped, quoted strings unquoted, RFC 2231 continuations (name*0*,
- * name*1 ...) joined in order under "name*" (or "name" when none is
- * encoded). Tokens end at white space and tspecials.
- */
-function mimeValue(v: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  let step = 0; // 0 main, 1 "/", 2 subtype, 3 ";" seen: a name, 4 "=", 5 a value
-  let name = "";
+/** Position after the white space, line ends and comments (nested, with quoted pairs) at v[i]. */
+function skipSpace(v: string, i: number): number {
   while (i < v.length) {
     const c = v.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 13 || c === 10) {
-      i++;
-      continue;
-    }
     if (c === 40) {
-      // A comment, nested, with quoted pairs.
       let depth = 0;
       for (; i < v.length; i++) {
         const d = v.charCodeAt(i);
@@ -229,10 +222,50 @@ function mimeValue(v: string): string[] {
         else if (d === 41 && --depth === 0) break;
       }
       i++;
-      continue;
-    }
+    } else if (c === 32 || c === 9 || c === 13 || c === 10) i++;
+    else break;
+  }
+  return i;
+}
+
+/** End of the MIME token (RFC 2045 5.1) at v[i]; `specials` the octets that end it besides controls, space and 8-bit. */
+function tokenEnd(v: string, i: number, specials: string): number {
+  while (i < v.length && v.charCodeAt(i) > 32 && v.charCodeAt(i) < 127 && find(specials, v.charAt(i), 0) < 0) i++;
+  return i;
+}
+
+/**
+ * A MIME field value (RFC 2045 5.1 `type/subtype *(; name=value)`, RFC
+ * 2183 dispositions) as [main, subtype, name, value, ...], read as
+ * Dovecot's rfc822 parser does: comments skipped; the main value a token
+ * ("" when something else comes first); parameters while each follows a
+ * ";" and is a token, "=" and a token or quoted string (an unquoted value
+ * starting with "=", a bare encoded word, runs to the next ";" or space),
+ * the first broken one ending them. RFC 2231 continuations (name*0*,
+ * name*1 ...) are joined in order under "name*" (or "name" when none is
+ * encoded).
+ */
+function mimeValue(v: string): string[] {
+  const specials = "()<>@,;:\\\"/[]?=";
+  let i = skipSpace(v, 0);
+  let e = tokenEnd(v, i, specials);
+  const out: string[] = [v.substring(i, e), ""];
+  i = skipSpace(v, e);
+  if (i < v.length && v.charCodeAt(i) === 47) {
+    i = skipSpace(v, i + 1);
+    e = tokenEnd(v, i, specials);
+    out[1] = v.substring(i, e);
+    i = skipSpace(v, e);
+  }
+  while (i < v.length && v.charCodeAt(i) === 59) {
+    i = skipSpace(v, i + 1);
+    e = tokenEnd(v, i, specials);
+    const name = v.substring(i, e);
+    i = skipSpace(v, e);
+    if (name.length === 0 || i >= v.length || v.charCodeAt(i) !== 61) break;
+    i = skipSpace(v, i + 1);
     let token = "";
-    if (c === 34) {
+    if (i < v.length && v.charCodeAt(i) === 34) {
       let from = ++i;
       for (; i < v.length && v.charCodeAt(i) !== 34; i++) {
         if (v.charCodeAt(i) === 92) {
@@ -240,67 +273,45 @@ function mimeValue(v: string): string[] {
           from = ++i;
         }
       }
-      token += v.substring(from, i);
+      token += v.substring(from, i < v.length ? i : v.length);
       i++;
-    } else if (find("()<>@,;:\\/[]?=", v.charAt(i), 0) >= 0) {
-      if (c === 47 && step === 0) step = 1;
-      else if (c === 59) {
-        if (step < 3) {
-          if (out.length === 0) out.push("");
-          if (out.length === 1) out.push("");
-        }
-        step = 3;
-      } else if (c === 61 && step === 3) step = 4;
-      i++;
-      continue;
     } else {
-      const from = i;
-      while (i < v.length && v.charCodeAt(i) > 32 && v.charCodeAt(i) < 127 && find("()<>@,;:\\\"/[]?=", v.charAt(i), 0) < 0) i++;
-      if (i === from) i++; // a control or 8-bit octet: skipped
-      token = v.substring(from, i);
+      e = i < v.length && v.charCodeAt(i) === 61 ? tokenEnd(v, i, ";") : tokenEnd(v, i, specials);
+      token = v.substring(i, e);
+      i = e;
     }
-    if (step === 0 && out.length === 0) out.push(token);
-    else if (step === 1) {
-      out.push(token);
-      step = 2;
-    } else if (step === 3) name = token;
-    else if (step === 4) {
-      step = 5;
-      const star = find(name, "*", 0);
-      const rest = star > 0 ? name.substring(star + 1) : "";
-      const seg = rest.length > 0 && rest.charCodeAt(rest.length - 1) === 42 ? rest.substring(0, rest.length - 1) : rest;
-      if (out.length < 2) out.push("");
-      if (star > 0 && seg.length > 0 && parseDecimal(seg) >= 0) {
-        // A continuation: join it to the earlier segments of its name.
-        const base = name.substring(0, star);
-        const encoded = rest.length > seg.length;
-        let k = out.length - 2;
-        while (k >= 2 && out[k] !== base && out[k] !== base + "*") k -= 2;
-        if (k < 2) {
-          out.push(encoded ? base + "*" : base);
-          out.push(token);
-        } else {
-          if (encoded) out[k] = base + "*";
-          out[k + 1] += token;
-        }
-      } else {
-        out.push(name);
+    i = skipSpace(v, i);
+    const star = find(name, "*", 0);
+    const rest = star > 0 ? name.substring(star + 1) : "";
+    const seg = rest.length > 0 && rest.charCodeAt(rest.length - 1) === 42 ? rest.substring(0, rest.length - 1) : rest;
+    if (star > 0 && seg.length > 0 && parseDecimal(seg) >= 0) {
+      // A continuation: joined to the earlier segments of its name.
+      const base = name.substring(0, star);
+      let k = out.length - 2;
+      while (k >= 2 && out[k] !== base && out[k] !== base + "*") k -= 2;
+      if (k < 2) {
+        out.push(rest.length > seg.length ? base + "*" : base);
         out.push(token);
+      } else {
+        if (rest.length > seg.length) out[k] = base + "*";
+        out[k + 1] += token;
       }
+    } else {
+      out.push(name);
+      out.push(token);
     }
   }
-  while (out.length < 2) out.push("");
   return out;
 }
 
-/** "(name value ...)" of mimeValue's parameters from index 2, or NIL; `charset` puts ("charset" "us-ascii") first when no charset is given. */
+/** "(name value ...)" of mimeValue's parameters from index 2, or NIL; `charset` adds "charset" "us-ascii" when no charset is given. */
 function paramList(p: string[], charset: boolean): string {
   let out = "";
   for (let k = 2; k + 1 < p.length; k += 2) {
     if (lower(p[k]) === "charset") charset = false;
     out += (out.length > 0 ? " " : "") + nstring(p[k]) + " " + nstring(p[k + 1]);
   }
-  if (charset) out = "\"charset\" \"us-ascii\"" + (out.length > 0 ? " " : "") + out;
+  if (charset) out += (out.length > 0 ? " " : "") + "\"charset\" \"us-ascii\"";
   return out.length > 0 ? "(" + out + ")" : "NIL";
 }
 
@@ -308,28 +319,29 @@ function paramList(p: string[], charset: boolean): string {
 function extension(f: { [field: number]: string }): string {
   let out = "NIL";
   const disposition = f[Field.Disposition];
-  if (disposition !== undefined) {
-    const p = mimeValue(disposition);
+  for (let i = 0; disposition !== undefined && i <= disposition.length; ) {
+    let e = find(disposition, String.fromCharCode(0), i);
+    if (e < 0) e = disposition.length;
+    const p = mimeValue(disposition.substring(i, e));
     out = "(" + nstring(p[0]) + " " + paramList(p, false) + ")";
+    i = p.length > 2 ? disposition.length + 1 : e + 1;
   }
-  const language = f[Field.Language];
-  if (language === undefined) out += " NIL";
-  else {
-    let list = "";
-    let count = 0;
-    let from = 0;
-    for (let i = 0; i <= language.length; i++) {
-      const c = i < language.length ? language.charCodeAt(i) : 44;
-      if (c === 44 || c === 32 || c === 9) {
-        if (i > from) {
-          list += (count > 0 ? " " : "") + nstring(language.substring(from, i));
-          count++;
-        }
-        from = i + 1;
-      }
+  // Language tags (RFC 3282): atoms separated by commas, up to the first that is not one; of several fields the first with one.
+  const language = f[Field.Language] || "";
+  let list = "";
+  for (let i = skipSpace(language, 0); i < language.length && list.length === 0; i = skipSpace(language, i)) {
+    for (;;) {
+      const e = tokenEnd(language, i, "()<>[]:;@\\,.\"");
+      if (e === i) break;
+      list += (list.length > 0 ? " " : "") + nstring(language.substring(i, e));
+      i = skipSpace(language, e);
+      if (i >= language.length || language.charCodeAt(i) !== 44) break;
+      i = skipSpace(language, i + 1);
     }
-    out += count === 0 ? " NIL" : count === 1 ? " " + list : " (" + list + ")";
+    const next = find(language, String.fromCharCode(0), i);
+    i = next < 0 ? language.length : next + 1;
   }
+  out += list.length > 0 ? " (" + list + ")" : " NIL";
   return out + " " + nstring(f[Field.Location]);
 }
 
@@ -380,6 +392,8 @@ function words(kind: number): string {
   while (at < scan.length) {
     const c = scan.charCodeAt(at);
     let word = "";
+    // A local part is one quoted string or a dot-atom (Dovecot's parse_local_part).
+    if (kind === 1 && !first && c === 34) break;
     if (c === 34 && kind !== 2) {
       let from = ++at;
       for (; at < scan.length && scan.charCodeAt(at) !== 34; at++) {
@@ -402,9 +416,12 @@ function words(kind: number): string {
       word = scan.substring(from, at);
     }
     out += first || kind !== 0 ? word : " " + word;
-    first = false;
     cfws();
-    if (kind !== 0 && at < scan.length && scan.charCodeAt(at) === 46) {
+    if (kind === 1 && first && c === 34) return out;
+    first = false;
+    if (kind !== 0) {
+      // A dot-atom goes on only after a dot.
+      if (at >= scan.length || scan.charCodeAt(at) !== 46) break;
       out += ".";
       at++;
       cfws();
@@ -451,19 +468,46 @@ function mailbox(): string {
   } else {
     at = start;
     comment = "";
-    name = "";
+    cfws();
+    const quoted = at < scan.length && scan.charCodeAt(at) === 34;
     box = words(1);
+    name = "";
     if (at < scan.length && scan.charCodeAt(at) === 64) {
       at++;
       host = words(2);
+      name = comment;
+    } else if (comment.length > 0) name = comment;
+    else {
+      // A word not followed by "@": more words make it all a display name without an address (Dovecot 2.3).
+      const more = words(0);
+      if (more.length > 0 || quoted) {
+        name = more.length > 0 ? box + " " + more : box;
+        box = "";
+      }
     }
-    name = comment;
   }
   return "(" + (name.length > 0 ? humans(name) : "NIL") + " " + (route.length > 0 ? nstring(route) : "NIL") + " " + nstring(box.length > 0 ? box : "MISSING_MAILBOX") + " " + nstring(host.length > 0 ? host : "MISSING_DOMAIN") + ")";
 }
 
-/** An address-list field's value (RFC 5322 3.4, groups as RFC 3501's group markers) as "((...)(...))", "" for no address. */
+/**
+ * An address-list field's value (RFC 5322 3.4, groups as RFC 3501's group
+ * markers) as "((...)(...))", "" for no address. Several fields' values
+ * are separated by NUL (kept out of values): each is read on its own,
+ * their lists joined.
+ */
 function addresses(value: string): string {
+  let out = "";
+  for (let from = 0; from <= value.length; ) {
+    let to = find(value, String.fromCharCode(0), from);
+    if (to < 0) to = value.length;
+    out += addressList(value.substring(from, to));
+    from = to + 1;
+  }
+  return out.length > 0 ? "(" + out + ")" : "";
+}
+
+/** The addresses of one field's value, each "(name adl mailbox host)". */
+function addressList(value: string): string {
   scan = value;
   at = 0;
   let out = "";
@@ -471,7 +515,7 @@ function addresses(value: string): string {
   while (at < scan.length) {
     const start = at;
     const group = words(0);
-    if (at < scan.length && scan.charCodeAt(at) === 58 && group.length > 0) {
+    if (at < scan.length && scan.charCodeAt(at) === 58) {
       at++;
       out += "(NIL NIL " + nstring(group) + " NIL)";
       cfws();
@@ -493,7 +537,7 @@ function addresses(value: string): string {
     cfws();
   }
   scan = "";
-  return out.length > 0 ? "(" + out + ")" : "";
+  return out;
 }
 
 /** A root entity's ENVELOPE from its fields; Sender and Reply-To default to From (RFC 3501 7.4.2). */
@@ -669,7 +713,8 @@ export class StructureReader {
     if (c === 32 || c === 9) {
       // A folded line continues the field being read.
       const field = top.field;
-      if (field >= 0 && top.f[field].length + line.length <= Mime.MaxValue) top.f[field] += line;
+      // As Dovecot's value: the fold's LF kept (its CR dropped); people's text and literals show it.
+      if (field >= 0 && top.f[field].length + line.length < Mime.MaxValue) top.f[field] += "\n" + noNul(line);
       return q;
     }
     top.field = -1;
@@ -683,10 +728,14 @@ export class StructureReader {
     if (field >= Field.Dated && !top.root) return q;
     let from = colon + 1;
     while (from < line.length && (line.charCodeAt(from) === 32 || line.charCodeAt(from) === 9)) from++;
-    const value = line.substring(from, from + Mime.MaxValue);
+    let value = noNul(line.substring(from, from + Mime.MaxValue));
     const old = top.f[field];
-    // A repeated address field adds its addresses (as Dovecot); any other is replaced.
-    top.f[field] = old !== undefined && field >= Field.From && field <= Field.Bcc ? (old + "," + value).substring(0, Mime.MaxValue) : value;
+    // Repeated, as Dovecot: Content-Language's first that reads as tags counts, Content-Disposition's first with
+    // parameters (else the last), an address field's lists are joined (each read on its own), another envelope
+    // field's last counts, another MIME field's first.
+    if (old !== undefined && (field === Field.Language || field === Field.Disposition || (field >= Field.From && field <= Field.Bcc))) value = (old + String.fromCharCode(0) + value).substring(0, Mime.MaxValue);
+    else if (old !== undefined && field < Field.Dated) return q;
+    top.f[field] = value;
     top.field = field;
     return q;
   }
