@@ -160,6 +160,8 @@ export class StructureBuilder {
   /** The last one built, for when the card is full and it could not be written. */
   private lastSeq = -1;
   private last: MessageStructure | undefined = undefined;
+  /** Seqs whose build failed (a card error), each told once by structure(): a waiting FETCH answers NO instead of waiting for ever. */
+  private failed: number[] = [];
 
   constructor(
     private store: MailStore,
@@ -170,12 +172,19 @@ export class StructureBuilder {
   /**
    * Message `seq`'s structure from its header cache `record` (as
    * store.header gives it); undefined when it is not built yet, and then
-   * its build is started (ready(seq) says when it is done).
+   * its build is started (ready(seq) says when it is done). Throws, once,
+   * when the last build of it failed on a card error.
    */
   structure(seq: number, record: string): MessageStructure | undefined {
     const kept = keptStructure(record);
     if (kept !== undefined) return kept;
     if (seq === this.lastSeq && this.last !== undefined) return this.last;
+    const failed = this.failed.indexOf(seq);
+    if (failed >= 0) {
+      // Told once; the next call builds it again.
+      this.failed.splice(failed, 1);
+      throw new Error("the structure of message " + hex(seq, 8) + " could not be read (card error)");
+    }
     this.start(seq);
     return undefined;
   }
@@ -197,6 +206,7 @@ export class StructureBuilder {
     const store = this.store;
     const seq = this.queue[0];
     let done = true;
+    let told = false;
     try {
       if (store.available() && store.index.held(seq)) {
         if (this.reader === undefined) {
@@ -221,12 +231,15 @@ export class StructureBuilder {
         }
         this.offset += read;
         done = chunk === undefined;
-        if (done) this.finish(seq, this.reader.finish());
+        if (done) told = this.finish(seq, this.reader.finish());
       }
     } catch (e) {
-      // Built again on the next use (Maildrop.structure).
+      // Told to the next structure() (its waiter is woken); built again after that.
       this.hal.log("store: structure of " + hex(seq, 8) + " not built: " + describe(e));
       done = true;
+      if (this.failed.indexOf(seq) < 0) this.failed.push(seq);
+      if (this.failed.length > 8) this.failed.shift();
+      told = true;
     }
     if (done) {
       this.reader = undefined;
@@ -239,10 +252,17 @@ export class StructureBuilder {
         self.step();
       });
     }
+    if (told) {
+      try {
+        this.ready(seq);
+      } catch (e) {
+        this.hal.log("store: onStructureReady: " + describe(e)); // the waiter's fault; building goes on
+      }
+    }
   }
 
-  /** Writes message `seq`'s structure after its header lines and says it is ready. */
-  private finish(seq: number, ms: MessageStructure): void {
+  /** Writes message `seq`'s structure after its header lines; true (it is ready). */
+  private finish(seq: number, ms: MessageStructure): boolean {
     this.lastSeq = seq;
     this.last = ms;
     const record = this.store.header(seq, -1);
@@ -254,6 +274,6 @@ export class StructureBuilder {
         file.close();
       }
     }
-    this.ready(seq);
+    return true;
   }
 }

@@ -18,15 +18,18 @@ import { tempDir, testConfig } from "./helpers/fixtures";
 import { testHal } from "./helpers/test-hal";
 
 /** A card that counts the octets read from message files. */
-function countingCard(dir: string): Storage & { messageReads: number } {
+function countingCard(dir: string): Storage & { messageReads: number; failReads: boolean } {
   const card = new SimCard({ dir });
   const counting = {
     messageReads: 0,
+    /** Reads of message files throw (a card error). */
+    failReads: false,
     open(p: string, mode: string): FileHandle {
       const f = card.open(p, mode);
       if (!p.endsWith(".EML")) return f;
       return {
         read(n: number) {
+          if (counting.failReads) throw new Error("read error");
           const s = f.read(n);
           if (s !== undefined) counting.messageReads += s.length;
           return s;
@@ -148,5 +151,29 @@ describe("the structure cache", () => {
     assert.deepEqual(ready, []);
     assert.deepEqual(hal.logged, []);
     assert.throws(() => drop.structure(0), /deleted/);
+  });
+
+  it("tells a failed build once (structure() throws, its waiter woken), then builds it again", () => {
+    const dir = tempDir("mimecache3");
+    const { mailbox, hal, card, ready } = boot(dir);
+    deliver(mailbox, MESSAGE);
+    hal.timers.runNext(); // the header cache
+    hal.timers.runNext(); // the structure's first step
+    card.failReads = true;
+    const drop = mailbox.openMaildrop("alice", Access.Shared)!;
+    const seq = drop.list.seq(0);
+    mailbox.onStructureReady = (s) => {
+      ready.push(s);
+      throw new Error("a waiter's bug");
+    };
+    while (hal.timers.runNext());
+    assert.deepEqual(ready, [seq], "woken once");
+    assert.match(hal.logged[0], /^store: structure of [0-9a-f]{8} not built: .*read error/);
+    assert.equal(hal.logged[1], "store: onStructureReady: a waiter's bug");
+    assert.throws(() => drop.structure(0), /could not be read/);
+    card.failReads = false;
+    assert.equal(drop.structure(0), undefined, "built again");
+    while (hal.timers.runNext());
+    assert.equal(structureRecord(drop.structure(0)!), expected(MESSAGE));
   });
 });
