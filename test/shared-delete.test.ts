@@ -2,7 +2,7 @@
  * The mailbox boundary with the real services over fake sockets: the header
  * cache is built after SMTP's 250 (on a timer, off the DATA path), and a
  * message deleted at once by a shared opener (the web page's delete, IMAP's
- * EXPUNGE later) while a POP3 session has it listed answers that session's
+ * EXPUNGE, which POP3's lock does not keep out) while a POP3 session has it listed answers that session's
  * RETR with -ERR, stays readable to a RETR already streaming it, and the
  * session's own deletion of it at QUIT is harmless. Timers run only when the
  * test says so; sends complete one at a time, as on the boards.
@@ -123,5 +123,39 @@ test("a message deleted by a shared opener while a RETR streams it is sent whole
   assert.deepEqual(files(), [], "gone once the RETR closed it");
   say(pop, "DELE 1\r\nQUIT\r\n");
   assert.match(pop.received, /\+OK letterbox POP3 server signing off/);
+  box.stop();
+});
+
+test("IMAP beside a POP3 session: the lock does not keep IMAP out; a message IMAP expunges answers RETR with -ERR; deliveries and QUIT's deletions reach onChange", () => {
+  const { box, connect, say, files } = manualBox();
+  const mailbox = box.pop3.mailbox;
+  const changed: string[] = [];
+  mailbox.onChange = (owner) => changed.push(owner);
+  const smtp = connect(SMTP_PORT);
+  say(smtp, "HELO a\r\n");
+  for (const subject of ["one", "two", "three"]) {
+    say(smtp, "MAIL FROM:<x@remote.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n");
+    say(smtp, `Subject: ${subject}\r\n\r\nbody\r\n.\r\n`);
+  }
+  assert.deepEqual(changed, ["bob", "bob", "bob"], "each delivery");
+  const pop = connect(POP3_PORT);
+  say(pop, "USER bob\r\nPASS builder99\r\nLIST\r\n");
+  assert.match(pop.received, /\+OK 3 messages/);
+  assert.equal(mailbox.openMaildrop("bob", Access.Exclusive), undefined, "POP3 holds the lock");
+  const imap = mailbox.openMaildrop("bob", Access.Shared, 0)!;
+  assert.equal(imap.list.count, 3, "IMAP opens beside it");
+  imap.expunge([1]);
+  assert.deepEqual(changed.slice(3), ["bob"]);
+  pop.received = "";
+  say(pop, "RETR 2\r\nRETR 3\r\n");
+  assert.match(pop.received, /^-ERR Message 2 was deleted by another client\r\n\+OK \d+ octets\r\n[^]*Subject: three\r\n/);
+  pop.received = "";
+  say(pop, "DELE 1\r\nDELE 2\r\nQUIT\r\n");
+  assert.match(pop.received, /signing off/);
+  assert.deepEqual(changed.slice(4), ["bob"], "QUIT's deletion, once");
+  const fresh = imap.refresh();
+  assert.equal(fresh.count, 1);
+  assert.equal(fresh.uidAt(0), imap.list.uidAt(2), "IMAP sees what is left: message three");
+  assert.equal(files().filter((f) => f.endsWith(".EML")).length, 1);
   box.stop();
 });
