@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const box = await getRuntime(name).start({
     config: imap ? imapBenchConfig() : letterboxConfig(),
     card,
-    // 143 too, always: were IMAP on by default, it must not take the host's real port.
+    // 143 too: IMAP must not take the host's real port.
     portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
     bindHost: "127.0.0.1",
     log: (line: string) => {

@@ -38,6 +38,7 @@ export interface Services {
   smtp: ServiceConfig;
   pop3: ServiceConfig;
   http: ServiceConfig;
+  imap: ServiceConfig;
   [name: string]: ServiceConfig;
 }
 
@@ -81,5 +82,7 @@ export function defaultServices(): Services {
     pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
     // The web page (firmware/http.ts); a browser holds a connection or two between clicks
     http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, idleSeconds: 60 },
+    // RFC 3501 5.4: at least 30 minutes idle; each device of the household may hold two connections (INBOX + IDLE)
+    imap: { enabled: true, port: 143, sessions: 4, reserve: 0, perClient: 2, idleSeconds: 1800 },
   };
 }

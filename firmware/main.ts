@@ -8,6 +8,7 @@ import type { Config } from "./config";
 import { applyConfigInPlace, bootConsole, MessageInfo } from "./console";
 import type { FileHandle, Hal, Listener, Timer } from "./hal";
 import { HttpService } from "./http";
+import { ImapServer } from "./imap";
 import { Pop3Server } from "./pop3";
 import { Service, SocketBudget } from "./sessions";
 import { SmtpServer } from "./smtp";
@@ -22,12 +23,14 @@ export interface Letterbox {
   smtp: SmtpServer;
   pop3: Pop3Server;
   http: HttpService;
+  imap: ImapServer;
 }
 
 /** Ports the core listens on, as on the device; the simulator maps them to host ports. */
 export const SMTP_PORT = 25;
 export const POP3_PORT = 110;
 export const HTTP_PORT = 80;
+export const IMAP_PORT = 143;
 
 /** How often idle sessions are looked for, in milliseconds. */
 const SWEEP_MS = 1000;
@@ -46,7 +49,8 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
   const pop3 = new Pop3Server(hal, config, mailbox, budget);
   const http = new HttpService(hal, config, webHandler(hal, config, mailbox), budget);
   // A new service goes into this list (and config.services): nothing else here names one.
-  const services: Service[] = [smtp, pop3, http];
+  const imap = new ImapServer(hal, config, mailbox, budget);
+  const services: Service[] = [smtp, pop3, http, imap];
   const listeners: Listener[] = [];
   for (let i = 0; i < services.length; i++) {
     // Ports are read here, at start: a new port takes effect at the next start.
@@ -123,6 +127,7 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
     smtp: smtp,
     pop3: pop3,
     http: http,
+    imap: imap,
     stop: function () {
       stopped = true;
       if (sweeper !== undefined) sweeper.cancel();

@@ -67,8 +67,8 @@ export const configSchema = {
     services: {
       type: "object",
       additionalProperties: false,
-      allowed: "an object with smtp, pop3 and http, each with some of enabled, port, sessions, reserve, perClient, idleSeconds",
-      properties: { smtp: SERVICE, pop3: SERVICE, http: SERVICE },
+      allowed: "an object with smtp, pop3, http and imap, each with some of enabled, port, sessions, reserve, perClient, idleSeconds",
+      properties: { smtp: SERVICE, pop3: SERVICE, http: SERVICE, imap: SERVICE },
     },
     // The settings from before services were a list: services.smtp.port and services.pop3.port.
     smtpPort: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
@@ -181,7 +181,7 @@ export interface ConfigFile {
   hostname: string;
   domains: string[];
   users: { name: string; password: string }[];
-  services?: { smtp?: Partial<ServiceConfig>; pop3?: Partial<ServiceConfig>; http?: Partial<ServiceConfig> };
+  services?: { smtp?: Partial<ServiceConfig>; pop3?: Partial<ServiceConfig>; http?: Partial<ServiceConfig>; imap?: Partial<ServiceConfig> };
   smtpPort?: number;
   pop3Port?: number;
   limits?: Partial<Limits> & { smtpSessions?: number; pop3Sessions?: number; smtpIdleSeconds?: number; pop3IdleSeconds?: number };

@@ -4,7 +4,7 @@
  * host directory (which survives restarts, like the SD card).
  */
 import type { Config } from "../firmware/config";
-import { HTTP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
+import { HTTP_PORT, IMAP_PORT, POP3_PORT, SMTP_PORT } from "../firmware/main";
 import type { SerialLine } from "../firmware/hal";
 import { SimCard } from "./card";
 import { SimFlash } from "./flash";
@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   pop3Port: number;
   /** The web page's host port; 0 (any free port) when absent. */
   httpPort?: number;
+  /** IMAP's host port; 0 (any free port) when absent. */
+  imapPort?: number;
   bindHost?: string;
   log?: (line: string) => void;
   clock?: () => number;
@@ -46,6 +48,8 @@ export interface Simulator extends RunningBox {
   pop3Port: number;
   /** The web page's host port. */
   httpPort: number;
+  /** IMAP's host port. */
+  imapPort: number;
   card: SimCard;
   flash: SimFlash;
   /** The configuration provisioned into the flash, which the box runs with instead of `config`. */
@@ -84,11 +88,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
 async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "tookOver">> {
   const card = options.card || new SimCard({ dir: options.dataDir });
-  // The device's ports (25, 110, 80), which portMap maps to host ports.
+  // The device's ports (25, 110, 80, 143), which portMap maps to host ports.
   const services = structuredClone(options.config.services);
   services.smtp.port = SMTP_PORT;
   services.pop3.port = POP3_PORT;
   services.http.port = HTTP_PORT;
+  services.imap.port = IMAP_PORT;
   const config: Config = { ...options.config, services };
   const flash = new SimFlash(options.flashDir);
   const stored = loadSettings(flash);
@@ -127,13 +132,14 @@ async function boardOn(options: SimulatorOptions): Promise<Omit<Simulator, "took
         });
       },
     });
-  box = await boot({ [SMTP_PORT]: options.smtpPort, [POP3_PORT]: options.pop3Port, [HTTP_PORT]: options.httpPort || 0 });
+  box = await boot({ [SMTP_PORT]: options.smtpPort, [POP3_PORT]: options.pop3Port, [HTTP_PORT]: options.httpPort || 0, [IMAP_PORT]: options.imapPort || 0 });
   return {
     runtime: box.runtime,
     ports: box.ports,
     smtpPort: box.ports[SMTP_PORT],
     pop3Port: box.ports[POP3_PORT],
     httpPort: box.ports[HTTP_PORT],
+    imapPort: box.ports[IMAP_PORT],
     card,
     flash,
     provisioned: stored && stored.settings.config,

@@ -22,7 +22,7 @@ function board(extra: Partial<EspruinoBoardOptions> = {}): { board: EspruinoBoar
   const b = new EspruinoBoard({
     card: new SimCard({ dir: tempDir() }),
     flash: new SimFlash(),
-    portMap: { 25: 0, 110: 0, 80: 0, 7: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0, 7: 0 },
     bindHost: "127.0.0.1",
     log: (line) => logs.push(line),
     clock: () => 1700000000,

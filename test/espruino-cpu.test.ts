@@ -38,7 +38,7 @@ function board(extra: { flash?: SimFlash; romFiles?: { [name: string]: string } 
     card: new SimCard({ dir: tempDir("espruino-cpu") }),
     flash: extra.flash || new SimFlash(),
     romFiles: extra.romFiles,
-    portMap: { 25: 0, 110: 0, 80: 0, 7: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0, 7: 0 },
     bindHost: "127.0.0.1",
     log: () => undefined,
     clock: () => Math.floor(Date.now() / 1000),

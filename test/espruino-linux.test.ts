@@ -22,7 +22,7 @@ test("without an SD card the bundle keeps its files under letterbox-data/ and se
     workDir: work,
     flash: new SimFlash(),
     romFiles: { [DEFAULTS_FILE]: encode(settingsToMap({ config: testConfig() })) },
-    portMap: { 25: 0, 110: 0, 80: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
     bindHost: "127.0.0.1",
     log: (line) => logs.push(line),
     clock: () => Math.floor(Date.now() / 1000),

@@ -31,7 +31,7 @@ test("every session the limits allow, open at once and as busy as the card lets 
   const box = (await espruinoRuntime.start({
     config,
     card: new SimCard({ dir: tempDir("espruino-mem") }),
-    portMap: { 25: 0, 110: 0, 80: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
     bindHost: "127.0.0.1",
     log: () => undefined,
     clock: () => Math.floor(Date.now() / 1000),

@@ -75,7 +75,7 @@ describe("init.lua on the emulated board", () => {
     vm,
     spiffs,
     card: new SimCard({ dir: tempDir("luainit") }),
-    portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
+    portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, 143: 0 },
     bindHost: "127.0.0.1",
     clock: () => Math.floor(Date.now() / 1000),
     onRestart: () => {},

@@ -42,7 +42,7 @@ describe("a few hundred connections leave the Lua heap flat (lua runtime, fault 
     box = await startLuaBox({
       config: testConfig(),
       card: new SimCard({ dir: tempDir("lualeak") }),
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, 143: 0 },
       bindHost: "127.0.0.1",
       log: () => {},
       clock: () => Math.floor(Date.now() / 1000),

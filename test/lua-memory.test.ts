@@ -143,7 +143,7 @@ describe("Lua heap during a big message (lua runtime)", () => {
     box = await startLuaBox({
       config,
       card: new SimCard({ dir: tempDir("luamem") }),
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, 143: 0 },
       bindHost: "127.0.0.1",
       log: () => {},
       clock: () => Math.floor(Date.now() / 1000),

@@ -23,7 +23,7 @@ describe("lua runtime", () => {
     box = await startLuaBox({
       config: testConfig(),
       card: new SimCard({ dir: tempDir("luart") }),
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, 143: 0 },
       bindHost: "127.0.0.1",
       log: (l) => logs.push(l),
       clock: () => Math.floor(Date.now() / 1000),
@@ -69,7 +69,7 @@ describe("lua runtime: the card's SPI bus outlives a garbage collection", () => 
     const box = await startLuaBox({
       config: testConfig(),
       card,
-      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0 },
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, 143: 0 },
       bindHost: "127.0.0.1",
       log: () => {},
       clock: () => Math.floor(Date.now() / 1000),

@@ -20,6 +20,7 @@ interface SimOptions {
   smtpPort: number;
   pop3Port: number;
   httpPort: number;
+  imapPort: number;
   bind: string;
   runtime: RuntimeName;
   verbose?: boolean;
@@ -35,13 +36,14 @@ function quote(p: string): string {
 export function registerSim(program: Command): void {
   program
     .command("sim")
-    .description("Run a letterbox on this computer: SMTP, POP3 and the web page on loopback, the card in a directory.")
+    .description("Run a letterbox on this computer: SMTP, POP3, IMAP and the web page on loopback, the card in a directory.")
     .option("--config <file>", "configuration file (JSON); default: the demo configuration")
     .option("--data <dir>", "directory holding the simulated SD card", "sim-data")
     .option("--flash <dir>", "directory emulating the board's internal flash (provisioned settings); default: beside the card, <data> with -data replaced by -flash (sim-flash), or <data>-flash")
     .option("--smtp-port <n>", "host port for SMTP (0 = any free port)", port, 2525)
     .option("--pop3-port <n>", "host port for POP3 (0 = any free port)", port, 1100)
     .option("--http-port <n>", "host port for the web page (0 = any free port)", port, 8080)
+    .option("--imap-port <n>", "host port for IMAP (0 = any free port)", port, 1143)
     .option("--bind <address>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--runtime <name>", "which build of the core to run").choices(RUNTIME_NAMES).default("node"))
     .option("--verbose", "print the board's log lines")
@@ -91,6 +93,7 @@ export function registerSim(program: Command): void {
           smtpPort: opts.smtpPort,
           pop3Port: opts.pop3Port,
           httpPort: opts.httpPort,
+          imapPort: opts.imapPort,
           bindHost: opts.bind,
           webDir,
           log: opts.verbose ? (line) => console.log(`log: ${line}`) : () => {},
@@ -107,7 +110,7 @@ export function registerSim(program: Command): void {
         }
         if (err.code === "EADDRINUSE") {
           console.error(`letterbox: ${err.address}:${err.port} is already in use (another simulator?). ` +
-            "Stop it, or choose other ports: --smtp-port N --pop3-port N --http-port N (0 picks free ones).");
+            "Stop it, or choose other ports: --smtp-port N --pop3-port N --imap-port N --http-port N (0 picks free ones).");
           process.exit(EXIT_FAILURE);
         }
         throw e;
@@ -141,6 +144,7 @@ export function registerSim(program: Command): void {
       console.log(`letterbox simulator (${opts.runtime} runtime), card in ${dataDir}, flash in ${flashDir}`);
       console.log(`SMTP  ${opts.bind}:${sim.smtpPort}`);
       console.log(`POP3  ${opts.bind}:${sim.pop3Port}`);
+      console.log(`IMAP  ${opts.bind}:${sim.imapPort}`);
       if (sim.httpPort !== undefined) console.log(`web   http://${opts.bind}:${sim.httpPort}/`);
       if (serial) console.log(`serial ${serial.path}   (letterbox status --port ${serial.path})`);
       if (sim.web && sim.web.startsWith("web page: not installed")) console.error(`letterbox: ${sim.web}`);

@@ -222,7 +222,7 @@ export async function emulatedSide(): Promise<MemorySide> {
   const box = (await espruinoRuntime.start({
     config: scenarioConfig(),
     card: new SimCard({ dir }),
-    portMap: { 25: 0, 110: 0, 80: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
     bindHost: "127.0.0.1",
     log: () => undefined,
     clock: () => Math.floor(Date.now() / 1000),

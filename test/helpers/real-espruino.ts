@@ -71,6 +71,7 @@ export interface RealBox {
   smtp: number;
   pop3: number;
   http: number;
+  imap: number;
   output: () => string;
 }
 
@@ -90,6 +91,7 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
     settings.services.smtp.port = await freePort();
     settings.services.pop3.port = await freePort();
     settings.services.http.port = await freePort();
+    settings.services.imap.port = await freePort();
     const blob = Buffer.from(encode(settingsToMap({ config: settings })), "latin1").toString("base64");
     await consoleLine(`require("Storage").write("lbdefault.cfg", atob("${blob}"))`);
     try {
@@ -103,7 +105,7 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
       await flashEspruino({ port: `tcp://127.0.0.1:${TELNET}` });
     }
     await waitForPort(settings.services.smtp.port, 45000);
-    return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, http: settings.services.http.port, output: () => output };
+    return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, http: settings.services.http.port, imap: settings.services.imap.port, output: () => output };
   } catch (e) {
     // Never leave an interpreter holding the Telnet port for the next box.
     child.kill("SIGKILL");

@@ -1,0 +1,1057 @@
+/**
+ * IMAP4rev1 serving (RFC 3501; what RFC 9051 clients send is accepted) as a
+ * state machine: not authenticated, authenticated, selected, logout. A
+ * command is checked against the state it arrives in (as WildDuck's
+ * imap-core does) and reaches the mail only through the mailbox boundary
+ * (mailbox.ts: folders, maildrops, flags, copy). Line framing and literals
+ * are imapparse.ts's; FETCH and SEARCH are jobs streamed by imapfetch.ts and
+ * imapsearch.ts, so a 25 MB message or 10,000 results never sit in memory.
+ *
+ * One command runs at a time: input that arrives while one is in flight
+ * (a FETCH streaming, a COPY on the card, a failed login being delayed)
+ * waits, bounded, and is read once it is done. A session's view of its
+ * folder (the listing it was last told about) changes only when it reports
+ * the difference: EXPUNGE, EXISTS and FETCH FLAGS (RFC 3501 5.2, 7.4.1).
+ */
+import type { Config } from "./config";
+import type { Connection, ConnectionEvents, Hal, Timer } from "./hal";
+import { decimal, parseDecimal } from "./num";
+import { ChunkSource, Sender } from "./sender";
+import { Access, Delivery, Folder, Listing, Mailbox, Maildrop, StoredFlag, Throttle } from "./mailbox";
+import { Service, SessionList, SocketBudget } from "./sessions";
+import { find, lower, upper } from "./text";
+import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, Token } from "./imapparse";
+import { fetchJob, parseFetchItems, SelectedView } from "./imapfetch";
+import { parseSearch, searchJob } from "./imapsearch";
+
+/** Advertised at the greeting, by CAPABILITY and after LOGIN (RFC 3501 7.2.1). No STARTTLS: plain text on the LAN, like POP3. */
+const CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS MOVE UNSELECT ENABLE SPECIAL-USE CHILDREN AUTH=PLAIN";
+/** The system flags in StoredFlag's bit order (1, 2, 4, 8, 16). */
+const FLAG_NAMES = ["\\Seen", "\\Answered", "\\Flagged", "\\Draft", "\\Deleted"];
+const ALL_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+/** RFC 6154 special-use folders, created for every user at login: name and attribute. */
+const SPECIAL = " Sent:\\Sent Drafts:\\Drafts Trash:\\Trash Junk:\\Junk Archive:\\Archive ";
+
+const enum Limit {
+  /** Unknown or out-of-state commands a session may send before it is dropped (as SMTP's and POP3's 20). */
+  Errors = 20,
+  /** Octets of input held while a command is in flight (pipelined commands); more ends the session. */
+  Held = 16384,
+  /** Folders per user besides INBOX: each costs a name in RAM. */
+  Folders = 32,
+  /** Octets of a folder name. */
+  Name = 200,
+  /** Messages a STORE job handles per chunk it sends. */
+  Batch = 32,
+}
+
+const enum State {
+  NotAuthenticated = 0,
+  Authenticated = 1,
+  Selected = 2,
+  Logout = 3,
+}
+
+/**
+ * The commands each state allows, as " NAME " lists searched with one
+ * native call (no table of tables in RAM). RFC 3501 6.1-6.4 and the
+ * extensions' sections.
+ */
+const ANY = " CAPABILITY NOOP LOGOUT ID ";
+const NOT_AUTHENTICATED = ANY + "LOGIN AUTHENTICATE ";
+const AUTHENTICATED = ANY + "SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE LIST LSUB STATUS APPEND NAMESPACE ENABLE IDLE ";
+const SELECTED = AUTHENTICATED + "CHECK CLOSE UNSELECT EXPUNGE SEARCH FETCH STORE COPY MOVE UID ";
+const ALLOWED = [NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, ""];
+
+type Handler = (session: ImapSession, cmd: ImapCommand) => void;
+
+export class ImapServer implements Service {
+  sessions: SessionList<ImapSession>;
+  /**
+   * Per folder (owner key), the UID from which messages are \Recent for the
+   * next session that selects it (RFC 3501 2.3.2: recent in one session
+   * only). In RAM only: after a restart every message is old.
+   */
+  recentFrom: { [owner: string]: number } = {};
+
+  /** `budget`: the sockets shared with the other services (main.ts); a budget of its own when not given. */
+  constructor(public hal: Hal, public config: Config, public mailbox: Mailbox, budget?: SocketBudget) {
+    this.sessions = new SessionList<ImapSession>("imap", budget || { config: config, listeners: 0, lists: [] });
+    const server = this;
+    // A folder changed (delivery, another session, POP3's QUIT, the web page): IDLE sessions on it hear of it now.
+    mailbox.onChange = function (owner: string) {
+      const all = server.sessions.items;
+      for (let i = 0; i < all.length; i++) if (all[i].idleTag.length > 0 && all[i].owner === owner) all[i].report(true);
+    };
+  }
+
+  /** An arrow bound to this server: main.ts hands it to hal.listen as it is. */
+  accept = (conn: Connection): ConnectionEvents => {
+    const session = new ImapSession(this, conn);
+    if (!this.sessions.admit(session)) {
+      session.reply("* BYE [UNAVAILABLE] Too many connections, try again later");
+      session.close();
+    } else if (!this.mailbox.card.available()) {
+      this.sessions.remove(session);
+      session.reply("* BYE [UNAVAILABLE] Mail storage unavailable, try again later");
+      session.close();
+    } else session.reply("* OK [CAPABILITY " + CAPABILITIES + "] letterbox IMAP4rev1 server ready");
+    return this.sessions.events(session);
+  };
+
+  sweep(now: number): void {
+    // RFC 3501 5.4: at least 30 minutes (services.imap.idleSeconds); an IDLE costs no timer, only this sweep.
+    this.sessions.sweep(now, this.config.services.imap.idleSeconds, "* BYE Idle for too long, closing connection");
+    this.retryWaiting();
+  }
+
+  /** Jobs waiting for a message file try again (one may have been freed). */
+  retryWaiting(): void {
+    const all = this.sessions.items.slice();
+    for (let i = 0; i < all.length; i++) all[i].sender.retry();
+  }
+}
+
+export class ImapSession implements SelectedView {
+  state = State.NotAuthenticated;
+  sender: Sender;
+  lastActive: number;
+  active = false;
+  /** The logged-in user, "" before. */
+  user = "";
+  /** Selected: the folder's maildrop (opened shared) and its owner key; maildrop.list is this session's view. */
+  maildrop: Maildrop = undefined as unknown as Maildrop;
+  owner = "";
+  folder = 0;
+  readOnly = false;
+  /** UIDs from this one on are \Recent in this session. */
+  recentUid = 0;
+  /** The tag of the IDLE in progress, "" when not idling. */
+  idleTag = "";
+  /** The tag of an AUTHENTICATE waiting for its response line, "" otherwise. */
+  private saslTag = "";
+  /** A command is in flight: input waits in `held`. */
+  private waiting = false;
+  private held = "";
+  private errors = 0;
+  private reader: CommandReader;
+  private delayTimer: Timer | undefined = undefined;
+  /** APPEND in progress: the message, its tag, folder owner, flags and time; `failed` once the card refused a write. */
+  private delivery: Delivery | undefined = undefined;
+  private append: ImapCommand | undefined = undefined;
+  private appendTo = "";
+  private appendFlags = 0;
+  private appendTime = 0;
+  private appendFailed = "";
+
+  constructor(public server: ImapServer, conn: Connection) {
+    this.sender = new Sender(conn);
+    this.lastActive = server.hal.now();
+    const session = this;
+    this.reader = new CommandReader({
+      onCommand: function (cmd: ImapCommand) {
+        session.command(cmd);
+      },
+      onBad: function (tag: string, text: string) {
+        session.bad(tag, text);
+      },
+      onLiteral: function (tag: string, size: number, sync: boolean): boolean {
+        if (sync) session.reply("+ Ready for literal data");
+        return true;
+      },
+      onAppendStart: function (cmd: ImapCommand, size: number, sync: boolean): boolean {
+        return session.appendStart(cmd, size, sync);
+      },
+      onAppendData: function (chunk: string) {
+        session.appendData(chunk);
+      },
+      onAppendEnd: function () {
+        session.appendEnd();
+      },
+      onContinuation: function (line: string) {
+        session.continuation(line);
+      },
+    });
+  }
+
+  reply(line: string): void {
+    if (!this.sender.send(line + "\r\n")) {
+      // The client reads too little: it is not worth its memory.
+      this.state = State.Logout;
+      this.sender.closeWhenDone();
+    }
+  }
+
+  close(): void {
+    this.deselect();
+    this.state = State.Logout;
+    this.sender.closeWhenDone();
+  }
+
+  gone(): void {
+    if (this.delayTimer !== undefined) this.delayTimer.cancel();
+    this.delayTimer = undefined;
+    if (this.delivery !== undefined) this.delivery.abort();
+    this.delivery = undefined;
+    this.deselect();
+    this.sender.dropped();
+    this.state = State.Logout;
+  }
+
+  receive(data: string): void {
+    if (this.state === State.Logout) return;
+    if (this.waiting) {
+      this.hold(data);
+      return;
+    }
+    const session = this;
+    const rest = this.reader.push(data, function () {
+      return session.waiting || session.state === State.Logout;
+    });
+    if (rest.length > 0 && this.state !== State.Logout) this.hold(rest);
+  }
+
+  private hold(data: string): void {
+    if (this.held.length + data.length > Limit.Held) {
+      this.reply("* BYE Too much input while a command runs");
+      this.close();
+      return;
+    }
+    this.held += data;
+  }
+
+  /** The next input line goes to continuation(), not the parser: AUTHENTICATE's response, or IDLE's DONE. */
+  expectLine(tag: string, idle: boolean): void {
+    if (idle) this.idleTag = tag;
+    else this.saslTag = tag;
+    this.reader.expectLine();
+  }
+
+  /** A command is in flight (COPY on the card): input waits until done(). */
+  waitForIt(): void {
+    this.waiting = true;
+  }
+
+  /**
+   * Streams a job's replies (the job answers the tag last); input waits
+   * until the job is over. done() runs on a timer of its own: the job ends
+   * inside the Sender, which must finish its step before the next command
+   * queues anything (one send outstanding).
+   */
+  runJob(job: ChunkSource): void {
+    const session = this;
+    this.waiting = true;
+    this.sender.stream(function (): ChunkSource {
+      return {
+        next: function () {
+          return job.next();
+        },
+        release: function () {
+          job.release();
+          session.server.hal.setTimer(0, function () {
+            session.done();
+          });
+        },
+      };
+    });
+  }
+
+  /** The command in flight is done: read what waited. */
+  done(): void {
+    this.waiting = false;
+    const held = this.held;
+    this.held = "";
+    if (held.length > 0) this.receive(held);
+  }
+
+  private bad(tag: string, text: string): void {
+    this.errors++;
+    if (this.errors >= Limit.Errors) {
+      this.reply("* BYE Too many errors, closing connection");
+      this.close();
+      return;
+    }
+    this.reply(tag + " BAD " + text);
+  }
+
+  private command(cmd: ImapCommand): void {
+    const name = cmd.name;
+    const word = name.substring(0, 4) === "UID " ? "UID" : name;
+    const handler = (HANDLERS as { [name: string]: Handler | undefined })[name];
+    if (handler === undefined || word.indexOf(" ") >= 0) {
+      this.bad(cmd.tag, "Unknown command " + word.substring(0, 32));
+      return;
+    }
+    if (find(ALLOWED[this.state], " " + word + " ", 0) < 0) {
+      this.bad(cmd.tag, word + " is not allowed " + (this.state === State.NotAuthenticated ? "before LOGIN" : this.state === State.Authenticated ? "before SELECT" : "now"));
+      return;
+    }
+    try {
+      handler(this, cmd);
+    } catch (e) {
+      // A card error (or one the card's absence caused): the session goes on.
+      this.server.hal.log("imap: " + name + " failed: " + (e as Error).message);
+      this.reply(cmd.tag + " NO [UNAVAILABLE] Mail storage unavailable, try again later");
+      this.waiting = false;
+    }
+  }
+
+  // ---- logging in ----
+
+  /** Checks a login (LOGIN or AUTHENTICATE PLAIN) through the mailbox's throttle; answers `tag`. */
+  login(tag: string, name: string, password: string, method: string): void {
+    const server = this.server;
+    const result = server.mailbox.authenticate({ service: "imap", method: method, name: name, secret: password, challenge: "" }, this.sender.conn.remoteAddress);
+    if (result.user.length > 0) {
+      server.mailbox.ensureSpecialFolders(result.user);
+      this.user = result.user;
+      this.state = State.Authenticated;
+      server.hal.log("imap: " + result.user + " logged in");
+      this.reply(tag + " OK [CAPABILITY " + CAPABILITIES + "] Logged in");
+      return;
+    }
+    if (result.lockedSeconds > 0) {
+      this.reply(tag + " NO [UNAVAILABLE] Too many failed logins, try again in " + decimal(result.lockedSeconds) + " seconds");
+      return;
+    }
+    // The answer to a failure waits (the throttle's delay); so does the input behind it.
+    const session = this;
+    this.waiting = true;
+    this.delayTimer = server.hal.setTimer(result.delayMs, function () {
+      session.delayTimer = undefined;
+      session.reply(tag + " NO [AUTHENTICATIONFAILED] Authentication failed");
+      session.done();
+    });
+  }
+
+  /** A line the reader was told to pass on whole: AUTHENTICATE's response (RFC 3501 6.2.2) or IDLE's DONE (RFC 2177). */
+  continuation(line: string): void {
+    if (this.idleTag.length > 0) {
+      const tag = this.idleTag;
+      this.idleTag = "";
+      if (upper(line) === "DONE") this.reply(tag + " OK IDLE terminated");
+      else this.reply(tag + " BAD Expected DONE");
+      return;
+    }
+    const tag = this.saslTag;
+    this.saslTag = "";
+    if (line === "*") this.reply(tag + " BAD Authentication cancelled");
+    else this.plain(tag, line);
+  }
+
+  /** SASL PLAIN (RFC 4616): base64 of authzid NUL authcid NUL password; an authzid other than authcid is refused. */
+  plain(tag: string, response: string): void {
+    const text = response === "=" ? "" : fromBase64(response);
+    const first = text === undefined ? -1 : text.indexOf("\u0000");
+    const second = first < 0 ? -1 : (text as string).indexOf("\u0000", first + 1);
+    if (second < 0) {
+      this.reply(tag + " BAD Invalid SASL PLAIN response");
+      return;
+    }
+    const s = text as string;
+    const authz = s.substring(0, first);
+    const authc = s.substring(first + 1, second);
+    if (authz.length > 0 && lower(authz) !== lower(authc)) {
+      this.reply(tag + " NO [AUTHORIZATIONFAILED] Cannot act as another user");
+      return;
+    }
+    this.login(tag, authc, s.substring(second + 1), "AUTHENTICATE PLAIN");
+  }
+
+  // ---- the selected folder ----
+
+  /** The session's view: message i is sequence number i + 1. */
+  recent(i: number): boolean {
+    return this.maildrop.list.uidAt(i) >= this.recentUid;
+  }
+
+  /** Leaves the selected folder (no expunge). */
+  deselect(): void {
+    if (this.state !== State.Selected) return;
+    this.maildrop.close();
+    this.maildrop = undefined as unknown as Maildrop;
+    this.owner = "";
+    this.state = State.Authenticated;
+  }
+
+  /**
+   * Tells the client how its folder changed since its view was made, and
+   * takes the folder as it is now for its view: EXPUNGE for each message
+   * gone (numbers as the client counts after the ones before), FETCH FLAGS
+   * for changed flags, EXISTS (and RECENT) when there are new ones.
+   * `expunges` false: only flags and EXISTS (during FETCH, STORE and SEARCH
+   * RFC 3501 7.4.1 forbids EXPUNGE; the view keeps the gone ones then).
+   */
+  report(expunges: boolean): void {
+    if (this.state !== State.Selected) return;
+    const old = this.maildrop.list;
+    const now = this.maildrop.refresh();
+    let j = 0;
+    let gone = 0;
+    for (let i = 0; i < old.count; i++) {
+      const uid = old.uidAt(i);
+      while (j < now.count && now.uidAt(j) < uid) j++; // cannot happen: a folder only grows at its end
+      if (j < now.count && now.uidAt(j) === uid) {
+        if (now.flags(j) !== old.flags(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS (" + this.flagText(now.flags(j), uid) + "))");
+        j++;
+      } else if (expunges) {
+        this.reply("* " + decimal(i + 1 - gone) + " EXPUNGE");
+        gone++;
+      } else return; // the view must keep its numbers: wait for a command that may expunge
+    }
+    if (now.count !== old.count - gone) {
+      this.reply("* " + decimal(now.count) + " EXISTS");
+      let recent = 0;
+      for (let k = 0; k < now.count; k++) if (now.uidAt(k) >= this.recentUid) recent++;
+      this.reply("* " + decimal(recent) + " RECENT");
+    }
+    this.maildrop.list = now;
+  }
+
+  /** "\Seen \Flagged" for stored flag bits, with \Recent when the message `uid` is recent here. */
+  flagText(bits: number, uid: number): string {
+    let out = uid >= this.recentUid && this.state === State.Selected ? "\\Recent" : "";
+    for (let b = 0; b < FLAG_NAMES.length; b++) if ((bits & (1 << b)) !== 0) out += (out.length > 0 ? " " : "") + FLAG_NAMES[b];
+    return out;
+  }
+
+  /**
+   * Indexes of the view's messages in `set` (sequence numbers, or UIDs when
+   * `byUid`). undefined when the set is malformed (answered BAD here), or
+   * when a sequence number is beyond the view (RFC 3501 6.4.8: BAD).
+   */
+  indexes(tag: string, text: Token, byUid: boolean): number[] | undefined {
+    const set = typeof text === "string" ? parseSet(text) : undefined;
+    const list = this.maildrop.list;
+    if (set === undefined) {
+      this.reply(tag + " BAD Invalid sequence set");
+      return undefined;
+    }
+    const out: number[] = [];
+    if (list.count === 0) {
+      if (!byUid) this.reply(tag + " BAD No messages in this folder");
+      return byUid ? out : undefined;
+    }
+    const star = byUid ? list.uidAt(list.count - 1) : list.count;
+    for (let i = 0; i < list.count; i++) if (inSet(set, byUid ? list.uidAt(i) : i + 1, star)) out.push(i);
+    if (!byUid) {
+      for (let k = 0; k < set.length; k++) {
+        if (set[k] > list.count) {
+          this.reply(tag + " BAD Message number " + decimal(set[k]) + " does not exist");
+          return undefined;
+        }
+      }
+    }
+    return out;
+  }
+
+  // ---- appending (RFC 3501 6.3.11, LITERAL+ RFC 7888) ----
+
+  /** The reader found APPEND's message literal: check the folder, size and room; true to take its octets. */
+  appendStart(cmd: ImapCommand, size: number, sync: boolean): boolean {
+    const tag = cmd.tag;
+    if (this.state !== State.Authenticated && this.state !== State.Selected) {
+      this.bad(tag, "APPEND is not allowed before LOGIN");
+      return false;
+    }
+    const args = cmd.args;
+    const folder = typeof args[0] === "string" ? this.findFolder(args[0] as string) : undefined;
+    let flags = 0;
+    let time = this.server.hal.now();
+    let k = 1;
+    if (k < args.length && typeof args[k] !== "string") {
+      const bits = parseFlagList(args[k]);
+      if (bits < 0) {
+        this.reply(tag + " BAD Invalid flag list");
+        return false;
+      }
+      flags = bits;
+      k++;
+    }
+    if (k < args.length) {
+      time = parseDateTime(args[k] as string);
+      if (time < 0) {
+        this.reply(tag + " BAD Invalid date-time");
+        return false;
+      }
+    }
+    const limits = this.server.config.limits;
+    const card = this.server.mailbox.card;
+    let refusal = "";
+    if (folder === undefined) refusal = "NO [TRYCREATE] No such folder";
+    else if (size > limits.maxMessageBytes) refusal = "NO [TOOBIG] Message larger than " + decimal(limits.maxMessageBytes) + " octets";
+    else if (card.usage(this.user) + size > limits.mailboxQuotaBytes) refusal = "NO [OVERQUOTA] Mailbox full";
+    else if (card.cardFull) refusal = "NO [OVERQUOTA] The card is full";
+    if (refusal.length === 0) {
+      this.delivery = card.beginMessage();
+      if (this.delivery === undefined) refusal = "NO [UNAVAILABLE] Message files busy, try again";
+    }
+    if (refusal.length > 0) {
+      // A synchronizing literal is never sent; a non-synchronizing one is read and dropped by the reader.
+      this.reply(tag + " " + refusal);
+      return false;
+    }
+    this.append = cmd;
+    this.appendTo = this.ownerOf((folder as Folder).id);
+    this.appendFlags = flags;
+    this.appendTime = time;
+    this.appendFailed = "";
+    if (sync) this.reply("+ Ready for literal data");
+    return true;
+  }
+
+  appendData(chunk: string): void {
+    const delivery = this.delivery;
+    if (delivery === undefined || this.appendFailed.length > 0) return;
+    try {
+      delivery.write(chunk);
+    } catch (e) {
+      this.appendFailed = (e as Error).message;
+    }
+  }
+
+  appendEnd(): void {
+    const delivery = this.delivery as Delivery;
+    const tag = (this.append as ImapCommand).tag;
+    this.delivery = undefined;
+    this.append = undefined;
+    if (this.appendFailed.length > 0) {
+      delivery.abort();
+      this.reply(tag + " NO [UNAVAILABLE] The card refused the message: " + this.appendFailed);
+      return;
+    }
+    try {
+      delivery.commit([this.appendTo], this.appendTime, this.appendFlags);
+    } catch (e) {
+      delivery.abort();
+      this.reply(tag + " NO [UNAVAILABLE] The message could not be stored: " + (e as Error).message);
+      return;
+    }
+    this.report(true);
+    this.reply(tag + " OK [APPENDUID " + decimal(this.server.mailbox.uidValidity()) + " " + decimal(delivery.seq) + "] APPEND completed");
+  }
+
+  // ---- folders ----
+
+  /** The owner key of this user's folder `id` (mailbox.ts: INBOX is the user's name). */
+  ownerOf(id: number): string {
+    return id === 0 ? this.user : this.user + "/" + decimal(id);
+  }
+
+  /** This user's folder called `name` (INBOX in any letter case), or undefined. */
+  findFolder(name: string): Folder | undefined {
+    const folders = this.server.mailbox.folders(this.user);
+    const inbox = upper(name) === "INBOX";
+    for (let i = 0; i < folders.length; i++) if (inbox ? folders[i].id === 0 : folders[i].name === name) return folders[i];
+    return undefined;
+  }
+
+  /** A name CREATE or RENAME may give a folder: valid modified UTF-7, no empty level, not INBOX; else the NO/BAD text. */
+  checkName(name: string): string {
+    if (name.length === 0 || name.length > Limit.Name || decodeMailboxName(name) === undefined) return "BAD Invalid folder name";
+    if (name.charAt(0) === "/" || find(name, "//", 0) >= 0 || name.indexOf("*") >= 0 || name.indexOf("%") >= 0) return "NO [CANNOT] Invalid folder name";
+    if (upper(name) === "INBOX" || upper(name.substring(0, 6)) === "INBOX/") return "NO [CANNOT] INBOX has no subfolders here";
+    if (this.findFolder(name) !== undefined) return "NO [ALREADYEXISTS] Folder exists";
+    return "";
+  }
+
+  /** The attributes LIST shows for a folder: children (RFC 3348) and special use (RFC 6154). */
+  attributes(folders: Folder[], f: Folder): string {
+    let children = false;
+    const prefix = f.name + "/";
+    for (let i = 0; i < folders.length; i++) if (folders[i].name.substring(0, prefix.length) === prefix) children = true;
+    let out = children ? "\\HasChildren" : "\\HasNoChildren";
+    const at = find(SPECIAL, " " + f.name + ":", 0);
+    if (at >= 0) out += " " + SPECIAL.substring(SPECIAL.indexOf(":", at) + 1, SPECIAL.indexOf(" ", at + 1));
+    return out;
+  }
+}
+
+/** Stored flag bits of a parenthesised flag list, or -1 when it names something else than flags (keywords are accepted and not kept: docs/IMAP.md). */
+export function parseFlagList(token: Token): number {
+  const list = typeof token === "string" ? [token] : token;
+  let bits = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (typeof list[i] !== "string") return -1;
+    const name = upper(list[i] as string);
+    let known = false;
+    for (let b = 0; b < FLAG_NAMES.length; b++) {
+      if (name === upper(FLAG_NAMES[b])) {
+        bits = bits | (1 << b);
+        known = true;
+      }
+    }
+    // \Recent cannot be stored; any other backslash name is no flag; a keyword is an atom.
+    if (!known && (name.charAt(0) === "\\" || name.length === 0)) return -1;
+  }
+  return bits;
+}
+
+const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/** Seconds since 1970 of an RFC 3501 date-time "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " 1"); -1 when invalid. */
+export function parseDateTime(s: string): number {
+  if (s.length !== 26 && s.length !== 25) return -1;
+  if (s.length === 25) s = " " + s;
+  const day = parseDecimal(s.charAt(0) === " " ? s.substring(1, 2) : s.substring(0, 2));
+  const at = find(MONTHS, s.substring(3, 6), 0);
+  const month = at % 3 === 0 ? at / 3 + 1 : -1;
+  const year = parseDecimal(s.substring(7, 11));
+  const hour = parseDecimal(s.substring(12, 14));
+  const minute = parseDecimal(s.substring(15, 17));
+  const second = parseDecimal(s.substring(18, 20));
+  const zone = parseDecimal(s.substring(22, 26));
+  const sign = s.charAt(21) === "-" ? -1 : s.charAt(21) === "+" ? 1 : 0;
+  if (day < 1 || day > 31 || month < 1 || month % 1 !== 0 || year < 1970 || year > 2037 || hour > 23 || minute > 59 || second > 60 || zone < 0 || sign === 0) return -1;
+  if (s.charAt(2) !== "-" || s.charAt(6) !== "-" || s.charAt(11) !== " " || s.charAt(14) !== ":" || s.charAt(17) !== ":" || s.charAt(20) !== " ") return -1;
+  // Days from the civil date (H. Hinnant's algorithm, as date.ts; all values small integers).
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const mp = month > 2 ? month - 3 : month + 9;
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  const days = era * 146097 + doe - 719468;
+  const offset = sign * (Math.floor(zone / 100) * 3600 + (zone % 100) * 60);
+  const t = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  return t < 0 ? 0 : t;
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Octets of base64 text (RFC 4648 4; padding optional), or undefined when it has other characters. */
+export function fromBase64(s: string): string | undefined {
+  let out = "";
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charAt(i);
+    if (c === "=") break;
+    const v = B64.indexOf(c);
+    if (v < 0) return undefined;
+    acc = (acc % 256) * 64 + v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode(Math.floor(acc / (1 << bits)) % 256);
+    }
+  }
+  return out;
+}
+
+/** "1:3,7" for ascending numbers (COPYUID's uid-set, RFC 4315 3). */
+function uidSet(uids: number[]): string {
+  let out = "";
+  for (let i = 0; i < uids.length; i++) {
+    let j = i;
+    while (j + 1 < uids.length && uids[j + 1] === uids[j] + 1) j++;
+    out += (out.length > 0 ? "," : "") + decimal(uids[i]) + (j > i ? ":" + decimal(uids[j]) : "");
+    i = j;
+  }
+  return out;
+}
+
+/** A token's text when it is a string (an atom or a string), else undefined. */
+function text(token: Token | undefined): string | undefined {
+  return typeof token === "string" ? token : undefined;
+}
+
+/** The STATUS items of a folder, in the order asked (RFC 3501 6.3.10); "" when one is unknown. */
+function statusItems(session: ImapSession, folder: Folder, items: Token): string {
+  if (typeof items === "string") return "";
+  const drop = session.server.mailbox.openMaildrop(session.user, Access.Shared, folder.id) as Maildrop;
+  const list = drop.list;
+  drop.close();
+  const owner = session.ownerOf(folder.id);
+  const mark = session.server.recentFrom[owner] || 0;
+  let out = "";
+  for (let i = 0; i < items.length; i++) {
+    const item = upper(text(items[i]) || "");
+    let n = -1;
+    if (item === "MESSAGES") n = list.count;
+    else if (item === "UIDNEXT") n = session.server.mailbox.uidNext(session.user, folder.id);
+    else if (item === "UIDVALIDITY") n = session.server.mailbox.uidValidity();
+    else if (item === "UNSEEN" || item === "RECENT") {
+      n = 0;
+      for (let k = 0; k < list.count; k++) if (item === "UNSEEN" ? (list.flags(k) & StoredFlag.Seen) === 0 : list.uidAt(k) >= mark) n++;
+    } else return "";
+    out += (out.length > 0 ? " " : "") + item + " " + decimal(n);
+  }
+  return out;
+}
+
+/** SELECT and EXAMINE (RFC 3501 6.3.1, 6.3.2). */
+function select(session: ImapSession, cmd: ImapCommand): void {
+  const name = text(cmd.args[0]);
+  session.deselect();
+  const folder = name === undefined ? undefined : session.findFolder(name);
+  if (folder === undefined) {
+    session.reply(cmd.tag + (name === undefined ? " BAD SELECT needs a folder name" : " NO [NONEXISTENT] No such folder"));
+    return;
+  }
+  const server = session.server;
+  const drop = server.mailbox.openMaildrop(session.user, Access.Shared, folder.id) as Maildrop;
+  const owner = session.ownerOf(folder.id);
+  const list = drop.list;
+  session.maildrop = drop;
+  session.owner = owner;
+  session.folder = folder.id;
+  session.readOnly = cmd.name === "EXAMINE";
+  session.state = State.Selected;
+  // \Recent: what arrived since the last session selected this folder is recent here, and in no later session.
+  session.recentUid = server.recentFrom[owner] || 0;
+  const next = server.mailbox.uidNext(session.user, folder.id);
+  if (!session.readOnly) server.recentFrom[owner] = next;
+  let recent = 0;
+  let unseen = 0;
+  for (let i = 0; i < list.count; i++) {
+    if (list.uidAt(i) >= session.recentUid) recent++;
+    if (unseen === 0 && (list.flags(i) & StoredFlag.Seen) === 0) unseen = i + 1;
+  }
+  session.reply("* " + decimal(list.count) + " EXISTS");
+  session.reply("* " + decimal(recent) + " RECENT");
+  session.reply("* FLAGS (" + ALL_FLAGS + ")");
+  session.reply("* OK [PERMANENTFLAGS (" + (session.readOnly ? "" : ALL_FLAGS) + ")] Flags permitted");
+  if (unseen > 0) session.reply("* OK [UNSEEN " + decimal(unseen) + "] First unseen");
+  session.reply("* OK [UIDVALIDITY " + decimal(server.mailbox.uidValidity()) + "] UIDs valid");
+  session.reply("* OK [UIDNEXT " + decimal(next) + "] Predicted next UID");
+  session.reply(cmd.tag + " OK [" + (session.readOnly ? "READ-ONLY" : "READ-WRITE") + "] " + cmd.name + " completed");
+}
+
+/** LIST and LSUB (RFC 3501 6.3.8, 6.3.9; RFC 6154 attributes; RFC 3348 children). */
+function list(session: ImapSession, cmd: ImapCommand): void {
+  const reference = text(cmd.args[0]);
+  const pattern = text(cmd.args[1]);
+  if (reference === undefined || pattern === undefined) {
+    session.reply(cmd.tag + " BAD " + cmd.name + " needs a reference and a pattern");
+    return;
+  }
+  if (pattern.length === 0 && cmd.name === "LIST") {
+    session.reply('* LIST (\\Noselect) "/" ""');
+  } else {
+    const full = reference.length > 0 && reference.charAt(reference.length - 1) !== "/" && pattern.length > 0 ? reference + "/" + pattern : reference + pattern;
+    const folders = session.server.mailbox.folders(session.user);
+    for (let i = 0; i < folders.length; i++) {
+      const f = folders[i];
+      if (cmd.name === "LSUB" && !f.subscribed && f.id !== 0) continue;
+      if (!matchPattern(f.id === 0 && upper(full.substring(0, 5)) === "INBOX" ? "INBOX" + full.substring(5) : full, f.name)) continue;
+      session.reply("* " + cmd.name + " (" + session.attributes(folders, f) + ') "/" ' + quote(f.name));
+    }
+  }
+  session.reply(cmd.tag + " OK " + cmd.name + " completed");
+}
+
+/** A STORE job (RFC 3501 6.4.6): flags set a batch at a time, so 1:* on 10,000 messages never queues 10,000 replies. */
+function storeJob(session: ImapSession, tag: string, which: number[], mode: string, bits: number, byUid: boolean, silent: boolean): ChunkSource {
+  let k = 0;
+  let finished = false;
+  return {
+    next: function (): string | undefined {
+      if (finished) return undefined;
+      const drop = session.maildrop;
+      let out = "";
+      for (let n = 0; n < Limit.Batch && k < which.length; n++, k++) {
+        const i = which[k];
+        const now = drop.stored(i);
+        if (now < 0) continue; // expunged by another session: nothing to set
+        const want = mode === "+" ? now | bits : mode === "-" ? now & ~bits : bits;
+        if (want !== now) drop.store(i, want);
+        const uid = drop.list.uidAt(i);
+        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS (" + session.flagText(want, uid) + ")" + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
+      }
+      if (k >= which.length) {
+        finished = true;
+        out += tag + " OK " + (byUid ? "UID " : "") + "STORE completed\r\n";
+      }
+      return out;
+    },
+    release: function () {
+      finished = true;
+    },
+  };
+}
+
+/** Expunges the view's messages that have \Deleted (and are in `only`, for UID EXPUNGE); false when none. */
+function expungeDeleted(session: ImapSession, only: number[] | undefined): void {
+  const drop = session.maildrop;
+  const gone: number[] = [];
+  const list = drop.list;
+  const check = only === undefined ? list.count : only.length;
+  for (let k = 0; k < check; k++) {
+    const i = only === undefined ? k : only[k];
+    const flags = drop.stored(i);
+    if (flags >= 0 && (flags & StoredFlag.Deleted) !== 0) gone.push(i);
+  }
+  if (gone.length > 0) drop.expunge(gone);
+}
+
+/** COPY and MOVE, with UID forms (RFC 3501 6.4.7, RFC 6851, COPYUID of RFC 4315). */
+function copy(session: ImapSession, cmd: ImapCommand): void {
+  const byUid = cmd.name.substring(0, 4) === "UID ";
+  const move = cmd.name === "MOVE" || cmd.name === "UID MOVE";
+  const which = session.indexes(cmd.tag, cmd.args[0], byUid);
+  if (which === undefined) return;
+  const name = text(cmd.args[1]);
+  const folder = name === undefined ? undefined : session.findFolder(name);
+  if (folder === undefined) {
+    session.reply(cmd.tag + (name === undefined ? " BAD Missing folder name" : " NO [TRYCREATE] No such folder"));
+    return;
+  }
+  if (move && session.readOnly) {
+    session.reply(cmd.tag + " NO [READ-ONLY] The folder is open read-only");
+    return;
+  }
+  if (which.length === 0) {
+    session.reply(cmd.tag + " OK No messages");
+    return;
+  }
+  const drop = session.maildrop;
+  const sources: number[] = [];
+  for (let k = 0; k < which.length; k++) sources.push(drop.list.uidAt(which[k]));
+  session.waitForIt();
+  drop.copyTo(which, folder.id, function (uids: number[] | undefined, error: string) {
+    if (session.state !== State.Selected || session.maildrop !== drop) return; // the session went away meanwhile
+    if (uids === undefined) {
+      session.reply(cmd.tag + " NO [UNAVAILABLE] " + (move ? "MOVE" : "COPY") + " failed: " + error);
+    } else {
+      const code = "[COPYUID " + decimal(session.server.mailbox.uidValidity()) + " " + uidSet(sources) + " " + uidSet(uids) + "]";
+      if (move) {
+        try {
+          drop.expunge(which);
+          session.reply("* OK " + code + " Moved");
+          session.report(true);
+          session.reply(cmd.tag + " OK MOVE completed");
+        } catch (e) {
+          session.reply(cmd.tag + " NO [UNAVAILABLE] Copied, but the originals could not be removed: " + (e as Error).message);
+        }
+      } else session.reply(cmd.tag + " OK " + code + " COPY completed");
+    }
+    session.done();
+  });
+}
+
+/**
+ * The handlers, by command name ("UID FETCH" for the UID forms). Each
+ * answers its tag, or starts a job that does.
+ */
+const HANDLERS: { [name: string]: Handler } = {
+  CAPABILITY: function (session, cmd) {
+    session.reply("* CAPABILITY " + CAPABILITIES);
+    session.reply(cmd.tag + " OK CAPABILITY completed");
+  },
+  NOOP: function (session, cmd) {
+    session.report(true);
+    session.reply(cmd.tag + " OK " + cmd.name + " completed");
+  },
+  LOGOUT: function (session, cmd) {
+    session.reply("* BYE letterbox IMAP server logging out");
+    session.reply(cmd.tag + " OK LOGOUT completed");
+    session.close();
+  },
+  ID: function (session, cmd) {
+    // RFC 2971: the client's fields are not kept.
+    session.reply('* ID ("name" "letterbox")');
+    session.reply(cmd.tag + " OK ID completed");
+  },
+  LOGIN: function (session, cmd) {
+    const name = text(cmd.args[0]);
+    const password = text(cmd.args[1]);
+    if (name === undefined || password === undefined || cmd.args.length !== 2) session.reply(cmd.tag + " BAD LOGIN needs a name and a password");
+    else session.login(cmd.tag, name, password, "LOGIN");
+  },
+  AUTHENTICATE: function (session, cmd) {
+    const mechanism = upper(text(cmd.args[0]) || "");
+    if (mechanism !== "PLAIN") {
+      session.reply(cmd.tag + " NO [CANNOT] Only AUTHENTICATE PLAIN is offered");
+      return;
+    }
+    const initial = text(cmd.args[1]);
+    if (initial !== undefined) session.plain(cmd.tag, initial);
+    else {
+      // RFC 3501 6.2.2: an empty challenge, then one line of base64.
+      session.expectLine(cmd.tag, false);
+      session.reply("+ ");
+    }
+  },
+  SELECT: select,
+  EXAMINE: select,
+  CREATE: function (session, cmd) {
+    let name = text(cmd.args[0]);
+    if (name === undefined) {
+      session.reply(cmd.tag + " BAD CREATE needs a folder name");
+      return;
+    }
+    // RFC 3501 6.3.3: a trailing delimiter only says the client means a folder with children.
+    if (name.charAt(name.length - 1) === "/") name = name.substring(0, name.length - 1);
+    const problem = session.checkName(name);
+    if (problem.length > 0) session.reply(cmd.tag + " " + problem);
+    else if (session.server.mailbox.folders(session.user).length > Limit.Folders) session.reply(cmd.tag + " NO [LIMIT] Too many folders");
+    else {
+      session.server.mailbox.createFolder(session.user, name);
+      session.reply(cmd.tag + " OK CREATE completed");
+    }
+  },
+  DELETE: function (session, cmd) {
+    const name = text(cmd.args[0]);
+    const folder = name === undefined ? undefined : session.findFolder(name);
+    if (folder === undefined) session.reply(cmd.tag + (name === undefined ? " BAD DELETE needs a folder name" : " NO [NONEXISTENT] No such folder"));
+    else if (folder.id === 0) session.reply(cmd.tag + " NO [CANNOT] INBOX cannot be deleted");
+    else {
+      if (session.state === State.Selected && session.folder === folder.id) session.deselect();
+      session.server.mailbox.deleteFolder(session.user, folder.id);
+      session.reply(cmd.tag + " OK DELETE completed");
+    }
+  },
+  RENAME: function (session, cmd) {
+    const from = text(cmd.args[0]);
+    const to = text(cmd.args[1]);
+    const folder = from === undefined ? undefined : session.findFolder(from);
+    if (from === undefined || to === undefined) {
+      session.reply(cmd.tag + " BAD RENAME needs two folder names");
+      return;
+    }
+    if (folder === undefined) {
+      session.reply(cmd.tag + " NO [NONEXISTENT] No such folder");
+      return;
+    }
+    if (folder.id === 0) {
+      session.reply(cmd.tag + " NO [CANNOT] Renaming INBOX is not offered: copy or move its messages instead");
+      return;
+    }
+    const problem = session.checkName(to);
+    if (problem.length > 0) {
+      session.reply(cmd.tag + " " + problem);
+      return;
+    }
+    // RFC 3501 6.3.5: the folder's children are renamed with it.
+    const folders = session.server.mailbox.folders(session.user);
+    const prefix = folder.name + "/";
+    for (let i = 0; i < folders.length; i++) {
+      const f = folders[i];
+      if (f.name.substring(0, prefix.length) === prefix) session.server.mailbox.renameFolder(session.user, f.id, to + "/" + f.name.substring(prefix.length));
+    }
+    session.server.mailbox.renameFolder(session.user, folder.id, to);
+    session.reply(cmd.tag + " OK RENAME completed");
+  },
+  SUBSCRIBE: function (session, cmd) {
+    const name = text(cmd.args[0]);
+    const folder = name === undefined ? undefined : session.findFolder(name);
+    if (folder === undefined) session.reply(cmd.tag + (name === undefined ? " BAD Missing folder name" : " NO [NONEXISTENT] No such folder"));
+    else {
+      if (folder.id !== 0) session.server.mailbox.subscribe(session.user, folder.id, cmd.name === "SUBSCRIBE");
+      session.reply(cmd.tag + " OK " + cmd.name + " completed");
+    }
+  },
+  LIST: list,
+  LSUB: list,
+  STATUS: function (session, cmd) {
+    const name = text(cmd.args[0]);
+    const folder = name === undefined ? undefined : session.findFolder(name);
+    if (folder === undefined || cmd.args.length !== 2) {
+      session.reply(cmd.tag + (name === undefined || cmd.args.length !== 2 ? " BAD STATUS needs a folder and a list of items" : " NO [NONEXISTENT] No such folder"));
+      return;
+    }
+    const items = statusItems(session, folder, cmd.args[1]);
+    if (items.length === 0) session.reply(cmd.tag + " BAD Unknown STATUS item");
+    else {
+      session.reply("* STATUS " + quote(folder.name) + " (" + items + ")");
+      session.reply(cmd.tag + " OK STATUS completed");
+    }
+  },
+  APPEND: function (session, cmd) {
+    // The reader hands APPEND with its message to appendStart; a command that gets here had none.
+    session.reply(cmd.tag + " BAD APPEND needs a folder and a message literal");
+  },
+  NAMESPACE: function (session, cmd) {
+    // RFC 2342: one personal namespace, no others.
+    session.reply('* NAMESPACE (("" "/")) NIL NIL');
+    session.reply(cmd.tag + " OK NAMESPACE completed");
+  },
+  ENABLE: function (session, cmd) {
+    // RFC 5161: none of the extensions ENABLE can turn on (CONDSTORE, UTF8=ACCEPT, ...) is offered.
+    session.reply("* ENABLED");
+    session.reply(cmd.tag + " OK ENABLE completed");
+  },
+  IDLE: function (session, cmd) {
+    // RFC 2177: changes are reported as they happen (ImapServer's onChange) until DONE.
+    session.report(true);
+    session.expectLine(cmd.tag, true);
+    session.reply("+ idling");
+  },
+  CHECK: function (session, cmd) {
+    session.report(true);
+    session.reply(cmd.tag + " OK CHECK completed");
+  },
+  CLOSE: function (session, cmd) {
+    // RFC 3501 6.4.2: \Deleted messages go, without EXPUNGE responses.
+    if (!session.readOnly) expungeDeleted(session, undefined);
+    session.deselect();
+    session.reply(cmd.tag + " OK CLOSE completed");
+  },
+  UNSELECT: function (session, cmd) {
+    session.deselect();
+    session.reply(cmd.tag + " OK UNSELECT completed");
+  },
+  EXPUNGE: function (session, cmd) {
+    if (session.readOnly) {
+      session.reply(cmd.tag + " NO [READ-ONLY] The folder is open read-only");
+      return;
+    }
+    let only: number[] | undefined = undefined;
+    if (cmd.name === "UID EXPUNGE") {
+      only = session.indexes(cmd.tag, cmd.args[0], true);
+      if (only === undefined) return;
+    }
+    expungeDeleted(session, only);
+    session.report(true);
+    session.reply(cmd.tag + " OK " + cmd.name + " completed");
+  },
+  FETCH: function (session, cmd) {
+    const byUid = cmd.name === "UID FETCH";
+    const which = session.indexes(cmd.tag, cmd.args[0], byUid);
+    if (which === undefined) return;
+    const items = parseFetchItems(cmd.args.slice(1));
+    if (typeof items === "string") {
+      session.reply(cmd.tag + " BAD " + items);
+      return;
+    }
+    session.report(false);
+    session.runJob(fetchJob(session, cmd.tag, which, byUid, items));
+  },
+  STORE: function (session, cmd) {
+    const byUid = cmd.name === "UID STORE";
+    const which = session.indexes(cmd.tag, cmd.args[0], byUid);
+    if (which === undefined) return;
+    const item = upper(text(cmd.args[1]) || "");
+    const mode = item.charAt(0) === "+" || item.charAt(0) === "-" ? item.charAt(0) : "";
+    const base = mode.length > 0 ? item.substring(1) : item;
+    const bits = cmd.args.length === 3 ? parseFlagList(cmd.args[2]) : -1;
+    if ((base !== "FLAGS" && base !== "FLAGS.SILENT") || bits < 0) {
+      session.reply(cmd.tag + " BAD STORE needs [+|-]FLAGS[.SILENT] and a flag list");
+      return;
+    }
+    if (session.readOnly) {
+      session.reply(cmd.tag + " NO [READ-ONLY] The folder is open read-only");
+      return;
+    }
+    session.report(false);
+    session.runJob(storeJob(session, cmd.tag, which, mode, bits, byUid, base === "FLAGS.SILENT"));
+  },
+  SEARCH: function (session, cmd) {
+    const program = parseSearch(cmd.args);
+    if (typeof program === "string") {
+      session.reply(cmd.tag + " BAD " + program);
+      return;
+    }
+    session.report(false);
+    session.runJob(searchJob(session, cmd.tag, program, cmd.name === "UID SEARCH"));
+  },
+  COPY: copy,
+  MOVE: copy,
+};
+HANDLERS["UID FETCH"] = HANDLERS.FETCH;
+HANDLERS["UID STORE"] = HANDLERS.STORE;
+HANDLERS["UID SEARCH"] = HANDLERS.SEARCH;
+HANDLERS["UID COPY"] = copy;
+HANDLERS["UID MOVE"] = copy;
+HANDLERS["UID EXPUNGE"] = HANDLERS.EXPUNGE;
