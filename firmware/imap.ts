@@ -17,11 +17,11 @@ import type { Config } from "./config";
 import type { Connection, ConnectionEvents, Hal, Timer } from "./hal";
 import { decimal, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
-import { Access, Delivery, Folder, Listing, Mailbox, Maildrop, StoredFlag, Throttle } from "./mailbox";
+import { Access, Delivery, Folder, Mailbox, Maildrop, StoredFlag } from "./mailbox";
 import { Service, SessionList, SocketBudget } from "./sessions";
 import { find, lower, upper } from "./text";
-import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, Token } from "./imapparse";
-import { fetchJob, parseFetchItems, SelectedView } from "./imapfetch";
+import { CommandReader, decodeMailboxName, ImapCommand, matchPattern, parseSet, quote, Token } from "./imapparse";
+import { FetchSource, fetchJob, flagList, nextInSet, parseFetchItems, SelectedView } from "./imapfetch";
 import { parseSearch, searchJob } from "./imapsearch";
 
 /** Advertised at the greeting, by CAPABILITY and after LOGIN (RFC 3501 7.2.1). No STARTTLS: plain text on the LAN, like POP3. */
@@ -145,8 +145,12 @@ export class ImapSession implements SelectedView {
   private appendFailed = "";
 
   constructor(public server: ImapServer, conn: Connection) {
-    this.sender = new Sender(conn);
-    this.lastActive = server.hal.now();
+    const hal = server.hal;
+    // A job's "" yields the loop through a timer (a long SEARCH that finds nothing for a while does not hold it).
+    this.sender = new Sender(conn, function (resume: () => void) {
+      hal.setTimer(0, resume);
+    });
+    this.lastActive = hal.now();
     const session = this;
     this.reader = new CommandReader({
       onCommand: function (cmd: ImapCommand) {
@@ -208,7 +212,7 @@ export class ImapSession implements SelectedView {
     const rest = this.reader.push(data, function () {
       return session.waiting || session.state === State.Logout;
     });
-    if (rest.length > 0 && this.state !== State.Logout) this.hold(rest);
+    if (rest.length > 0 && (this.state as State) !== State.Logout) this.hold(rest);
   }
 
   private hold(data: string): void {
@@ -238,13 +242,20 @@ export class ImapSession implements SelectedView {
    * inside the Sender, which must finish its step before the next command
    * queues anything (one send outstanding).
    */
-  runJob(job: ChunkSource): void {
+  runJob(job: FetchSource): void {
     const session = this;
     this.waiting = true;
+    // A card failure inside a literal: the answer cannot be finished honestly, so the session ends after it.
+    job.onCardError = function () {
+      session.close();
+    };
     this.sender.stream(function (): ChunkSource {
-      return {
+      const source: ChunkSource = {
+        blocked: false,
         next: function () {
-          return job.next();
+          const chunk = job.next();
+          source.blocked = job.blocked;
+          return chunk;
         },
         release: function () {
           job.release();
@@ -253,6 +264,7 @@ export class ImapSession implements SelectedView {
           });
         },
       };
+      return source;
     });
   }
 
@@ -265,6 +277,12 @@ export class ImapSession implements SelectedView {
   }
 
   private bad(tag: string, text: string): void {
+    // The reader gave up on an APPEND after its message (more followed: MULTIAPPEND): nothing is stored.
+    if (this.delivery !== undefined) {
+      this.delivery.abort();
+      this.delivery = undefined;
+      this.append = undefined;
+    }
     this.errors++;
     if (this.errors >= Limit.Errors) {
       this.reply("* BYE Too many errors, closing connection");
@@ -362,7 +380,7 @@ export class ImapSession implements SelectedView {
 
   /** The session's view: message i is sequence number i + 1. */
   recent(i: number): boolean {
-    return this.maildrop.list.uidAt(i) >= this.recentUid;
+    return this.maildrop.list.seq(i) >= this.recentUid;
   }
 
   /** Leaves the selected folder (no expunge). */
@@ -389,10 +407,10 @@ export class ImapSession implements SelectedView {
     let j = 0;
     let gone = 0;
     for (let i = 0; i < old.count; i++) {
-      const uid = old.uidAt(i);
-      while (j < now.count && now.uidAt(j) < uid) j++; // cannot happen: a folder only grows at its end
-      if (j < now.count && now.uidAt(j) === uid) {
-        if (now.flags(j) !== old.flags(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS (" + this.flagText(now.flags(j), uid) + "))");
+      const uid = old.seq(i);
+      while (j < now.count && now.seq(j) < uid) j++; // cannot happen: a folder only grows at its end
+      if (j < now.count && now.seq(j) === uid) {
+        if (now.flags(j) !== old.flags(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS " + flagList(now.flags(j), uid >= this.recentUid) + ")");
         j++;
       } else if (expunges) {
         this.reply("* " + decimal(i + 1 - gone) + " EXPUNGE");
@@ -402,46 +420,41 @@ export class ImapSession implements SelectedView {
     if (now.count !== old.count - gone) {
       this.reply("* " + decimal(now.count) + " EXISTS");
       let recent = 0;
-      for (let k = 0; k < now.count; k++) if (now.uidAt(k) >= this.recentUid) recent++;
+      for (let k = 0; k < now.count; k++) if (now.seq(k) >= this.recentUid) recent++;
       this.reply("* " + decimal(recent) + " RECENT");
     }
     this.maildrop.list = now;
   }
 
-  /** "\Seen \Flagged" for stored flag bits, with \Recent when the message `uid` is recent here. */
-  flagText(bits: number, uid: number): string {
-    let out = uid >= this.recentUid && this.state === State.Selected ? "\\Recent" : "";
-    for (let b = 0; b < FLAG_NAMES.length; b++) if ((bits & (1 << b)) !== 0) out += (out.length > 0 ? " " : "") + FLAG_NAMES[b];
-    return out;
-  }
-
   /**
-   * Indexes of the view's messages in `set` (sequence numbers, or UIDs when
-   * `byUid`). undefined when the set is malformed (answered BAD here), or
-   * when a sequence number is beyond the view (RFC 3501 6.4.8: BAD).
+   * The sequence set in `token` ([lo, hi, ...], -1 for "*"), checked:
+   * undefined (answered BAD here) when malformed, or when a sequence number
+   * is beyond the view (RFC 3501 6.4.8; UIDs beyond it are simply none).
    */
-  indexes(tag: string, text: Token, byUid: boolean): number[] | undefined {
-    const set = typeof text === "string" ? parseSet(text) : undefined;
-    const list = this.maildrop.list;
+  checkSet(tag: string, token: Token, byUid: boolean): number[] | undefined {
+    const set = typeof token === "string" ? parseSet(token) : undefined;
     if (set === undefined) {
       this.reply(tag + " BAD Invalid sequence set");
       return undefined;
     }
-    const out: number[] = [];
-    if (list.count === 0) {
-      if (!byUid) this.reply(tag + " BAD No messages in this folder");
-      return byUid ? out : undefined;
-    }
-    const star = byUid ? list.uidAt(list.count - 1) : list.count;
-    for (let i = 0; i < list.count; i++) if (inSet(set, byUid ? list.uidAt(i) : i + 1, star)) out.push(i);
+    const count = this.maildrop.list.count;
     if (!byUid) {
       for (let k = 0; k < set.length; k++) {
-        if (set[k] > list.count) {
-          this.reply(tag + " BAD Message number " + decimal(set[k]) + " does not exist");
+        if (set[k] > count || (set[k] < 0 && count === 0)) {
+          this.reply(tag + " BAD No message " + (set[k] < 0 ? "*" : decimal(set[k])) + " in this folder");
           return undefined;
         }
       }
     }
+    return set;
+  }
+
+  /** The view's indexes of the messages in the set in `token` (as checkSet), ascending. */
+  indexes(tag: string, token: Token, byUid: boolean): number[] | undefined {
+    const set = this.checkSet(tag, token, byUid);
+    if (set === undefined) return undefined;
+    const out: number[] = [];
+    for (let i = nextInSet(this.maildrop, set, byUid, -1); i >= 0; i = nextInSet(this.maildrop, set, byUid, i)) out.push(i);
     return out;
   }
 
@@ -673,7 +686,7 @@ function statusItems(session: ImapSession, folder: Folder, items: Token): string
     else if (item === "UIDVALIDITY") n = session.server.mailbox.uidValidity();
     else if (item === "UNSEEN" || item === "RECENT") {
       n = 0;
-      for (let k = 0; k < list.count; k++) if (item === "UNSEEN" ? (list.flags(k) & StoredFlag.Seen) === 0 : list.uidAt(k) >= mark) n++;
+      for (let k = 0; k < list.count; k++) if (item === "UNSEEN" ? (list.flags(k) & StoredFlag.Seen) === 0 : list.seq(k) >= mark) n++;
     } else return "";
     out += (out.length > 0 ? " " : "") + item + " " + decimal(n);
   }
@@ -705,7 +718,7 @@ function select(session: ImapSession, cmd: ImapCommand): void {
   let recent = 0;
   let unseen = 0;
   for (let i = 0; i < list.count; i++) {
-    if (list.uidAt(i) >= session.recentUid) recent++;
+    if (list.seq(i) >= session.recentUid) recent++;
     if (unseen === 0 && (list.flags(i) & StoredFlag.Seen) === 0) unseen = i + 1;
   }
   session.reply("* " + decimal(list.count) + " EXISTS");
@@ -742,24 +755,27 @@ function list(session: ImapSession, cmd: ImapCommand): void {
 }
 
 /** A STORE job (RFC 3501 6.4.6): flags set a batch at a time, so 1:* on 10,000 messages never queues 10,000 replies. */
-function storeJob(session: ImapSession, tag: string, which: number[], mode: string, bits: number, byUid: boolean, silent: boolean): ChunkSource {
-  let k = 0;
+function storeJob(session: ImapSession, tag: string, set: number[], mode: string, bits: number, byUid: boolean, silent: boolean): FetchSource {
+  let i = -1;
   let finished = false;
   return {
+    blocked: false,
+    onCardError: undefined,
     next: function (): string | undefined {
       if (finished) return undefined;
       const drop = session.maildrop;
       let out = "";
-      for (let n = 0; n < Limit.Batch && k < which.length; n++, k++) {
-        const i = which[k];
+      for (let n = 0; n < Limit.Batch; n++) {
+        i = nextInSet(drop, set, byUid, i);
+        if (i < 0) break;
         const now = drop.stored(i);
         if (now < 0) continue; // expunged by another session: nothing to set
         const want = mode === "+" ? now | bits : mode === "-" ? now & ~bits : bits;
         if (want !== now) drop.store(i, want);
-        const uid = drop.list.uidAt(i);
-        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS (" + session.flagText(want, uid) + ")" + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
+        const uid = drop.list.seq(i);
+        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(want, uid >= session.recentUid) + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
       }
-      if (k >= which.length) {
+      if (i < 0) {
         finished = true;
         out += tag + " OK " + (byUid ? "UID " : "") + "STORE completed\r\n";
       }
@@ -807,7 +823,7 @@ function copy(session: ImapSession, cmd: ImapCommand): void {
   }
   const drop = session.maildrop;
   const sources: number[] = [];
-  for (let k = 0; k < which.length; k++) sources.push(drop.list.uidAt(which[k]));
+  for (let k = 0; k < which.length; k++) sources.push(drop.list.seq(which[k]));
   session.waitForIt();
   drop.copyTo(which, folder.id, function (uids: number[] | undefined, error: string) {
     if (session.state !== State.Selected || session.maildrop !== drop) return; // the session went away meanwhile
@@ -1008,20 +1024,20 @@ const HANDLERS: { [name: string]: Handler } = {
   },
   FETCH: function (session, cmd) {
     const byUid = cmd.name === "UID FETCH";
-    const which = session.indexes(cmd.tag, cmd.args[0], byUid);
-    if (which === undefined) return;
+    const set = session.checkSet(cmd.tag, cmd.args[0], byUid);
+    if (set === undefined) return;
     const items = parseFetchItems(cmd.args.slice(1));
     if (typeof items === "string") {
       session.reply(cmd.tag + " BAD " + items);
       return;
     }
     session.report(false);
-    session.runJob(fetchJob(session, cmd.tag, which, byUid, items));
+    session.runJob(fetchJob(session, cmd.tag, set, byUid, items));
   },
   STORE: function (session, cmd) {
     const byUid = cmd.name === "UID STORE";
-    const which = session.indexes(cmd.tag, cmd.args[0], byUid);
-    if (which === undefined) return;
+    const set = session.checkSet(cmd.tag, cmd.args[0], byUid);
+    if (set === undefined) return;
     const item = upper(text(cmd.args[1]) || "");
     const mode = item.charAt(0) === "+" || item.charAt(0) === "-" ? item.charAt(0) : "";
     const base = mode.length > 0 ? item.substring(1) : item;
@@ -1035,7 +1051,7 @@ const HANDLERS: { [name: string]: Handler } = {
       return;
     }
     session.report(false);
-    session.runJob(storeJob(session, cmd.tag, which, mode, bits, byUid, base === "FLAGS.SILENT"));
+    session.runJob(storeJob(session, cmd.tag, set, mode, bits, byUid, base === "FLAGS.SILENT"));
   },
   SEARCH: function (session, cmd) {
     const program = parseSearch(cmd.args);
