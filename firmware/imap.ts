@@ -20,7 +20,7 @@ import { ChunkSource, Sender } from "./sender";
 import { Access, Delivery, Folder, Mailbox, Maildrop, StoredFlag } from "./mailbox";
 import { Service, SessionList, SocketBudget } from "./sessions";
 import { find, lower, upper } from "./text";
-import { CommandReader, decodeMailboxName, ImapCommand, matchPattern, parseSet, quote, Token } from "./imapparse";
+import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, Token } from "./imapparse";
 import { FetchSource, fetchJob, flagList, nextInSet, parseFetchItems, SelectedView } from "./imapfetch";
 import { parseSearch, searchJob } from "./imapsearch";
 
@@ -242,7 +242,7 @@ export class ImapSession implements SelectedView {
    * inside the Sender, which must finish its step before the next command
    * queues anything (one send outstanding).
    */
-  runJob(job: FetchSource): void {
+  runJob(job: FetchSource, set: number[] | undefined, byUid: boolean): void {
     const session = this;
     this.waiting = true;
     // A card failure inside a literal: the answer cannot be finished honestly, so the session ends after it.
@@ -253,13 +253,21 @@ export class ImapSession implements SelectedView {
       const source: ChunkSource = {
         blocked: false,
         next: function () {
-          const chunk = job.next();
-          source.blocked = job.blocked;
-          return chunk;
+          try {
+            const chunk = job.next();
+            source.blocked = job.blocked;
+            return chunk;
+          } catch (e) {
+            // Half an answer cannot be finished honestly: the client is told by the connection's end.
+            session.server.hal.log("imap: " + (e as Error).message);
+            session.close();
+            return undefined;
+          }
         },
         release: function () {
           job.release();
           session.server.hal.setTimer(0, function () {
+            if (set !== undefined) session.settle(set, byUid);
             session.done();
           });
         },
@@ -422,6 +430,29 @@ export class ImapSession implements SelectedView {
       let recent = 0;
       for (let k = 0; k < now.count; k++) if (now.seq(k) >= this.recentUid) recent++;
       this.reply("* " + decimal(recent) + " RECENT");
+    }
+    this.maildrop.list = now;
+  }
+
+  /**
+   * After this session's own FETCH or STORE changed flags of the messages
+   * in `set`: its view takes the folder as it is now, so that those changes
+   * (already told in the command's answers) are not reported again;
+   * changes by others to the other messages are reported now. When
+   * messages came or went meanwhile, nothing changes here: the next
+   * report tells all (at worst a flag twice).
+   */
+  settle(set: number[], byUid: boolean): void {
+    if (this.state !== State.Selected) return;
+    const old = this.maildrop.list;
+    const now = this.maildrop.refresh();
+    if (now.count !== old.count) return;
+    for (let i = 0; i < old.count; i++) if (now.seq(i) !== old.seq(i)) return;
+    const star = byUid ? old.seq(old.count - 1) : old.count;
+    for (let i = 0; i < old.count; i++) {
+      if (now.flags(i) !== old.flags(i) && !inSet(set, byUid ? old.seq(i) : i + 1, star)) {
+        this.reply("* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(now.flags(i), old.seq(i) >= this.recentUid) + ")");
+      }
     }
     this.maildrop.list = now;
   }
@@ -1032,7 +1063,7 @@ const HANDLERS: { [name: string]: Handler } = {
       return;
     }
     session.report(false);
-    session.runJob(fetchJob(session, cmd.tag, set, byUid, items));
+    session.runJob(fetchJob(session, cmd.tag, set, byUid, items), set, byUid);
   },
   STORE: function (session, cmd) {
     const byUid = cmd.name === "UID STORE";
@@ -1051,7 +1082,7 @@ const HANDLERS: { [name: string]: Handler } = {
       return;
     }
     session.report(false);
-    session.runJob(storeJob(session, cmd.tag, set, mode, bits, byUid, base === "FLAGS.SILENT"));
+    session.runJob(storeJob(session, cmd.tag, set, mode, bits, byUid, base === "FLAGS.SILENT"), set, byUid);
   },
   SEARCH: function (session, cmd) {
     const program = parseSearch(cmd.args);
@@ -1060,7 +1091,7 @@ const HANDLERS: { [name: string]: Handler } = {
       return;
     }
     session.report(false);
-    session.runJob(searchJob(session, cmd.tag, program, cmd.name === "UID SEARCH"));
+    session.runJob(searchJob(session, cmd.tag, program, cmd.name === "UID SEARCH"), undefined, false);
   },
   COPY: copy,
   MOVE: copy,
