@@ -83,6 +83,10 @@ export class ImapServer implements Service {
       const all = server.sessions.items;
       for (let i = 0; i < all.length; i++) if (all[i].idleTag.length > 0 && all[i].owner === owner) all[i].report(true);
     };
+    // A message's structure is built (after its delivery, in steps): FETCHes waiting for it go on.
+    mailbox.onStructureReady = function () {
+      server.retryWaiting();
+    };
   }
 
   /** An arrow bound to this server: main.ts hands it to hal.listen as it is. */
