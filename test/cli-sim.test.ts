@@ -89,7 +89,7 @@ describe("letterbox sim", () => {
   for (const runtime of RUNTIME_NAMES) {
     it(`serves on the ports it prints and keeps mail across a restart (${runtime} runtime)`, async () => {
       const data = tempDir("cli");
-      const args = ["--config", writeConfig(GOOD), "--data", data, "--flash", tempDir("flash"), "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--runtime", runtime];
+      const args = ["--config", writeConfig(GOOD), "--data", data, "--flash", tempDir("flash"), "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--imap-port", "0", "--runtime", runtime];
       let sim = await startCli(args);
       try {
         assert.match(await sendMail(sim.smtp, "x@remote.example", ["dora@example.com"], Buffer.from("Subject: hi\r\n\r\nhi\r\n")), /^250 /);

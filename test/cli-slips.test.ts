@@ -31,7 +31,7 @@ interface Started {
 
 /** Starts `letterbox sim` and resolves once it is serving (or rejects with what it said when it exits first). */
 function startSim(args: string[], cwd = ROOT): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--imap-port", "0", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code, signal) => resolve(signal ? `${signal}: ${err}` as unknown as number : code)));
@@ -70,13 +70,13 @@ describe("one card, one simulator (item 1)", () => {
       const data = path.join(dir, "card");
       const first = await startSim(["--runtime", runtime, "--data", data]);
       try {
-        const second = run(["sim", "--runtime", other, "--data", data, "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0"]);
+        const second = run(["sim", "--runtime", other, "--data", data, "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--imap-port", "0"]);
         assert.equal(second.code, 2, second.stderr);
         assert.match(second.stderr, new RegExp(`the card ${data} is in use by another simulator \\(process ${first.child.pid}, lock file ${data}\\.lock\\)`));
         assert.match(second.stderr, new RegExp(`Stop that simulator \\(kill ${first.child.pid}\\), or give this one a card of its own: --data DIR\\.\\n$`));
         assert.equal(second.stdout, "");
         // The same for the flash: a new card with the first one's flash.
-        const flashToo = run(["sim", "--runtime", other, "--data", path.join(dir, "card2"), "--flash", defaultFlashDir(data), "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0"]);
+        const flashToo = run(["sim", "--runtime", other, "--data", path.join(dir, "card2"), "--flash", defaultFlashDir(data), "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--imap-port", "0"]);
         assert.equal(flashToo.code, 2, flashToo.stderr);
         assert.match(flashToo.stderr, new RegExp(`the flash ${defaultFlashDir(data)} is in use by another simulator \\(process ${first.child.pid},`));
         // The advice fits: another flash (--flash), since this card is free.
@@ -174,7 +174,7 @@ describe("Ctrl-C in a terminal", () => {
     const data = path.join(tempDir("stop-tty"), "card");
     // exec: script runs the command with $SHELL -c, or /bin/sh (dash) when SHELL is unset as under CI; dash stays
     // between script and the simulator, takes the same Ctrl-C and dies of it (exit 130) while the simulator stops cleanly.
-    const command = "exec " + [process.execPath, CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--data", data].map((w) => `'${w}'`).join(" ");
+    const command = "exec " + [process.execPath, CLI, "sim", "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--imap-port", "0", "--data", data].map((w) => `'${w}'`).join(" ");
     const child = spawn("script", ["-qefc", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -24,10 +24,11 @@ function body(bytes: number): Buffer {
 }
 
 test("every session the limits allow, open at once and as busy as the card lets them be, stays within the board's variables; write buffers paced by drain", async (t) => {
-  // The default session caps (SMTP 4, POP3 3): under the default 10-socket budget with 2 listeners, all of them fit.
+  // The default session caps (SMTP 4, POP3 3): under the default 10-socket budget with 3 listeners (IMAP off here), all of them fit.
   const services = defaultServices();
   const limits = { smtpSessions: services.smtp.sessions, pop3Sessions: services.pop3.sessions };
   const config = testConfig({ smtpSessions: limits.smtpSessions, pop3Sessions: limits.pop3Sessions, maxMessageBytes: 9 * 1024 * 1024 });
+  config.services.imap.enabled = false;
   const box = (await espruinoRuntime.start({
     config,
     card: new SimCard({ dir: tempDir("espruino-mem") }),

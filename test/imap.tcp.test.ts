@@ -198,6 +198,25 @@ for (const runtime of RUNTIME_NAMES) {
       await c.logout();
     });
 
+    it("admits 2 sessions per client address (where the board reports it) and 4 in all; beyond, BYE at once", async (t) => {
+      const open: ImapClient[] = [];
+      // Closed, and a moment for the box to see them go (their sockets back in the budget) before the next test connects.
+      t.after(async () => {
+        await Promise.all(open.map((c) => c.logout()));
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      // Espruino's sockets report no peer address (README, "Services and sockets"): only the service's cap applies there.
+      const allowed = runtime === "espruino" ? 4 : 2;
+      for (let i = 0; i < allowed; i++) {
+        open.push(await ImapClient.connect(sim.imapPort));
+        assert.match(open[i].greeting, /^\* OK \[CAPABILITY /, `session ${i + 1}`);
+      }
+      const refused = await ImapClient.connect(sim.imapPort);
+      open.push(refused);
+      assert.equal(refused.greeting, "* BYE [UNAVAILABLE] Too many connections, try again later");
+      await assert.rejects(refused.line(), /closed/);
+    });
+
     it("answers bad input with BAD or NO and goes on", async (t) => {
       const c = await ImapClient.login(sim.imapPort, "alice", "wonderland");
       t.after(() => c.logout());

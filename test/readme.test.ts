@@ -47,7 +47,7 @@ interface Sim {
 }
 
 function startSim(cwd: string): Promise<Sim> {
-  const child = spawn(process.execPath, [CLI, "sim", "--serial", "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "sim", "--serial", "--smtp-port", "0", "--pop3-port", "0", "--http-port", "0", "--imap-port", "0"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   return new Promise((resolve, reject) => {

@@ -21,6 +21,8 @@ import { SimFlash } from "../sim/flash";
 type Conversation = Awaited<ReturnType<typeof connect>>;
 
 function start(runtime: RuntimeName, label: string, config: Config): Promise<Simulator> {
+  // IMAP off: the budgets below count three listeners (SMTP, POP3, HTTP). IMAP's admission: test/imap.tcp.test.ts.
+  config.services.imap.enabled = false;
   return startSimulator({ runtime, config, dataDir: tempDir(label), smtpPort: 0, pop3Port: 0 });
 }
 
