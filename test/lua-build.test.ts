@@ -98,7 +98,7 @@ describe("init.lua on the emulated board", () => {
     vm.run('dofile("init.lua")', "=boot");
     assert.equal(nodemcu.binds.length, 0, "init.lua waits before starting");
     await new Promise((r) => setTimeout(r, 3300));
-    assert.equal(nodemcu.binds.length, 3, logs.join("")); // SMTP, POP3, HTTP
+    assert.equal(nodemcu.binds.length, 4, logs.join("")); // SMTP, POP3, HTTP, IMAP
     const smtp = (await Promise.all(nodemcu.binds)).find((b) => b.devicePort === SMTP_PORT)!;
     const banner = await new Promise<string>((resolve, reject) => {
       const s = net.connect(smtp.hostPort, "127.0.0.1");

@@ -138,7 +138,7 @@ describe("letterbox flash installs the core in LFS, and reflashes a running box"
     assert.equal(board.spiffs.read("letterbox.lua"), undefined, "no Lua source to dofile");
     // Restarted by flash: init.lua's pause, then letterbox from LFS, which takes the console.
     const restartsAfterFlash = board.restarts;
-    await until(() => board.nodemcu.binds.length === 3, 8000);
+    await until(() => board.nodemcu.binds.length === 4, 8000); // SMTP, POP3, HTTP, IMAP
     assert.equal(board.restarts, restartsAfterFlash);
   });
 

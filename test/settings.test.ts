@@ -99,7 +99,7 @@ test("the host tool accepts the new shape and the old one, and says when reserve
   const sent = toSettingsMap(validateConfig({ ...base, services: { smtp: { reserve: 3 } } }));
   assert.equal((parseSettings(JSON.parse(JSON.stringify(sent))) as Settings).config.services.smtp.reserve, 3);
   assert.throws(() => validateConfig({ ...base, limits: { sockets: 4 }, services: { smtp: { reserve: 2 } } }), /leave at least one for the sessions/);
-  assert.throws(() => validateConfig({ ...base, services: { imap: {} } }), /services/);
+  assert.throws(() => validateConfig({ ...base, services: { nntp: {} } }), /services/);
 });
 
 test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services were a list) reads as that build's settings mean now", () => {
@@ -120,6 +120,7 @@ test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services we
         pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
         // A service that build did not have: its defaults.
         http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, idleSeconds: 60 },
+        imap: { enabled: true, port: 143, sessions: 4, reserve: 0, perClient: 2, idleSeconds: 1800 },
       },
       limits: { maxMessageBytes: 20000, mailboxQuotaBytes: 1073741824, maxRecipients: 5, sockets: 10 },
     },
