@@ -64,7 +64,7 @@ const enum Fetch {
   /** Small responses are batched up to about this many octets per send. */
   Batch = 1024,
   /** A filtered header (HEADER.FIELDS) up to this size is kept from its one reading; a larger one is read twice (count, then send). */
-  HeldFields = 4096,
+  HeldFields = 1024,
   /** Nesting of part numbers ("1.2.3...") accepted: as the structure reader's. */
   MaxDepth = 16,
 }

@@ -62,7 +62,7 @@ const enum Search {
   /** Nesting of NOT/OR/lists accepted. */
   MaxDepth = 32,
   /** Octets of one header field kept to test (the rest of a longer one is not searched). */
-  MaxField = 2048,
+  MaxField = 1024,
   Batch = 1024,
 }
 

@@ -235,3 +235,50 @@ export function searchWorkload(storage: Storage): string {
   drop.close();
   return out;
 }
+
+/**
+ * Memory while FETCH streams: a message of `megabytes` MiB fetched whole,
+ * then FLAGS of `count` small messages; `measure` gives the heap in use in
+ * KiB after a full collection (Lua: collectgarbage("count")). Returns
+ * "octets <sent> largest <chunk> growth <KiB>" per fetch: the largest
+ * growth of the heap over its start while it ran.
+ */
+export function flatWorkload(storage: Storage, measure: (this: void) => number, megabytes: number, count: number): string {
+  const box = workloadBox(storage, []);
+  let block = "Subject: big\r\n\r\n";
+  while (block.length < 65536) block += "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef\r\n";
+  const big = box.card.beginMessage();
+  if (big === undefined) return "no file";
+  for (let n = 0; n < megabytes * 16; n++) big.write(block);
+  big.commit(["alice"], ARRIVAL);
+  for (let n = 0; n < count; n++) {
+    const d = box.card.beginMessage();
+    if (d === undefined) return "no file";
+    d.write("Subject: " + decimal(n) + "\r\n\r\nx\r\n");
+    d.commit(["alice"], ARRIVAL + n);
+  }
+  const drop = box.openMaildrop("alice", Access.Shared) as Maildrop;
+  let out = "";
+  for (let pass = 0; pass < 2; pass++) {
+    const items = parseFetchItems([pass === 0 ? "BODY.PEEK[]" : "FLAGS"]) as FetchItem[];
+    const job = fetchJob(view(drop, true), "m", pass === 0 ? [1, 1] : [2, -1], false, items);
+    const base = measure();
+    let sent = 0;
+    let largest = 0;
+    let growth = 0;
+    let calls = 0;
+    for (let chunk = job.next(); chunk !== undefined; chunk = job.next()) {
+      sent += chunk.length;
+      if (chunk.length > largest) largest = chunk.length;
+      calls++;
+      if (calls % 500 === 0) {
+        const now = measure() - base;
+        if (now > growth) growth = now;
+      }
+    }
+    job.release();
+    out += "octets " + decimal(sent) + " largest " + decimal(largest) + " growth " + decimal(Math.floor(growth)) + "\n";
+  }
+  drop.close();
+  return out;
+}
