@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { runDialogue } from "./helpers/dialogue";
+import { dialogueTodo, runDialogue } from "./helpers/dialogue";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { fakeBox, FakeBox } from "./helpers/transports";
 
@@ -57,6 +57,16 @@ describe("the dialogue runner", () => {
       assert.match(e.message, /:4: the dialogue does not say how b ends/);
       return true;
     });
+  });
+
+  it("@todo: the file still runs (the line is skipped), and dialogueTodo gives its reason", async () => {
+    await run("@todo a known bug\n" + GREETED + "C: NOOP\nS: 250 2.0.0 Ok\n@open\n");
+    await assert.rejects(run("@todo a known bug\n" + GREETED + "C: NOOP\nS: 250 wrong\n@open\n"), /:5: expected "250 wrong"/);
+    const file = path.join(tempDir("runner"), "todo.txt");
+    fs.writeFileSync(file, "# x\n@todo  the reason \n@connect a smtp\n");
+    assert.equal(dialogueTodo(file), "the reason");
+    fs.writeFileSync(file, "# @todo not at the start of a line\n");
+    assert.equal(dialogueTodo(file), undefined);
   });
 
   it("fails on a line for a connection after its end", async () => {

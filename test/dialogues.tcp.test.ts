@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { startSimulator, Simulator } from "../sim/simulator";
 import { RUNTIME_NAMES } from "../sim/runtimes";
-import { LineCollector, runDialogue } from "./helpers/dialogue";
+import { dialogueTodo, LineCollector, runDialogue } from "./helpers/dialogue";
 import { DIALOGUES, tempDir, testConfig } from "./helpers/fixtures";
 import { tcpTransport } from "./helpers/transports";
 
@@ -24,13 +24,14 @@ for (const runtime of RUNTIME_NAMES) {
             smtpPort: 0,
             pop3Port: 0,
             httpPort: 0,
+            imapPort: 0,
             // As the serial line carries them: a line breaking in two would show as two.
             log: (line) => log.push(line + "\r\n"),
           });
         });
         after(() => sim.stop());
-        it("runs as scripted", async () => {
-          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port, http: sim.httpPort }, log));
+        it("runs as scripted", { todo: dialogueTodo(path.join(DIALOGUES, file)) }, async () => {
+          await runDialogue(path.join(DIALOGUES, file), tcpTransport({ smtp: sim.smtpPort, pop3: sim.pop3Port, http: sim.httpPort, imap: sim.imapPort }, log));
         });
       });
     }

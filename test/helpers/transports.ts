@@ -1,17 +1,17 @@
 /** Transports for dialogues: real TCP to a simulator, or a fake socket in-process. */
 import * as net from "node:net";
 import type { Config } from "../../firmware/config";
-import { HTTP_PORT, Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
+import { HTTP_PORT, IMAP_PORT, Letterbox, POP3_PORT, SMTP_PORT, startLetterbox } from "../../firmware/main";
 import { SimCard } from "../../sim/card";
 import { LineCollector, Pipe, Protocol, Transport } from "./dialogue";
 import { TestHal, testHal } from "./test-hal";
 
 /** Connects over TCP to the simulator's host ports; `log` collects the simulator's log lines, when given. */
-export function tcpTransport(ports: { smtp: number; pop3: number; http?: number }, log?: LineCollector): Transport {
+export function tcpTransport(ports: { smtp: number; pop3: number; http?: number; imap?: number }, log?: LineCollector): Transport {
   return {
     log,
     connect(protocol: Protocol): Promise<Pipe> {
-      if (protocol === "http" && ports.http === undefined) throw new Error("this transport has no HTTP port");
+      if (ports[protocol] === undefined) throw new Error(`this transport has no ${protocol} port`);
       return tcpPipe(ports[protocol] as number);
     },
   };
@@ -59,7 +59,8 @@ export function fakeBox(config: Config, dataDir: string, chunkSize: number): Fak
     log,
     async connect(protocol: Protocol): Promise<Pipe> {
       const collector = new LineCollector();
-      const client = hal.client(protocol === "smtp" ? SMTP_PORT : protocol === "pop3" ? POP3_PORT : HTTP_PORT, {
+      const port = protocol === "smtp" ? SMTP_PORT : protocol === "pop3" ? POP3_PORT : protocol === "imap" ? IMAP_PORT : HTTP_PORT;
+      const client = hal.client(port, {
         keep: false,
         onSend: (data) => collector.push(data),
         onServerClose: () => collector.close(),
