@@ -882,6 +882,39 @@ function copy(session: ImapSession, cmd: ImapCommand): void {
 }
 
 /**
+ * RENAME of INBOX (RFC 3501 6.3.5): its messages move to a new folder
+ * called `to`, and INBOX stays, empty. A copy on the card, then one
+ * expunge: a failure leaves INBOX as it was (the copies made are removed).
+ */
+function renameInbox(session: ImapSession, tag: string, to: string): void {
+  const mailbox = session.server.mailbox;
+  const id = mailbox.createFolder(session.user, to);
+  const drop = mailbox.openMaildrop(session.user, Access.Shared, 0) as Maildrop;
+  const all: number[] = [];
+  for (let i = 0; i < drop.list.count; i++) all.push(i);
+  if (all.length === 0) {
+    drop.close();
+    session.reply(tag + " OK RENAME completed");
+    return;
+  }
+  session.waitForIt();
+  drop.copyTo(all, id, function (uids: number[] | undefined, error: string) {
+    try {
+      if (uids === undefined) session.reply(tag + " NO [UNAVAILABLE] RENAME failed: " + error);
+      else {
+        drop.expunge(all);
+        session.reply(tag + " OK RENAME completed");
+      }
+    } catch (e) {
+      session.reply(tag + " NO [UNAVAILABLE] Copied, but INBOX could not be emptied: " + (e as Error).message);
+    }
+    drop.close();
+    session.report(true);
+    session.done();
+  });
+}
+
+/**
  * The handlers, by command name ("UID FETCH" for the UID forms). Each
  * answers its tag, or starts a job that does.
  */
@@ -965,13 +998,13 @@ const HANDLERS: { [name: string]: Handler } = {
       session.reply(cmd.tag + " NO [NONEXISTENT] No such folder");
       return;
     }
-    if (folder.id === 0) {
-      session.reply(cmd.tag + " NO [CANNOT] Renaming INBOX is not offered: copy or move its messages instead");
-      return;
-    }
     const problem = session.checkName(to);
     if (problem.length > 0) {
       session.reply(cmd.tag + " " + problem);
+      return;
+    }
+    if (folder.id === 0) {
+      renameInbox(session, cmd.tag, to);
       return;
     }
     // RFC 3501 6.3.5: the folder's children are renamed with it.

@@ -845,26 +845,34 @@ export class StructureReader {
       }
       // A boundary: the part before it ends before the CRLF (or LF) that precedes the line.
       let end = this.pos;
+      let lf = 0; // the delimiter's LF, when it was or is to be counted: not the part's line
       if (viaLf) {
         this.count(data, p, h - 1);
         end += h - 1 - p;
         if ((h - 2 >= p ? data.charCodeAt(h - 2) : this.last) === 13) end--;
-      } else if (this.stack[this.stack.length - 1].body < this.pos) end -= this.prev === 13 ? 2 : 1;
+        lf = 1;
+      } else if (this.stack[this.stack.length - 1].body < this.pos) {
+        // The LF before the line was consumed with the data before (and counted where lines are).
+        end -= this.prev === 13 ? 2 : 1;
+        if (this.rfc > 0 || this.stack[this.stack.length - 1].text) {
+          this.lf--;
+          lf = 1;
+        }
+      }
       this.take(data, p, h);
       this.boundary(k, end, last);
-      if (viaLf) this.lf++; // the delimiter's LF: after the part's lines were taken
+      this.lf += lf;
       this.state = State.SkipLine;
       return h;
     }
-    // No boundary line in data: all of it is body, but for a tail that may start one ("\n", "\n-").
+    // No boundary line in data: all of it is body, but for a "-" after its last LF, which may start one (held back:
+    // rare). Data that ends with an LF is all taken; a boundary at the start of the next is seen as at a line start.
     let keep = data.length;
-    if (!final && this.hasBoundary()) {
-      if (data.charCodeAt(keep - 1) === 10) keep--;
-      else if (keep - 2 >= p && data.charCodeAt(keep - 1) === 45 && data.charCodeAt(keep - 2) === 10) keep -= 2;
-    }
+    if (!final && keep - 2 >= p && data.charCodeAt(keep - 1) === 45 && data.charCodeAt(keep - 2) === 10 && this.hasBoundary()) keep--;
     this.count(data, p, keep);
     this.take(data, p, keep);
     if (keep < data.length) this.hold(data, keep);
+    if (keep > p) this.bol = data.charCodeAt(keep - 1) === 10;
     return data.length;
   }
 

@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing (fast-check) of the SMTP and POP3 command handling,
+ * Property-based fuzzing (fast-check) of the SMTP, POP3 and IMAP command handling,
  * of POP3's dot-stuffing and of HTTP's request framing (with the test
  * handler of test/helpers/http-handler.ts), through the real servers and the real store on
  * a simulated card, with a synchronous in-process connection.
@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import fc from "fast-check";
 import type { Config } from "../firmware/config";
 import { HttpService } from "../firmware/http";
+import { ImapServer } from "../firmware/imap";
 import { Mailbox } from "../firmware/mailbox";
 import { Pop3Server } from "../firmware/pop3";
 import { SmtpServer } from "../firmware/smtp";
@@ -27,6 +28,7 @@ export class SyncBox {
   smtp: SmtpServer;
   pop3: Pop3Server;
   http: HttpService;
+  imap: ImapServer;
   mailbox: Mailbox;
   /** Clock seconds: each session starts 1000 s after the previous, so login failures are forgotten; timers run when pumped. */
   private hal: TestHal;
@@ -39,10 +41,11 @@ export class SyncBox {
     this.smtp = new SmtpServer(hal, config, this.mailbox);
     this.pop3 = new Pop3Server(hal, config, this.mailbox);
     this.http = new HttpService(hal, config, testHandler(hal));
+    this.imap = new ImapServer(hal, config, this.mailbox);
   }
 
   /** One connection: the chunks in order, then the client hangs up. Returns all it was sent. */
-  session(protocol: "smtp" | "pop3" | "http", chunks: string[]): string {
+  session(protocol: "smtp" | "pop3" | "http" | "imap", chunks: string[]): string {
     this.hal.clock.seconds += 1000;
     const client = new FakeClient((conn) => this[protocol].accept(conn), { completion: "manual" });
     const pump = () => {
@@ -126,13 +129,30 @@ const httpToken = fc.oneof(
   wireBytes(10),
 );
 
+/** IMAP commands in every state, with literals (synchronizing, LITERAL+, APPEND's), sets and sections, and garbage. */
+const imapToken = fc.oneof(
+  fc.constantFrom(
+    "a LOGIN alice wonderland", "b LOGIN bob wrong", "c CAPABILITY", "d NOOP", "e LOGOUT", "f SELECT INBOX", "g EXAMINE inbox",
+    'h LIST "" "*"', 'i LIST "" %', 'j LSUB "" "*"', "k STATUS INBOX (MESSAGES UNSEEN UIDNEXT RECENT UIDVALIDITY)", "l CREATE Fuzz/a",
+    "m RENAME Fuzz/a Fuzz/b", "n DELETE Fuzz/b", "o SUBSCRIBE Sent", "p FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)",
+    "q FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)] BODY[TEXT]<0.5> ENVELOPE BODYSTRUCTURE)", "r UID FETCH 1:* (UID FLAGS)",
+    "s STORE 1 +FLAGS (\\Deleted)", "t UID STORE 1:* -FLAGS.SILENT (\\Seen)", "u EXPUNGE", "v SEARCH UNSEEN", "w UID SEARCH OR SEEN TEXT one",
+    "x COPY 1 Archive", "y MOVE 1:* Trash", "z CLOSE", "A UNSELECT", "B IDLE", "DONE", "C NAMESPACE", 'D ID ("name" "fuzz")', "E ENABLE UTF8=ACCEPT",
+    "F APPEND INBOX {5+}\r\nhello", "G APPEND Drafts (\\Draft) {3}", "abc", "H FETCH 1:*,999999999,5:3 (UID)", "I NOOP (((", "J CHECK",
+    "K AUTHENTICATE PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=", "L UID EXPUNGE 1:*", "M SELECT Trash", "", "*", "N FROB",
+  ).map((c) => c + "\r\n"),
+  line(fc.string({ maxLength: 30 })),
+  wireBytes(10),
+);
+const imapCommand = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("a LOGIN alice wonderland\r\nb SELECT INBOX\r\n", "a LOGIN alice wonderland\r\n") }, { weight: 5, arbitrary: imapToken });
+
 /** A small well-formed message, so the POP3 properties have mail to read. */
 function deliver(box: SyncBox, to: string, text: string): void {
   const reply = box.session("smtp", [`HELO c.example\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<${to}>\r\nDATA\r\n${text.replace(/(^|\r\n)\./g, "$1..")}.\r\nQUIT\r\n`]);
   assert.match(reply, /250 2\.0\.0 Ok: queued/, reply);
 }
 
-describe("fuzz: SMTP and POP3 sessions", () => {
+describe("fuzz: SMTP, POP3, IMAP and HTTP sessions", () => {
   after(() => boxes.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
   it("SMTP: random command streams give the same replies at any split, and never throw", () => {
@@ -172,6 +192,28 @@ describe("fuzz: SMTP and POP3 sessions", () => {
       { numRuns: runs(150) },
     );
     assert.ok(loggedIn > 0, "some cases logged in");
+  });
+
+  it("IMAP: random command streams give the same replies at any split, and never throw", () => {
+    const whole = newBox();
+    const pieces = newBox();
+    let selected = 0;
+    fc.assert(
+      fc.property(fc.array(imapCommand, { maxLength: 30 }), cuts, (commands, c) => {
+        if (whole.mailbox.card.usage("alice") < 100) {
+          for (const box of [whole, pieces]) {
+            deliver(box, "alice@example.org", "Subject: one\r\nFrom: x@remote.example\r\n\r\none\r\n");
+            deliver(box, "alice@example.org", "Subject: two\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\npart\r\n--b--\r\n");
+          }
+        }
+        const input = commands.join("").slice(0, 4000); // under the input held while a command runs
+        const transcript = whole.session("imap", [input]);
+        assert.equal(pieces.session("imap", split(input, c)), transcript);
+        if (/\r\nb OK \[READ-WRITE\]/.test(transcript)) selected++;
+      }),
+      { numRuns: runs(400) },
+    );
+    assert.ok(selected > 0, "some cases selected INBOX");
   });
 
   it("HTTP: random request streams give the same answers at any split, and never throw", () => {

@@ -174,6 +174,15 @@ for (const runtime of RUNTIME_NAMES) {
       assert.deepEqual(await c.command('LIST "" "Work/%"'), { lines: ['* LIST (\\HasNoChildren) "/" "Work/2026"'], status: "OK LIST completed" });
       assert.deepEqual(await c.command("DELETE Work/2026"), { lines: [], status: "OK DELETE completed" });
       assert.deepEqual(await c.command("DELETE Work"), { lines: [], status: "OK DELETE completed" });
+      // RENAME INBOX (RFC 3501 6.3.5): its messages move to the new folder, INBOX stays, empty.
+      assert.equal((await c.command("APPEND INBOX {+}", [m])).status.slice(0, 2), "OK");
+      const before = Number(/MESSAGES (\d+)/.exec((await c.command("STATUS INBOX (MESSAGES)")).lines[0])![1]);
+      assert.deepEqual(await c.command("RENAME INBOX Old"), { lines: [], status: "OK RENAME completed" });
+      assert.deepEqual(await c.command("STATUS INBOX (MESSAGES)"), { lines: ['* STATUS "INBOX" (MESSAGES 0)'], status: "OK STATUS completed" });
+      assert.deepEqual(await c.command("STATUS Old (MESSAGES)"), { lines: [`* STATUS "Old" (MESSAGES ${before})`], status: "OK STATUS completed" });
+      // Back, for the tests after this one.
+      assert.equal((await c.command("SELECT Old")).status, "OK [READ-WRITE] SELECT completed");
+      assert.equal((await c.command("MOVE 1:* INBOX")).status, "OK MOVE completed");
       assert.deepEqual(await c.command('LIST "" "Work*"'), { lines: [], status: "OK LIST completed" });
       await c.logout();
     });
@@ -183,12 +192,13 @@ for (const runtime of RUNTIME_NAMES) {
       t.after(() => c.logout());
       const sel = await c.command("SELECT INBOX");
       const exists = Number(/^\* (\d+) EXISTS/.exec(sel.lines[0])![1]);
+      const recent = Number(/^\* (\d+) RECENT/.exec(sel.lines[1])![1]);
       const tag = c.takeTag();
       c.write(`${tag} IDLE\r\n`);
       assert.equal(await c.line(), "+ idling");
       assert.match(await sendMail(sim.smtpPort, "s9@remote.example", ["alice@example.org"], message(9)), /^250 /);
       assert.equal(await c.line(), `* ${exists + 1} EXISTS`);
-      assert.equal(await c.line(), "* 1 RECENT");
+      assert.equal(await c.line(), `* ${recent + 1} RECENT`);
       c.write("DONE\r\n");
       assert.deepEqual(await c.until(tag), { lines: [], status: "OK IDLE terminated" });
       await pop3Session(sim.pop3Port, "alice", "wonderland", async (p) => {

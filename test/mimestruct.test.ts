@@ -227,7 +227,7 @@ describe("the structure reader on random MIME trees", () => {
         for (const [num, expected] of built.parts) assert.equal(body(built.text, ms, num), expected, `part ${num}`);
         assert.equal(structureRecord(read(built.text, sizes).ms), structureRecord(ms));
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.MIME_RUNS || 300) },
     );
   });
 });
