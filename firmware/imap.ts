@@ -128,8 +128,9 @@ export class ImapSession implements SelectedView {
   owner = "";
   folder = 0;
   readOnly = false;
-  /** UIDs from this one on are \Recent in this session. */
+  /** UIDs from recentUid up to (not including) recentEnd are \Recent in this session: it was the first told of them. */
   recentUid = 0;
+  recentEnd = 0;
   /** The tag of the IDLE in progress, "" when not idling. */
   idleTag = "";
   /** The tag of an AUTHENTICATE waiting for its response line, "" otherwise. */
@@ -392,7 +393,11 @@ export class ImapSession implements SelectedView {
 
   /** The session's view: message i is sequence number i + 1. */
   recent(i: number): boolean {
-    return this.maildrop.list.seq(i) >= this.recentUid;
+    return this.isRecent(this.maildrop.list.seq(i));
+  }
+
+  isRecent(uid: number): boolean {
+    return uid >= this.recentUid && uid < this.recentEnd;
   }
 
   /** Leaves the selected folder (no expunge). */
@@ -422,7 +427,7 @@ export class ImapSession implements SelectedView {
       const uid = old.seq(i);
       while (j < now.count && now.seq(j) < uid) j++; // cannot happen: a folder only grows at its end
       if (j < now.count && now.seq(j) === uid) {
-        if (now.flags(j) !== old.flags(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS " + flagList(now.flags(j), uid >= this.recentUid) + ")");
+        if (now.flags(j) !== old.flags(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS " + flagList(now.flags(j), this.isRecent(uid)) + ")");
         j++;
       } else if (expunges) {
         this.reply("* " + decimal(i + 1 - gone) + " EXPUNGE");
@@ -430,9 +435,17 @@ export class ImapSession implements SelectedView {
       } else return; // the view must keep its numbers: wait for a command that may expunge
     }
     if (now.count !== old.count - gone) {
+      // New messages are \Recent here when no other session was told of them first (RFC 3501 2.3.2).
+      const first = now.seq(j);
+      const server = this.server;
+      if (!this.readOnly && (server.recentFrom[this.owner] || 0) <= first) {
+        if (this.recentEnd !== first) this.recentUid = first;
+        this.recentEnd = now.seq(now.count - 1) + 1;
+        server.recentFrom[this.owner] = this.recentEnd;
+      }
       this.reply("* " + decimal(now.count) + " EXISTS");
       let recent = 0;
-      for (let k = 0; k < now.count; k++) if (now.seq(k) >= this.recentUid) recent++;
+      for (let k = 0; k < now.count; k++) if (this.isRecent(now.seq(k))) recent++;
       this.reply("* " + decimal(recent) + " RECENT");
     }
     this.maildrop.list = now;
@@ -455,7 +468,7 @@ export class ImapSession implements SelectedView {
     const star = byUid ? old.seq(old.count - 1) : old.count;
     for (let i = 0; i < old.count; i++) {
       if (now.flags(i) !== old.flags(i) && !inSet(set, byUid ? old.seq(i) : i + 1, star)) {
-        this.reply("* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(now.flags(i), old.seq(i) >= this.recentUid) + ")");
+        this.reply("* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(now.flags(i), this.isRecent(old.seq(i))) + ")");
       }
     }
     this.maildrop.list = now;
@@ -749,11 +762,12 @@ function select(session: ImapSession, cmd: ImapCommand): void {
   // \Recent: what arrived since the last session selected this folder is recent here, and in no later session.
   session.recentUid = server.recentFrom[owner] || 0;
   const next = server.mailbox.uidNext(session.user, folder.id);
+  session.recentEnd = next;
   if (!session.readOnly) server.recentFrom[owner] = next;
   let recent = 0;
   let unseen = 0;
   for (let i = 0; i < list.count; i++) {
-    if (list.seq(i) >= session.recentUid) recent++;
+    if (session.isRecent(list.seq(i))) recent++;
     if (unseen === 0 && (list.flags(i) & StoredFlag.Seen) === 0) unseen = i + 1;
   }
   session.reply("* " + decimal(list.count) + " EXISTS");
@@ -808,7 +822,7 @@ function storeJob(session: ImapSession, tag: string, set: number[], mode: string
         const want = mode === "+" ? now | bits : mode === "-" ? now & ~bits : bits;
         if (want !== now) drop.store(i, want);
         const uid = drop.list.seq(i);
-        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(want, uid >= session.recentUid) + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
+        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(want, session.isRecent(uid)) + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
       }
       if (i < 0) {
         finished = true;
@@ -971,6 +985,10 @@ const HANDLERS: { [name: string]: Handler } = {
     if (problem.length > 0) session.reply(cmd.tag + " " + problem);
     else if (session.server.mailbox.folders(session.user).length > Limit.Folders) session.reply(cmd.tag + " NO [LIMIT] Too many folders");
     else {
+      // RFC 3501 6.3.3: the superior names a folder needs are created too (a/b/c makes a and a/b when missing).
+      for (let at = name.indexOf("/"); at > 0; at = name.indexOf("/", at + 1)) {
+        if (session.findFolder(name.substring(0, at)) === undefined) session.server.mailbox.createFolder(session.user, name.substring(0, at));
+      }
       session.server.mailbox.createFolder(session.user, name);
       session.reply(cmd.tag + " OK CREATE completed");
     }
@@ -1124,7 +1142,8 @@ const HANDLERS: { [name: string]: Handler } = {
   SEARCH: function (session, cmd) {
     const program = parseSearch(cmd.args);
     if (typeof program === "string") {
-      session.reply(cmd.tag + " BAD " + program);
+      // RFC 3501 6.4.4: a charset the box cannot search in is NO [BADCHARSET], not a syntax error.
+      session.reply(cmd.tag + (program.substring(0, 11) === "[BADCHARSET" ? " NO " : " BAD ") + program);
       return;
     }
     session.report(false);
@@ -1139,3 +1158,4 @@ HANDLERS["UID SEARCH"] = HANDLERS.SEARCH;
 HANDLERS["UID COPY"] = copy;
 HANDLERS["UID MOVE"] = copy;
 HANDLERS["UID EXPUNGE"] = HANDLERS.EXPUNGE;
+HANDLERS.UNSUBSCRIBE = HANDLERS.SUBSCRIBE;
