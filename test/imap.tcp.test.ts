@@ -166,11 +166,11 @@ for (const runtime of RUNTIME_NAMES) {
       assert.match(mv.lines[0], /^\* OK \[COPYUID \d+ \d+ \d+\] Moved$/);
       assert.equal(mv.status, "OK MOVE completed");
       assert.deepEqual(await c.command("STATUS Archive (MESSAGES)"), { lines: ['* STATUS "Archive" (MESSAGES 2)'], status: "OK STATUS completed" });
-      assert.deepEqual(await c.command("RENAME Projects Work"), { lines: [], status: "NO [NONEXISTENT] No such folder" });
-      assert.deepEqual(await c.command("CREATE Projects/"), { lines: [], status: "OK CREATE completed" });
+      assert.deepEqual(await c.command("RENAME Nowhere Work"), { lines: [], status: "NO [NONEXISTENT] No such folder" });
+      assert.deepEqual(await c.command("CREATE Projects/"), { lines: [], status: "NO [ALREADYEXISTS] Folder exists" }, "CREATE Projects/2026 made its parent");
       assert.deepEqual(await c.command("RENAME Projects Work"), { lines: [], status: "OK RENAME completed" });
       const list = await c.command('LIST "" "Work*"');
-      assert.deepEqual(list.lines, ['* LIST (\\HasNoChildren) "/" "Work/2026"', '* LIST (\\HasChildren) "/" "Work"'], "in the order the folders were made");
+      assert.deepEqual(list.lines, ['* LIST (\\HasChildren) "/" "Work"', '* LIST (\\HasNoChildren) "/" "Work/2026"'], "in the order the folders were made");
       assert.deepEqual(await c.command('LIST "" "Work/%"'), { lines: ['* LIST (\\HasNoChildren) "/" "Work/2026"'], status: "OK LIST completed" });
       assert.deepEqual(await c.command("DELETE Work/2026"), { lines: [], status: "OK DELETE completed" });
       assert.deepEqual(await c.command("DELETE Work"), { lines: [], status: "OK DELETE completed" });
