@@ -46,3 +46,32 @@ export function mimeWorkload(): string {
   }
   return out;
 }
+
+/**
+ * A message of about `total` octets (a text part, then a base64 part of
+ * `total` octets) made and read 2 KiB at a time, never held whole; the
+ * runtime's memory (`memory()`, in its own unit) sampled every 64 pieces.
+ * Returns "<peak above the start> <BODYSTRUCTURE>".
+ */
+export function bigWorkload(total: number, memory: () => number): string {
+  const line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+  let piece = "";
+  for (let i = 0; i < 26; i++) piece += line;
+  const reader = new StructureReader(undefined);
+  const start = memory();
+  let peak = start;
+  reader.push("Subject: big\r\nContent-Type: multipart/mixed; boundary=\"==b==\"\r\n\r\n--==b==\r\nContent-Type: text/plain\r\n\r\nhello\r\n--==b==\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+  let k = 0;
+  for (let n = 0; n < total; n += piece.length) {
+    // Cut off the line grid, as card reads are: a boundary search sees pieces end anywhere.
+    reader.push(piece.substring(0, 1000));
+    reader.push(piece.substring(1000));
+    if (++k % 64 === 0) {
+      const now = memory();
+      if (now > peak) peak = now;
+    }
+  }
+  reader.push("--==b==--\r\n");
+  const ms = reader.finish();
+  return decimal(Math.floor(peak - start)) + " " + ms.bodystructure;
+}
