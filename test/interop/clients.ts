@@ -158,7 +158,10 @@ export async function runFetchmail(scratch: string, rcLines: (mda: string) => st
   const out = path.join(home, "out");
   fs.mkdirSync(out);
   const rc = path.join(home, "fetchmailrc");
-  const mda = `/bin/sh -c 'cat > ${out}/$(date +%s%N).eml'`;
+  // A script, not a command line: fetchmail expands %s, %T and %F in its mda option ("%s%N" became
+  // "root" plus the nanoseconds, so files sorted out of order whenever a second went by).
+  const mda = path.join(home, "mda.sh");
+  fs.writeFileSync(mda, `#!/bin/sh\ncat > ${out}/$(date +%s%N).eml\n`, { mode: 0o755 });
   fs.writeFileSync(rc, rcLines(mda).join("\n") + "\n");
   fs.chmodSync(rc, 0o600); // fetchmail refuses an rc file others can read
   await command("fetchmail", ["-f", rc, "--idfile", path.join(home, "ids"), "--pidfile", path.join(home, "pid"), "--invisible", "--nodetach"], {

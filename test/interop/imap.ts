@@ -142,9 +142,10 @@ export function withoutTuid(message: string): string {
  * tree `local` (INBOX in local/INBOX, other folders as nested directories):
  * new messages, flags, deletions (Expunge Both) and new folders (Create
  * Both). Its state (SyncState) stays in the Maildirs, so a second run syncs
- * changes. Returns mbsync's output.
+ * changes. `pipelineDepth` limits the commands it has in flight (PipelineDepth).
+ * Returns mbsync's output.
  */
-export async function mbsync(port: number, account: Account, local: string, scratch: string): Promise<string> {
+export async function mbsync(port: number, account: Account, local: string, scratch: string, options: { pipelineDepth?: number } = {}): Promise<string> {
   const home = fs.mkdtempSync(path.join(scratch, "mbsync-"));
   fs.mkdirSync(local, { recursive: true });
   const rc = path.join(home, "mbsyncrc");
@@ -160,6 +161,8 @@ export async function mbsync(port: number, account: Account, local: string, scra
       "SSLType None",
       "AuthMechs LOGIN",
       "Timeout 30",
+      // mbsync's default is no limit: it sends APPENDs (with LITERAL+) and FETCHes without waiting.
+      ...(options.pipelineDepth ? [`PipelineDepth ${options.pipelineDepth}`] : []),
       "",
       "IMAPStore box-far",
       "Account box",
