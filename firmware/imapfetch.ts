@@ -193,6 +193,11 @@ export function parseFetchItems(args: Token[]): FetchItem[] | string {
   return items;
 }
 
+/** An item read from the message itself without its structure: BODY[] and the message's own HEADER.FIELDS (.NOT). */
+function topLevel(item: FetchItem): boolean {
+  return item.path.length === 0 && (item.kind === Item.Whole || item.kind === Item.Fields || item.kind === Item.FieldsNot);
+}
+
 /** "(\Answered \Seen)": stored flag bits (StoredFlag: Seen 1, Answered 2, Flagged 4, Draft 8, Deleted 16) and \Recent, in Dovecot's order. */
 export function flagList(bits: number, recent: boolean): string {
   let out = "";
@@ -266,6 +271,8 @@ class FetchJob implements FetchSource {
   private i = -1;
   private k = -1;
   private st: MessageStructure | undefined = undefined;
+  /** The message's stored flags when its response began (one index lookup per message: it searches the index). */
+  private bits = 0;
   /** The message's response needs FLAGS at its end (\Seen was set, FLAGS not asked). */
   private flags = false;
   /** A message of the set was gone. */
@@ -287,6 +294,8 @@ class FetchJob implements FetchSource {
   private carry = "";
   private keep = false;
   private lineStart = true;
+  /** The filter met the blank line that ends the header. */
+  private ended = false;
 
   constructor(
     private view: SelectedView,
@@ -322,7 +331,8 @@ class FetchJob implements FetchSource {
         let needs = false;
         for (let n = 0; n < items.length; n++) {
           const kind = items[n].kind;
-          if ((kind >= Item.Envelope && kind <= Item.Body) || (kind >= Item.Whole && (kind !== Item.Whole || items[n].path.length > 0))) needs = true;
+          // The message's own HEADER.FIELDS needs none: its filter stops at the blank line.
+          if ((kind >= Item.Envelope && kind <= Item.Body) || (kind >= Item.Whole && !topLevel(items[n]))) needs = true;
         }
         this.st = undefined;
         if (needs) {
@@ -352,9 +362,11 @@ class FetchJob implements FetchSource {
           if (items[n].kind === Item.Flags) wantsFlags = true;
           if (items[n].seen) seen = true;
         }
+        this.bits = bits;
         if (seen && !view.readOnly && (bits & 1) === 0) {
           try {
             m.store(at, bits | 1);
+            this.bits = bits | 1;
             this.flags = !wantsFlags;
           } catch (e) {
             // Not recorded (card full or failing): the body is still sent, \Seen stays clear.
@@ -372,7 +384,7 @@ class FetchJob implements FetchSource {
       if (this.k >= items.length) {
         // The message's response ends; its file is given back now, not at the next message.
         this.st = undefined;
-        out += (this.flags ? " FLAGS " + flagList(m.stored(i) < 0 ? 0 : m.stored(i), view.recent(i)) : "") + ")\r\n";
+        out += (this.flags ? " FLAGS " + flagList(this.bits, view.recent(i)) : "") + ")\r\n";
         this.k = -1;
         this.release();
         continue;
@@ -381,7 +393,7 @@ class FetchJob implements FetchSource {
       const space = this.k > 0 && this.phase === 0 ? " " : "";
       if (item.kind < Item.Whole) {
         let value: string;
-        if (item.kind === Item.Flags) value = flagList(m.stored(i) < 0 ? 0 : m.stored(i), view.recent(i));
+        if (item.kind === Item.Flags) value = flagList(this.bits, view.recent(i));
         else if (item.kind === Item.Uid) value = decimal(m.list.uidAt(i));
         else if (item.kind === Item.InternalDate) value = "\"" + formatDate(m.time(i), true) + "\"";
         else if (item.kind === Item.Size) value = decimal(m.list.size(i));
@@ -397,7 +409,7 @@ class FetchJob implements FetchSource {
         // The item's byte range: [from, end) of the message, from its structure unless it is the whole message.
         let from = 0;
         let end = m.list.size(i);
-        if (item.kind !== Item.Whole || item.path.length > 0) {
+        if (!topLevel(item)) {
           const part = (this.st as MessageStructure).part(item.path);
           const top = item.path.length === 0;
           // No such part, or HEADER/TEXT of a part that is no message/rfc822: NIL.
@@ -463,7 +475,7 @@ class FetchJob implements FetchSource {
       if (chunk === undefined) chunk = "";
       this.pos += chunk.length;
       // A file shorter than its listed size ends the range where it ends.
-      const last = chunk.length === 0 || this.pos >= this.end;
+      const last = chunk.length === 0 || this.pos >= this.end || this.ended;
       if (!filtered) {
         if (chunk.length === 0) return this.fail(out); // the promised octets cannot be sent
         this.left -= chunk.length;
@@ -547,6 +559,7 @@ class FetchJob implements FetchSource {
     this.carry = "";
     this.keep = false;
     this.lineStart = true;
+    this.ended = false;
     if (this.file !== undefined) this.file.seek(from);
   }
 
@@ -585,7 +598,12 @@ class FetchJob implements FetchSource {
           let name = colon < 0 || (nl >= 0 && nl < colon) ? "" : upper(s.substring(pos, colon));
           // RFC 5322 4.5.3: white space before the colon.
           while (name.length > 0 && (name.charCodeAt(name.length - 1) === 32 || name.charCodeAt(name.length - 1) === 9)) name = name.substring(0, name.length - 1);
-          if (name.length === 0 || name.indexOf(" ") >= 0 || c === 13 || c === 10) this.keep = false;
+          if (c === 10 || (c === 13 && s.charCodeAt(pos + 1) === 10)) {
+            // The blank line: the header ends here.
+            this.ended = true;
+            return out;
+          }
+          if (name.length === 0 || name.indexOf(" ") >= 0 || c === 13) this.keep = false;
           else this.keep = (find(item.fields, " " + name + " ", 0) >= 0) !== (item.kind === Item.FieldsNot);
         }
         this.lineStart = false;
