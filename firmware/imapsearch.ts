@@ -252,6 +252,8 @@ class SearchJob implements FetchSource {
   private i = -1;
   private done = false;
   private begun = false;
+  /** The message's stored flags. */
+  private bits = 0;
   /** Program cursor while evaluating. */
   private at = 0;
   /** Per card key: 0 not known, 1 holds, 2 does not (reset per message). */
@@ -295,7 +297,9 @@ class SearchJob implements FetchSource {
           this.done = true;
           return out + "\r\n" + this.tag + " OK SEARCH completed\r\n";
         }
-        if (m.stored(i) < 0) continue;
+        // One index lookup of its flags per message (it searches the index).
+        this.bits = m.stored(i);
+        if (this.bits < 0) continue;
         // Card keys the header cache answers: a header field it holds that matches, a Date it holds.
         let cached: string | undefined = undefined;
         for (let k = 0; k < prog.kinds.length; k++) {
@@ -424,8 +428,7 @@ class SearchJob implements FetchSource {
       }
     } else if (op === Op.Flags) {
       const want = code[this.at++] as number;
-      const bits = m.stored(i);
-      holds = bits >= 0 && (bits & (arg as number)) === want;
+      holds = (this.bits & (arg as number)) === want;
     } else if (op === Op.Recent) holds = this.view.recent(i) === (arg === 1);
     else if (op === Op.Larger) holds = m.list.size(i) > (arg as number);
     else if (op === Op.Smaller) holds = m.list.size(i) < (arg as number);
