@@ -206,10 +206,12 @@ async function runWorkload(sim: Simulator, steps: Step[], record: Record, open: 
 
 /**
  * A and D records in the journal writes that reached the card, decoded with
- * msgpackr; and the flags each (user, seq) had by the last record that said
- * (F; an A says 0, or its flags field), keyed "user seq".
+ * msgpackr; the flags each (user, seq) had by the last record that said
+ * (F; an A says 0, or its flags field), keyed "user seq"; and the data file's
+ * number of each message committed under another (an A's seventh field).
  */
-function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { user: string; seqs: number[] }[]; flags: Map<string, number> } {
+function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { user: string; seqs: number[] }[]; flags: Map<string, number>; files: Map<number, number> } {
+  const files = new Map<number, number>();
   const added = new Set<number>();
   const deleted: { user: string; seqs: number[] }[] = [];
   const flags = new Map<string, number>();
@@ -220,11 +222,12 @@ function journalCommits(card: PowerCutCard): { added: Set<number>; deleted: { us
       const r = values[i] as unknown[];
       if (r[0] === "A") added.add(r[1] as number);
       if (r[0] === "D") deleted.push({ user: r[1] as string, seqs: r[2] as number[] });
-      if (r[0] === "A") (r[3] as string[]).forEach((u, k) => flags.set(`${u} ${r[1]}`, r.length === 6 ? (r[5] as number[])[k] : 0));
+      if (r[0] === "A") (r[3] as string[]).forEach((u, k) => flags.set(`${u} ${r[1]}`, r.length >= 6 ? (r[5] as number[])[k] : 0));
+      if (r[0] === "A" && r.length > 6) files.set(r[1] as number, r[6] as number);
       if (r[0] === "F") flags.set(`${r[1]} ${r[2]}`, r[3] as number);
     }
   }
-  return { added, deleted, flags };
+  return { added, deleted, flags, files };
 }
 
 interface Served {
@@ -353,7 +356,12 @@ function verify(record: Record, card: PowerCutCard, served: Map<string, Served[]
   }
   // Nothing left behind: every data file on the card is a message someone can still read.
   const live = new Set<number>();
-  for (const list of served.values()) for (const s of list) live.add(parseInt(s.uidl.split("-")[1], 16));
+  for (const list of served.values()) {
+    for (const s of list) {
+      const seq = parseInt(s.uidl.split("-")[1], 16);
+      live.add(commits.files.get(seq) ?? seq);
+    }
+  }
   const msgDir = path.join(dir, "LB", "MSG");
   const files = fs.existsSync(msgDir) ? fs.readdirSync(msgDir) : [];
   for (const f of files) if (!live.has(parseInt(f.slice(0, 8), 16))) problems.push(`data file ${f} belongs to no live message`);
