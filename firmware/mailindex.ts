@@ -1,7 +1,8 @@
 /**
  * Who holds what, in memory: per owner a packed string of 8-byte entries
  * (4-byte sequence number, 4-byte word of size and flags, big-endian), in
- * commit order, and the owner's byte count. An owner is a maildrop: a
+ * ascending seq (commit order: seqs only grow in every maildrop), looked up
+ * by binary search, and the owner's byte count. An owner is a maildrop: a
  * user's INBOX (the user's name: the POP3 maildrop) or one of the user's
  * IMAP folders, `user + "/" + n` for folder n >= 1. The second word
  * holds the size in its low 26 bits and the owner's stored flags (StoredFlag
@@ -13,7 +14,6 @@
  */
 import { parseHex8 } from "./msgfiles";
 import { div, hex } from "./num";
-import { find } from "./text";
 
 /** Four bytes, big-endian, of a non-negative int32. */
 export function word(n: number): string {
@@ -37,12 +37,23 @@ export const enum Entry {
   FlagMask = 31,
 }
 
-/** Offset of the 8-byte entry whose sequence number is `seq`, or -1. */
+/**
+ * Offset of the 8-byte entry whose sequence number is `seq`, or -1: a
+ * binary search, entries being in ascending seq (MailIndex.add keeps them
+ * so), so that a FETCH over 10,000 messages costs 14 steps per message, not
+ * a search through an 80 KB string.
+ */
 function entryOffset(entries: string, seq: number): number {
-  const key = word(seq);
-  let i = find(entries, key, 0);
-  while (i >= 0 && i % 8 !== 0) i = find(entries, key, i + 1);
-  return i;
+  let lo = 0;
+  let hi = div(entries.length, 8) - 1;
+  while (lo <= hi) {
+    const mid = div(lo + hi, 2);
+    const at = wordAt(entries, mid * 8);
+    if (at === seq) return mid * 8;
+    if (at < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** Keys are "u:" + user, so that no user name meets Object.prototype. */
@@ -75,12 +86,19 @@ export class MailIndex {
     return at < 0 ? seq : wordAt(this.aliases, at + 4);
   }
 
-  /** Message `seq` of `size` bytes is now in these owners' maildrops (at the end). */
+  /**
+   * Message `seq` of `size` bytes is now in these owners' maildrops: at the
+   * end, as seqs only grow in every maildrop (store.ts), but for a card
+   * written before that, where it goes where its seq says.
+   */
   add(seq: number, size: number, users: string[]): void {
     const entry = word(seq) + word(size & Entry.SizeMask); // an older card's size never reaches the flags
     for (let i = 0; i < users.length; i++) {
       const key = "u:" + users[i];
-      this.entries[key] = (this.entries[key] || "") + entry;
+      const entries = this.entries[key] || "";
+      let at = entries.length;
+      while (at > 0 && wordAt(entries, at - 8) > seq) at -= 8;
+      this.entries[key] = at === entries.length ? entries + entry : entries.substring(0, at) + entry + entries.substring(at);
       this.bytes[key] = (this.bytes[key] || 0) + size;
       if ((this.next[key] || 0) <= seq) this.next[key] = seq + 1;
     }

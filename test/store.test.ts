@@ -608,6 +608,30 @@ test("UIDs only grow in every maildrop: a message committed after a higher seq t
   assert.deepEqual(listing(boot(dir).store, "alice").map((m) => m.seq), [second.seq]);
 });
 
+test("the index keeps every maildrop in ascending seq, whatever order a card written before IMAP committed in, and finds each by binary search", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const index = store.index;
+  const order = [7, 3, 9, 1, 8, 2, 10, 5];
+  for (const seq of order) index.add(seq, seq * 10, ["alice"]);
+  const drop = store.maildrop("alice");
+  assert.deepEqual([...Array(drop.count).keys()].map((i) => drop.seq(i)), [...order].sort((a, b) => a - b));
+  assert.deepEqual([...Array(drop.count).keys()].map((i) => drop.size(i)), [1, 2, 3, 5, 7, 8, 9, 10].map((n) => n * 10));
+  for (const seq of order) {
+    index.setFlags("alice", seq, seq % 32);
+    assert.equal(index.flags("alice", seq), seq % 32, `flags of ${seq}`);
+  }
+  for (const absent of [0, 4, 6, 11, 0x1000007]) assert.equal(index.flags("alice", absent), -1, `${absent} is not there`);
+  index.remove("alice", [1, 10, 5]);
+  assert.deepEqual([...Array(store.maildrop("alice").count).keys()].map((i) => store.maildrop("alice").seq(i)), [2, 3, 7, 8, 9]);
+  assert.equal(index.bytes["u:alice"], (2 + 3 + 7 + 8 + 9) * 10);
+  assert.equal(store.maildrop("alice").find(store.maildrop("alice").uid(4)), 4);
+  // A seq whose bytes appear inside another entry (at no 8-byte boundary) is no match.
+  index.add(0x0102, 0x0102, ["bob"]);
+  assert.equal(index.flags("bob", 0x0102), 0);
+  assert.equal(index.flags("bob", 0x01020000), -1);
+});
+
 test("a version 2 card (card-v2) opens with its flags, is rewritten as version 3, and takes folders", () => {
   const dir = tempDir();
   fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v2/card"), dir, { recursive: true });
