@@ -5,7 +5,9 @@
  * version. On every runtime a copy is opened, and POP3 shows each user
  * every message with the UIDL, size and bytes that build served, and the
  * web API the read marks it stored (none before version 2) and the header
- * lines (built on first use where the card has no cache); again after a
+ * lines (built on first use where the card has no cache), and IMAP every
+ * message in INBOX with its sequence number as UID and the read marks as
+ * \Seen (the issue: a card written before IMAP opens so); again after a
  * restart, once this build has compacted the journal in its own format.
  */
 import { describe, it } from "node:test";
@@ -18,6 +20,7 @@ import { startSimulator } from "../sim/simulator";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { pop3Session } from "./helpers/clients";
 import { WebClient } from "./helpers/web-client";
+import { ImapClient } from "./helpers/imap-client";
 import { ROOT, tempDir, testConfig } from "./helpers/fixtures";
 
 const PASSWORDS: { [user: string]: string } = { dave: "dave-pw-1", erin: "erin-pw-2", frank: "frank-pw-3" };
@@ -48,6 +51,29 @@ async function served(port: number, user: string): Promise<Row[]> {
     }
     return rows;
   });
+}
+
+/**
+ * INBOX as IMAP shows it: [UID, stored flags (not the session's \Recent), RFC822.SIZE] per message, in order,
+ * and the folder's UIDVALIDITY and UIDNEXT.
+ */
+async function imapInbox(port: number, user: string): Promise<{ rows: [number, string, number][]; validity: number; next: number }> {
+  const c = await ImapClient.login(port, user, PASSWORDS[user]);
+  try {
+    const selected = await c.command("SELECT INBOX");
+    assert.match(selected.status, /^OK/);
+    const code = (name: string) => Number(new RegExp(`\\[${name} (\\d+)\\]`).exec(selected.lines.join("\n"))?.[1] ?? -1);
+    const fetched = await c.command("UID FETCH 1:* (UID FLAGS RFC822.SIZE)");
+    assert.match(fetched.status, /^OK/);
+    const rows = fetched.lines.map((l): [number, string, number] => {
+      const m = /^\* \d+ FETCH \((.*)\)$/.exec(l);
+      assert.ok(m, l);
+      return [Number(/UID (\d+)/.exec(m[1])![1]), /FLAGS \(([^)]*)\)/.exec(m[1])![1].split(" ").filter((f) => f !== "\\Recent").join(" "), Number(/RFC822\.SIZE (\d+)/.exec(m[1])![1])];
+    });
+    return { rows, validity: code("UIDVALIDITY"), next: code("UIDNEXT") };
+  } finally {
+    await c.logout();
+  }
 }
 
 /** uidl -> [stored flags, header lines] as the web API lists them. */
@@ -81,6 +107,16 @@ for (const runtime of RUNTIME_NAMES) {
               const rows = expected[user].map((r) => ({ uidl: r.uidl, size: r.size, bytes: r.bytes, sha256: r.sha256 }));
               assert.deepEqual(await served(sim.pop3Port, user), rows, `${user}, ${round}`);
               const web = await listed(sim.httpPort, user);
+              // IMAP: every message in INBOX, UIDs the sequence numbers of the UIDLs, ascending, the read marks as \Seen.
+              const imap = await imapInbox(sim.imapPort, user);
+              assert.deepEqual(
+                imap.rows,
+                expected[user].map((r) => [parseInt(r.uidl.split("-")[1], 16), (r.flags ?? 0) & 1 ? "\\Seen" : "", r.size]),
+                `${user}: IMAP's INBOX, ${round}`,
+              );
+              const epoch = parseInt(expected[user][0].uidl.split("-")[0], 16);
+              assert.equal(imap.validity, epoch % 2147483647 || 1, "UIDVALIDITY from the card's epoch");
+              assert.ok(imap.next > Math.max(...imap.rows.map((r) => r[0])), "UIDNEXT above every UID");
               for (const r of expected[user]) {
                 const [flags, headers] = web.get(r.uidl) ?? [-1, ""];
                 assert.equal(flags, r.flags ?? 0, `${user} ${r.uidl} read marks, ${round}`);
