@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator, Simulator } from "../sim/simulator";
-import { pop3Session, sendMail } from "./helpers/clients";
+import { connect, pop3Session, sendMail } from "./helpers/clients";
 import { tempDir, testConfig } from "./helpers/fixtures";
 import { ImapClient } from "./helpers/imap-client";
 
@@ -206,6 +206,25 @@ for (const runtime of RUNTIME_NAMES) {
       });
       assert.deepEqual(await c.command("NOOP"), { lines: ["* 1 EXPUNGE"], status: "OK NOOP completed" });
       await c.logout();
+    });
+
+    it("a POP3 session's lock does not keep IMAP out; a message IMAP expunges meanwhile answers -ERR to its RETR", async (t) => {
+      assert.match(await sendMail(sim.smtpPort, "s7@remote.example", ["carol@example.org"], message(7)), /^250 /);
+      const pop = await connect(sim.pop3Port);
+      t.after(() => pop.socket.destroy());
+      assert.match(await pop.line(), /^\+OK /);
+      pop.send("USER carol\r\nPASS c4rol-pass\r\n");
+      assert.match(await pop.line(), /^\+OK /);
+      assert.match(await pop.line(), /^\+OK carol has 1 message/);
+      const c = await ImapClient.login(sim.imapPort, "carol", "c4rol-pass");
+      t.after(() => c.logout());
+      assert.equal((await c.command("SELECT INBOX")).status, "OK [READ-WRITE] SELECT completed");
+      assert.deepEqual(await c.command("STORE 1 +FLAGS.SILENT (\\Deleted)"), { lines: [], status: "OK STORE completed" });
+      assert.deepEqual(await c.command("EXPUNGE"), { lines: ["* 1 EXPUNGE"], status: "OK EXPUNGE completed" });
+      pop.send("RETR 1\r\n");
+      assert.match(await pop.line(), /^-ERR /);
+      pop.send("QUIT\r\n");
+      assert.match(await pop.line(), /^\+OK /);
     });
 
     it("admits 2 sessions per client address (where the board reports it) and 4 in all; beyond, BYE at once", async (t) => {
