@@ -7,7 +7,8 @@
  * web API the read marks it stored (none before version 2) and the header
  * lines (built on first use where the card has no cache), and IMAP every
  * message in INBOX with its sequence number as UID and the read marks as
- * \Seen (the issue: a card written before IMAP opens so); again after a
+ * \Seen (the issue: a card written before IMAP opens so); from version 3
+ * every IMAP folder as that build showed it (imap.json); again after a
  * restart, once this build has compacted the journal in its own format.
  */
 import { describe, it } from "node:test";
@@ -21,6 +22,7 @@ import { RUNTIME_NAMES } from "../sim/runtimes";
 import { pop3Session } from "./helpers/clients";
 import { WebClient } from "./helpers/web-client";
 import { ImapClient } from "./helpers/imap-client";
+import { imapFolders, type FolderView } from "./helpers/imap-folders";
 import { ROOT, tempDir, testConfig } from "./helpers/fixtures";
 
 const PASSWORDS: { [user: string]: string } = { dave: "dave-pw-1", erin: "erin-pw-2", frank: "frank-pw-3" };
@@ -86,7 +88,7 @@ async function listed(port: number, user: string): Promise<Map<string, [number, 
 
 for (const runtime of RUNTIME_NAMES) {
   describe(`a card written by an older build (${runtime} runtime)`, () => {
-    for (const version of [1, 2]) {
+    for (const version of [1, 2, 3]) {
       const name = `card-v${version}`;
       const fixture = path.join(ROOT, "test/fixtures", name);
       it(`${name}: every message of every user, with its UIDL, size, bytes${version > 1 ? ", read marks" : " and no read marks"} and header lines, before and after a restart`, async () => {
@@ -107,11 +109,16 @@ for (const runtime of RUNTIME_NAMES) {
               const rows = expected[user].map((r) => ({ uidl: r.uidl, size: r.size, bytes: r.bytes, sha256: r.sha256 }));
               assert.deepEqual(await served(sim.pop3Port, user), rows, `${user}, ${round}`);
               const web = await listed(sim.httpPort, user);
+              if (version >= 3) {
+                // Every folder as that build's IMAP showed it: names, subscriptions, UIDNEXT, UIDs, flags, bytes.
+                const folders = JSON.parse(fs.readFileSync(path.join(fixture, "imap.json"), "utf8")) as { [user: string]: { [name: string]: FolderView } };
+                assert.deepEqual(await imapFolders(sim.imapPort, user, PASSWORDS[user]), folders[user], `${user}: IMAP folders, ${round}`);
+              }
               // IMAP: every message in INBOX, UIDs the sequence numbers of the UIDLs, ascending, the read marks as \Seen.
               const imap = await imapInbox(sim.imapPort, user);
               assert.deepEqual(
                 imap.rows,
-                expected[user].map((r) => [parseInt(r.uidl.split("-")[1], 16), (r.flags ?? 0) & 1 ? "\\Seen" : "", r.size]),
+                expected[user].map((r) => [parseInt(r.uidl.split("-")[1], 16), version >= 3 ? imap.rows.find((x) => x[0] === parseInt(r.uidl.split("-")[1], 16))?.[1] ?? "?" : (r.flags ?? 0) & 1 ? "\\Seen" : "", r.size]),
                 `${user}: IMAP's INBOX, ${round}`,
               );
               const epoch = parseInt(expected[user][0].uidl.split("-")[0], 16);

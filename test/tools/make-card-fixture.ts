@@ -14,6 +14,11 @@
  * (36 KiB of '-'; open() makes it again). From version 2 on: read marks
  * set through the web API (F records, and flags carried by the second
  * boot's compaction), and the header cache files beside the messages.
+ * From version 3 on: IMAP's folders (the special-use ones made at log-in,
+ * others created, renamed, deleted with mail in them, (un)subscribed),
+ * APPEND with flags and a date, COPY, MOVE, \Deleted and EXPUNGE (seen by
+ * POP3 too), and two deliveries committed out of order (the later-begun
+ * first: an A record naming its data file).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -24,6 +29,10 @@ import { saveSettings } from "../../firmware/settings";
 import { pop3Session, sendMail } from "../helpers/clients";
 import { WebClient } from "../helpers/web-client";
 import { testConfig } from "../helpers/fixtures";
+import { ImapClient } from "../helpers/imap-client";
+import { imapFolders, type FolderView } from "../helpers/imap-folders";
+import { Format } from "../../firmware/journal";
+import * as net from "node:net";
 import type { Config } from "../../firmware/config";
 
 /** The provisioned users: other names than testConfig's, so a test that logs in proves the settings were read. */
@@ -66,6 +75,68 @@ async function seen(port: number, user: string, which: number[]): Promise<void> 
   if (answer.status !== 200) throw new Error("web seen: " + answer.status);
 }
 
+/** Sends a tagged IMAP command and insists on OK. */
+async function ok(c: ImapClient, command: string, literals: string[] = []): Promise<string[]> {
+  const r = await c.command(command, literals);
+  if (!r.status.startsWith("OK")) throw new Error(`${command}: ${r.status}`);
+  return r.lines;
+}
+
+/** An SMTP session up to its DATA's 354, so that two can be in flight at once. */
+async function openData(port: number, n: number, to: string): Promise<(text: string) => Promise<string>> {
+  const socket = net.connect(port, "127.0.0.1");
+  let received = "";
+  socket.on("data", (b) => (received += b.toString("latin1")));
+  const waitFor = async (re: RegExp) => {
+    for (let i = 0; i < 500 && !re.test(received); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!re.test(received)) throw new Error("SMTP: " + received);
+  };
+  await waitFor(/^220 /m);
+  socket.write(`HELO fixture\r\nMAIL FROM:<sender${n}@outside.example>\r\nRCPT TO:<${to}@fixture.example>\r\nDATA\r\n`);
+  await waitFor(/^354 /m);
+  return async (text: string) => {
+    received = "";
+    socket.write(text.replace(/\r\n\./g, "\r\n..") + "\r\n.\r\n");
+    await waitFor(/^250 |^[45]\d\d /m);
+    socket.end("QUIT\r\n");
+    return received;
+  };
+}
+
+/** Version 3: IMAP's folders, flags, copies, moves and expunges on the card (see the header comment). */
+async function imapWork(smtpPort: number, imapPort: number): Promise<void> {
+  const pw = (user: string) => fixtureConfig().users.find((u) => u.name === user)!.password;
+  const dave = await ImapClient.login(imapPort, "dave", pw("dave")); // Sent, Drafts, Trash, Junk, Archive
+  await ok(dave, "CREATE Work");
+  await ok(dave, "CREATE Work/2026");
+  await ok(dave, 'CREATE "&AMQ-rger"');
+  await ok(dave, 'APPEND Work (\\Seen \\Flagged) "02-Jan-2026 10:00:00 +0000" {}', [body(30, 6).toString("latin1")]);
+  await ok(dave, "APPEND &AMQ-rger (\\Answered) {}", [body(31, 2).toString("latin1")]);
+  await ok(dave, "SELECT INBOX");
+  await ok(dave, "COPY 1:2 Work");
+  await ok(dave, "STORE 3 +FLAGS (\\Flagged)");
+  await ok(dave, "MOVE 3 Archive"); // its flags go with it; POP3 no longer lists it
+  await ok(dave, "STORE 1 +FLAGS (\\Deleted \\Answered)");
+  await ok(dave, "EXPUNGE");
+  await ok(dave, "SELECT Work");
+  await ok(dave, "STORE 1 +FLAGS (\\Deleted)"); // stays marked, not expunged
+  await ok(dave, "RENAME Work/2026 Work/Old");
+  await ok(dave, 'DELETE "&AMQ-rger"'); // with its message
+  await ok(dave, "UNSUBSCRIBE Junk");
+  await ok(dave, "SUBSCRIBE Work");
+  await dave.logout();
+  const erin = await ImapClient.login(imapPort, "erin", pw("erin"));
+  await ok(erin, 'APPEND Drafts (\\Draft) "03-Jan-2026 11:30:00 +0100" {}', [body(32, 3).toString("latin1")]);
+  await erin.logout();
+  // Two deliveries at once, the later-begun committed first: the other gets a new sequence number.
+  const first = await openData(smtpPort, 33, "frank");
+  const second = await openData(smtpPort, 34, "frank");
+  for (const [finish, n] of [[second, 34], [first, 33]] as const) {
+    const reply = await finish(body(n, 4).toString("latin1"));
+    if (!/^250 /m.test(reply)) throw new Error("not accepted: " + reply);
+  }
+}
+
 async function main(): Promise<void> {
   const out = process.argv[2];
   if (!out) throw new Error("usage: make-card-fixture.js OUT_DIR");
@@ -75,7 +146,7 @@ async function main(): Promise<void> {
   const flash = new SimFlash(flashDir);
   saveSettings(flash, { config: fixtureConfig(), timezone: "UTC" }, undefined);
   let clock = 1780000000;
-  const boot = () => startSimulator({ runtime: "node", config: testConfig(), dataDir: cardDir, flashDir, smtpPort: 0, pop3Port: 0, clock: () => clock++ });
+  const boot = () => startSimulator({ runtime: "node", config: testConfig(), dataDir: cardDir, flashDir, smtpPort: 0, pop3Port: 0, imapPort: 0, clock: () => clock++ });
   const send = async (port: number, n: number, to: string[], lines: number) => {
     const reply = await sendMail(port, `sender${n}@outside.example`, to.map((u) => u + "@fixture.example"), body(n, lines));
     if (!reply.startsWith("250")) throw new Error("not accepted: " + reply);
@@ -112,8 +183,10 @@ async function main(): Promise<void> {
   await dele(sim.pop3Port, "frank", [3, 5]);
   await seen(sim.httpPort, "frank", [0, 2]); // F records in the uncompacted tail
   await seen(sim.httpPort, "dave", [3]);
+  if ((Format.Version as number) >= 3) await imapWork(sim.smtpPort, sim.imapPort);
   // What each user's maildrop holds, as POP3 shows it, and its read marks as the web API lists them.
   const expected: { [user: string]: { uidl: string; size: number; sha256: string; bytes: number; flags?: number }[] } = {};
+  const imap: { [user: string]: { [folder: string]: FolderView } } = {};
   for (const u of fixtureConfig().users) {
     expected[u.name] = await pop3Session(sim.pop3Port, u.name, u.password, async (p) => {
       const list = await p.list();
@@ -126,10 +199,12 @@ async function main(): Promise<void> {
     });
     const flags = await listed(sim.httpPort, u.name);
     for (const row of expected[u.name]) row.flags = flags.get(row.uidl);
+    if ((Format.Version as number) >= 3) imap[u.name] = await imapFolders(sim.imapPort, u.name, u.password);
   }
   await sim.stop();
   fs.rmSync(path.join(cardDir, "LB", "SPARE"), { force: true });
   fs.writeFileSync(path.join(out, "expected.json"), JSON.stringify(expected, null, 1) + "\n");
+  if ((Format.Version as number) >= 3) fs.writeFileSync(path.join(out, "imap.json"), JSON.stringify(imap, null, 1) + "\n");
 }
 
 main().catch((e) => {
