@@ -18,6 +18,7 @@ import { comparisonTable, emulatedSide, realSide, runMemoryScenario, ScenarioRow
 import { RealBox, sleep, startReal, stopReal, usage } from "./helpers/real-espruino";
 import { tcpTransport } from "./helpers/transports";
 import { HttpConn, httpConnect } from "./helpers/http-client";
+import { ImapClient } from "./helpers/imap-client";
 
 const ESPRUINO = process.env.ESPRUINO;
 /** The settings the functional tests run with. */
@@ -222,6 +223,110 @@ describe("logins on a real Espruino interpreter", { skip: ESPRUINO ? false : "se
     // A leak of even one variable per login would show as 50 and 150.
     assert.ok(Math.abs(half2 - half) <= 10, `grew by ${half2 - half} variables over 50 logins once the ring was full`);
     assert.ok(Math.abs(afterwards - full) <= 10, `grew by ${afterwards - full} variables over 150 logins and 10 failures once the ring was full`);
+  });
+});
+
+/** A POP3 session logged in (TRANSACTION) that asked STAT; the caller closes it. */
+async function pop3LoggedIn(port: number, user: string, password: string) {
+  const c = await connect(port);
+  assert.match(await c.line(), /^\+OK /);
+  for (const cmd of [`USER ${user}`, `PASS ${password}`, "STAT"]) {
+    c.send(cmd + "\r\n");
+    assert.match(await c.line(), /^\+OK /, cmd);
+  }
+  return c;
+}
+
+describe("IMAP on a real Espruino interpreter", { skip: ESPRUINO ? false : "set ESPRUINO=/path/to/espruino (make real-espruino)" }, () => {
+  let box: RealBox | undefined;
+  let booted = 0;
+  const mail = (n: number) => Buffer.from(`From: <s${n}@remote.example>\r\nTo: alice@example.org\r\nSubject: imap ${n}\r\n\r\n.dot line\r\nbody ${n}\r\n`, "latin1");
+  before(async () => {
+    box = await startReal(ESPRUINO as string, CONFIG());
+    await usage(); // the first console connection leaves some hundred variables until the next collection
+    booted = await usage();
+  });
+  after(() => stopReal(box));
+
+  it("boots with IMAP on and greets on 143 (prints the idle variables)", async () => {
+    console.log(`real Espruino with IMAP: ${booted} variables idle after boot, fresh card`);
+    const c = await ImapClient.connect(box!.imap);
+    assert.match(c.greeting, /^\* OK \[CAPABILITY IMAP4rev1 /);
+    await c.logout();
+    assert.doesNotMatch(box!.output(), /Uncaught|ReferenceError|OUT OF MEMORY/);
+  });
+
+  it("logs in, selects, FETCHes a message as POP3 serves it, IDLE is woken by an SMTP delivery, logs out", async () => {
+    assert.match(await sendMail(box!.smtp, "s1@remote.example", ["alice@example.org"], mail(1)), /^250 /);
+    const retr = await pop3Session(box!.pop3, "alice", "wonderland", (p) => p.retr(1));
+    const c = await ImapClient.login(box!.imap, "alice", "wonderland");
+    try {
+      const selected = await c.command("SELECT INBOX", [], 60000);
+      assert.match(selected.status, /^OK \[READ-WRITE\]/);
+      assert.ok(selected.lines.includes("* 1 EXISTS"), selected.lines.join(" | "));
+      const fetched = await c.command("FETCH 1 (UID RFC822.SIZE BODY.PEEK[])", [], 60000);
+      assert.equal(fetched.status, "OK FETCH completed");
+      const m = /\{(\d+)\}\r\n/.exec(fetched.lines[0]);
+      assert.ok(m, fetched.lines[0]);
+      const literal = fetched.lines[0].substr(m!.index + m![0].length, Number(m![1]));
+      assert.equal(literal, retr.toString("latin1"), "FETCH BODY[] is what POP3 RETR served");
+      const tag = c.takeTag();
+      c.write(`${tag} IDLE\r\n`);
+      assert.match(await c.line(60000), /^\+ /);
+      assert.match(await sendMail(box!.smtp, "s2@remote.example", ["alice@example.org"], mail(2)), /^250 /);
+      assert.equal(await c.line(60000), "* 2 EXISTS");
+      c.write("DONE\r\n");
+      assert.match((await c.until(tag, [], 60000)).status, /^OK /);
+      assert.deepEqual(await c.command("LOGOUT", [], 60000), { lines: ["* BYE letterbox IMAP server logging out"], status: "OK LOGOUT completed" });
+    } finally {
+      await c.logout();
+    }
+    assert.doesNotMatch(box!.output(), /Uncaught|ReferenceError|OUT OF MEMORY/);
+  });
+
+  // Each login logs a line into the console's ring of 64 (see "logins" above):
+  // 35 POP3 sessions fill it first, so that what a session costs is not
+  // mixed with the ring's growth.
+  it("an IMAP session's variables against a POP3 session's (prints the figures)", async () => {
+    for (let i = 0; i < 35; i++) await pop3Session(box!.pop3, "alice", "wonderland", (p) => p.list());
+    await sleep(500);
+    const base = await usage();
+    const p = await pop3LoggedIn(box!.pop3, "alice", "wonderland");
+    await sleep(500);
+    const pop3 = (await usage()) - base;
+    p.send("QUIT\r\n");
+    await p.line();
+    p.close();
+    await sleep(1000);
+    const base2 = await usage();
+    const c = await ImapClient.login(box!.imap, "alice", "wonderland");
+    let loggedIn = 0;
+    let selected = 0;
+    let idle = 0;
+    try {
+      await sleep(500);
+      loggedIn = (await usage()) - base2;
+      assert.match((await c.command("SELECT INBOX", [], 60000)).status, /^OK /);
+      await sleep(500);
+      selected = (await usage()) - base2;
+      const tag = c.takeTag();
+      c.write(`${tag} IDLE\r\n`);
+      assert.match(await c.line(60000), /^\+ /);
+      await sleep(500);
+      idle = (await usage()) - base2;
+      c.write("DONE\r\n");
+      await c.until(tag, [], 60000);
+    } finally {
+      await c.logout();
+    }
+    await sleep(1500);
+    const afterwards = await usage();
+    console.log(
+      `real Espruino: ${base} variables idle (${booted} after boot); a POP3 session in TRANSACTION +${pop3}; an IMAP session logged in +${loggedIn}, ` +
+        `with INBOX selected +${selected}, in IDLE +${idle} (IMAP selected - POP3: ${selected - pop3}); ${afterwards} after it closed`,
+    );
+    assert.ok(pop3 > 0 && selected > 0, "each session shows in the reading");
+    assert.ok(afterwards - base2 < 20, `an IMAP session left ${afterwards - base2} variables behind`);
   });
 });
 
