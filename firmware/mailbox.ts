@@ -776,8 +776,14 @@ export class Mailbox {
     return out;
   }
 
-  /** Creates the user's folders Sent, Drafts, Trash, Junk and Archive (RFC 6154) that are missing, subscribed: one journal record each. Throws as createFolder. */
+  /**
+   * Creates the user's folders Sent, Drafts, Trash, Junk and Archive (RFC
+   * 6154) that are missing, subscribed: one journal record each. Not while
+   * the card is full (the log-in that calls it must still let the user
+   * delete mail): then they come at a later log-in. Throws card errors.
+   */
   ensureSpecialFolders(user: string): void {
+    if (this.store.cardFull) return;
     const names = "Sent Drafts Trash Junk Archive".split(" ");
     const have = this.folders(user);
     for (let i = 0; i < names.length; i++) {
@@ -791,10 +797,12 @@ export class Mailbox {
    * Creates a folder named `name` (the caller validated it: modified
    * UTF-7, delimiter "/") for the user, unsubscribed unless `subscribed`;
    * returns its id (one above the highest now). Throws Error("exists")
-   * when the user has a folder of that name (INBOX in any letter case), or
-   * a card error; then nothing changed.
+   * when the user has a folder of that name (INBOX in any letter case),
+   * Error("card full") while the store has given up its spare room (kept
+   * for deletions), or a card error; then nothing changed.
    */
   createFolder(user: string, name: string, subscribed?: boolean): number {
+    if (this.store.cardFull) throw new Error("card full");
     const have = this.folders(user);
     let id = 1;
     for (let i = 0; i < have.length; i++) {

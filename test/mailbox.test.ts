@@ -219,6 +219,14 @@ describe("mailbox boundary", () => {
     assert.equal(mailbox.folders("alice").find((f) => f.name === "Junk")!.id, 8, "a deleted special-use folder comes back");
     assert.equal(mailbox.openMaildrop("alice", Access.Shared, 4), undefined, "a deleted folder does not open");
     assert.equal(mailbox.openMaildrop("alice", Access.Shared, 6)!.list.count, 0);
+    // A full card: no folder is made (the spare room is for deletions), a log-in's special-use ones wait; deleting goes on.
+    mailbox.store.cardFull = true;
+    const full = mailbox.store.journal.end;
+    mailbox.ensureSpecialFolders("bob");
+    assert.throws(() => mailbox.createFolder("alice", "More"), /card full/);
+    assert.equal(mailbox.store.journal.end, full, "nothing written");
+    mailbox.deleteFolder("alice", 7);
+    assert.equal(mailbox.folders("alice").some((f) => f.id === 7), false);
   });
 
   it("a folder's maildrop: APPEND with flags and time, flags, expunge, refresh; onChange after each commit point; POP3's lock does not keep IMAP out", () => {
