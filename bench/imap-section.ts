@@ -59,7 +59,7 @@ export async function imapSection(runtime: RuntimeName, runs: number, memoryRunt
     `Machine: ${os.cpus()[0]?.model || "?"}, ${os.cpus().length} cores, Node ${process.version}; loopback only; ` +
       `load average at the start ${loadAtStart}, at the end ${load()} (1, 5, 15 min: other work on the machine slows the rows).`,
     "",
-    `### Letterbox simulator (${runtime} runtime) / ${dovecotVersion}`,
+    `### letterbox simulator (${runtime} runtime) / ${dovecotVersion}`,
     "",
     `Medians of ${runs} runs per row. Each client is its own connection, logged in (and the folder selected) before the clock starts; ` +
       "all clients of a row work on the same folder and each repeats the row's command until the run has lasted at least 0.5 s. " +
