@@ -228,9 +228,33 @@ function skipSpace(v: string, i: number): number {
   return i;
 }
 
-/** End of the MIME token (RFC 2045 5.1) at v[i]; `specials` the octets that end it besides controls, space and 8-bit. */
-function tokenEnd(v: string, i: number, specials: string): number {
-  while (i < v.length && v.charCodeAt(i) > 32 && v.charCodeAt(i) < 127 && find(specials, v.charAt(i), 0) < 0) i++;
+/** Octets that end a token, by set (a const enum: inlined). */
+const enum Ends {
+  /** RFC 2045 5.1 tspecials: ( ) < > @ , ; : \ " / [ ] ? = (and 8-bit). */
+  Mime = 0,
+  /** ";" only (a bare encoded-word parameter value; and 8-bit). */
+  Semicolon = 1,
+  /** RFC 5322 3.2.3 specials: ( ) < > [ ] : ; @ \ , . " (and 8-bit): language tags. */
+  Atom = 2,
+  /** The same, but 8-bit octets are atext (as Dovecot's rfc822 parser): local parts and domains. */
+  Word = 3,
+  /** The same, dots included: obsolete phrases. */
+  WordDots = 4,
+}
+
+/** Whether octet `c` ends a token of `set`; controls, space and DEL end every one (a comparison chain: no search per octet). */
+function ends(c: number, set: Ends): boolean {
+  if (c <= 32 || c === 127) return true;
+  if (c > 127) return set < Ends.Word;
+  if (set === Ends.Semicolon) return c === 59;
+  if (c === 40 || c === 41 || c === 60 || c === 62 || c === 64 || c === 44 || c === 59 || c === 58 || c === 92 || c === 34 || c === 91 || c === 93) return true;
+  if (set === Ends.Mime) return c === 47 || c === 63 || c === 61;
+  return c === 46 && set !== Ends.WordDots;
+}
+
+/** End of the token of `set` that starts at v[i]. */
+function tokenEnd(v: string, i: number, set: Ends): number {
+  while (i < v.length && !ends(v.charCodeAt(i), set)) i++;
   return i;
 }
 
@@ -246,20 +270,19 @@ function tokenEnd(v: string, i: number, specials: string): number {
  * encoded).
  */
 function mimeValue(v: string): string[] {
-  const specials = "()<>@,;:\\\"/[]?=";
   let i = skipSpace(v, 0);
-  let e = tokenEnd(v, i, specials);
+  let e = tokenEnd(v, i, Ends.Mime);
   const out: string[] = [v.substring(i, e), ""];
   i = skipSpace(v, e);
   if (i < v.length && v.charCodeAt(i) === 47) {
     i = skipSpace(v, i + 1);
-    e = tokenEnd(v, i, specials);
+    e = tokenEnd(v, i, Ends.Mime);
     out[1] = v.substring(i, e);
     i = skipSpace(v, e);
   }
   while (i < v.length && v.charCodeAt(i) === 59) {
     i = skipSpace(v, i + 1);
-    e = tokenEnd(v, i, specials);
+    e = tokenEnd(v, i, Ends.Mime);
     const name = v.substring(i, e);
     i = skipSpace(v, e);
     if (name.length === 0 || i >= v.length || v.charCodeAt(i) !== 61) break;
@@ -276,7 +299,7 @@ function mimeValue(v: string): string[] {
       token += v.substring(from, i < v.length ? i : v.length);
       i++;
     } else {
-      e = i < v.length && v.charCodeAt(i) === 61 ? tokenEnd(v, i, ";") : tokenEnd(v, i, specials);
+      e = i < v.length && v.charCodeAt(i) === 61 ? tokenEnd(v, i, Ends.Semicolon) : tokenEnd(v, i, Ends.Mime);
       token = v.substring(i, e);
       i = e;
     }
@@ -331,7 +354,7 @@ function extension(f: { [field: number]: string }): string {
   let list = "";
   for (let i = skipSpace(language, 0); i < language.length && list.length === 0; i = skipSpace(language, i)) {
     for (;;) {
-      const e = tokenEnd(language, i, "()<>[]:;@\\,.\"");
+      const e = tokenEnd(language, i, Ends.Atom);
       if (e === i) break;
       list += (list.length > 0 ? " " : "") + nstring(language.substring(i, e));
       i = skipSpace(language, e);
@@ -409,7 +432,7 @@ function words(kind: number): string {
       while (at < scan.length) {
         const d = scan.charCodeAt(at);
         // atext (RFC 5322 3.2.3), and "." where dot-atoms and obsolete phrases allow it
-        if (d <= 32 || d === 127 || find("()<>[]:;@\\,\"", scan.charAt(at), 0) >= 0 || (d === 46 && kind !== 0)) break;
+        if (ends(d, kind === 0 ? Ends.WordDots : Ends.Word)) break;
         at++;
       }
       if (at === from) break;
@@ -812,7 +835,8 @@ export class StructureReader {
   /** Passes over a body from data[p]: to the next boundary line of an open multipart, or to the end of data. Returns where to go on. */
   private scanBody(data: string, p: number, final: boolean): number {
     let from = p;
-    for (;;) {
+    const open = this.hasBoundary(); // none open (a single part, or past every close delimiter): no search at all
+    for (; open; ) {
       // h: where a line that may be a boundary starts ("--"); after an LF in data, or at p when a line starts there.
       let h = p;
       const viaLf = !(this.bol && from === p);
@@ -868,7 +892,7 @@ export class StructureReader {
     // No boundary line in data: all of it is body, but for a "-" after its last LF, which may start one (held back:
     // rare). Data that ends with an LF is all taken; a boundary at the start of the next is seen as at a line start.
     let keep = data.length;
-    if (!final && keep - 2 >= p && data.charCodeAt(keep - 1) === 45 && data.charCodeAt(keep - 2) === 10 && this.hasBoundary()) keep--;
+    if (open && !final && keep - 2 >= p && data.charCodeAt(keep - 1) === 45 && data.charCodeAt(keep - 2) === 10) keep--;
     this.count(data, p, keep);
     this.take(data, p, keep);
     if (keep < data.length) this.hold(data, keep);
