@@ -20,7 +20,7 @@ import { ChunkSource, Sender } from "./sender";
 import { Access, Delivery, Folder, Mailbox, Maildrop, StoredFlag } from "./mailbox";
 import { Service, SessionList, SocketBudget } from "./sessions";
 import { find, lower, upper } from "./text";
-import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, Token } from "./imapparse";
+import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, ReaderEvents, Token } from "./imapparse";
 import { FetchSource, fetchJob, flagList, nextInSet, parseFetchItems, SelectedView } from "./imapfetch";
 import { parseSearch, searchJob } from "./imapsearch";
 
@@ -89,6 +89,11 @@ export class ImapServer implements Service {
     };
   }
 
+  /** A job's "" yields the loop through a timer (a long SEARCH that finds nothing for a while does not hold it): one function for every session's Sender. */
+  defer = (resume: () => void): void => {
+    this.hal.setTimer(0, resume);
+  };
+
   /** An arrow bound to this server: main.ts hands it to hal.listen as it is. */
   accept = (conn: Connection): ConnectionEvents => {
     const session = new ImapSession(this, conn);
@@ -116,7 +121,7 @@ export class ImapServer implements Service {
   }
 }
 
-export class ImapSession implements SelectedView {
+export class ImapSession implements SelectedView, ReaderEvents {
   state = State.NotAuthenticated;
   sender: Sender;
   lastActive: number;
@@ -150,37 +155,10 @@ export class ImapSession implements SelectedView {
   private appendFailed = "";
 
   constructor(public server: ImapServer, conn: Connection) {
-    const hal = server.hal;
-    // A job's "" yields the loop through a timer (a long SEARCH that finds nothing for a while does not hold it).
-    this.sender = new Sender(conn, function (resume: () => void) {
-      hal.setTimer(0, resume);
-    });
-    this.lastActive = hal.now();
-    const session = this;
-    this.reader = new CommandReader({
-      onCommand: function (cmd: ImapCommand) {
-        session.command(cmd);
-      },
-      onBad: function (tag: string, text: string) {
-        session.bad(tag, text);
-      },
-      onLiteral: function (tag: string, size: number, sync: boolean): boolean {
-        if (sync) session.reply("+ Ready for literal data");
-        return true;
-      },
-      onAppendStart: function (cmd: ImapCommand, size: number, sync: boolean): boolean {
-        return session.appendStart(cmd, size, sync);
-      },
-      onAppendData: function (chunk: string) {
-        session.appendData(chunk);
-      },
-      onAppendEnd: function () {
-        session.appendEnd();
-      },
-      onContinuation: function (line: string) {
-        session.continuation(line);
-      },
-    });
+    this.sender = new Sender(conn, server.defer);
+    this.lastActive = server.hal.now();
+    // The session is the reader's events object itself: no closures per session (each costs Espruino variables).
+    this.reader = new CommandReader(this);
   }
 
   reply(line: string): void {
@@ -229,7 +207,13 @@ export class ImapSession implements SelectedView {
     this.held += data;
   }
 
-  /** The next input line goes to continuation(), not the parser: AUTHENTICATE's response, or IDLE's DONE. */
+  /** ReaderEvents: an inline literal announced (within the reader's limit); a synchronizing one is invited. */
+  onLiteral(tag: string, size: number, sync: boolean): boolean {
+    if (sync) this.reply("+ Ready for literal data");
+    return true;
+  }
+
+  /** The next input line goes to onContinuation(), not the parser: AUTHENTICATE's response, or IDLE's DONE. */
   expectLine(tag: string, idle: boolean): void {
     if (idle) this.idleTag = tag;
     else this.saslTag = tag;
@@ -289,7 +273,8 @@ export class ImapSession implements SelectedView {
     if (held.length > 0) this.receive(held);
   }
 
-  private bad(tag: string, text: string): void {
+  /** ReaderEvents: a malformed command or one over a limit (imapparse.ts). */
+  onBad(tag: string, text: string): void {
     // The reader gave up on an APPEND after its message (more followed: MULTIAPPEND): nothing is stored.
     if (this.delivery !== undefined) {
       this.delivery.abort();
@@ -305,16 +290,18 @@ export class ImapSession implements SelectedView {
     this.reply(tag + " BAD " + text);
   }
 
-  private command(cmd: ImapCommand): void {
+  /** ReaderEvents: a whole command. */
+  onCommand(cmd: ImapCommand): void {
     const name = cmd.name;
     const word = name.substring(0, 4) === "UID " ? "UID" : name;
     const handler = (HANDLERS as { [name: string]: Handler | undefined })[name];
     if (handler === undefined || word.indexOf(" ") >= 0) {
-      this.bad(cmd.tag, "Unknown command " + word.substring(0, 32));
+      this.onBad(cmd.tag, "Unknown command " + word.substring(0, 32));
       return;
     }
     if (find(ALLOWED[this.state], " " + word + " ", 0) < 0) {
-      this.bad(cmd.tag, word + " is not allowed " + (this.state === State.NotAuthenticated ? "before LOGIN" : this.state === State.Authenticated ? "before SELECT" : "now"));
+      const why = this.state === State.NotAuthenticated ? "before LOGIN" : find(NOT_AUTHENTICATED, " " + word + " ", 0) >= 0 ? "after LOGIN" : this.state === State.Authenticated ? "before SELECT" : "now";
+      this.onBad(cmd.tag, word + " is not allowed " + why);
       return;
     }
     try {
@@ -356,7 +343,7 @@ export class ImapSession implements SelectedView {
   }
 
   /** A line the reader was told to pass on whole: AUTHENTICATE's response (RFC 3501 6.2.2) or IDLE's DONE (RFC 2177). */
-  continuation(line: string): void {
+  onContinuation(line: string): void {
     if (this.idleTag.length > 0) {
       const tag = this.idleTag;
       this.idleTag = "";
@@ -509,10 +496,10 @@ export class ImapSession implements SelectedView {
   // ---- appending (RFC 3501 6.3.11, LITERAL+ RFC 7888) ----
 
   /** The reader found APPEND's message literal: check the folder, size and room; true to take its octets. */
-  appendStart(cmd: ImapCommand, size: number, sync: boolean): boolean {
+  onAppendStart(cmd: ImapCommand, size: number, sync: boolean): boolean {
     const tag = cmd.tag;
     if (this.state !== State.Authenticated && this.state !== State.Selected) {
-      this.bad(tag, "APPEND is not allowed before LOGIN");
+      this.onBad(tag, "APPEND is not allowed before LOGIN");
       return false;
     }
     const args = cmd.args;
@@ -561,7 +548,7 @@ export class ImapSession implements SelectedView {
     return true;
   }
 
-  appendData(chunk: string): void {
+  onAppendData(chunk: string): void {
     const delivery = this.delivery;
     if (delivery === undefined || this.appendFailed.length > 0) return;
     try {
@@ -571,7 +558,7 @@ export class ImapSession implements SelectedView {
     }
   }
 
-  appendEnd(): void {
+  onAppendEnd(): void {
     const delivery = this.delivery as Delivery;
     const tag = (this.append as ImapCommand).tag;
     this.delivery = undefined;
@@ -611,7 +598,8 @@ export class ImapSession implements SelectedView {
   checkName(name: string): string {
     if (name.length === 0 || name.length > Limit.Name || decodeMailboxName(name) === undefined) return "BAD Invalid folder name";
     if (name.charAt(0) === "/" || find(name, "//", 0) >= 0 || name.indexOf("*") >= 0 || name.indexOf("%") >= 0) return "NO [CANNOT] Invalid folder name";
-    if (upper(name) === "INBOX" || upper(name.substring(0, 6)) === "INBOX/") return "NO [CANNOT] INBOX has no subfolders here";
+    if (upper(name) === "INBOX") return "NO [ALREADYEXISTS] INBOX exists";
+    if (upper(name.substring(0, 6)) === "INBOX/") return "NO [CANNOT] INBOX has no subfolders here";
     if (this.findFolder(name) !== undefined) return "NO [ALREADYEXISTS] Folder exists";
     return "";
   }
