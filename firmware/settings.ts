@@ -107,6 +107,8 @@ export function parseSettings(value: MsgValue): Settings | string {
     if (u === null || typeof u !== "object" || Array.isArray(u)) return "users: not a list of users";
     const user = u as MsgMap;
     if (!isText(user.name, 32) || !isText(user.password, 128)) return "users: each needs a name and a password";
+    // A "/" would make the name one of another user's folders in the store (IMAP: owner keys are user/n).
+    if ((user.name as string).indexOf("/") >= 0) return "users: " + (user.name as string) + " has a / (not allowed in a name)";
     for (let k = 0; k < userList.length; k++) {
       if (userList[k].name === user.name) return "users: " + (user.name as string) + " appears twice";
     }
