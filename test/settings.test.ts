@@ -100,6 +100,8 @@ test("the host tool accepts the new shape and the old one, and says when reserve
   assert.equal((parseSettings(JSON.parse(JSON.stringify(sent))) as Settings).config.services.smtp.reserve, 3);
   assert.throws(() => validateConfig({ ...base, limits: { sockets: 4 }, services: { smtp: { reserve: 2 } } }), /leave at least one for the sessions/);
   assert.throws(() => validateConfig({ ...base, services: { nntp: {} } }), /services/);
+  // The board refuses a name with "/" too (the store's folder keys are user/n), whatever the host let through.
+  assert.equal(parseSettings({ hostname: "h", domains: ["example.net"], users: [{ name: "a/1", password: "pass" }] }), "users: a/1 has a / (not allowed in a name)");
 });
 
 test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services were a list) reads as that build's settings mean now", () => {
