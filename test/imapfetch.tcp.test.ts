@@ -18,6 +18,21 @@ import { ImapClient } from "./helpers/imap-client";
 
 const CLOCK = 1764583200;
 
+/**
+ * The emulated board's variables in use. Its heap walk (sim/espruino/memory.ts)
+ * now and then finds no roots in the V8 snapshot under a loaded machine (seen
+ * in a full run, not alone): that is the measurement failing, so it is taken again.
+ */
+function variables(box: EspruinoBox): number {
+  for (let k = 0; ; k++) {
+    try {
+      return box.board.memory().variables;
+    } catch (e) {
+      if (k >= 3 || !String(e).includes("measurement roots not found")) throw e;
+    }
+  }
+}
+
 const MESSAGES = [
   "From: Alice Smith <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Lunch on Friday\r\nDate: Fri, 27 Nov 2026 11:00:00 +0100\r\n\r\nShall we meet at noon?\r\n",
   "From: Carol <carol@example.org>\r\nTo: alice@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n" +
@@ -69,7 +84,7 @@ test("an 8 MB BODY[] to a client that reads slowly keeps the emulated Espruino b
     const c = await ImapClient.login(box.ports[143], "alice", "wonderland");
     assert.equal((await c.command("SELECT INBOX")).status.slice(0, 2), "OK");
     await new Promise((r) => setTimeout(r, 300));
-    const idle = box.board.memory().variables;
+    const idle = variables(box);
     // FLAGS of every message, then the big body; the client reads a little at a time.
     c.socket.pause();
     const tag = c.takeTag();
@@ -78,7 +93,7 @@ test("an 8 MB BODY[] to a client that reads slowly keeps the emulated Espruino b
     let peak = 0;
     for (let k = 0; k < 2; k++) {
       await new Promise((r) => setTimeout(r, 500));
-      peak = Math.max(peak, box.board.memory().variables - idle);
+      peak = Math.max(peak, variables(box) - idle);
       c.socket.resume();
       await new Promise((r) => setTimeout(r, 30));
       c.socket.pause();
