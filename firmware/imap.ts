@@ -142,6 +142,10 @@ export class ImapSession implements SelectedView, ReaderEvents {
   private saslTag = "";
   /** A command is in flight: input waits in `held`. */
   private waiting = false;
+  /** The job in flight is over and its done() is on a timer (runJob); the set whose flags it told, for settle(). */
+  finishing = false;
+  settleSet: number[] | undefined = undefined;
+  settleByUid = false;
   private held = "";
   private errors = 0;
   private reader: CommandReader;
@@ -187,6 +191,9 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   receive(data: string): void {
     if (this.state === State.Logout) return;
+    // The job in flight has sent its completion and waits only for its timer: the client may already
+    // have sent the next command (an APPEND's message can pass the held limit); go on now, from here.
+    if (this.waiting && this.finishing) this.done();
     if (this.waiting) {
       this.hold(data);
       return;
@@ -255,9 +262,11 @@ export class ImapSession implements SelectedView, ReaderEvents {
         },
         release: function () {
           job.release();
+          session.finishing = true;
+          session.settleSet = set;
+          session.settleByUid = byUid;
           session.server.hal.setTimer(0, function () {
-            if (set !== undefined) session.settle(set, byUid);
-            session.done();
+            if (session.finishing) session.done(); // else new input came first and went on (receive)
           });
         },
       };
@@ -267,7 +276,11 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   /** The command in flight is done: read what waited. */
   done(): void {
+    const set = this.settleSet;
+    this.settleSet = undefined;
+    if (this.finishing && set !== undefined) this.settle(set, this.settleByUid);
     this.waiting = false;
+    this.finishing = false;
     const held = this.held;
     this.held = "";
     if (held.length > 0) this.receive(held);
