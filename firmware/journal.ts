@@ -7,7 +7,7 @@
 import type { Storage } from "./hal";
 import { fletcher31 } from "./checksum";
 import { decode, encode, INCOMPLETE, type MsgValue } from "./msgpack";
-import { MailIndex, word } from "./mailindex";
+import { Keyword, Keywords, MailIndex, word } from "./mailindex";
 import { messagePath } from "./msgfiles";
 import { decimal } from "./num";
 
@@ -23,9 +23,11 @@ export const enum Format {
    * flags field of A. Version 3 adds IMAP's folders: owner keys
    * `user/n` in A, D and F, the M record (a folder's name, subscription
    * and UIDNEXT), the X record (a folder deleted with its messages), and
-   * the flags field of A at commit (COPY, APPEND).
+   * the flags field of A at commit (COPY, APPEND). Version 4 adds IMAP
+   * keywords: the K record (a user's keyword table), F's fifth field and
+   * A's eighth (keyword bits).
    */
-  Version = 3,
+  Version = 4,
 }
 /** Journal bytes read or written per card call. */
 const CHUNK = 512;
@@ -55,9 +57,14 @@ function wellFormed(r: MsgValue[]): boolean {
     if (!(isCount(r[1]) && isCount(r[2]) && isListOf(r[3], "string") && typeof r[4] === "number")) return false;
     // Version 2's compaction adds the users' flag bits, one per user, when any is set; version 3 the data file's number.
     if (r.length === 5) return true;
-    return (r.length === 6 || (r.length === 7 && isCount(r[6]))) && isListOf(r[5], "number") && (r[5] as MsgValue[]).length === (r[3] as MsgValue[]).length;
+    const n = (r[3] as MsgValue[]).length;
+    // Version 4: the owners' keyword bits, in the owners' order.
+    if (r.length === 8 && !(isListOf(r[7], "number") && (r[7] as MsgValue[]).length === n)) return false;
+    return (r.length === 6 || ((r.length === 7 || r.length === 8) && isCount(r[6]))) && isListOf(r[5], "number") && (r[5] as MsgValue[]).length === n;
   }
-  if (tag === "F") return r.length === 4 && typeof r[1] === "string" && isCount(r[2]) && isCount(r[3]);
+  if (tag === "F") return (r.length === 4 || (r.length === 5 && isCount(r[4]))) && typeof r[1] === "string" && isCount(r[2]) && isCount(r[3]);
+  // Version 4: ["K", user, slot, name].
+  if (tag === "K") return r.length === 4 && typeof r[1] === "string" && isCount(r[2]) && (r[2] as number) < Keyword.Max && typeof r[3] === "string" && (r[3] as string).length > 0;
   if (tag === "R" || tag === "S" || tag === "B") return r.length === 2 && isCount(r[1]);
   if (tag === "D") return r.length === 3 && typeof r[1] === "string" && isListOf(r[2], "number");
   if (tag === "H") return r.length === 5 && isCount(r[1]) && isCount(r[2]) && isCount(r[3]) && isCount(r[4]);
@@ -238,6 +245,7 @@ export interface Replay {
   reservations: number;
   deletions: number;
   index: MailIndex;
+  keywords: Keywords;
   /** Reserved seqs whose data file exists and no A record has committed (yet). */
   uncommitted: number[];
 }
@@ -261,6 +269,7 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
     reservations: 0,
     deletions: 0,
     index: new MailIndex(),
+    keywords: new Keywords(),
     uncommitted: [],
   };
   const reader = new JournalReader(storage, JOURNALS[file], -1);
@@ -308,15 +317,22 @@ export function replay(storage: Storage, file: number, inflight: number[]): Repl
       r.index.add(used, record[2] as number, users);
       const flags = record[5] as number[] | undefined;
       if (flags !== undefined) for (let i = 0; i < users.length; i++) r.index.setFlags(users[i], used, flags[i]);
+      const keys = record[7] as number[] | undefined;
+      if (keys !== undefined) for (let i = 0; i < users.length; i++) r.keywords.set(users[i], used, keys[i]);
     } else if (tag === "D") {
       r.index.remove(record[1] as string, record[2] as number[]);
+      r.keywords.remove(record[1] as string, record[2] as number[]);
       r.deletions++;
     } else if (tag === "F") {
       r.index.setFlags(record[1] as string, record[2] as number, record[3] as number);
+      if (record.length > 4 && r.index.flags(record[1] as string, record[2] as number) >= 0) r.keywords.set(record[1] as string, record[2] as number, record[4] as number);
+    } else if (tag === "K") {
+      r.keywords.name(record[1] as string, record[2] as number, record[3] as string);
     } else if (tag === "M") {
       r.index.folder(record[1] as string, (record[4] === 1 ? "+" : "-") + (record[2] as string), record[3] as number);
     } else if (tag === "X") {
       r.index.folder(record[1] as string, "", 0);
+      r.keywords.drop(record[1] as string);
       r.deletions++; // compaction removes the data files no one holds
     } else {
       r.torn = true; // a second header

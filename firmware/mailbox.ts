@@ -184,10 +184,11 @@ export interface Delivery {
    * Makes the message visible in these maildrops (each once): a user's
    * INBOX is the user's name, folder n of the user `user + "/" + n`
    * (APPEND). `time`: its arrival, seconds; `flags`: its stored flags
-   * (StoredFlag, APPEND's flag list), none when not given. Committed when
-   * it returns; throws when it is not (a card error, a folder gone).
+   * (StoredFlag, APPEND's flag list), none when not given; `keys`: its
+   * keyword bits (MailStore.keywordBits of the owners' user). Committed
+   * when it returns; throws when it is not (a card error, a folder gone).
    */
-  commit(recipients: string[], time: number, flags?: number): void;
+  commit(recipients: string[], time: number, flags?: number, keys?: number): void;
   /** Drops the message. Never throws; does nothing after commit(). */
   abort(): void;
 }
@@ -227,6 +228,8 @@ export interface Listing {
   uid(i: number): string;
   /** Stored flag bits (StoredFlag) of message `i` as they were when listed; Maildrop.stored has them as they are now. */
   flags(i: number): number;
+  /** IMAP keyword bits (MailStore.keywordBits) of message `i` as they were when listed. */
+  keywords(i: number): number;
   /** @internal The store's number of message `i`. */
   seq(i: number): number;
   /** IMAP's UID of message `i` (= seq(i)): ascending in every folder, never reused on this card (RFC 3501 2.3.1.1). */
@@ -343,17 +346,22 @@ class Maildrop {
     return this.mailbox.store.index.flags(this.owner, this.list.seq(i));
   }
 
+  /** Message `i`'s keyword bits now (MailStore.keywordBits), as every opener sees them. */
+  keywords(i: number): number {
+    return this.mailbox.store.keywords.of(this.owner, this.list.seq(i));
+  }
+
   /**
    * Sets message `i`'s stored flags to `bits` (StoredFlag, \Deleted
-   * included; other bits are ignored), on the card (journaled) and for
-   * every opener at once (Mailbox.onChange). Does nothing for a message
-   * gone from the maildrop. Throws when the card cannot record it; then
-   * nothing changed.
+   * included; other bits are ignored), and its keyword bits to `keys` when
+   * given, on the card (journaled) and for every opener at once
+   * (Mailbox.onChange). Does nothing for a message gone from the maildrop.
+   * Throws when the card cannot record it; then nothing changed.
    */
-  store(i: number, bits: number): void {
+  store(i: number, bits: number, keys?: number): void {
     const store = this.mailbox.store;
     if (!store.available()) throw new Error("card unusable");
-    store.storeFlags(this.owner, this.list.seq(i), bits & StoredFlag.All);
+    store.storeFlags(this.owner, this.list.seq(i), bits & StoredFlag.All, keys);
   }
 
   /** The maildrop as it is now: a new listing (`list` stays as it was until the opener assigns it). Throws on card errors. */
@@ -379,7 +387,7 @@ class Maildrop {
 
   /**
    * Copies messages `indexes` (of `list`, in that order) into the user's
-   * folder `dest` (0: INBOX), each with its stored flags and arrival time
+   * folder `dest` (0: INBOX), each with its stored flags, keywords and arrival time
    * (IMAP COPY, MOVE, RFC 3501 6.4.7). Asynchronous, on timers: at most
    * Copy.TickBytes octets per tick, one message file held between ticks
    * (the source is opened, read and closed within a tick); while no
@@ -442,7 +450,7 @@ class Maildrop {
             }
           }
           if (offset >= size) {
-            to.commit([target], drop.time(indexes[k]), store.index.flags(source, seq));
+            to.commit([target], drop.time(indexes[k]), store.index.flags(source, seq), store.keywords.of(source, seq));
             uids.push(to.seq);
             to = undefined;
             k++;

@@ -14,6 +14,7 @@
  */
 import { parseHex8 } from "./msgfiles";
 import { div, hex } from "./num";
+import { upper } from "./text";
 
 /** Four bytes, big-endian, of a non-negative int32. */
 export function word(n: number): string {
@@ -171,6 +172,8 @@ export class MailIndex {
  */
 export class Maildrop {
   readonly count: number;
+  /** The owner's keyword entries (Keywords.bits) when it was made ("": none). */
+  keys = "";
 
   constructor(
     private epoch: number,
@@ -200,6 +203,11 @@ export class Maildrop {
     return Math.floor(this.entries.charCodeAt(i * 8 + 4) / 4);
   }
 
+  /** Keyword bits of message `i` when the listing was made (Keywords). */
+  keywords(i: number): number {
+    return this.keys === "" ? 0 : bitsOf(this.keys, this.seq(i));
+  }
+
   /** RFC 1939 UIDL: store epoch and sequence number, unique forever and stable across restarts. */
   uid(i: number): string {
     return hex(this.epoch, 8) + "-" + hex(this.seq(i), 8);
@@ -210,5 +218,140 @@ export class Maildrop {
     const seq = parseHex8(uid.substring(9));
     const at = seq < 0 ? -1 : entryOffset(this.entries, seq);
     return at >= 0 && this.uid(div(at, 8)) === uid ? div(at, 8) : -1;
+  }
+}
+
+/** IMAP keywords' limits (a const enum: inlined). */
+export const enum Keyword {
+  /** Names per user: bits 0 to 30 of a keyword word (an int32 on Lua; word() keeps 31 bits). */
+  Max = 31,
+  /** Octets of a name. */
+  Length = 64,
+}
+
+/** The `slot`-th space-separated field of a keyword table, "" when free or beyond its end. */
+function field(names: string, slot: number): string {
+  let at = 0;
+  for (let k = 0; k < slot; k++) {
+    at = names.indexOf(" ", at) + 1;
+    if (at === 0) return "";
+  }
+  const end = names.indexOf(" ", at);
+  return end < 0 ? names.substring(at) : names.substring(at, end);
+}
+
+/** The keyword bits of message `seq` in an owner's keyword entries (Keywords.bits), 0 when it has none. */
+function bitsOf(entries: string | undefined, seq: number): number {
+  const at = entries === undefined ? -1 : entryOffset(entries, seq);
+  return at < 0 ? 0 : wordAt(entries as string, at + 4);
+}
+
+/**
+ * IMAP keywords (RFC 3501 2.3.2), kept apart from the entries: per user a
+ * table of at most Keyword.Max names, a keyword's number being its slot
+ * (journal K records), and per owner the keyword bits of the messages that
+ * have any (F and A records). Names match in any letter case (atoms,
+ * RFC 3501 9) and keep the spelling they were first stored with. A user
+ * without keywords costs nothing; one with some, a string of names and a
+ * string of 8 bytes per message that has a keyword.
+ */
+export class Keywords {
+  /** By user: the names, slot n the n-th space-separated field ("" a free slot; none after the last name). */
+  names: ByUser<string> = {};
+  /** By owner: 8-byte entries (seq, keyword bits), ascending seq, for messages with a keyword only. */
+  bits: ByUser<string> = {};
+
+  /** The slot of keyword `name` in the user's table, any letter case; -1 when it has none. */
+  find(user: string, name: string): number {
+    const names = this.names["u:" + user] || "";
+    const want = upper(name);
+    for (let slot = 0, at = 0; at < names.length; slot++) {
+      let end = names.indexOf(" ", at);
+      if (end < 0) end = names.length;
+      if (end > at && upper(names.substring(at, end)) === want) return slot;
+      at = end + 1;
+    }
+    return -1;
+  }
+
+  /** A free slot in the user's table, or -1 when all Keyword.Max are taken. */
+  free(user: string): number {
+    const names = this.names["u:" + user] || "";
+    for (let slot = 0; slot < Keyword.Max; slot++) if (field(names, slot) === "") return slot;
+    return -1;
+  }
+
+  /** Slot `slot` of the user's table is keyword `name` from now on ("" frees it). */
+  name(user: string, slot: number, name: string): void {
+    const key = "u:" + user;
+    const names = this.names[key] || "";
+    let out = "";
+    for (let k = 0, at = 0; k <= slot || at < names.length; k++) {
+      let end = names.indexOf(" ", at);
+      if (end < 0) end = names.length;
+      out += (k > 0 ? " " : "") + (k === slot ? name : names.substring(at, end));
+      at = at < names.length ? end + 1 : at;
+    }
+    let cut = out.length;
+    while (cut > 0 && out.charCodeAt(cut - 1) === 32) cut--;
+    if (cut === 0) delete this.names[key];
+    else this.names[key] = out.substring(0, cut);
+  }
+
+  /** " name name": the user's keywords of `bits`, in slot order ("" for none). */
+  text(user: string, bits: number): string {
+    const names = this.names["u:" + user];
+    let out = "";
+    if (names === undefined || bits === 0) return out;
+    for (let slot = 0, at = 0; at < names.length; slot++) {
+      let end = names.indexOf(" ", at);
+      if (end < 0) end = names.length;
+      if (end > at && (bits & (1 << slot)) !== 0) out += " " + names.substring(at, end);
+      at = end + 1;
+    }
+    return out;
+  }
+
+  /** The keyword bits of message `seq` in `owner`'s maildrop (0: none). */
+  of(owner: string, seq: number): number {
+    return bitsOf(this.bits["u:" + owner], seq);
+  }
+
+  /** Message `seq` of `owner` has keyword bits `bits` from now on. */
+  set(owner: string, seq: number, bits: number): void {
+    const key = "u:" + owner;
+    let entries = this.bits[key] || "";
+    const at = entryOffset(entries, seq);
+    const entry = bits !== 0 ? word(seq) + word(bits) : "";
+    if (at >= 0) entries = entries.substring(0, at) + entry + entries.substring(at + 8);
+    else if (bits !== 0) {
+      let end = entries.length;
+      while (end > 0 && wordAt(entries, end - 8) > seq) end -= 8;
+      entries = entries.substring(0, end) + entry + entries.substring(end);
+    }
+    if (entries.length === 0) delete this.bits[key];
+    else this.bits[key] = entries;
+  }
+
+  /** These messages left `owner`'s maildrop (expunge, deletion); a folder deleted: `drop`. */
+  remove(owner: string, seqs: number[]): void {
+    if (this.bits["u:" + owner] !== undefined) for (let i = 0; i < seqs.length; i++) this.set(owner, seqs[i], 0);
+  }
+
+  drop(owner: string): void {
+    delete this.bits["u:" + owner];
+  }
+
+  /** Compaction: slots that no message of the user's maildrops uses become free (their K records are not written again). */
+  prune(): void {
+    for (const key in this.names) {
+      let used = 0;
+      for (const owner in this.bits) {
+        if (owner !== key && owner.substring(0, key.length + 1) !== key + "/") continue;
+        const entries = this.bits[owner];
+        for (let at = 0; at < entries.length; at += 8) used = used | wordAt(entries, at + 4);
+      }
+      for (let slot = 0; slot < Keyword.Max; slot++) if ((used & (1 << slot)) === 0 && field(this.names[key] || "", slot) !== "") this.name(key.substring(2), slot, "");
+    }
   }
 }

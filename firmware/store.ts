@@ -9,7 +9,7 @@
  */
 import type { FileHandle, Storage } from "./hal";
 import { Format, Journal, JOURNALS, replay as replayJournal } from "./journal";
-import { Entry, MailIndex, Maildrop, word } from "./mailindex";
+import { Entry, Keyword, Keywords, MailIndex, Maildrop, word } from "./mailindex";
 import { HeaderCache, headerRecord, pickHeaders } from "./hdrcache";
 import { describe, headerPath, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
 import { sortBytewise, type MsgValue } from "./msgpack";
@@ -39,6 +39,8 @@ export class MailStore {
   readonly files: MessageFiles;
   /** @internal Who holds what (mailindex.ts): the mailbox reads stored flags from it, index.flags(user, seq), as they are now. */
   index = new MailIndex();
+  /** IMAP keywords (mailindex.ts): per user the table of names, per owner the bits of messages that have any. */
+  keywords = new Keywords();
   private deletionsSinceSnapshot = 0;
   /** Sequence numbers reserved by messages still being received. */
   private inflight: number[] = [];
@@ -195,7 +197,9 @@ export class MailStore {
     }
     if (!present) throw this.cardFailed(new Error(JOURNALS[this.journal.active] + " is gone"));
     const key = "u:" + user;
-    return new Maildrop(this.epoch, this.index.entries[key] || "", this.index.bytes[key] || 0);
+    const drop = new Maildrop(this.epoch, this.index.entries[key] || "", this.index.bytes[key] || 0);
+    drop.keys = this.keywords.bits[key] || "";
+    return drop;
   }
 
   /**
@@ -257,6 +261,7 @@ export class MailStore {
     if (held.length === 0) return;
     this.appendMaking(["D", user, held]);
     this.index.remove(user, held);
+    this.keywords.remove(user, held);
     this.removed(user, held);
   }
 
@@ -291,6 +296,7 @@ export class MailStore {
     if (name === "") {
       if (index.folders[key] === undefined || owner.indexOf("/") < 0) return;
       this.appendNew(["X", owner]);
+      this.keywords.drop(owner);
       this.removed(owner, index.folder(owner, "", 0));
       return;
     }
@@ -305,25 +311,52 @@ export class MailStore {
   }
 
   /**
-   * Sets the user's stored flag bits of message `seq` (0 to 31): one F
-   * record, then the index, so every opener sees them at once. Nothing
-   * happens when the bits are already so, or the maildrop no longer holds
-   * the message. Throws when the record could not be written; then nothing
+   * Sets the user's stored flag bits of message `seq` (0 to 31), and its
+   * keyword bits `keys` when given (slots of keywordBits): one F record,
+   * then the index, so every opener sees them at once. Nothing happens
+   * when the bits are already so, or the maildrop no longer holds the
+   * message. Throws when the record could not be written; then nothing
    * changed.
    */
-  storeFlags(user: string, seq: number, bits: number): void {
+  storeFlags(user: string, seq: number, bits: number, keys?: number): void {
     this.requireReady();
     bits = bits & Entry.FlagMask;
     const was = this.index.flags(user, seq);
-    if (was < 0 || was === bits) return;
-    this.appendNew(["F", user, seq, bits]);
+    const had = this.keywords.of(user, seq);
+    if (keys === undefined) keys = had;
+    if (was < 0 || (was === bits && keys === had)) return;
+    this.appendNew(keys === had ? ["F", user, seq, bits] : ["F", user, seq, bits, keys]);
     this.index.setFlags(user, seq, bits);
+    this.keywords.set(user, seq, keys);
     try {
       this.compactIfGrown();
     } catch (e) {
       this.cardFailed(e); // the flags are stored all the same
     }
     if (this.onChange !== undefined) this.onChange(user);
+  }
+
+  /**
+   * The bits of keywords `names` in `user`'s table (RFC 3501 2.3.2): a
+   * name not in it yet takes a free slot (one K record) when `create`, else
+   * is left out. -1 when the table is full (Keyword.Max names). Throws when
+   * a K record could not be written.
+   */
+  keywordBits(user: string, names: string[], create: boolean): number {
+    const keywords = this.keywords;
+    let bits = 0;
+    for (let i = 0; i < names.length; i++) {
+      let slot = keywords.find(user, names[i]);
+      if (slot < 0 && create) {
+        this.requireReady();
+        slot = keywords.free(user);
+        if (slot < 0) return -1;
+        this.appendNew(["K", user, slot, names[i]]);
+        keywords.name(user, slot, names[i]);
+      }
+      if (slot >= 0) bits = bits | (1 << slot);
+    }
+    return bits;
   }
 
   /** appendMaking, after rewriting an older journal: it must not get a record its format lacks (an older build would stop reading there). */
@@ -365,8 +398,8 @@ export class MailStore {
 
   /**
    * @internal IncomingMessage.commit: the data file is closed, then one A
-   * record makes it visible, with the stored flags `flags` (0 to 31) for
-   * every owner when not 0. A folder that does not exist (deleted
+   * record makes it visible, with the stored flags `flags` (0 to 31) and
+   * keyword bits `keys` for every owner when not 0. A folder that does not exist (deleted
    * meanwhile) refuses it: nothing is committed, the file goes. A message
    * committed after one with a higher seq reached one of its owners (two
    * deliveries at once, the later-begun finishing first) takes a new seq
@@ -374,7 +407,7 @@ export class MailStore {
    * record's seventh field): IMAP's UIDs, the seqs, must only grow in
    * every folder (RFC 3501 2.3.1.1), and the card has no rename.
    */
-  commitMessage(message: IncomingMessage, file: FileHandle, recipients: string[], time: number, flags: number): void {
+  commitMessage(message: IncomingMessage, file: FileHandle, recipients: string[], time: number, flags: number, keys: number): void {
     const seq = message.seq;
     let uid = seq;
     this.forget(seq); // from now on recovery decides: committed if and only if the A record is whole
@@ -382,6 +415,7 @@ export class MailStore {
     this.requireReady();
     const users: string[] = [];
     const bits: number[] = [];
+    const keyBits: number[] = [];
     let refused = message.bytes > Entry.SizeMask ? "message too large for the store" : "";
     for (let i = 0; i < recipients.length; i++) {
       const owner = recipients[i];
@@ -390,6 +424,7 @@ export class MailStore {
       if (users.indexOf(owner) < 0) {
         users.push(owner);
         bits.push(flags & Entry.FlagMask);
+        keyBits.push(keys);
       }
     }
     try {
@@ -400,11 +435,12 @@ export class MailStore {
     }
     if (refused !== "") throw new Error(refused);
     if (uid !== seq) this.nextSeq = uid + 1; // never reused, even if the A record fails (no data file: nothing to reserve)
-    this.append(uid !== seq ? ["A", uid, message.bytes, users, time, bits, seq] : (flags & Entry.FlagMask) !== 0 ? ["A", seq, message.bytes, users, time, bits] : ["A", seq, message.bytes, users, time]);
+    this.append(keys !== 0 ? ["A", uid, message.bytes, users, time, bits, seq, keyBits] : uid !== seq ? ["A", uid, message.bytes, users, time, bits, seq] : (flags & Entry.FlagMask) !== 0 ? ["A", seq, message.bytes, users, time, bits] : ["A", seq, message.bytes, users, time]);
     if (uid !== seq) this.index.aliases += word(uid) + word(seq);
     message.seq = uid;
     this.index.add(uid, message.bytes, users);
     if ((flags & Entry.FlagMask) !== 0) for (let i = 0; i < users.length; i++) this.index.setFlags(users[i], uid, bits[i]);
+    if (keys !== 0) for (let i = 0; i < users.length; i++) this.keywords.set(users[i], uid, keys);
     try {
       this.compactIfGrown();
     } catch (e) {
@@ -527,6 +563,7 @@ export class MailStore {
     journal.end = replay.end;
     journal.snapshotEnd = replay.snapshotEnd;
     this.index = replay.index;
+    this.keywords = replay.keywords;
     this.deletionsSinceSnapshot = replay.deletions;
     // Recovery: a reservation without a commit is a message nobody was told about.
     for (let i = 0; i < replay.uncommitted.length; i++) this.files.removeMessage(replay.uncommitted[i]);
@@ -566,6 +603,7 @@ export class MailStore {
     const fresh = names.length === 0 && this.storage.size(JOURNALS[0]) <= 0 && this.storage.size(JOURNALS[1]) <= 0;
     this.log(fresh ? "store: new store created" : "store: no valid journal; starting a new store");
     this.index = new MailIndex();
+    this.keywords = new Keywords();
     const journal = this.journal;
     journal.generation = 0;
     journal.active = 1; // so that compaction writes JRNL.A
@@ -583,9 +621,9 @@ export class MailStore {
   }
 
   /**
-   * Writes the live state into the other journal file (H, one A per live
-   * message with the users whose maildrop still holds it, R for messages
-   * being received, S), then appends go there. Data files no maildrop holds
+   * Writes the live state into the other journal file (H, M for folders, K
+   * for the keywords some message has, one A per live message with the
+   * users whose maildrop still holds it, R for messages being received, S), then appends go there. Data files no maildrop holds
    * are removed on the way: the active journal already says so, so a cut
    * here only repeats the work. The A records' times are on the card only,
    * so the active journal is read once, in order.
@@ -599,6 +637,8 @@ export class MailStore {
     const inflight = this.inflight;
     const index = this.index;
     const files = this.files;
+    const keywords = this.keywords;
+    keywords.prune(); // a slot no message uses is free again (it has no K record in the new file)
     let aliases = "";
     const written = journal.rewrite(function (add) {
       add(["H", Format.Version, generation, epoch, nextSeq]);
@@ -614,6 +654,16 @@ export class MailStore {
         if (name === undefined && (owner.indexOf("/") >= 0 || index.flags(owner, next - 1) >= 0)) continue;
         add(["M", owner, name === undefined ? "INBOX" : name.substring(1), next, name === undefined || name.charAt(0) === "+" ? 1 : 0]);
       }
+      const tables: string[] = [];
+      for (const key in keywords.names) tables.push(key);
+      sortBytewise(tables);
+      for (let i = 0; i < tables.length; i++) {
+        const user = tables[i].substring(2);
+        for (let slot = 0; slot < Keyword.Max; slot++) {
+          const name = keywords.text(user, 1 << slot);
+          if (name !== "") add(["K", user, slot, name.substring(1)]);
+        }
+      }
       journal.scan(function (record) {
         if (record[0] !== "A") return;
         const seq = record[1] as number;
@@ -621,17 +671,22 @@ export class MailStore {
         const remaining: string[] = [];
         // The users' flags ride on the A record when any is set (version 2).
         const flags: number[] = [];
+        const keyBits: number[] = [];
         let any = false;
+        let anyKey = false;
         for (let i = 0; i < users.length; i++) {
           const bits = index.flags(users[i], seq);
           if (bits < 0) continue; // deleted by this user
           remaining.push(users[i]);
           flags.push(bits);
           if (bits > 0) any = true;
+          keyBits.push(keywords.of(users[i], seq));
+          if (keyBits[keyBits.length - 1] !== 0) anyKey = true;
         }
         // A message whose data file has another number keeps it (the seventh field).
         const file = record.length > 6 ? (record[6] as number) : seq;
         if (remaining.length === 0) files.removeMessage(file);
+        else if (anyKey) add(["A", seq, record[2], remaining, record[4], flags, file, keyBits]);
         else if (file !== seq) add(["A", seq, record[2], remaining, record[4], flags, file]);
         else if (any) add(["A", seq, record[2], remaining, record[4], flags]);
         else add(["A", seq, record[2], remaining, record[4]]);
@@ -678,14 +733,15 @@ export class IncomingMessage {
    * Closes the data file and commits the message to these owners'
    * maildrops (one A record; an owner is a user's INBOX, `user`, or folder,
    * `user/n`), with stored flags `flags` (StoredFlag bits, APPEND and COPY;
-   * none when not given). `time`: its arrival, seconds. Committed when it
+   * none when not given) and keyword bits `keys` (MailStore.keywordBits of
+   * the owners' user). `time`: its arrival, seconds. Committed when it
    * returns; throws when it is not (a folder gone, a card error).
    */
-  commit(recipients: string[], time: number, flags?: number): void {
+  commit(recipients: string[], time: number, flags?: number, keys?: number): void {
     const file = this.file;
     if (file === undefined) throw new Error("message already finished");
     this.file = undefined;
-    this.store.commitMessage(this, file, recipients, time, flags || 0);
+    this.store.commitMessage(this, file, recipients, time, flags || 0, keys || 0);
   }
 
   /** Closes and removes the data file. Never throws; does nothing after commit() was called. */

@@ -135,10 +135,10 @@ for (const runtime of RUNTIME_NAMES) {
           }
         }
         assert.deepEqual(lines.filter((l) => /new store|no valid journal|torn|card unusable|card error|header cache/.test(l)), []);
-        // This build's format now (version 3), and the read marks where the web page set them (none on a card older than flags).
+        // This build's format now (version 4), and the read marks where the web page set them (none on a card older than flags).
         const journals = ["JRNL.A", "JRNL.B"].map((file) => journalRecords(path.join(dataDir, "LB", file)));
         const active = (journals[0][0][2] as number) > (journals[1][0][2] as number) ? journals[0] : journals[1];
-        assert.equal(active[0][1], 3, "format version");
+        assert.equal(active[0][1], 4, "format version");
         if (version === 1) assert.deepEqual(active.filter((r) => r[0] === "F" || (r[0] === "A" && r.length !== 5)), []);
         fs.rmSync(dir, { recursive: true, force: true });
       });

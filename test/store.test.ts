@@ -387,7 +387,7 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
   assert.equal(store.usage("alice"), big.length + 100);
   const records = journalRecords(dir, JOURNALS[store.journal.active]);
   assert.deepEqual(records.filter((r) => r[0] === "F"), [["F", "alice", shared, 5], ["F", "bob", shared, 8], ["F", "alice", own, 15], ["F", "alice", own, 2]]);
-  assert.equal(records[0][1], 3, "format version 3");
+  assert.equal(records[0][1], 4, "format version 4");
   const ops = store.journal.end;
   store.storeFlags("alice", own, 2);
   assert.equal(store.journal.end, ops, "storing the same bits writes nothing");
@@ -415,14 +415,108 @@ test("stored flags: per user and message, journaled, replayed after a restart, k
   assert.equal(boot(dir).store.index.flags("bob", shared), 9);
 });
 
-test("a version 1 journal opens with no flags and is rewritten as version 3 before a flag is stored", () => {
+test("keywords: a per-user table (K), per-owner bits (F, A), any letter case, journaled, replayed, compacted, dropped with the message or folder, capped", () => {
+  const dir = tempDir();
+  const { store } = boot(dir);
+  const one = deliver(store, body(1, 100), ["alice"]);
+  const two = deliver(store, body(2, 100), ["alice", "bob"]);
+  // Slots in order of first use; the first spelling is kept; the same name in another case is the same slot.
+  assert.equal(store.keywordBits("alice", ["$Forwarded", "Work"], true), 3);
+  assert.equal(store.keywordBits("alice", ["work", "Unknown"], false), 2, "an unknown name without create is left out");
+  assert.equal(store.keywordBits("bob", ["WORK"], true), 1, "every user has a table of its own");
+  store.storeFlags("alice", one, 1, 2);
+  store.storeFlags("alice", two, 0, 3);
+  store.storeFlags("bob", two, 4, 1);
+  store.storeFlags("alice", two, 0); // flags only: the keywords stay
+  assert.deepEqual([store.keywords.of("alice", one), store.keywords.of("alice", two), store.keywords.of("bob", two)], [2, 3, 1]);
+  assert.equal(store.keywords.text("alice", 3), " $Forwarded Work");
+  assert.equal(store.keywords.text("bob", 1), " WORK");
+  const ops = store.journal.end;
+  store.storeFlags("alice", one, 1, 2);
+  assert.equal(store.journal.end, ops, "the same bits write nothing");
+  let records = journalRecords(dir, JOURNALS[store.journal.active]);
+  assert.deepEqual(records.filter((r) => r[0] === "K" || r[0] === "F"), [
+    ["K", "alice", 0, "$Forwarded"],
+    ["K", "alice", 1, "Work"],
+    ["K", "bob", 0, "WORK"],
+    ["F", "alice", one, 1, 2],
+    ["F", "alice", two, 0, 3],
+    ["F", "bob", two, 4, 1],
+  ]);
+  // The listing carries the bits of its moment.
+  const drop = store.maildrop("alice");
+  store.storeFlags("alice", one, 1, 0);
+  assert.deepEqual([drop.keywords(0), drop.keywords(1), store.maildrop("alice").keywords(0)], [2, 3, 0]);
+  // Replay.
+  const second = boot(dir).store;
+  assert.deepEqual([second.keywords.of("alice", one), second.keywords.of("alice", two), second.keywords.of("bob", two)], [0, 3, 1]);
+  assert.equal(second.keywords.find("alice", "WORK"), 1);
+  // A commit with keywords (APPEND, COPY): one A record with the owners' bits.
+  const folder = "alice/1";
+  second.folder(folder, "Keep", true);
+  const incoming = second.beginMessage()!;
+  incoming.write(body(3, 50));
+  incoming.commit([folder], 1700000003, 4, 2);
+  const three = incoming.seq;
+  records = journalRecords(dir, JOURNALS[second.journal.active]);
+  assert.deepEqual(records[records.length - 1], ["A", three, 50, [folder], 1700000003, [4], three, [2]]);
+  assert.equal(second.keywords.of(folder, three), 2);
+  // Compaction: K for the slots some message uses (alice's $Forwarded is used no more: its slot is free again), keyword bits on A.
+  second.compactAfterBytes = 0;
+  second.storeFlags("alice", two, 0, 2);
+  const compacted = journalRecords(dir, JOURNALS[second.journal.active]);
+  assert.deepEqual(compacted.filter((r) => r[0] === "K"), [["K", "alice", 1, "Work"], ["K", "bob", 0, "WORK"]]);
+  assert.deepEqual(compacted.find((r) => r[0] === "A" && r[1] === two), ["A", two, 100, ["alice", "bob"], 1700000000, [0, 4], two, [2, 1]]);
+  assert.deepEqual(compacted.find((r) => r[0] === "A" && r[1] === one), ["A", one, 100, ["alice"], 1700000000, [1]]);
+  assert.equal(second.keywords.free("alice"), 0, "a slot no message uses is free after compaction");
+  assert.equal(second.keywords.find("alice", "$Forwarded"), -1);
+  const third = boot(dir).store;
+  assert.deepEqual([third.keywords.of("alice", two), third.keywords.of("bob", two), third.keywords.of(folder, three)], [2, 1, 2]);
+  assert.equal(third.keywords.names["u:alice"], " Work");
+  // Expunge and folder deletion drop the bits; the other owner keeps its own.
+  third.compactAfterBytes = 1 << 20;
+  third.deleteMessages("alice", [two]);
+  assert.equal(third.keywords.of("alice", two), 0);
+  assert.equal(third.keywords.of("bob", two), 1);
+  third.folder(folder, "", false);
+  assert.equal(third.keywords.bits["u:" + folder], undefined);
+  const fourth = boot(dir).store;
+  assert.deepEqual([fourth.keywords.of("alice", two), fourth.keywords.of("bob", two), fourth.keywords.of(folder, three)], [0, 1, 0]);
+  // The cap: Keyword.Max (31) names per user; then -1 and no record.
+  const names = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  let bits = 0;
+  for (const name of names.slice(0, 30)) bits |= fourth.keywordBits("bob", [name], true);
+  assert.equal(bits, 0x7ffffffe, "slots 1 to 30 (WORK holds 0)");
+  const end = fourth.journal.end;
+  assert.equal(fourth.keywordBits("bob", ["k30"], true), -1);
+  assert.equal(fourth.journal.end, end, "nothing written when full");
+  assert.equal(fourth.keywordBits("bob", ["k29", "work"], true), (1 << 30) | 1, "known names still resolve");
+  fourth.storeFlags("bob", two, 0, 0x7fffffff);
+  assert.equal(boot(dir).store.keywords.of("bob", two), 0x7fffffff, "all 31 bits survive the journal and the index");
+});
+
+test("cards of versions 1 to 3 open with no keywords, and take some once rewritten", () => {
+  for (const version of [1, 2, 3]) {
+    const dir = tempDir();
+    fs.cpSync(path.join(__dirname, `../../test/fixtures/card-v${version}/card`), dir, { recursive: true });
+    const { store } = boot(dir);
+    assert.deepEqual([store.keywords.names, store.keywords.bits], [{}, {}], `card-v${version}`);
+    const user = Object.keys(store.index.entries)[0].slice(2);
+    const seq = listing(store, user)[0].seq;
+    store.storeFlags(user, seq, 0, store.keywordBits(user, ["$Label1"], true));
+    const again = boot(dir).store;
+    assert.equal(again.keywords.text(user, again.keywords.of(user, seq)), " $Label1", `card-v${version}`);
+  }
+});
+
+test("a version 1 journal opens with no flags and is rewritten as version 4 before a flag is stored", () => {
   const dir = tempDir();
   fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v1/card"), dir, { recursive: true });
   const v1 = journalRecords(dir, "/LB/JRNL.A").length > 0 ? "/LB/JRNL.A" : "/LB/JRNL.B";
   assert.equal(journalRecords(dir, v1)[0][1], 1);
   const { store } = boot(dir);
   const active = journalRecords(dir, JOURNALS[store.journal.active]);
-  assert.equal(active[0][1], 3, "the boot rewrote it in this build's format");
+  assert.equal(active[0][1], 4, "the boot rewrote it in this build's format");
   assert.equal(active.filter((r) => r[0] === "A" && r.length !== 5).length, 0, "no flags");
   let messages = 0;
   for (const user of ["dave", "erin", "frank"]) {
@@ -514,7 +608,7 @@ test("folders: M and X records, owner keys in A, D and F, UIDNEXT kept through e
   assert.equal(fs.existsSync(path.join(dir, "LB", "MSG", fileName(filed))), false, "its file goes");
   assert.equal(store.index.next["u:alice/1"], filed + 1, "UIDNEXT does not go down after an expunge");
   const records = journalRecords(dir, JOURNALS[store.journal.active]);
-  assert.equal(records[0][1], 3, "format version 3");
+  assert.equal(records[0][1], 4, "format version 4");
   assert.deepEqual(records.filter((r) => r[0] === "M" || r[0] === "F" || r[0] === "D" || (r[0] === "A" && r[1] === filed)), [
     ["M", "alice/1", "Work", next, 0],
     ["M", "alice/2", "Lists/Rust", next, 1],
@@ -632,7 +726,7 @@ test("the index keeps every maildrop in ascending seq, whatever order a card wri
   assert.equal(index.flags("bob", 0x01020000), -1);
 });
 
-test("a version 2 card (card-v2) opens with its flags, is rewritten as version 3, and takes folders", () => {
+test("a version 2 card (card-v2) opens with its flags, is rewritten as version 4, and takes folders", () => {
   const dir = tempDir();
   fs.cpSync(path.join(__dirname, "../../test/fixtures/card-v2/card"), dir, { recursive: true });
   const v2 = ["/LB/JRNL.A", "/LB/JRNL.B"].map((p) => journalRecords(dir, p)).filter((r) => r.length > 0);
@@ -640,7 +734,7 @@ test("a version 2 card (card-v2) opens with its flags, is rewritten as version 3
   const flagged = v2.flatMap((r) => r.filter((x) => x[0] === "F" || (x[0] === "A" && x.length === 6)));
   assert.ok(flagged.length > 0, "the fixture has flags");
   const { store } = boot(dir);
-  assert.equal(journalRecords(dir, JOURNALS[store.journal.active])[0][1], 3);
+  assert.equal(journalRecords(dir, JOURNALS[store.journal.active])[0][1], 4);
   let marked = 0;
   for (const user of ["dave", "erin", "frank"]) for (const m of listing(store, user)) if (store.index.flags(user, m.seq) > 0) marked++;
   assert.ok(marked > 0, "the read marks are kept");
@@ -764,6 +858,8 @@ interface Pending {
   data: string;
   time: number;
   flags: number;
+  /** Keyword names, sorted, joined by spaces ("" none). */
+  keys: string;
 }
 
 interface Expectation {
@@ -776,8 +872,10 @@ interface Expectation {
   uids: Map<number, string>;
   /** "owner seq" -> stored flag bits confirmed (a missing key: 0). */
   flags: Map<string, number>;
-  /** A flag change in progress at the cut: either bits may be on the card. */
-  flagging: { key: string; bits: number } | undefined;
+  /** "owner seq" -> keyword names confirmed, sorted and joined by spaces (a missing key: none). */
+  keys: Map<string, string>;
+  /** A flag change in progress at the cut: either bits (and keywords) may be on the card. */
+  flagging: { key: string; bits: number; keys: string } | undefined;
   /** seq -> arrival time of every message committed. */
   times: Map<number, number>;
   /** Folder owner -> its name as the index keeps it ("+" subscribed or "-", then the name), for every folder confirmed. */
@@ -795,6 +893,7 @@ function expectation(): Expectation {
     maybeDeleted: new Map(),
     uids: new Map(),
     flags: new Map(),
+    keys: new Map(),
     flagging: undefined,
     times: new Map(),
     folders: new Map(),
@@ -833,6 +932,7 @@ function workload(box: Box, expect: Expectation): void {
       if (!expect.live.has(owner)) expect.live.set(owner, new Map());
       expect.live.get(owner)!.set(seq, p.data);
       if (p.flags !== 0) expect.flags.set(`${owner} ${seq}`, p.flags);
+      if (p.keys !== "") expect.keys.set(`${owner} ${seq}`, p.keys);
       expect.highest.set(owner, Math.max(seq, expect.highest.get(owner) ?? 0));
     }
   };
@@ -842,15 +942,18 @@ function workload(box: Box, expect: Expectation): void {
     for (let i = 0; i < data.length; i += 300) incoming.write(data.slice(i, i + 300));
     return { incoming, data, n };
   };
-  const finish = (m: { incoming: IncomingMessage; data: string; n: number }, owners: string[], flags = 0, time = 1700000000 + m.n) => {
-    const p = { owners, data: m.data, time, flags };
+  const sorted = (names: string[]) => names.map((x) => x.toLowerCase()).sort().join(" "); // any letter case: the first spelling stays
+  const finish = (m: { incoming: IncomingMessage; data: string; n: number }, owners: string[], flags = 0, time = 1700000000 + m.n, keywords: string[] = []) => {
+    const p = { owners, data: m.data, time, flags, keys: sorted(keywords) };
     expect.pending = [p];
-    m.incoming.commit(owners, time, flags);
+    // APPEND: the names take their slots (K records) first, then one A record.
+    const keys = keywords.length > 0 ? store.keywordBits(owners[0].split("/")[0], keywords, true) : 0;
+    m.incoming.commit(owners, time, flags, keys);
     expect.pending = [];
     confirm(m.incoming.seq, p);
     return m.incoming.seq;
   };
-  const commit = (n: number, owners: string[], flags = 0, time = 1700000000 + n) => finish(begin(n), owners, flags, time);
+  const commit = (n: number, owners: string[], flags = 0, time = 1700000000 + n, keywords: string[] = []) => finish(begin(n), owners, flags, time, keywords);
   const remove = (owner: string, seqs: number[]) => {
     expect.maybeDeleted.set(owner, new Set(seqs));
     store.deleteMessages(owner, seqs);
@@ -860,11 +963,16 @@ function workload(box: Box, expect: Expectation): void {
   const look = (owner: string) => {
     for (const m of listing(store, owner)) expect.uids.set(m.seq, m.uid);
   };
-  const flag = (owner: string, seq: number, bits: number) => {
-    expect.flagging = { key: `${owner} ${seq}`, bits };
-    store.storeFlags(owner, seq, bits);
+  /** `keywords` undefined: they stay as they are (STORE of flags only). */
+  const flag = (owner: string, seq: number, bits: number, keywords?: string[]) => {
+    const key = `${owner} ${seq}`;
+    const names = keywords === undefined ? (expect.keys.get(key) ?? "") : sorted(keywords);
+    expect.flagging = { key, bits, keys: names };
+    const keys = keywords === undefined ? undefined : store.keywordBits(owner.split("/")[0], keywords, true);
+    store.storeFlags(owner, seq, bits, keys);
     expect.flagging = undefined;
-    expect.flags.set(`${owner} ${seq}`, bits);
+    expect.flags.set(key, bits);
+    expect.keys.set(key, names);
   };
   const folder = (owner: string, name: string | undefined) => {
     expect.folderChange = { owner, before: expect.folders.get(owner), after: name };
@@ -881,7 +989,7 @@ function workload(box: Box, expect: Expectation): void {
     const target = dest > 0 ? `${user}/${dest}` : user;
     const drop = mailbox.openMaildrop(user, Access.Shared, id)!;
     const indexes = seqs.map((seq) => [...Array(drop.list.count).keys()].find((i) => drop.list.seq(i) === seq)!);
-    const copies = seqs.map((seq) => ({ owners: [target], data: expect.live.get(source)!.get(seq)!, time: expect.times.get(seq)!, flags: expect.flags.get(`${source} ${seq}`) ?? 0 }));
+    const copies = seqs.map((seq) => ({ owners: [target], data: expect.live.get(source)!.get(seq)!, time: expect.times.get(seq)!, flags: expect.flags.get(`${source} ${seq}`) ?? 0, keys: expect.keys.get(`${source} ${seq}`) ?? "" }));
     expect.pending = copies;
     let result: { uids: number[] | undefined; error: string } | undefined;
     drop.copyTo(indexes, dest, (uids, error) => void (result = { uids, error }));
@@ -902,21 +1010,23 @@ function workload(box: Box, expect: Expectation): void {
   look("alice");
   flag("alice", m2, 1);
   flag("bob", m2, 4);
+  flag("alice", m2, 1, ["Work", "$Forwarded"]); // keywords: two K records, then F
   folder("alice/1", "-Work");
   const m3 = commit(3, ["bob"]);
-  const appended = commit(6, ["alice/1"], 1 | 16, 1600000000); // APPEND with flags and a date
+  const appended = commit(6, ["alice/1"], 1 | 16, 1600000000, ["$Junk", "work"]); // APPEND with flags, keywords (one known in another case) and a date
   copy("alice", 0, [m2, m1], 1);
   remove("alice", [m1, m2]);
   const m4 = commit(4, ["alice", "bob", "carol"]);
   store.header(m4, -1); // built on first use
-  flag("bob", m4, 9);
+  flag("bob", m4, 9, ["todo"]);
   look("bob");
   folder("alice/1", "+Jobs");
-  flag("alice/1", appended, 4);
+  flag("alice/1", appended, 4, ["$Junk"]); // a keyword cleared
+  flag("alice", m4, 0, ["WORK"]);
   look("alice/1");
   remove("alice/1", [appended]); // EXPUNGE
   remove("bob", [m2, m3]);
-  flag("bob", m4, 1);
+  flag("bob", m4, 1); // the keywords stay
   // Two deliveries at once, the later-begun committed first: the other takes a new number.
   const slow = begin(7);
   const quick = begin(8);
@@ -960,6 +1070,7 @@ function checkAfterCut(dir: string, expect: Expectation, label: string): void {
       let data = live.get(m.seq);
       let time = expect.times.get(m.seq) ?? -1;
       let confirmed = expect.flags.get(key) ?? 0;
+      let names = expect.keys.get(key) ?? "";
       if (data === undefined) {
         const p = expect.pending.find((c) => c.owners.includes(owner) && c.data === content && !seen.get(c)?.has(owner));
         assert.ok(p, `${label}: ${owner} sees message ${m.seq} that was not committed or was deleted`);
@@ -968,6 +1079,7 @@ function checkAfterCut(dir: string, expect: Expectation, label: string): void {
         data = p.data;
         time = p.time;
         confirmed = p.flags;
+        names = p.keys;
       }
       assert.equal(m.size, data.length, `${label}: size of ${m.seq}`);
       assert.equal(content, data, `${label}: content of ${m.seq}`);
@@ -976,6 +1088,13 @@ function checkAfterCut(dir: string, expect: Expectation, label: string): void {
       const flags = store.index.flags(owner, m.seq);
       if (expect.flagging?.key === key) assert.ok(flags === confirmed || flags === expect.flagging.bits, `${label}: flags of ${key}: ${flags}`);
       else assert.equal(flags, confirmed, `${label}: flags of ${key}`);
+      // Every keyword bit has its name in the user's table.
+      const bits = store.keywords.of(owner, m.seq);
+      const text = store.keywords.text(owner.split("/")[0], bits);
+      assert.equal(text.split(" ").length - 1, bits.toString(2).replace(/0/g, "").length, `${label}: keyword bits of ${key} without a name: ${bits} ${text}`);
+      const got = text.slice(1).split(" ").filter((x) => x !== "").map((x) => x.toLowerCase()).sort().join(" ");
+      if (expect.flagging?.key === key) assert.ok(got === names || got === expect.flagging.keys, `${label}: keywords of ${key}: ${got}`);
+      else assert.equal(got, names, `${label}: keywords of ${key}`);
       files.add(store.index.file(m.seq));
     }
     assert.equal(store.index.bytes["u:" + owner] ?? 0, list.reduce((sum, m) => sum + m.size, 0), `${label}: bytes of ${owner}`);
