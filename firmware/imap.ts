@@ -7,9 +7,13 @@
  * are imapparse.ts's; FETCH and SEARCH are jobs streamed by imapfetch.ts and
  * imapsearch.ts, so a 25 MB message or 10,000 results never sit in memory.
  *
- * One command runs at a time: input that arrives while one is in flight
- * (a FETCH streaming, a COPY on the card, a failed login being delayed)
- * waits, bounded, and is read once it is done. A session's view of its
+ * One command runs at a time. While a job streams its answer (FETCH,
+ * STORE, SEARCH) the reader goes on: an APPEND's message goes to the card
+ * as it comes (its answer queued behind the job's), and the next other
+ * command waits parsed while reading stops. Input that arrives while
+ * reading is stopped (that command waiting, a COPY on the card, a failed
+ * login being delayed) is held, bounded: the boards cannot pause a socket
+ * (PLATFORMS.md), so more ends the session. A session's view of its
  * folder (the listing it was last told about) changes only when it reports
  * the difference: EXPUNGE, EXISTS and FETCH FLAGS (RFC 3501 5.2, 7.4.1).
  */
@@ -43,6 +47,28 @@ const enum Limit {
   Name = 200,
   /** Messages a STORE job handles per chunk it sends. */
   Batch = 32,
+}
+
+/** What the command in flight lets the reader do (ImapSession.waiting). */
+const enum Wait {
+  /** No command in flight. */
+  None = 0,
+  /** COPY on the card or a delayed login answer: reading stops, input is held. */
+  Blocked = 1,
+  /** A job streams its answer: reading goes on (APPENDs stream, the next other command waits parsed). */
+  Job = 2,
+  /** The job has queued its last octets; done() is on a timer (runJob). */
+  Finishing = 3,
+}
+
+/** An APPEND whose message is being read (one object, made only then): the card's file, the command's tag, the folder's owner key, flags, INTERNALDATE; `failed` once the card refused a write. */
+interface Appending {
+  delivery: Delivery;
+  tag: string;
+  to: string;
+  flags: number;
+  time: number;
+  failed: string;
 }
 
 const enum State {
@@ -140,23 +166,19 @@ export class ImapSession implements SelectedView, ReaderEvents {
   idleTag = "";
   /** The tag of an AUTHENTICATE waiting for its response line, "" otherwise. */
   private saslTag = "";
-  /** A command is in flight: input waits in `held`. */
-  private waiting = false;
-  /** The job in flight is over and its done() is on a timer (runJob); the set whose flags it told, for settle(). */
-  finishing = false;
+  /** The command in flight (Wait): what the reader may do meanwhile. */
+  private waiting = Wait.None;
+  /** The job in flight told the flags of this set (runJob), for settle() when it is done. */
   settleSet: number[] | undefined = undefined;
   settleByUid = false;
+  /** A command read while a job ran: it runs when the job is done; reading stops until then. */
+  private next: ImapCommand | undefined = undefined;
+  /** Input that came while reading was stopped (Limit.Held at most). */
   private held = "";
   private errors = 0;
   private reader: CommandReader;
   private delayTimer: Timer | undefined = undefined;
-  /** APPEND in progress: the message, its tag, folder owner, flags and time; `failed` once the card refused a write. */
-  private delivery: Delivery | undefined = undefined;
-  private append: ImapCommand | undefined = undefined;
-  private appendTo = "";
-  private appendFlags = 0;
-  private appendTime = 0;
-  private appendFailed = "";
+  private app: Appending | undefined = undefined;
 
   constructor(public server: ImapServer, conn: Connection) {
     this.sender = new Sender(conn, server.defer);
@@ -182,8 +204,9 @@ export class ImapSession implements SelectedView, ReaderEvents {
   gone(): void {
     if (this.delayTimer !== undefined) this.delayTimer.cancel();
     this.delayTimer = undefined;
-    if (this.delivery !== undefined) this.delivery.abort();
-    this.delivery = undefined;
+    if (this.app !== undefined) this.app.delivery.abort();
+    this.app = undefined;
+    this.next = undefined;
     this.deselect();
     this.sender.dropped();
     this.state = State.Logout;
@@ -191,24 +214,30 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   receive(data: string): void {
     if (this.state === State.Logout) return;
-    // The job in flight has sent its completion and waits only for its timer: the client may already
-    // have sent the next command (an APPEND's message can pass the held limit); go on now, from here.
-    if (this.waiting && this.finishing) this.done();
-    if (this.waiting) {
+    // The job in flight has queued its completion and waits only for its timer: go on now, from here.
+    if (this.waiting === Wait.Finishing) this.done();
+    if (this.stopped() || this.held.length > 0) {
       this.hold(data);
       return;
     }
     const session = this;
     const rest = this.reader.push(data, function () {
-      return session.waiting || session.state === State.Logout;
+      return session.stopped();
     });
     if (rest.length > 0 && (this.state as State) !== State.Logout) this.hold(rest);
   }
 
+  /** Reading stops: the session ends, a command waits parsed, or the one in flight lets nothing be read (Wait.Blocked). */
+  private stopped(): boolean {
+    return this.state === State.Logout || this.next !== undefined || this.waiting === Wait.Blocked;
+  }
+
   private hold(data: string): void {
     if (this.held.length + data.length > Limit.Held) {
+      // The answer in flight is finished first (the Sender keeps the order); the folder is left at gone().
       this.reply("* BYE Too much input while a command runs");
-      this.close();
+      this.state = State.Logout;
+      this.sender.closeWhenDone();
       return;
     }
     this.held += data;
@@ -229,18 +258,20 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   /** A command is in flight (COPY on the card): input waits until done(). */
   waitForIt(): void {
-    this.waiting = true;
+    this.waiting = Wait.Blocked;
   }
 
   /**
-   * Streams a job's replies (the job answers the tag last); input waits
-   * until the job is over. done() runs on a timer of its own: the job ends
+   * Streams a job's replies (the job answers the tag last). Meanwhile the
+   * reader goes on (Wait.Job): an APPEND streams to the card, its answer
+   * queued behind the job's in the Sender; another command waits parsed
+   * (`next`) until done(). done() runs on a timer of its own: the job ends
    * inside the Sender, which must finish its step before the next command
    * queues anything (one send outstanding).
    */
   runJob(job: FetchSource, set: number[] | undefined, byUid: boolean): void {
     const session = this;
-    this.waiting = true;
+    this.waiting = Wait.Job;
     // A card failure inside a literal: the answer cannot be finished honestly, so the session ends after it.
     job.onCardError = function () {
       session.close();
@@ -262,11 +293,12 @@ export class ImapSession implements SelectedView, ReaderEvents {
         },
         release: function () {
           job.release();
-          session.finishing = true;
+          if (session.waiting !== Wait.Job) return; // the session ended meanwhile
+          session.waiting = Wait.Finishing;
           session.settleSet = set;
           session.settleByUid = byUid;
           session.server.hal.setTimer(0, function () {
-            if (session.finishing) session.done(); // else new input came first and went on (receive)
+            if (session.waiting === Wait.Finishing) session.done(); // else new input came first and went on (receive)
           });
         },
       };
@@ -274,13 +306,15 @@ export class ImapSession implements SelectedView, ReaderEvents {
     });
   }
 
-  /** The command in flight is done: read what waited. */
+  /** The command in flight is done: the command that waited runs, then what was held is read. */
   done(): void {
     const set = this.settleSet;
     this.settleSet = undefined;
-    if (this.finishing && set !== undefined) this.settle(set, this.settleByUid);
-    this.waiting = false;
-    this.finishing = false;
+    if (this.waiting === Wait.Finishing && set !== undefined) this.settle(set, this.settleByUid);
+    this.waiting = Wait.None;
+    const next = this.next;
+    this.next = undefined;
+    if (next !== undefined && this.state !== State.Logout) this.onCommand(next);
     const held = this.held;
     this.held = "";
     if (held.length > 0) this.receive(held);
@@ -289,10 +323,9 @@ export class ImapSession implements SelectedView, ReaderEvents {
   /** ReaderEvents: a malformed command or one over a limit (imapparse.ts). */
   onBad(tag: string, text: string): void {
     // The reader gave up on an APPEND after its message (more followed: MULTIAPPEND): nothing is stored.
-    if (this.delivery !== undefined) {
-      this.delivery.abort();
-      this.delivery = undefined;
-      this.append = undefined;
+    if (this.app !== undefined) {
+      this.app.delivery.abort();
+      this.app = undefined;
     }
     this.errors++;
     if (this.errors >= Limit.Errors) {
@@ -305,6 +338,11 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   /** ReaderEvents: a whole command. */
   onCommand(cmd: ImapCommand): void {
+    if (this.waiting !== Wait.None) {
+      // Read while a job runs: it waits for the job, parsed; reading stops (stopped()).
+      this.next = cmd;
+      return;
+    }
     const name = cmd.name;
     const word = name.substring(0, 4) === "UID " ? "UID" : name;
     const handler = (HANDLERS as { [name: string]: Handler | undefined })[name];
@@ -323,7 +361,7 @@ export class ImapSession implements SelectedView, ReaderEvents {
       // A card error (or one the card's absence caused): the session goes on.
       this.server.hal.log("imap: " + name + " failed: " + (e as Error).message);
       this.reply(cmd.tag + " NO [UNAVAILABLE] Mail storage unavailable, try again later");
-      this.waiting = false;
+      this.waiting = Wait.None;
     }
   }
 
@@ -347,7 +385,7 @@ export class ImapSession implements SelectedView, ReaderEvents {
     }
     // The answer to a failure waits (the throttle's delay); so does the input behind it.
     const session = this;
-    this.waiting = true;
+    this.waiting = Wait.Blocked;
     this.delayTimer = server.hal.setTimer(result.delayMs, function () {
       session.delayTimer = undefined;
       session.reply(tag + " NO [AUTHENTICATIONFAILED] Authentication failed");
@@ -402,11 +440,11 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   /** Leaves the selected folder (no expunge). */
   deselect(): void {
-    if (this.state !== State.Selected) return;
+    if (this.owner.length === 0) return;
     this.maildrop.close();
     this.maildrop = undefined as unknown as Maildrop;
     this.owner = "";
-    this.state = State.Authenticated;
+    if (this.state === State.Selected) this.state = State.Authenticated;
   }
 
   /**
@@ -543,52 +581,52 @@ export class ImapSession implements SelectedView, ReaderEvents {
     else if (size > limits.maxMessageBytes) refusal = "NO [TOOBIG] Message larger than " + decimal(limits.maxMessageBytes) + " octets";
     else if (card.usage(this.user) + size > limits.mailboxQuotaBytes) refusal = "NO [OVERQUOTA] Mailbox full";
     else if (card.cardFull) refusal = "NO [OVERQUOTA] The card is full";
-    if (refusal.length === 0) {
-      this.delivery = card.beginMessage();
-      if (this.delivery === undefined) refusal = "NO [UNAVAILABLE] Message files busy, try again";
-    }
+    const delivery = refusal.length === 0 ? card.beginMessage() : undefined;
+    if (refusal.length === 0 && delivery === undefined) refusal = "NO [UNAVAILABLE] Message files busy, try again";
     if (refusal.length > 0) {
       // A synchronizing literal is never sent; a non-synchronizing one is read and dropped by the reader.
       this.reply(tag + " " + refusal);
       return false;
     }
-    this.append = cmd;
-    this.appendTo = this.ownerOf((folder as Folder).id);
-    this.appendFlags = flags;
-    this.appendTime = time;
-    this.appendFailed = "";
+    this.app = { delivery: delivery as Delivery, tag: tag, to: this.ownerOf((folder as Folder).id), flags: flags, time: time, failed: "" };
     if (sync) this.reply("+ Ready for literal data");
     return true;
   }
 
   onAppendData(chunk: string): void {
-    const delivery = this.delivery;
-    if (delivery === undefined || this.appendFailed.length > 0) return;
+    const app = this.app;
+    if (app === undefined || app.failed.length > 0) return;
     try {
-      delivery.write(chunk);
+      app.delivery.write(chunk);
     } catch (e) {
-      this.appendFailed = (e as Error).message;
+      app.failed = (e as Error).message;
     }
   }
 
+  /**
+   * The message is all on the card: committed now. While a job runs, the
+   * answer queues behind the job's in the Sender and the view is not
+   * reported (a FETCH's numbers must not move under it): the next command
+   * that reports tells the EXISTS.
+   */
   onAppendEnd(): void {
-    const delivery = this.delivery as Delivery;
-    const tag = (this.append as ImapCommand).tag;
-    this.delivery = undefined;
-    this.append = undefined;
-    if (this.appendFailed.length > 0) {
+    const app = this.app as Appending;
+    const tag = app.tag;
+    const delivery = app.delivery;
+    this.app = undefined;
+    if (app.failed.length > 0) {
       delivery.abort();
-      this.reply(tag + " NO [UNAVAILABLE] The card refused the message: " + this.appendFailed);
+      this.reply(tag + " NO [UNAVAILABLE] The card refused the message: " + app.failed);
       return;
     }
     try {
-      delivery.commit([this.appendTo], this.appendTime, this.appendFlags);
+      delivery.commit([app.to], app.time, app.flags);
     } catch (e) {
       delivery.abort();
       this.reply(tag + " NO [UNAVAILABLE] The message could not be stored: " + (e as Error).message);
       return;
     }
-    this.report(true);
+    if (this.waiting === Wait.None) this.report(true);
     this.reply(tag + " OK [APPENDUID " + decimal(this.server.mailbox.uidValidity()) + " " + decimal(delivery.seq) + "] APPEND completed");
   }
 

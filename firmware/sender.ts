@@ -55,10 +55,17 @@ export class Sender {
   /** Queues a reply (with its line ending). False when the client reads too little: close it. */
   send(data: string): boolean {
     if (this.closed || this.closing) return true;
-    if (this.source !== undefined || this.later.length > 0) this.later.push(data);
-    else this.text += data;
+    const later = this.later;
+    const last = later.length - 1;
+    let queued = 0;
+    if (this.source === undefined && last < 0) this.text += data;
+    else if (last >= 0 && typeof later[last] === "string") {
+      // Replies queued behind a stream (an IMAP APPEND's answers behind a FETCH) make one string, not one item each.
+      later[last] += data;
+      queued = (later[last] as string).length;
+    } else later.push(data);
     this.flush();
-    return this.text.length <= MAX_QUEUED_OCTETS && this.later.length < 64;
+    return this.text.length <= MAX_QUEUED_OCTETS && queued <= MAX_QUEUED_OCTETS && later.length < 64;
   }
 
   /** Queues a streamed reply. */
