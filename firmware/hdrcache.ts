@@ -5,8 +5,9 @@
  * listing opens no message; and after them the message's MIME structure
  * for IMAP (mimestruct.ts), built in steps after the commit.
  *
- * The file (/LB/MSG/<seq as 8 hex>.HDR): byte 0 the format version (2);
- * bytes 1-4 the arrival time in seconds (big-endian); bytes 5-6 the length
+ * The file (/LB/MSG/<seq as 8 hex>.HDR): byte 0 the format version (2),
+ * or 3 for a version 2 whose lines are whole (below: IMAP's HEADER.FIELDS
+ * may then be answered from them); bytes 1-4 the arrival time in seconds (big-endian); bytes 5-6 the length
  * L of the header lines (big-endian); then the L octets of lines, raw as in
  * the message, each ending CRLF; then, once built, the structure
  * (mimestruct.ts structureRecord). A later version keeps this prefix and
@@ -19,12 +20,14 @@ import { type MessageStructure, parseStructure, structureRecord, StructureReader
 import { describe, headerPath, messagePath } from "./msgfiles";
 import { hex } from "./num";
 import type { MailStore } from "./store";
-import { find, lower } from "./text";
+import { find, upper } from "./text";
 
 /** The cache's figures (a const enum: inlined, no variable kept in RAM). */
 export const enum HeaderCache {
   /** The format version, the first byte of the file (2: the fields ENVELOPE needs, and the structure after the lines). */
   Version = 2,
+  /** Version 2 whose lines are whole: every line of every field kept is there, octet for octet as in the message (pickHeaders' `whole`). */
+  Whole = 3,
   /** Offset of the header lines in the file (version, time, length). */
   Start = 7,
   /** Octets of the message read at most to find the header section, and per read. */
@@ -41,16 +44,36 @@ export const enum HeaderCache {
   StepChunk = 2048,
 }
 
+/** The names of the fields kept, upper case, each between spaces. */
+const KEPT = " FROM TO CC DATE MESSAGE-ID CONTENT-TYPE SENDER REPLY-TO BCC IN-REPLY-TO SUBJECT ";
+
 /** Octets field `line` may keep (MaxField, MaxSubject), or 0 when it is not one a listing needs. */
 function fieldCap(line: string): number {
   const colon = line.indexOf(":");
   if (colon <= 0 || colon > HeaderCache.MaxName) return 0;
-  let name = lower(line.substring(0, colon));
+  let name = upper(line.substring(0, colon));
   // RFC 5322 4.5.3 (obsolete syntax): white space before the colon.
   while (name.length > 0 && (name.charCodeAt(name.length - 1) === 32 || name.charCodeAt(name.length - 1) === 9)) name = name.substring(0, name.length - 1);
   if (name.length === 0 || name.indexOf(" ") >= 0 || name.indexOf("\t") >= 0) return 0;
-  if (name === "subject") return HeaderCache.MaxSubject;
-  return find(" from to cc date message-id content-type sender reply-to bcc in-reply-to ", " " + name + " ", 0) >= 0 ? HeaderCache.MaxField : 0;
+  if (name === "SUBJECT") return HeaderCache.MaxSubject;
+  return find(KEPT, " " + name + " ", 0) >= 0 ? HeaderCache.MaxField : 0;
+}
+
+/** Whether every name of `names` (upper case, each between spaces: " FROM TO ", as imapfetch.ts FetchItem.fields) is one the lines keep. */
+export function keptNames(names: string): boolean {
+  for (let p = 1; p < names.length; ) {
+    const q = names.indexOf(" ", p);
+    if (q < 0) return false;
+    if (find(KEPT, names.substring(p - 1, q + 1), 0) < 0) return false;
+    p = q + 1;
+  }
+  return true;
+}
+
+/** The header lines of cache record `record` when they are whole (version Whole: every line of every field of those names, as in the message), else undefined. */
+export function wholeLines(record: string): string | undefined {
+  if (record.length < HeaderCache.Start || record.charCodeAt(0) !== HeaderCache.Whole) return undefined;
+  return record.substring(HeaderCache.Start, HeaderCache.Start + record.charCodeAt(5) * 256 + record.charCodeAt(6));
 }
 
 /**
@@ -65,9 +88,14 @@ function fieldCap(line: string): number {
  * so a cut is always at a line end; a field that does not fit at all is
  * left out and later ones may still fit. Reads HeaderCache.Chunk octets at
  * a time; memory stays within a chunk, a line of MaxSubject and the output.
- * Throws what the file's read throws.
+ * `picked.whole` (when given) is set true when the lines hold every line of
+ * every field of those names in the header section, octet for octet: the
+ * section was read to its end, no such field was cut or left out, none
+ * ended in a bare LF (kept with CRLF) or was too long to keep, and no
+ * line had its colon past MaxName (a name of another shape). Throws what
+ * the file's read throws.
  */
-export function pickHeaders(file: FileHandle): string {
+export function pickHeaders(file: FileHandle, picked?: { whole: boolean }): string {
   let out = "";
   /** The current field's kept lines, and what it may grow to (0: not kept). */
   let field = "";
@@ -77,6 +105,7 @@ export function pickHeaders(file: FileHandle): string {
   /** Inside a line too long to keep: the rest of it up to its end goes. */
   let skip = false;
   let done = false;
+  let whole = true;
   while (!done) {
     let chunk: string | undefined = undefined;
     if (read < HeaderCache.MaxRead) chunk = file.read(HeaderCache.Chunk);
@@ -84,6 +113,8 @@ export function pickHeaders(file: FileHandle): string {
       done = true;
       // The end of the message ends its last line; the read limit drops a line cut there.
       if (read < HeaderCache.MaxRead && !skip) buf += "\n";
+      // A line the end of the message cut is kept with a CRLF it does not have; one cut by the read limit is dropped.
+      if (buf.length > 1 || read >= HeaderCache.MaxRead) whole = false;
     } else {
       read += chunk.length;
       buf += chunk;
@@ -96,7 +127,8 @@ export function pickHeaders(file: FileHandle): string {
         skip = false;
         continue;
       }
-      if (line.charCodeAt(line.length - 1) === 13) line = line.substring(0, line.length - 1);
+      const crlf = line.charCodeAt(line.length - 1) === 13;
+      if (crlf) line = line.substring(0, line.length - 1);
       if (line.length === 0) {
         done = true; // the blank line: the body follows
         break;
@@ -106,9 +138,15 @@ export function pickHeaders(file: FileHandle): string {
         out += field;
         field = "";
         cap = fieldCap(line);
+        if (cap === 0 && line.indexOf(":") > HeaderCache.MaxName) whole = false;
       }
-      if (cap > 0 && field.length + line.length + 2 <= cap && out.length + field.length + line.length + 2 <= HeaderCache.MaxLines) field += line + "\r\n";
-      else cap = 0; // the field ends at its last line that fitted
+      if (cap > 0 && field.length + line.length + 2 <= cap && out.length + field.length + line.length + 2 <= HeaderCache.MaxLines) {
+        field += line + "\r\n";
+        if (!crlf) whole = false;
+      } else {
+        if (cap > 0) whole = false;
+        cap = 0; // the field ends at its last line that fitted
+      }
     }
     buf = buf.substring(pos);
     if (buf.length > HeaderCache.MaxSubject && !done) {
@@ -117,18 +155,22 @@ export function pickHeaders(file: FileHandle): string {
       if (c !== 32 && c !== 9) {
         out += field;
         field = "";
+        cap = fieldCap(buf);
+        if (cap === 0 && buf.indexOf(":") > HeaderCache.MaxName) whole = false;
       }
+      if (cap > 0) whole = false; // a field kept, cut
       cap = 0;
       buf = "";
       skip = true;
     }
   }
+  if (picked !== undefined) picked.whole = whole;
   return out + field;
 }
 
-/** The cache file's contents for these header lines (at most 65535 octets) and arrival `time` (seconds). */
-export function headerRecord(lines: string, time: number): string {
-  return String.fromCharCode(HeaderCache.Version) + word(time) + String.fromCharCode(Math.floor(lines.length / 256), lines.length & 255) + lines;
+/** The cache file's contents for these header lines (at most 65535 octets) and arrival `time` (seconds); `whole`: pickHeaders said so. */
+export function headerRecord(lines: string, time: number, whole?: boolean): string {
+  return String.fromCharCode(whole === true ? HeaderCache.Whole : HeaderCache.Version) + word(time) + String.fromCharCode(Math.floor(lines.length / 256), lines.length & 255) + lines;
 }
 
 /**

@@ -15,6 +15,7 @@ import type { MessageStructure } from "./mimestruct";
 import { formatDate } from "./date";
 import { decimal, parseDecimal, TOO_LARGE } from "./num";
 import { find, upper } from "./text";
+import { keptNames } from "./hdrcache";
 
 /** What a FETCH/SEARCH/STORE job sees of the selected folder (the session provides it). */
 export interface SelectedView {
@@ -83,6 +84,8 @@ export interface FetchItem {
   count: number;
   /** Fetching it sets \Seen (not .PEEK, not RFC822.HEADER). */
   seen: boolean;
+  /** The message's own HEADER.FIELDS of names the header cache keeps (hdrcache.ts keptNames): answered from the cache when its lines are whole. */
+  cached: boolean;
 }
 
 /** Item names without a section, in Item order from Flags to Body. */
@@ -113,7 +116,7 @@ export function parseFetchItems(args: Token[]): FetchItem[] | string {
     const atom = atoms[n];
     if (typeof atom !== "string") return "Invalid FETCH item (a list)";
     const word = upper(atom);
-    const item: FetchItem = { kind: Item.Whole, name: word, path: "", fields: "", origin: -1, count: 0, seen: false };
+    const item: FetchItem = { kind: Item.Whole, name: word, path: "", fields: "", origin: -1, count: 0, seen: false, cached: false };
     items.push(item);
     const simple = word.indexOf("[") < 0 ? find(SIMPLE, " " + word + " ", 0) : -1;
     if (simple >= 0) {
@@ -173,6 +176,7 @@ export function parseFetchItems(args: Token[]): FetchItem[] | string {
       if (item.fields.length === 0) return "HEADER.FIELDS needs a list of field names";
       section = (item.path.length > 0 ? item.path + "." : "") + key + " (" + item.fields.substring(1) + ")";
       item.fields += " ";
+      item.cached = item.kind === Item.Fields && item.path.length === 0 && keptNames(item.fields);
     } else if (keyword === "HEADER") item.kind = Item.Header;
     else if (keyword === "TEXT") item.kind = Item.Text;
     else if (keyword === "MIME" && item.path.length > 0) item.kind = Item.Mime;
@@ -426,6 +430,22 @@ class FetchJob implements FetchSource {
           else if (item.kind !== Item.Text) end = top ? part.body : item.kind === Item.Mime ? part.body : part.inner;
         }
         if (end > m.list.size(i)) end = m.list.size(i);
+        if (item.cached) {
+          // Every name asked is one the header cache keeps: from its lines when they are whole, the message unread (a header sync reads no message).
+          let lines: string | undefined = undefined;
+          try {
+            lines = m.wholeHeaders(i);
+          } catch (e) {
+            return this.fail(out);
+          }
+          if (lines !== undefined) {
+            this.startRange(0, 0, 0);
+            const text = this.filter(lines, true) + "\r\n";
+            out += space + this.span(item, text.length) + text.substring(this.skip, this.skip + this.left);
+            this.k++;
+            continue;
+          }
+        }
         if (item.kind === Item.Fields || item.kind === Item.FieldsNot) {
           // Filtered: its length is known only once the header is read (phase 1).
           out += space;
@@ -493,30 +513,17 @@ class FetchJob implements FetchSource {
         // One read per call: a long header is counted over several sends' turns.
         if (!last) return out;
         // Counted: the literal's length, cut to the partial.
-        let origin = item.origin < 0 ? 0 : item.origin;
-        let length = this.total;
-        if (origin >= length) origin = length;
-        length -= origin;
-        if (item.origin >= 0 && item.count < length) length = item.count;
-        if (length === 0) {
-          out += item.name + " \"\"";
-          this.phase = 0;
-          this.k++;
-          continue;
-        }
-        out += item.name + " {" + decimal(length) + "}\r\n";
-        if (this.total <= Fetch.HeldFields) {
+        out += this.span(item, this.total);
+        if (this.left === 0 || this.total <= Fetch.HeldFields) {
           // Read once: what was kept goes out now.
-          out += this.held.substring(origin, origin + length);
+          out += this.held.substring(this.skip, this.skip + this.left);
           this.held = "";
           this.phase = 0;
           this.k++;
           continue;
         }
-        // Too large to keep: read again, sending this time.
+        // Too large to keep: read again, sending this time (skip and left stay).
         this.startRange(this.from, this.end, 2);
-        this.skip = origin;
-        this.left = length;
         continue;
       }
       // Phase 2 of a filtered header: skip the partial's start, send up to its count.
@@ -546,6 +553,21 @@ class FetchJob implements FetchSource {
         // A close that fails loses nothing: the file was only read.
       }
     }
+  }
+
+  /**
+   * The start of filtered `item`'s value of `total` octets: `NAME ""`, or
+   * `NAME {n}` CRLF for the literal; this.skip and this.left are set to
+   * the partial's first octet and its length.
+   */
+  private span(item: FetchItem, total: number): string {
+    let origin = item.origin < 0 ? 0 : item.origin;
+    if (origin >= total) origin = total;
+    let length = total - origin;
+    if (item.origin >= 0 && item.count < length) length = item.count;
+    this.skip = origin;
+    this.left = length;
+    return item.name + (length === 0 ? " \"\"" : " {" + decimal(length) + "}\r\n");
   }
 
   /** Begins reading [from, end) in `phase`: the open file is moved there. */

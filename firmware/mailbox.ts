@@ -20,7 +20,7 @@ import type { Config } from "./config";
 import type { FileHandle, Hal } from "./hal";
 import { md5hex } from "./md5";
 import { decimal, parseDecimal } from "./num";
-import { HeaderCache, StructureBuilder } from "./hdrcache";
+import { HeaderCache, StructureBuilder, wholeLines } from "./hdrcache";
 import type { MessageStructure } from "./mimestruct";
 import { describe, Layout } from "./msgfiles";
 import { MailStore } from "./store";
@@ -492,6 +492,25 @@ class Maildrop {
     this.time(i);
     const h = this.cached;
     return h.substring(HeaderCache.Start, HeaderCache.Start + h.charCodeAt(5) * 256 + h.charCodeAt(6));
+  }
+
+  /**
+   * Message `i`'s header lines as headers() gives them, when the cache
+   * holds every line of every field it keeps octet for octet as in the
+   * message (hdrcache.ts wholeLines: IMAP's HEADER.FIELDS of those names
+   * is then answered from them); else undefined, also while its cache file
+   * is missing (not built here). Throws on card errors.
+   */
+  wholeHeaders(i: number): string | undefined {
+    const seq = this.list.seq(i);
+    if (seq === this.cachedSeq) return wholeLines(this.cached);
+    // A cache file only as it is: none is built here (a card older than the caches would cost a journal scan per message).
+    const record = this.mailbox.store.keptHeader(seq);
+    if (record !== "") {
+      this.cached = record;
+      this.cachedSeq = seq;
+    }
+    return wholeLines(record);
   }
 
   /** Message `i`'s arrival time in seconds (as hal.now()), from its header cache; 0 when it is gone. Throws on card errors. */

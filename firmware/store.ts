@@ -451,6 +451,38 @@ export class MailStore {
   }
 
   /**
+   * Message `seq`'s header cache record as its .HDR file holds it, "" when
+   * the file is missing or damaged (or no maildrop holds the message):
+   * nothing is built, unlike header() (IMAP's header sync reads the message
+   * instead of building every cache of an old card, one journal scan each).
+   * Throws card errors (and the store is then not ready).
+   */
+  keptHeader(seq: number): string {
+    this.requireReady();
+    if (!this.index.held(seq)) return "";
+    try {
+      return this.readHeader(headerPath(this.index.file(seq)));
+    } catch (e) {
+      throw this.cardFailed(e);
+    }
+  }
+
+  /** The header cache file at `path` when it is whole (this version or a later one, which keeps this prefix; version 1 lacks fields) and as long as it says; else "". Throws card errors. */
+  private readHeader(path: string): string {
+    const size = this.storage.size(path);
+    if (size < HeaderCache.Start) return "";
+    let data: string | undefined = undefined;
+    const file = this.storage.open(path, "r");
+    try {
+      data = file.read(size);
+    } finally {
+      file.close();
+    }
+    if (data === undefined || data.length < HeaderCache.Start || data.charCodeAt(0) < HeaderCache.Version) return "";
+    return HeaderCache.Start + data.charCodeAt(5) * 256 + data.charCodeAt(6) <= data.length ? data : "";
+  }
+
+  /**
    * Message `seq`'s header cache record (hdrcache.ts: version, arrival
    * time, header lines), read from its .HDR file, or built from the
    * message when that is missing or damaged (right after the commit; a
@@ -471,21 +503,13 @@ export class MailStore {
     const path = headerPath(this.index.file(seq));
     let data = "";
     let lines = "";
+    const picked = { whole: false };
     try {
-      const size = this.storage.size(path);
-      if (size >= HeaderCache.Start) {
-        const file = this.storage.open(path, "r");
-        try {
-          data = file.read(size) || "";
-        } finally {
-          file.close();
-        }
-        // Whole: this version or a later one (which keeps this prefix; version 1 lacks fields: built again) and as many lines as it says.
-        if (data.length >= HeaderCache.Start && data.charCodeAt(0) >= HeaderCache.Version && HeaderCache.Start + data.charCodeAt(5) * 256 + data.charCodeAt(6) <= data.length) return data;
-      }
+      data = this.readHeader(path);
+      if (data !== "") return data;
       const file = this.storage.open(messagePath(this.index.file(seq)), "r");
       try {
-        lines = pickHeaders(file);
+        lines = pickHeaders(file, picked);
       } finally {
         file.close();
       }
@@ -498,7 +522,7 @@ export class MailStore {
         if (record[0] === "A" && record[1] === seq) time = record[4] as number;
       });
     }
-    data = headerRecord(lines, time);
+    data = headerRecord(lines, time, picked.whole);
     if (this.cardFull) return data; // the room is for deletions; built again next time
     try {
       const file = this.storage.open(path, "w");

@@ -8,7 +8,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import type { FileHandle } from "../firmware/hal";
-import { headerRecord, pickHeaders } from "../firmware/hdrcache";
+import { headerRecord, keptNames, pickHeaders, wholeLines } from "../firmware/hdrcache";
 
 /** A read-only file over `data` whose reads give at most `piece` octets (a real card gives what is asked). */
 function fileOf(data: string, piece = Infinity): FileHandle & { reads: number; offset: number } {
@@ -39,6 +39,18 @@ function pick(data: string): string {
   const whole = pickHeaders(fileOf(data));
   for (const piece of [1, 7, 1000]) assert.equal(pickHeaders(fileOf(data, piece)), whole, `reads of ${piece} octets`);
   return whole;
+}
+
+/** Whether pickHeaders calls the lines of `data` whole, checked to say the same with reads of 1, 7, 1000 and 2048 octets. */
+function whole(data: string): boolean {
+  const says = (piece: number) => {
+    const picked = { whole: false };
+    pickHeaders(fileOf(data, piece), picked);
+    return picked.whole;
+  };
+  const first = says(Infinity);
+  for (const piece of [1, 7, 1000]) assert.equal(says(piece), first, `reads of ${piece} octets`);
+  return first;
 }
 
 describe("header cache: the fields a listing needs", () => {
@@ -128,6 +140,31 @@ describe("header cache: the fields a listing needs", () => {
     const short = fileOf("From: a\r\n\r\n" + "body ".repeat(10000));
     assert.equal(pickHeaders(short), "From: a\r\n");
     assert.equal(short.reads, 1);
+  });
+
+  it("says whether the lines are whole: every line of every field kept, octet for octet, the header read to its end", () => {
+    assert.equal(whole("From: a\r\nTo: b,\r\n\tc\r\nX-Other: x\r\n\r\nbody\r\n"), true);
+    assert.equal(whole("From: a\r\nSubject: s\r\n"), true, "a header that ends with the message, at a line end");
+    assert.equal(whole("X-Other: bare LF\nFrom: a\r\n\r\n"), true, "a bare LF in a field not kept");
+    assert.equal(whole("X-Long: " + "z".repeat(5000) + "\r\n more\r\nFrom: a\r\n\r\n"), true, "a line too long to keep in a field not kept");
+    assert.equal(whole("From: a\r\nSubject: s"), false, "the end of the message cuts a line: kept with a CRLF it has not");
+    assert.equal(whole("From: a\nSubject: s\r\n\r\n"), false, "a bare LF in a kept field");
+    assert.equal(whole("From: a\r\n " + "z".repeat(5000) + "\r\n\r\n"), false, "a continuation too long to keep");
+    assert.equal(whole("From: a\r\nSubject: " + "z".repeat(3000) + "\r\n\r\n"), false, "a field too long to keep");
+    assert.equal(whole("To: " + "r".repeat(600) + "\r\n\r\n"), false, "a field over its cap");
+    assert.equal(whole("Cc: " + "c".repeat(500) + "\r\n" + ("Cc: " + "c".repeat(400) + "\r\n").repeat(4) + "\r\n"), false, "fields over the lines' cap");
+    assert.equal(whole("Subject" + " ".repeat(40) + ": far\r\n\r\n"), false, "a colon past the longest name kept");
+    let huge = "From: a\r\n";
+    while (huge.length < 20000) huge += "Received: from somewhere by somewhere else; Tue, 1 Dec 2026\r\n";
+    assert.equal(whole(huge + "\r\n"), false, "a header past the 16 KiB read");
+    // The record says so in its first octet; only a whole one gives its lines.
+    assert.equal(headerRecord("From: a\r\n", 0, true).charCodeAt(0), 3);
+    assert.equal(wholeLines(headerRecord("From: a\r\n", 0, true) + "structure"), "From: a\r\n");
+    assert.equal(wholeLines(headerRecord("From: a\r\n", 0, false)), undefined);
+    assert.equal(wholeLines(""), undefined);
+    assert.equal(keptNames(" FROM TO SUBJECT DATE MESSAGE-ID "), true);
+    assert.equal(keptNames(" FROM X-MAILER "), false);
+    assert.equal(keptNames(" FROM"), false);
   });
 
   it("the cache record: version, arrival time, the lines' length, the lines (the store reads it back, test/store.test.ts)", () => {

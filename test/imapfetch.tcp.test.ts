@@ -7,6 +7,8 @@
  * flight to a client that reads slowly: flat, as POP3's RETR.
  */
 import { test } from "node:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as assert from "node:assert/strict";
 import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator } from "../sim/simulator";
@@ -165,5 +167,111 @@ test("SEARCH with a charset it does not know answers NO [BADCHARSET] (RFC 3501 6
     await c.logout();
   } finally {
     await sim.stop();
+  }
+});
+
+/**
+ * The header cache's corpus: [label, message, whether the cache keeps its
+ * From/To/Subject/Date/Message-ID lines whole (hdrcache.ts pickHeaders)].
+ */
+function cacheCorpus(): [string, string, boolean][] {
+  const head = "From: Anna <anna@example.org>\r\nTo: bob@example.org\r\nSubject: plain\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <p1@example.org>\r\n";
+  const cc = (n: number) => Array.from({ length: n }, (_, k) => `Cc: person${k}@example.org, another${k}@example.org, third${k}@example.org\r\n`).join("");
+  const received = Array.from({ length: 250 }, (_, k) => `Received: from relay${k}.example by mx.example with SMTP id ${k * 7919}\r\n`).join("");
+  return [
+    ["plain", head + "\r\nbody\r\n", true],
+    ["folded", "From: \"A very long display name\"\r\n <anna@example.org>\r\nTo: bob@example.org,\r\n\tcarol@example.org,\r\n  dave@example.org\r\nSubject: folded\r\n over\r\n\tthree lines\r\n\r\nbody\r\n", true],
+    ["repeated", head + "To: second@example.org\r\nsubject : spaced before the colon\r\nSUBJECT:upper\r\nX-Other: between\r\nDate: twice\r\n\r\nbody\r\n", true],
+    ["absent", "X-Only: nothing asked\r\nReceived: from a by b\r\n\r\nbody\r\n", true],
+    ["absent some", "Subject: only a subject\r\nMIME-Version: 1.0\r\n\r\nbody\r\n", true],
+    ["empty values", "From:\r\n\t<anna@example.org>\r\nSubject:\r\nTo: \r\n\r\nbody\r\n", true],
+    ["continuation first", " leading continuation\r\nSubject: after it\r\n\r\nbody\r\n", true],
+    ["8-bit", "From: Ch\xc3\xb6e <chloe@example.org>\r\nSubject: caf\xe9 \xff \x80 na\xc3\xafve\r\nTo: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\n\r\nbody \xe9\r\n", true],
+    ["long subject within its cap", "Subject: " + "s".repeat(900) + "\r\nFrom: a@example.org\r\n\r\nbody\r\n", true],
+    ["long To over its cap", "To: " + "r".repeat(600) + "@example.org\r\nSubject: kept\r\n\r\nbody\r\n", false],
+    ["long To folded over its cap", "To: a@example.org,\r\n" + Array.from({ length: 25 }, (_, k) => ` recipient${k}@example.org,\r\n`).join("") + " last@example.org\r\nSubject: kept\r\n\r\nbody\r\n", false],
+    ["over the lines' cap", "From: a@example.org\r\n" + cc(30) + "Subject: after many Cc lines\r\n\r\nbody\r\n", false],
+    ["other field's line too long to keep", "X-Long: " + "l".repeat(1500) + "\r\n" + "X-Longer: " + "l".repeat(3000) + "\r\n\tmore\r\nSubject: after the long lines\r\n\r\nbody\r\n", true],
+    ["Subject's line too long to keep", "From: a@example.org\r\nSubject: " + "l".repeat(3000) + "\r\n\r\nbody\r\n", false],
+    ["Subject's continuation too long to keep", "From: a@example.org\r\nSubject: s\r\n " + "l".repeat(3000) + "\r\n\r\nbody\r\n", false],
+    ["bare LF", "From: a@example.org\nSubject: bare LF\r\n\r\nbody\r\n", false],
+    ["bare LF elsewhere", "X-Other: bare\nSubject: kept\r\n\r\nbody\r\n", true],
+    ["colon far", "Subject" + " ".repeat(40) + ": far colon\r\nFrom: a@example.org\r\n\r\nbody\r\n", false],
+    ["header past 16 KiB", received + "Subject: late\r\n\r\nbody\r\n", false],
+    ["no blank line, cut line", "From: a@example.org\r\nSubject: no body", false],
+    ["no blank line, whole lines", "From: a@example.org\r\nSubject: no body either\r\n", true],
+  ];
+}
+
+/** HEADER.FIELDS as RFC 3501 6.4.5 says, for the test: the named fields' lines, raw, in order, and a blank line. */
+function fieldsOf(message: string, names: string[]): string {
+  const want = names.map((n) => n.toUpperCase());
+  let out = "";
+  let keep = false;
+  for (const line of message.split(/(?<=\n)/)) {
+    if (line === "\r\n" || line === "\n") break;
+    if (line[0] !== " " && line[0] !== "\t") {
+      const colon = line.indexOf(":");
+      const nl = line.indexOf("\n");
+      const name = colon < 0 || (nl >= 0 && nl < colon) ? "" : line.substring(0, colon).replace(/[ \t]+$/, "").toUpperCase();
+      keep = name !== "" && !/[ \r]/.test(name) && want.includes(name);
+    }
+    if (keep) out += line;
+  }
+  return out + "\r\n";
+}
+
+/** The literal of a one-item FETCH response. */
+function literalOf(r: { lines: string[]; status: string }): string {
+  const lines = r.lines;
+  assert.equal(lines.length, 1, lines.join("\n") + "\n" + r.status);
+  const m = /^\* \d+ FETCH \(BODY\[[^\]]*\](<\d+>)? (\{(\d+)\}\r\n)?/s.exec(lines[0]);
+  assert.ok(m, lines[0]);
+  if (!m[2]) return lines[0].substring(m[0].length).startsWith('""') ? "" : assert.fail(lines[0]);
+  return lines[0].substring(m[0].length, m[0].length + Number(m[3]));
+}
+
+test("HEADER.FIELDS of names the header cache keeps: from the cache when its lines are whole, octet for octet as the card's, on every runtime", async () => {
+  const corpus = cacheCorpus();
+  const asked = "From To Subject Date Message-ID";
+  for (const runtime of RUNTIME_NAMES) {
+    const dataDir = tempDir("imapfetch-hdrcache");
+    const sim = await startSimulator({ runtime, config: testConfig({ maxMessageBytes: 100000 }), dataDir, smtpPort: 0, pop3Port: 0, imapPort: 0, clock: () => CLOCK });
+    try {
+      const c = await ImapClient.login(sim.imapPort, "alice", "wonderland");
+      for (const [label, m] of corpus) assert.match((await c.command("APPEND INBOX {+}", [m])).status, /^OK/, `${runtime}: APPEND ${label}`);
+      await c.command("SELECT INBOX");
+      // Every structure built (the background build rewrites the cache file) before the message files change below.
+      await c.command("FETCH 1:* BODYSTRUCTURE");
+      const fetch = async (n: number, item: string) => literalOf(await c.command(`FETCH ${n} BODY.PEEK[${item}`));
+      for (let n = 1; n <= corpus.length; n++) {
+        const [label, m] = corpus[n - 1];
+        const what = `${runtime}, ${label}`;
+        const expected = fieldsOf(m, asked.split(" "));
+        // The cache's path (every name one it keeps) and the card's (a name it does not keep), and partials of both.
+        assert.equal(await fetch(n, `HEADER.FIELDS (${asked})]`), expected, `${what}: through the cache`);
+        assert.equal(await fetch(n, `HEADER.FIELDS (${asked} X-Card-Only)]`), expected, `${what}: from the card`);
+        assert.equal(await fetch(n, "HEADER.FIELDS (Subject To)]<5.30>"), fieldsOf(m, ["Subject", "To"]).substring(5, 35), `${what}: a partial`);
+        assert.equal(await fetch(n, "HEADER.FIELDS (Cc)]<3000.10>"), "", `${what}: a partial past the end`);
+      }
+      // The messages' files overwritten with as many other octets: what still reads as before came from the cache.
+      const dir = path.join(dataDir, "LB", "MSG");
+      for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".EML"))) fs.writeFileSync(path.join(dir, f), "x".repeat(fs.statSync(path.join(dir, f)).size));
+      const cached: string[] = [];
+      for (let n = 1; n <= corpus.length; n++) {
+        const [label, m] = corpus[n - 1];
+        if ((await fetch(n, `HEADER.FIELDS (${asked})]`)) === fieldsOf(m, asked.split(" "))) cached.push(label);
+        assert.equal(await fetch(n, `HEADER.FIELDS (${asked} X-Card-Only)]`), "\r\n", `${runtime}, ${label}: the card's path reads the card`);
+      }
+      assert.deepEqual(cached, corpus.filter((e) => e[2]).map((e) => e[0]), `${runtime}: the messages answered from the cache`);
+      // Without its cache file (a card older than the caches) the message is read, and no cache is built for it.
+      for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".HDR"))) fs.rmSync(path.join(dir, f));
+      await c.command("SELECT INBOX"); // a new view: the last record read is not kept
+      for (let n = 1; n <= corpus.length; n++) assert.equal(await fetch(n, `HEADER.FIELDS (${asked})]`), "\r\n", `${runtime}, ${corpus[n - 1][0]}: no cache file`);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith(".HDR")), [], "none built by the header sync");
+      await c.logout();
+    } finally {
+      await sim.stop();
+    }
   }
 });
