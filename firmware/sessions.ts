@@ -87,7 +87,8 @@ export interface Service {
 /**
  * The sockets every service draws from (Limits.sockets; lwIP's 10 on the
  * ESP32 boards): the listeners of the services that are on, plus every
- * open session of every service (SessionList.admit).
+ * open session of every service, plus one kept free so that a client over
+ * the limits can be answered "too many" rather than reset (SessionList.admit).
  */
 export interface SocketBudget {
   config: Config;
@@ -123,7 +124,9 @@ export class SessionList<S extends Session> {
       for (let i = 0; i < this.items.length; i++) if (this.items[i].sender.conn.remoteAddress === peer) same++;
       if (same >= own.perClient) return false;
     }
-    // One socket must be left once the other services' reserves (less what they hold already) are set aside.
+    // `free` counts the socket this connection already holds. Once the other services' reserves (less
+    // what they hold) are set aside, one more must stay free: lwIP accepts a connection only into a free
+    // socket (none left: the client is reset), so refusing the next client needs one of its own.
     let free = budget.config.limits.sockets - budget.listeners;
     for (let i = 0; i < budget.lists.length; i++) {
       const other = budget.lists[i];
@@ -131,7 +134,7 @@ export class SessionList<S extends Session> {
       const held = other === (this as unknown as SessionList<Session>) ? 0 : services[other.name].reserve - other.items.length;
       if (held > 0) free -= held;
     }
-    if (free <= 0) return false;
+    if (free <= 1) return false;
     this.items.push(session);
     return true;
   }

@@ -202,13 +202,13 @@ export function validateConfig(value: unknown): ConfigFile {
     seen.add(u.name);
   });
   if (!problems.length) {
-    // Every listener and every reserve is a socket: leave at least one for the sessions of any service.
+    // Every listener and every reserve is a socket, and one stays free to refuse with (firmware/sessions.ts): leave at least one for the sessions of any service.
     const config = toCoreConfig(file);
     let taken = 0;
     const names = Object.keys(config.services).filter((n) => config.services[n].enabled);
     for (const n of names) taken += 1 + config.services[n].reserve;
-    if (taken >= config.limits.sockets) {
-      problems.push(`services: ${names.length} listeners and reserves of ${taken - names.length} take ${taken} of the ${config.limits.sockets} sockets (limits.sockets): leave at least one for the sessions`);
+    if (taken + 1 >= config.limits.sockets) {
+      problems.push(`services: ${names.length} listeners and reserves of ${taken - names.length} take ${taken} of the ${config.limits.sockets} sockets (limits.sockets), and one is kept free to refuse with: leave at least one for the sessions`);
     }
   }
   if (typeof file?.timezone === "string" && file.timezone !== "" && !knownTimeZone(file.timezone)) {

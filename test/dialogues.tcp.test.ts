@@ -17,14 +17,10 @@ for (const runtime of RUNTIME_NAMES) {
       const log = new LineCollector();
       describe(file, () => {
         before(async () => {
-          // IMAP's listener only where a dialogue speaks IMAP: the hostile-connections dialogue fills the
-          // board's 10 sockets with SMTP and POP3 sessions, and one more listener would leave none to refuse
-          // the next client with (docs/IMAP.md, "Limits"; the admission rule is noted for a fix).
-          const config = testConfig();
-          config.services.imap.enabled = /imap/.test(fs.readFileSync(path.join(DIALOGUES, file), "latin1"));
+          // Every listener on, as on the board: hostile-connections fills the budget, and the box must still answer.
           sim = await startSimulator({
             runtime,
-            config,
+            config: testConfig(),
             dataDir: tempDir("tcp"),
             smtpPort: 0,
             pop3Port: 0,

@@ -117,6 +117,33 @@ test("sockets: at most 10 including the listening one; the 10th connection is re
   await b.stop();
 });
 
+test("sockets: one the program ended is free again once its bytes are out, before the peer answers the FIN", async () => {
+  const { board: b } = board();
+  // The 9th connection gets "bye" and is ended by the program, as a service refuses a client over its budget.
+  b.run(`var n = 0; require("net").createServer(function (s) { s.on("data", function () {}); if (++n === 9) s.end("bye"); }).listen(7);`, "end.js");
+  const port = (await b.ports())[7];
+  const clients: net.Socket[] = [];
+  try {
+    for (let i = 0; i < 8; i++) clients.push(await connect(port));
+    // A client that keeps its half open: it never sends its own FIN, so only the board's close can free the socket.
+    const ended = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      s.once("error", reject);
+      s.on("data", (d) => assert.equal(d.toString(), "bye"));
+      s.on("end", () => resolve(s));
+    });
+    clients.push(ended);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.openSockets(), 9, "8 connections and the listener: the ended one is given back");
+    clients.push(await connect(port));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.openSockets(), 10);
+  } finally {
+    for (const c of clients) c.destroy();
+    await b.stop();
+  }
+});
+
 test("files: E.openFile and fs as on the card: no rename, undefined at end, 64-byte paths, 8.3 names", async () => {
   const { board: b, logs } = board();
   b.run(

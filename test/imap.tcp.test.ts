@@ -45,7 +45,8 @@ for (const runtime of RUNTIME_NAMES) {
     let uidValidity = "";
 
     before(async () => {
-      sim = await startSimulator({ runtime, config: testConfig(), dataDir: tempDir("imap"), smtpPort: 0, pop3Port: 0, imapPort: 0 });
+      // 12 sockets: 4 listeners, SMTP's 2 and the one kept to refuse with leave 5, so the admission test meets IMAP's own caps, not the budget's (test/services.tcp.test.ts).
+      sim = await startSimulator({ runtime, config: testConfig({ sockets: 12 }), dataDir: tempDir("imap"), smtpPort: 0, pop3Port: 0, imapPort: 0 });
       for (let n = 1; n <= 3; n++) assert.match(await sendMail(sim.smtpPort, `s${n}@remote.example`, ["alice@example.org"], message(n)), /^250 /);
       retrieved = await pop3Session(sim.pop3Port, "alice", "wonderland", async (c) => {
         const out: Buffer[] = [];

@@ -3,7 +3,9 @@
  * real TCP on every runtime: POP3 sessions cannot take the sockets kept for
  * SMTP, the budget is shared (a service under its own cap is refused when
  * the others hold the sockets), the per-client cap where the board reports
- * the client's address, and a service switched off does not listen.
+ * the client's address, a service switched off does not listen, and one
+ * socket always stays free to answer "too many" with (the emulated board,
+ * like lwIP, resets a client when every socket is taken).
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -20,10 +22,10 @@ import { SimFlash } from "../sim/flash";
 
 type Conversation = Awaited<ReturnType<typeof connect>>;
 
-function start(runtime: RuntimeName, label: string, config: Config): Promise<Simulator> {
-  // IMAP off: the budgets below count three listeners (SMTP, POP3, HTTP). IMAP's admission: test/imap.tcp.test.ts.
-  config.services.imap.enabled = false;
-  return startSimulator({ runtime, config, dataDir: tempDir(label), smtpPort: 0, pop3Port: 0 });
+function start(runtime: RuntimeName, label: string, config: Config, imap = false): Promise<Simulator> {
+  // IMAP off unless asked: most budgets below count three listeners (SMTP, POP3, HTTP). IMAP's per-client cap: test/imap.tcp.test.ts.
+  config.services.imap.enabled = imap;
+  return startSimulator({ runtime, config, dataDir: tempDir(label), smtpPort: 0, pop3Port: 0, imapPort: 0 });
 }
 
 async function pop3(port: number): Promise<{ c: Conversation; line: string }> {
@@ -47,8 +49,8 @@ async function quitPop3(c: Conversation): Promise<void> {
 for (const runtime of RUNTIME_NAMES) {
   describe(`services under one socket budget (${runtime} runtime)`, () => {
     it("keeps SMTP's reserve from POP3, shares the rest, and gives a freed socket to SMTP", async () => {
-      // 8 sockets: 3 listeners (SMTP, POP3, HTTP), 5 for sessions, 2 of them kept for SMTP. POP3's own cap (5) is not what stops it.
-      const config = testConfig({ sockets: 8, pop3Sessions: 5, smtpSessions: 4 });
+      // 9 sockets: 3 listeners (SMTP, POP3, HTTP), 1 kept free to refuse with, 5 for sessions, 2 of them kept for SMTP. POP3's own cap (5) is not what stops it.
+      const config = testConfig({ sockets: 9, pop3Sessions: 5, smtpSessions: 4 });
       config.services.smtp.reserve = 2;
       const sim = await start(runtime, "budget", config);
       const open: Conversation[] = [];
@@ -67,7 +69,7 @@ for (const runtime of RUNTIME_NAMES) {
         open.push(a.c, b.c);
         assert.match(a.line, /^220 /);
         assert.match(b.line, /^220 /);
-        // Every socket is taken now: SMTP is under its own cap (4) but the budget is shared.
+        // Every socket but the one it is refused on is taken now: SMTP is under its own cap (4) but the budget is shared.
         const third = await smtp(sim.smtpPort);
         open.push(third.c);
         assert.match(third.line, /^421 4\.7\.0 .*Too many connections/);
@@ -85,12 +87,12 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("lets POP3 use SMTP's reserve once SMTP holds it (the reserve counts SMTP's own sessions)", async () => {
-      const config = testConfig({ sockets: 7, pop3Sessions: 5, smtpSessions: 4 });
+      const config = testConfig({ sockets: 8, pop3Sessions: 5, smtpSessions: 4 });
       config.services.smtp.reserve = 2;
       const sim = await start(runtime, "reserve", config);
       const open: Conversation[] = [];
       try {
-        // 3 listeners, 4 session sockets; SMTP takes its 2 first, then POP3 may have the other 2.
+        // 3 listeners, 1 kept free to refuse with, 4 session sockets; SMTP takes its 2 first, then POP3 may have the other 2.
         for (let i = 0; i < 2; i++) {
           const s = await smtp(sim.smtpPort);
           open.push(s.c);
@@ -109,6 +111,47 @@ for (const runtime of RUNTIME_NAMES) {
         assert.match(await open[0].smtpReply(), /^221 /);
         await new Promise((r) => setTimeout(r, 200));
         assert.match(await sendMail(sim.smtpPort, "s@remote.example", ["alice@example.org"], Buffer.from("Subject: in\r\n\r\nhi\r\n")), /^250 /);
+      } finally {
+        for (const c of open) c.close();
+        await sim.stop();
+      }
+    });
+
+    it("with the defaults (10 sockets, 4 listeners) keeps one socket to refuse with: the next client of every service is answered, not reset", async () => {
+      // 10 sockets: 4 listeners (SMTP, POP3, HTTP, IMAP), 1 kept free, 5 for sessions, 2 of them SMTP's. The emulated
+      // board has lwIP's 10 sockets: with all 10 taken it resets the next client (test/espruino-board.test.ts).
+      const config = testConfig();
+      assert.equal(config.limits.sockets, 10);
+      assert.equal(config.services.smtp.reserve, 2);
+      const sim = await start(runtime, "spare", config, true);
+      const open: Conversation[] = [];
+      const greet = async (port: number, smtpReply = false): Promise<string> => {
+        const c = await connect(port);
+        open.push(c);
+        return smtpReply ? c.smtpReply() : c.line();
+      };
+      // A refused client is closed by the box, and its socket is free again by the time the client sees that.
+      const refused = async (port: number, expected: RegExp, smtpReply = false): Promise<void> => {
+        assert.match(await greet(port, smtpReply), expected);
+        await assert.rejects(open[open.length - 1].line(), /closed/);
+      };
+      try {
+        // POP3 and IMAP take the 3 that SMTP's reserve leaves (one IMAP session: under IMAP's per-client cap of 2).
+        assert.match(await greet(sim.pop3Port), /^\+OK /);
+        assert.match(await greet(sim.pop3Port), /^\+OK /);
+        assert.match(await greet(sim.imapPort), /^\* OK /);
+        await refused(sim.imapPort, /^\* BYE \[UNAVAILABLE\] Too many connections/); // the rest is SMTP's
+        assert.match(await greet(sim.smtpPort, true), /^220 /);
+        assert.match(await greet(sim.smtpPort, true), /^220 /);
+        // 9 sockets taken: SMTP is under its cap (3), but a third session would take the last socket.
+        for (let round = 0; round < 2; round++) {
+          await refused(sim.smtpPort, /^421 4\.7\.0 .*Too many connections/, true);
+          await refused(sim.pop3Port, /^-ERR \[SYS\/TEMP\] Too many connections/);
+          await refused(sim.imapPort, /^\* BYE \[UNAVAILABLE\] Too many connections/);
+        }
+        // A session ends: its socket is admitted again.
+        await quitPop3(open[0]);
+        assert.match(await greet(sim.imapPort), /^\* OK /);
       } finally {
         for (const c of open) c.close();
         await sim.stop();
@@ -141,7 +184,7 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("does not listen for a service that is off, and gives its socket to the others", async () => {
-      const config = testConfig({ sockets: 4, smtpSessions: 4 });
+      const config = testConfig({ sockets: 5, smtpSessions: 4 });
       config.services.pop3.enabled = false;
       config.services.http.enabled = false;
       config.services.smtp.reserve = 0;
@@ -150,7 +193,7 @@ for (const runtime of RUNTIME_NAMES) {
       try {
         assert.equal(sim.pop3Port, undefined, "no POP3 listener");
         assert.equal(sim.httpPort, undefined, "no HTTP listener");
-        // 4 sockets, 1 listener: 3 SMTP sessions (with POP3 or HTTP on there would be 2).
+        // 5 sockets, 1 listener, 1 kept free to refuse with: 3 SMTP sessions (with POP3 or HTTP on there would be 2).
         for (let i = 0; i < 3; i++) {
           const s = await smtp(sim.smtpPort);
           open.push(s.c);

@@ -99,6 +99,9 @@ test("the host tool accepts the new shape and the old one, and says when reserve
   const sent = toSettingsMap(validateConfig({ ...base, services: { smtp: { reserve: 3 } } }));
   assert.equal((parseSettings(JSON.parse(JSON.stringify(sent))) as Settings).config.services.smtp.reserve, 3);
   assert.throws(() => validateConfig({ ...base, limits: { sockets: 4 }, services: { smtp: { reserve: 2 } } }), /leave at least one for the sessions/);
+  // 4 listeners, SMTP's 2 and the one kept free to refuse with: 7 sockets leave none for the others' sessions, 8 leave one.
+  assert.throws(() => validateConfig({ ...base, limits: { sockets: 7 } }), /take 6 of the 7 sockets .*kept free to refuse with/);
+  assert.equal(toCoreConfig(validateConfig({ ...base, limits: { sockets: 8 } })).limits.sockets, 8);
   assert.throws(() => validateConfig({ ...base, services: { nntp: {} } }), /services/);
   // The board refuses a name with "/" too (the store's folder keys are user/n), whatever the host let through.
   assert.equal(parseSettings({ hostname: "h", domains: ["example.net"], users: [{ name: "a/1", password: "pass" }] }), "users: a/1 has a / (not allowed in a name)");

@@ -6,7 +6,10 @@
  *   - write() only appends to a RAM buffer and returns false; `drain` fires
  *     once the buffer has gone out;
  *   - at most 10 sockets, listening ones included: a connection beyond
- *     that is reset, a listen beyond it throws;
+ *     that is reset, a listen beyond it throws. A socket the program ended
+ *     is given back once its last byte is handed out, without waiting for
+ *     the peer's FIN (socketserver.c:553-564 closes it then, :589 ->
+ *     :226 netCloseSocket -> network_esp32.c:213 close());
  *   - no pause/resume, no timeouts, no remote address (the accept discards
  *     it: libs/network/esp32/network_esp32.c:232);
  *   - outbound net.connect as socketserver.c:1017 and :604-746 (connect());
@@ -90,10 +93,12 @@ export interface EmulatedNet {
 export function emulateNet(options: NetOptions): EmulatedNet {
   const servers = new Set<{ server?: net.Server; onConnection: (socket: unknown) => void }>();
   const sockets = new Set<SocketState>();
+  /** The sockets that hold one of lwIP's: `sockets` less those the program ended and the interpreter closed. */
+  const slots = new Set<SocketState>();
   const binds: Promise<unknown>[] = [];
   const ports: { [devicePort: number]: number } = {};
   let peak = 0;
-  const inUse = () => servers.size + sockets.size;
+  const inUse = () => servers.size + slots.size;
   const notePeak = () => (peak = Math.max(peak, inUse()));
 
   const emit = (state: SocketState, event: string, ...args: unknown[]) => {
@@ -111,16 +116,22 @@ export function emulateNet(options: NetOptions): EmulatedNet {
     let established = !outbound;
     const state: SocketState = { listeners: {}, buffered: 0, host };
     sockets.add(state);
+    slots.add(state);
     notePeak();
     let pending = "";
     let flushing = false;
     let ending = false;
     let closed = false;
     let ended = false;
+    /** The program ended the socket and everything went out: the interpreter closes it, its socket is free. */
+    const finish = () => {
+      slots.delete(state);
+      host.end();
+    };
     const flush = () => {
       if (flushing || closed) return;
       if (pending.length === 0) {
-        if (ending) host.end();
+        if (ending) finish();
         return;
       }
       const out = pending;
@@ -133,7 +144,7 @@ export function emulateNet(options: NetOptions): EmulatedNet {
         if (pending.length > 0) flush();
         else {
           emit(state, "drain");
-          if (ending) host.end();
+          if (ending) finish();
         }
       });
     };
@@ -189,6 +200,7 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       if (closed) return;
       closed = true;
       sockets.delete(state);
+      slots.delete(state);
       if (!ready) return; // no listener yet: the event is lost, as on the board
       if (!established) emit(state, "end"); // socketserver.c:736-740
       emit(state, "close", false);
@@ -308,6 +320,7 @@ export function emulateNet(options: NetOptions): EmulatedNet {
       servers.clear();
       for (const s of sockets) s.host.destroy();
       sockets.clear();
+      slots.clear();
       await Promise.all(binds.map((b) => b.catch(() => undefined)));
       await Promise.all(closing);
     },
