@@ -24,6 +24,7 @@ import { ChunkSource, Sender } from "./sender";
 import { Access, Delivery, Folder, Mailbox, Maildrop, StoredFlag } from "./mailbox";
 import { Service, SessionList, SocketBudget } from "./sessions";
 import { find, lower, upper } from "./text";
+import { Keyword } from "./mailindex";
 import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, ReaderEvents, Token } from "./imapparse";
 import { FetchSource, fetchJob, flagList, nextInSet, parseFetchItems, SelectedView } from "./imapfetch";
 import { parseSearch, searchJob } from "./imapsearch";
@@ -67,6 +68,8 @@ interface Appending {
   tag: string;
   to: string;
   flags: number;
+  /** The keywords of its flag list, as the client spelt them. */
+  keywords: string[];
   time: number;
   failed: string;
 }
@@ -459,13 +462,15 @@ export class ImapSession implements SelectedView, ReaderEvents {
     if (this.state !== State.Selected) return;
     const old = this.maildrop.list;
     const now = this.maildrop.refresh();
+    // A keyword new to the user's table (or one no message has any more): FLAGS first (RFC 3501 7.2.6).
+    if (now.names !== old.names) this.reply(flagLines(this));
     let j = 0;
     let gone = 0;
     for (let i = 0; i < old.count; i++) {
       const uid = old.seq(i);
       while (j < now.count && now.seq(j) < uid) j++; // cannot happen: a folder only grows at its end
       if (j < now.count && now.seq(j) === uid) {
-        if (now.flags(j) !== old.flags(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS " + flagList(now.flags(j), this.isRecent(uid)) + ")");
+        if (now.flags(j) !== old.flags(i) || now.keywords(j) !== old.keywords(i)) this.reply("* " + decimal(i + 1 - gone) + " FETCH (FLAGS " + flagList(now.flags(j), this.isRecent(uid), this.maildrop.keywordText(now.keywords(j))) + ")");
         j++;
       } else if (expunges) {
         this.reply("* " + decimal(i + 1 - gone) + " EXPUNGE");
@@ -504,9 +509,10 @@ export class ImapSession implements SelectedView, ReaderEvents {
     if (now.count !== old.count) return;
     for (let i = 0; i < old.count; i++) if (now.seq(i) !== old.seq(i)) return;
     const star = byUid ? old.seq(old.count - 1) : old.count;
+    if (now.names !== old.names) this.reply(flagLines(this));
     for (let i = 0; i < old.count; i++) {
-      if (now.flags(i) !== old.flags(i) && !inSet(set, byUid ? old.seq(i) : i + 1, star)) {
-        this.reply("* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(now.flags(i), this.isRecent(old.seq(i))) + ")");
+      if ((now.flags(i) !== old.flags(i) || now.keywords(i) !== old.keywords(i)) && !inSet(set, byUid ? old.seq(i) : i + 1, star)) {
+        this.reply("* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(now.flags(i), this.isRecent(old.seq(i)), this.maildrop.keywordText(now.keywords(i))) + ")");
       }
     }
     this.maildrop.list = now;
@@ -558,12 +564,22 @@ export class ImapSession implements SelectedView, ReaderEvents {
     let flags = 0;
     let time = this.server.hal.now();
     let k = 1;
+    const names: string[] = [];
     if (k < args.length && typeof args[k] !== "string") {
-      const bits = parseFlagList(args[k]);
+      const bits = parseFlagList(args[k], names);
       if (bits < 0) {
         this.reply(tag + " BAD Invalid flag list");
         return false;
       }
+      // Its keywords take their slots now, so that a full table is refused before the message is sent.
+      let keys = 0;
+      try {
+        if (names.length > 0) keys = keywordBits(this, tag, names);
+      } catch (e) {
+        this.reply(tag + " NO [UNAVAILABLE] Mail storage unavailable, try again later");
+        return false;
+      }
+      if (keys < 0) return false;
       flags = bits;
       k++;
     }
@@ -588,7 +604,7 @@ export class ImapSession implements SelectedView, ReaderEvents {
       this.reply(tag + " " + refusal);
       return false;
     }
-    this.app = { delivery: delivery as Delivery, tag: tag, to: this.ownerOf((folder as Folder).id), flags: flags, time: time, failed: "" };
+    this.app = { delivery: delivery as Delivery, tag: tag, to: this.ownerOf((folder as Folder).id), flags: flags, keywords: names, time: time, failed: "" };
     if (sync) this.reply("+ Ready for literal data");
     return true;
   }
@@ -620,7 +636,10 @@ export class ImapSession implements SelectedView, ReaderEvents {
       return;
     }
     try {
-      delivery.commit([app.to], app.time, app.flags);
+      // The keywords' slots again: a compaction meanwhile may have freed one no message used yet.
+      const keys = app.keywords.length > 0 ? this.server.mailbox.store.keywordBits(this.user, app.keywords, true) : 0;
+      if (keys < 0) throw new Error("too many keywords");
+      delivery.commit([app.to], app.time, app.flags, keys);
     } catch (e) {
       delivery.abort();
       this.reply(tag + " NO [UNAVAILABLE] The message could not be stored: " + (e as Error).message);
@@ -667,8 +686,12 @@ export class ImapSession implements SelectedView, ReaderEvents {
   }
 }
 
-/** Stored flag bits of a parenthesised flag list, or -1 when it names something else than flags (keywords are accepted and not kept: docs/IMAP.md). */
-export function parseFlagList(token: Token): number {
+/**
+ * Stored flag bits of a parenthesised flag list (RFC 3501 9, flag-list),
+ * its keywords (atoms, as the client spelt them) pushed on `keywords`; -1
+ * when it names something else than flags.
+ */
+export function parseFlagList(token: Token, keywords: string[]): number {
   const list = typeof token === "string" ? [token] : token;
   let bits = 0;
   for (let i = 0; i < list.length; i++) {
@@ -681,10 +704,45 @@ export function parseFlagList(token: Token): number {
         known = true;
       }
     }
-    // \Recent cannot be stored; any other backslash name is no flag; a keyword is an atom.
-    if (!known && (name.charAt(0) === "\\" || name.length === 0)) return -1;
+    if (known) continue;
+    // \Recent cannot be stored; any other backslash name is no flag; a keyword is an atom (no space, CTL, 8-bit or atom-special).
+    if (name.length === 0 || name.charAt(0) === "\\") return -1;
+    for (let c = 0; c < name.length; c++) {
+      const code = name.charCodeAt(c);
+      if (code <= 32 || code >= 127 || ATOM_SPECIALS.indexOf(name.charAt(c)) >= 0) return -1;
+    }
+    keywords.push(list[i] as string);
   }
   return bits;
+}
+
+/** Characters no atom has besides CTL, space and 8-bit (RFC 3501 9, atom-specials; "]" as resp-specials). */
+const ATOM_SPECIALS = '(){%*"\\]';
+
+/**
+ * The bits of keywords `names` in the session's user's table (MailStore.keywordBits;
+ * a new name takes a slot, one K record); -1 after answering `tag NO [LIMIT]`: a
+ * name longer than Keyword.Length octets, or no slot left (PERMANENTFLAGS then
+ * has no \*, RFC 3501 7.1). Throws card errors.
+ */
+function keywordBits(session: ImapSession, tag: string, names: string[]): number {
+  for (let i = 0; i < names.length; i++) {
+    if (names[i].length > Keyword.Length) {
+      session.reply(tag + " NO [LIMIT] A keyword is at most " + decimal(Keyword.Length) + " octets");
+      return -1;
+    }
+  }
+  const bits = session.server.mailbox.store.keywordBits(session.user, names, true);
+  if (bits < 0) session.reply(tag + " NO [LIMIT] At most " + decimal(Keyword.Max) + " keywords per user");
+  return bits;
+}
+
+/** The FLAGS and PERMANENTFLAGS lines (RFC 3501 7.2.6, 7.1) of the session's folder: the system flags and the user's keywords; \* while the table has room. */
+function flagLines(session: ImapSession): string {
+  const keywords = session.server.mailbox.store.keywords;
+  const names = keywords.text(session.user, 0x7fffffff);
+  const permanent = session.readOnly ? "" : ALL_FLAGS + names + (keywords.free(session.user) >= 0 ? " \\*" : "");
+  return "* FLAGS (" + ALL_FLAGS + names + ")\r\n* OK [PERMANENTFLAGS (" + permanent + ")] Flags permitted";
 }
 
 const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
@@ -811,8 +869,7 @@ function select(session: ImapSession, cmd: ImapCommand): void {
   }
   session.reply("* " + decimal(list.count) + " EXISTS");
   session.reply("* " + decimal(recent) + " RECENT");
-  session.reply("* FLAGS (" + ALL_FLAGS + ")");
-  session.reply("* OK [PERMANENTFLAGS (" + (session.readOnly ? "" : ALL_FLAGS) + ")] Flags permitted");
+  session.reply(flagLines(session));
   if (unseen > 0) session.reply("* OK [UNSEEN " + decimal(unseen) + "] First unseen");
   session.reply("* OK [UIDVALIDITY " + decimal(server.mailbox.uidValidity()) + "] UIDs valid");
   session.reply("* OK [UIDNEXT " + decimal(next) + "] Predicted next UID");
@@ -842,10 +899,15 @@ function list(session: ImapSession, cmd: ImapCommand): void {
   session.reply(cmd.tag + " OK " + cmd.name + " completed");
 }
 
-/** A STORE job (RFC 3501 6.4.6): flags set a batch at a time, so 1:* on 10,000 messages never queues 10,000 replies. */
-function storeJob(session: ImapSession, tag: string, set: number[], mode: string, bits: number, byUid: boolean, silent: boolean): FetchSource {
+/**
+ * A STORE job (RFC 3501 6.4.6): flags and keywords (`names`) set a batch at
+ * a time, so 1:* on 10,000 messages never queues 10,000 replies. A keyword
+ * new to the user's table is told in FLAGS first (RFC 3501 7.2.6).
+ */
+function storeJob(session: ImapSession, tag: string, set: number[], mode: string, bits: number, names: string[], byUid: boolean, silent: boolean): FetchSource {
   let i = -1;
   let finished = false;
+  const store = session.server.mailbox.store;
   return {
     blocked: false,
     onCardError: undefined,
@@ -853,15 +915,28 @@ function storeJob(session: ImapSession, tag: string, set: number[], mode: string
       if (finished) return undefined;
       const drop = session.maildrop;
       let out = "";
+      // The keywords' bits, per batch: a compaction between batches may free a slot no message used yet.
+      const keys = store.keywordBits(session.user, names, mode !== "-");
+      if (keys < 0) {
+        finished = true;
+        return tag + " NO [LIMIT] At most " + decimal(Keyword.Max) + " keywords per user\r\n";
+      }
+      const table = store.keywords.names["u:" + session.user] || "";
+      if (drop.list.names !== table) {
+        out = flagLines(session) + "\r\n";
+        drop.list.names = table; // told
+      }
       for (let n = 0; n < Limit.Batch; n++) {
         i = nextInSet(drop, set, byUid, i);
         if (i < 0) break;
         const now = drop.stored(i);
         if (now < 0) continue; // expunged by another session: nothing to set
+        const had = drop.keywords(i);
         const want = mode === "+" ? now | bits : mode === "-" ? now & ~bits : bits;
-        if (want !== now) drop.store(i, want);
+        const wantKeys = mode === "+" ? had | keys : mode === "-" ? had & ~keys : keys;
+        if (want !== now || wantKeys !== had) drop.store(i, want, wantKeys);
         const uid = drop.list.seq(i);
-        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(want, session.isRecent(uid)) + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
+        if (!silent) out += "* " + decimal(i + 1) + " FETCH (FLAGS " + flagList(want, session.isRecent(uid), drop.keywordText(wantKeys)) + (byUid ? " UID " + decimal(uid) : "") + ")\r\n";
       }
       if (i < 0) {
         finished = true;
@@ -1166,7 +1241,8 @@ const HANDLERS: { [name: string]: Handler } = {
     const item = upper(text(cmd.args[1]) || "");
     const mode = item.charAt(0) === "+" || item.charAt(0) === "-" ? item.charAt(0) : "";
     const base = mode.length > 0 ? item.substring(1) : item;
-    const bits = cmd.args.length === 3 ? parseFlagList(cmd.args[2]) : -1;
+    const names: string[] = [];
+    const bits = cmd.args.length === 3 ? parseFlagList(cmd.args[2], names) : -1;
     if ((base !== "FLAGS" && base !== "FLAGS.SILENT") || bits < 0) {
       session.reply(cmd.tag + " BAD STORE needs [+|-]FLAGS[.SILENT] and a flag list");
       return;
@@ -1175,8 +1251,10 @@ const HANDLERS: { [name: string]: Handler } = {
       session.reply(cmd.tag + " NO [READ-ONLY] The folder is open read-only");
       return;
     }
+    // A name too long or a full table is refused before any message changes.
+    if (mode !== "-" && keywordBits(session, cmd.tag, names) < 0) return;
     session.report(false);
-    session.runJob(storeJob(session, cmd.tag, set, mode, bits, byUid, base === "FLAGS.SILENT"), set, byUid);
+    session.runJob(storeJob(session, cmd.tag, set, mode, bits, names, byUid, base === "FLAGS.SILENT"), set, byUid);
   },
   SEARCH: function (session, cmd) {
     const program = parseSearch(cmd.args);

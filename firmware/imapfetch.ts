@@ -202,8 +202,12 @@ function topLevel(item: FetchItem): boolean {
   return item.path.length === 0 && (item.kind === Item.Whole || item.kind === Item.Fields || item.kind === Item.FieldsNot);
 }
 
-/** "(\Answered \Seen)": stored flag bits (StoredFlag: Seen 1, Answered 2, Flagged 4, Draft 8, Deleted 16) and \Recent, in Dovecot's order. */
-export function flagList(bits: number, recent: boolean): string {
+/**
+ * "(\Answered \Seen $Forwarded)": stored flag bits (StoredFlag: Seen 1,
+ * Answered 2, Flagged 4, Draft 8, Deleted 16), \Recent, then the keywords
+ * (" name name", Maildrop.keywordText), in Dovecot's order.
+ */
+export function flagList(bits: number, recent: boolean, keywords: string): string {
   let out = "";
   if ((bits & 2) !== 0) out += " \\Answered";
   if ((bits & 4) !== 0) out += " \\Flagged";
@@ -211,6 +215,7 @@ export function flagList(bits: number, recent: boolean): string {
   if ((bits & 1) !== 0) out += " \\Seen";
   if ((bits & 8) !== 0) out += " \\Draft";
   if (recent) out += " \\Recent";
+  out += keywords;
   return "(" + out.substring(1) + ")";
 }
 
@@ -388,7 +393,7 @@ class FetchJob implements FetchSource {
       if (this.k >= items.length) {
         // The message's response ends; its file is given back now, not at the next message.
         this.st = undefined;
-        out += (this.flags ? " FLAGS " + flagList(this.bits, view.recent(i)) : "") + ")\r\n";
+        out += (this.flags ? " FLAGS " + flagList(this.bits, view.recent(i), m.keywordText(m.keywords(i))) : "") + ")\r\n";
         this.k = -1;
         this.release();
         continue;
@@ -397,7 +402,7 @@ class FetchJob implements FetchSource {
       const space = this.k > 0 && this.phase === 0 ? " " : "";
       if (item.kind < Item.Whole) {
         let value: string;
-        if (item.kind === Item.Flags) value = flagList(this.bits, view.recent(i));
+        if (item.kind === Item.Flags) value = flagList(this.bits, view.recent(i), m.keywordText(m.keywords(i)));
         else if (item.kind === Item.Uid) value = decimal(m.list.uidAt(i));
         else if (item.kind === Item.InternalDate) value = "\"" + formatDate(m.time(i), true) + "\"";
         else if (item.kind === Item.Size) value = decimal(m.list.size(i));

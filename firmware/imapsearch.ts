@@ -28,7 +28,7 @@ const enum Op {
   And = 0,
   Or = 1,
   Not = 2,
-  /** A constant: 1 true, 0 false (ALL, KEYWORD, UNKEYWORD). */
+  /** A constant: 1 true, 0 false (ALL). */
   Const = 3,
   /** set (number pairs): the sequence number is in it. */
   Seq = 4,
@@ -45,6 +45,8 @@ const enum Op {
   Since = 12,
   /** k: card key k (keys.kind) holds. */
   Card = 13,
+  /** k, want (1 KEYWORD, 0 UNKEYWORD): the message has keyword k (prog.keywords[k], a mask once resolved). */
+  Keyword = 14,
 }
 
 /** What a card key tests (const: inlined). */
@@ -74,6 +76,8 @@ export interface SearchProgram {
   /** Needles as each runtime's toLowerCase gives them (candidates), and ASCII-lowered (the check); for Sent* keys the day as a decimal. */
   needles: string[];
   folded: string[];
+  /** KEYWORD/UNKEYWORD operands: names as parsed; the job replaces each by its bit in the user's table (0: a keyword no message has). */
+  keywords: (string | number)[];
 }
 
 const FLAG_KEYS = " ANSWERED DELETED DRAFT FLAGGED SEEN ";
@@ -94,7 +98,7 @@ interface Parse {
  * starts "[BADCHARSET" is answered NO (RFC 3501 6.4.4).
  */
 export function parseSearch(args: Token[]): SearchProgram | string {
-  const state: Parse = { args: args, p: 0, prog: { code: [], kinds: [], names: [], needles: [], folded: [] }, error: "" };
+  const state: Parse = { args: args, p: 0, prog: { code: [], kinds: [], names: [], needles: [], folded: [], keywords: [] }, error: "" };
   if (args.length >= 2 && typeof args[0] === "string" && upper(args[0] as string) === "CHARSET") {
     const charset = typeof args[1] === "string" ? upper(args[1] as string) : "";
     if (charset !== "US-ASCII" && charset !== "UTF-8") return "[BADCHARSET (US-ASCII UTF-8)] Charset not supported";
@@ -180,8 +184,10 @@ function parseKey(state: Parse, depth: number): void {
     }
     state.p++;
     const prog = state.prog;
-    if (key === "KEYWORD" || key === "UNKEYWORD") code.push(Op.Const, key === "KEYWORD" ? 0 : 1); // keywords are not kept (docs/IMAP.md)
-    else if (key === "UID") {
+    if (key === "KEYWORD" || key === "UNKEYWORD") {
+      code.push(Op.Keyword, prog.keywords.length, key === "KEYWORD" ? 1 : 0);
+      prog.keywords.push(operand);
+    }    else if (key === "UID") {
       const set = parseSet(operand);
       if (set === undefined) state.error = "Invalid UID set";
       else code.push(Op.Uid, set);
@@ -276,6 +282,9 @@ class SearchJob implements FetchSource {
       this.state.push(0);
       this.tails.push("");
     }
+    // KEYWORD operands as their bits in the user's table (a name not in it: 0, no message has it).
+    const keywords = prog.keywords;
+    for (let k = 0; k < keywords.length; k++) keywords[k] = view.maildrop.keywordBits(keywords[k] as string);
   }
 
   next(): string | undefined {
@@ -429,6 +438,9 @@ class SearchJob implements FetchSource {
     } else if (op === Op.Flags) {
       const want = code[this.at++] as number;
       holds = (this.bits & (arg as number)) === want;
+    } else if (op === Op.Keyword) {
+      const want = code[this.at++] as number;
+      holds = ((m.keywords(i) & (this.prog.keywords[arg as number] as number)) !== 0) === (want === 1);
     } else if (op === Op.Recent) holds = this.view.recent(i) === (arg === 1);
     else if (op === Op.Larger) holds = m.list.size(i) > (arg as number);
     else if (op === Op.Smaller) holds = m.list.size(i) < (arg as number);

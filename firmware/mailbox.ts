@@ -230,6 +230,8 @@ export interface Listing {
   flags(i: number): number;
   /** IMAP keyword bits (MailStore.keywordBits) of message `i` as they were when listed. */
   keywords(i: number): number;
+  /** The user's keyword table (mailindex.ts Keywords.names) when listed, or as an IMAP session last told it (FLAGS). */
+  names: string;
   /** @internal The store's number of message `i`. */
   seq(i: number): number;
   /** IMAP's UID of message `i` (= seq(i)): ascending in every folder, never reused on this card (RFC 3501 2.3.1.1). */
@@ -349,6 +351,16 @@ class Maildrop {
   /** Message `i`'s keyword bits now (MailStore.keywordBits), as every opener sees them. */
   keywords(i: number): number {
     return this.mailbox.store.keywords.of(this.owner, this.list.seq(i));
+  }
+
+  /** The bit of keyword `name` in the user's table (any letter case), 0 when it is not there. */
+  keywordBits(name: string): number {
+    return this.mailbox.store.keywordBits(this.user, [name], false);
+  }
+
+  /** " name name": the user's keywords of `bits` (IMAP FLAGS). */
+  keywordText(bits: number): string {
+    return this.mailbox.store.keywords.text(this.user, bits);
   }
 
   /**

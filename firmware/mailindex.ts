@@ -172,8 +172,9 @@ export class MailIndex {
  */
 export class Maildrop {
   readonly count: number;
-  /** The owner's keyword entries (Keywords.bits) when it was made ("": none). */
+  /** The owner's keyword entries (Keywords.bits) and its user's keyword table (Keywords.names) when it was made ("": none). */
   keys = "";
+  names = "";
 
   constructor(
     private epoch: number,

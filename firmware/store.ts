@@ -199,6 +199,8 @@ export class MailStore {
     const key = "u:" + user;
     const drop = new Maildrop(this.epoch, this.index.entries[key] || "", this.index.bytes[key] || 0);
     drop.keys = this.keywords.bits[key] || "";
+    const slash = user.indexOf("/");
+    drop.names = this.keywords.names[slash < 0 ? key : key.substring(0, slash + 2)] || "";
     return drop;
   }
 

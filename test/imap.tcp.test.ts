@@ -111,7 +111,7 @@ for (const runtime of RUNTIME_NAMES) {
         "* 3 EXISTS",
         "* 3 RECENT",
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
-        "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Flags permitted",
+        "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted",
         "* OK [UNSEEN 1] First unseen",
         `* OK [UIDVALIDITY ${uidValidity}] UIDs valid`,
         sel.lines[6],

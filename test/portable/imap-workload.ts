@@ -193,13 +193,14 @@ function show(tokens: Token[]): string {
 export function searchWorkload(storage: Storage): string {
   const box = workloadBox(storage, searchMessages());
   const drop = box.openMaildrop("alice", Access.Shared) as Maildrop;
-  drop.store(0, 1 | 2);
+  drop.store(0, 1 | 2, box.store.keywordBits("alice", ["$Junk"], true));
   drop.store(1, 4 | 16);
+  drop.store(2, 0, box.store.keywordBits("alice", ["$junk", "Work"], true));
   drop.store(3, 8 | 1);
   let out = "";
   const cases: Token[][] = [
     ["ALL"], ["1:2"], ["*"], ["2:*", "SEEN"], ["UID", "3:*"], ["ANSWERED"], ["UNANSWERED"], ["DELETED"], ["UNDELETED"], ["DRAFT"], ["UNDRAFT"],
-    ["FLAGGED"], ["UNFLAGGED"], ["SEEN"], ["UNSEEN"], ["RECENT"], ["NEW"], ["OLD"], ["KEYWORD", "$Junk"], ["UNKEYWORD", "$Junk"],
+    ["FLAGGED"], ["UNFLAGGED"], ["SEEN"], ["UNSEEN"], ["RECENT"], ["NEW"], ["OLD"], ["KEYWORD", "$Junk"], ["UNKEYWORD", "$Junk"], ["KEYWORD", "WORK"], ["KEYWORD", "unknown"], ["UNKEYWORD", "unknown"], ["OR", "KEYWORD", "work", "DRAFT"],
     ["LARGER", "300"], ["SMALLER", "300"], ["BEFORE", "1-Dec-2025"], ["ON", "1-Dec-2025"], ["SINCE", "1-Dec-2025"], ["SINCE", "2-dec-2025"],
     ["SENTBEFORE", "30-Nov-2026"], ["SENTON", "30-Nov-2026"], ["SENTSINCE", "30-Nov-2026"], ["SENTON", "1-Dec-2026"],
     ["FROM", "alice"], ["FROM", "ALICE SMITH"], ["FROM", "=?utf-8?q?j=c3=bc"], ["TO", "member39@"], ["TO", "bob"], ["CC", "carol"], ["BCC", "hidden"],
