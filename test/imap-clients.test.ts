@@ -60,7 +60,7 @@ function needs(...features: Feature[]): string | false {
 const FROM = "sender@remote.example";
 
 /** One account per test, so tests don't see each other's mail; logins are full addresses in varied case. */
-const NAMES = ["caps", "smtpin", "append", "twosess", "folders", "pylib", "curl", "fetchimap", "getimap", "mbsync", "offline", "crossover", "pipeline"];
+const NAMES = ["caps", "smtpin", "append", "twosess", "folders", "pylib", "curl", "fetchimap", "getimap", "mbsync", "offline", "crossover", "pipeline", "keywords"];
 const ACCOUNTS: { [name: string]: Account } = {};
 for (const [i, name] of NAMES.entries()) {
   const login = i % 3 === 0 ? `${name}@example.org` : i % 3 === 1 ? `${name}@example.net` : `${name.toUpperCase()}@Example.Org`;
@@ -329,6 +329,37 @@ for (const which of TARGETS) {
       await eventually("IDLE reports the expunge", () => events.includes("expunge 1"));
       await a.logout();
       await b.logout();
+    });
+
+    it("imapflow keywords: stored, listed in FLAGS and PERMANENTFLAGS (\\*), fetched, searched, seen by another session in IDLE, kept by COPY", { skip: needs() }, async () => {
+      const account = ACCOUNTS.keywords;
+      for (const subject of ["keywords one", "keywords two"]) await target.deliver(account, FROM, sampleMessage(subject));
+      const a = await connect(account);
+      const b = await connect(account, { autoIdleDelay: 100 });
+      const box = await a.mailboxOpen("INBOX");
+      assert.ok(box.permanentFlags?.has("\\*"), `PERMANENTFLAGS ${[...(box.permanentFlags ?? [])].join(" ")}`);
+      await b.mailboxOpen("INBOX");
+      const events: string[] = [];
+      b.on("flags", (e) => events.push(`flags ${e.seq} ${[...e.flags].filter((f) => f !== "\\Recent").sort().join(" ")}`));
+      await eventually("b is in IDLE", () => b.idling);
+      assert.equal(await a.messageFlagsAdd("1", ["$Forwarded", "Work"]), true);
+      assert.equal(await a.messageFlagsAdd("2", ["Work", "\\Seen"]), true);
+      await eventually("IDLE reports the keywords", () => events.includes("flags 1 $Forwarded Work") && events.includes("flags 2 Work \\Seen"));
+      const flags = async (c: ImapFlow, seq: string) => [...((await c.fetchOne(seq, { flags: true })) as { flags: Set<string> }).flags].filter((f) => f !== "\\Recent").sort();
+      assert.deepEqual(await flags(a, "1"), ["$Forwarded", "Work"]);
+      assert.deepEqual(await a.search({ keyword: "Work" }), [1, 2]);
+      assert.deepEqual(await a.search({ unKeyword: "$Forwarded" }), [2]);
+      assert.equal(await a.messageFlagsRemove("1", ["$Forwarded"]), true);
+      await eventually("IDLE reports the keyword cleared", () => events.includes("flags 1 Work"));
+      // A new session: FLAGS lists the keywords; COPY keeps them.
+      const c = await connect(account);
+      const opened = await c.mailboxOpen("INBOX");
+      for (const k of ["$Forwarded", "Work"]) assert.ok(opened.flags.has(k), `FLAGS ${[...opened.flags].join(" ")}`);
+      await c.mailboxCreate("Tagged");
+      await c.messageCopy("1:2", "Tagged");
+      await c.mailboxOpen("Tagged");
+      assert.deepEqual([await flags(c, "1"), await flags(c, "2")], [["Work"], ["Work", "\\Seen"]]);
+      for (const x of [a, b, c]) await x.logout();
     });
 
     it("imapflow files mail into folders: CREATE (nested, non-ASCII), COPY, MOVE, STATUS, RENAME, DELETE; UIDs ascend and are never reused", { skip: needs() }, async () => {
