@@ -8,7 +8,8 @@
  * lines (built on first use where the card has no cache), and IMAP every
  * message in INBOX with its sequence number as UID and the read marks as
  * \Seen (the issue: a card written before IMAP opens so); from version 3
- * every IMAP folder as that build showed it (imap.json); again after a
+ * every IMAP folder as that build showed it (imap.json; from version 4 with
+ * its keywords); again after a
  * restart, once this build has compacted the journal in its own format.
  */
 import { describe, it } from "node:test";
@@ -88,7 +89,7 @@ async function listed(port: number, user: string): Promise<Map<string, [number, 
 
 for (const runtime of RUNTIME_NAMES) {
   describe(`a card written by an older build (${runtime} runtime)`, () => {
-    for (const version of [1, 2, 3]) {
+    for (const version of [1, 2, 3, 4]) {
       const name = `card-v${version}`;
       const fixture = path.join(ROOT, "test/fixtures", name);
       it(`${name}: every message of every user, with its UIDL, size, bytes${version > 1 ? ", read marks" : " and no read marks"} and header lines, before and after a restart`, async () => {

@@ -18,7 +18,9 @@
  * others created, renamed, deleted with mail in them, (un)subscribed),
  * APPEND with flags and a date, COPY, MOVE, \Deleted and EXPUNGE (seen by
  * POP3 too), and two deliveries committed out of order (the later-begun
- * first: an A record naming its data file).
+ * first: an A record naming its data file). From version 4 on: IMAP
+ * keywords (K records, F records with keyword bits, an APPEND and a COPY
+ * with keywords: A records with them, a keyword no message keeps).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -137,6 +139,24 @@ async function imapWork(smtpPort: number, imapPort: number): Promise<void> {
   }
 }
 
+/** Version 4: keywords on the card (see the header comment). */
+async function keywordWork(imapPort: number): Promise<void> {
+  const pw = (user: string) => fixtureConfig().users.find((u) => u.name === user)!.password;
+  const dave = await ImapClient.login(imapPort, "dave", pw("dave"));
+  await ok(dave, "SELECT INBOX");
+  await ok(dave, "STORE 1 +FLAGS ($Forwarded Project-X)");
+  await ok(dave, "STORE 2 +FLAGS (project-x \\Seen)"); // the same keyword, spelt as first stored
+  await ok(dave, "STORE 3 +FLAGS (Gone)");
+  await ok(dave, "STORE 3 -FLAGS (Gone)"); // a name no message keeps: its K record stays until a compaction
+  await ok(dave, "COPY 1 Work"); // A with keyword bits
+  await ok(dave, 'APPEND Archive (\\Seen $Junk) "04-Jan-2026 09:00:00 +0000" {}', [body(35, 3).toString("latin1")]);
+  await dave.logout();
+  const frank = await ImapClient.login(imapPort, "frank", pw("frank"));
+  await ok(frank, "SELECT INBOX");
+  await ok(frank, "STORE 1:2 +FLAGS ($Label1)"); // another user's table
+  await frank.logout();
+}
+
 async function main(): Promise<void> {
   const out = process.argv[2];
   if (!out) throw new Error("usage: make-card-fixture.js OUT_DIR");
@@ -184,6 +204,7 @@ async function main(): Promise<void> {
   await seen(sim.httpPort, "frank", [0, 2]); // F records in the uncompacted tail
   await seen(sim.httpPort, "dave", [3]);
   if ((Format.Version as number) >= 3) await imapWork(sim.smtpPort, sim.imapPort);
+  if ((Format.Version as number) >= 4) await keywordWork(sim.imapPort);
   // What each user's maildrop holds, as POP3 shows it, and its read marks as the web API lists them.
   const expected: { [user: string]: { uidl: string; size: number; sha256: string; bytes: number; flags?: number }[] } = {};
   const imap: { [user: string]: { [folder: string]: FolderView } } = {};
