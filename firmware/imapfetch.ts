@@ -9,7 +9,7 @@
  */
 import type { FileHandle } from "./hal";
 import type { Maildrop } from "./mailbox";
-import type { ChunkSource } from "./sender";
+import { type FetchSource, Job, readCard, releaseFile, type SelectedView } from "./imapjob";
 import type { Token } from "./imapparse";
 import type { MessageStructure } from "./mimestruct";
 import { formatDate } from "./date";
@@ -17,29 +17,7 @@ import { decimal, parseDecimal, TOO_LARGE } from "./num";
 import { find, upper } from "./text";
 import { keptNames } from "./hdrcache";
 
-/** What a FETCH/SEARCH/STORE job sees of the selected folder (the session provides it). */
-export interface SelectedView {
-  /** The session's view: message i (from 0) is sequence number i + 1. */
-  maildrop: Maildrop;
-  /** EXAMINE: BODY[] does not set \Seen. */
-  readOnly: boolean;
-  recent(i: number): boolean;
-  /** Octets read from the card per send (hal.sendChunk); 1024 when absent. */
-  sendChunk?: number;
-}
-
-/** A fetch job's source, with the hook for a card failure inside a literal (the session closes the connection). */
-export interface FetchSource extends ChunkSource {
-  /**
-   * True while next() returned "" because it waits for a message file (the
-   * budget of open files) or for a message's structure being built: the
-   * Sender pauses until retry() (the session's retryWaiting: a file freed,
-   * a structure ready, the sweep).
-   */
-  blocked: boolean;
-  /** Called when the card fails mid-answer: the answer cannot be completed honestly, end the session after this chunk. */
-  onCardError: (() => void) | undefined;
-}
+export type { FetchSource, SelectedView } from "./imapjob";
 
 /** The kinds of FETCH item (const: inlined). Kinds from Whole on are body sections read from the card. */
 export const enum Item {
@@ -62,8 +40,6 @@ export const enum Item {
 
 /** The figures of a fetch (const: inlined). */
 const enum Fetch {
-  /** Small responses are batched up to about this many octets per send. */
-  Batch = 1024,
   /** A filtered header (HEADER.FIELDS) up to this size is kept from its one reading; a larger one is read twice (count, then send). */
   HeldFields = 1024,
   /** Nesting of part numbers ("1.2.3...") accepted: as the structure reader's. */
@@ -287,8 +263,8 @@ class FetchJob implements FetchSource {
   /** A message of the set was gone. */
   private gone = false;
   private done = false;
-  /** The open message file (the current message's), and where reads continue. */
-  private file: FileHandle | undefined = undefined;
+  /** The open message file (the current message's: imapjob.ts readCard), and where reads continue. */
+  file: FileHandle | undefined = undefined;
   private pos = 0;
   /** The current body item: 0 not begun, 1 filtering to count (HEADER.FIELDS), 2 sending its literal. */
   private phase = 0;
@@ -321,7 +297,7 @@ class FetchJob implements FetchSource {
     const m = view.maildrop;
     const items = this.items;
     let out = "";
-    while (out.length < Fetch.Batch) {
+    while (out.length < Job.Batch) {
       const i = this.i;
       if (this.k < 0) {
         // The next message of the set.
@@ -475,29 +451,19 @@ class FetchJob implements FetchSource {
         this.startRange(from, end, 2);
       }
       // Reading the range: the file is opened (or moved) here; none free: wait.
-      if (this.file === undefined) {
-        let file: FileHandle | undefined = undefined;
-        try {
-          file = m.open(i, this.pos);
-        } catch (e) {
-          return this.fail(out);
-        }
-        if (file === undefined) {
-          this.blocked = out.length === 0;
-          return out;
-        }
-        this.file = file;
-      }
-      const want = view.sendChunk || 1024;
+      const want = view.sendChunk || Job.Chunk;
       let chunk: string | undefined = undefined;
       const filtered = item.kind === Item.Fields || item.kind === Item.FieldsNot;
-      const take = filtered || this.end - this.pos < want ? this.end - this.pos : want;
+      const take = this.end - this.pos;
       try {
-        chunk = take > 0 ? (this.file as FileHandle).read(take < want ? take : want) : "";
+        chunk = readCard(this, m, i, this.pos, take < want ? take : want);
       } catch (e) {
         return this.fail(out);
       }
-      if (chunk === undefined) chunk = "";
+      if (chunk === undefined) {
+        this.blocked = out.length === 0;
+        return out;
+      }
       this.pos += chunk.length;
       // A file shorter than its listed size ends the range where it ends.
       const last = chunk.length === 0 || this.pos >= this.end || this.ended;
@@ -548,17 +514,8 @@ class FetchJob implements FetchSource {
     return out;
   }
 
-  release(): void {
-    const file = this.file;
-    this.file = undefined;
-    if (file !== undefined) {
-      try {
-        file.close();
-      } catch (e) {
-        // A close that fails loses nothing: the file was only read.
-      }
-    }
-  }
+  /** Closes the message file (imapjob.ts releaseFile, on the prototype below: one function for both jobs). */
+  declare release: () => void;
 
   /**
    * The start of filtered `item`'s value of `total` octets: `NAME ""`, or
@@ -644,3 +601,4 @@ class FetchJob implements FetchSource {
     return out;
   }
 }
+FetchJob.prototype.release = releaseFile;

@@ -20,7 +20,7 @@ import { parseSet } from "./imapparse";
 import { dayOf, NO_DAY, parseDay } from "./date";
 import { decimal, parseDecimal } from "./num";
 import { find, lower, upper } from "./text";
-import type { FetchSource, SelectedView } from "./imapfetch";
+import { type FetchSource, Job, readCard, releaseFile, type SelectedView } from "./imapjob";
 
 /** Program codes (const: inlined). Each is followed by its operands. */
 const enum Op {
@@ -65,7 +65,6 @@ const enum Search {
   MaxDepth = 32,
   /** Octets of one header field kept to test (the rest of a longer one is not searched). */
   MaxField = 1024,
-  Batch = 1024,
 }
 
 /** A parsed SEARCH: the program and its card keys (kind, field name in upper case, needle). */
@@ -265,7 +264,7 @@ class SearchJob implements FetchSource {
   /** Per card key: 0 not known, 1 holds, 2 does not (reset per message). */
   private state: number[] = [];
   /** The card pass over message i: its file, in its header, the header line being read, the field kept to test, the tails of the text searches. */
-  private file: FileHandle | undefined = undefined;
+  file: FileHandle | undefined = undefined;
   private scanning = false;
   private inHeader = true;
   private line = "";
@@ -298,7 +297,7 @@ class SearchJob implements FetchSource {
       out = "* SEARCH";
     }
     // Messages answered without the card: a bounded number per call.
-    for (let steps = 0; out.length < Search.Batch && steps < 256; steps++) {
+    for (let steps = 0; out.length < Job.Batch && steps < 256; steps++) {
       if (!this.scanning) {
         this.i++;
         const i = this.i;
@@ -335,28 +334,23 @@ class SearchJob implements FetchSource {
       }
       // The card pass: one read per call.
       const i = this.i;
-      if (this.file === undefined) {
-        let failed = false;
-        try {
-          this.file = m.open(i, 0);
-        } catch (e) {
-          failed = true; // deleted meanwhile (or a card error): it is left out
-        }
-        if (failed) {
-          this.scanning = false;
-          continue;
-        }
-        if (this.file === undefined) {
-          this.blocked = out.length === 0;
-          return out;
-        }
-      }
       let chunk: string | undefined = undefined;
+      let failed = false;
       try {
-        chunk = (this.file as FileHandle).read(this.view.sendChunk || 1024);
+        chunk = readCard(this, m, i, 0, this.view.sendChunk || Job.Chunk);
       } catch (e) {
-        chunk = undefined; // a card error: what was read decides
+        failed = true;
       }
+      if (failed && this.file === undefined) {
+        // Not opened: deleted meanwhile (or a card error): it is left out.
+        this.scanning = false;
+        continue;
+      }
+      if (!failed && chunk === undefined) {
+        this.blocked = out.length === 0;
+        return out;
+      }
+      // A read that failed (a card error): what was read decides.
       const ended = chunk === undefined || chunk.length === 0;
       if (!ended) this.scan(chunk as string);
       let open = false;
@@ -377,17 +371,8 @@ class SearchJob implements FetchSource {
     return out;
   }
 
-  release(): void {
-    const file = this.file;
-    this.file = undefined;
-    if (file !== undefined) {
-      try {
-        file.close();
-      } catch (e) {
-        // Only read.
-      }
-    }
-  }
+  /** Closes the message file (imapjob.ts releaseFile, on the prototype below). */
+  declare release: () => void;
 
   /**
    * Evaluates the program from `at` for message i: 1 holds, 0 does not,
@@ -523,8 +508,12 @@ class SearchJob implements FetchSource {
           if (this.field.length + line.length <= Search.MaxField) this.field += line;
           continue;
         }
-        // A new field or the blank line: the field before it is complete.
-        if (this.field.length > 0) this.fieldDone();
+        // A new field or the blank line: the field before it is complete, and decides the header keys of its name.
+        if (this.field.length > 0) {
+          const field = this.field;
+          this.field = "";
+          for (let k = 0; k < prog.kinds.length; k++) if (prog.kinds[k] >= Kind.Header && this.state[k] === 0) this.testField(k, field);
+        }
         if (line === "\n" || line === "\r\n") {
           this.inHeader = false;
           body = buf.substring(p);
@@ -544,12 +533,5 @@ class SearchJob implements FetchSource {
       this.tails[k] = keep <= 0 ? "" : window.length > keep ? window.substring(window.length - keep) : window;
     }
   }
-
-  /** A header field read on the card is complete: the header keys of its name are decided by it. */
-  private fieldDone(): void {
-    const prog = this.prog;
-    const field = this.field;
-    this.field = "";
-    for (let k = 0; k < prog.kinds.length; k++) if (prog.kinds[k] >= Kind.Header && this.state[k] === 0) this.testField(k, field);
-  }
 }
+SearchJob.prototype.release = releaseFile;
