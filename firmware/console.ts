@@ -62,6 +62,12 @@ export interface ConsoleTarget {
   owners(): string[];
   /** Deletes every message of a user; false when a POP3 session holds the maildrop. Throws when the card fails. */
   deleteMail(user: string): boolean;
+  /**
+   * The services that are on, in start order, with their open sessions:
+   * `services` [{service ("smtp", "pop3", "http", "imap"), open, max}],
+   * `sockets` in use (listeners and sessions) of `socketLimit`.
+   */
+  sessions(): MsgMap;
 }
 
 /** The last log lines, numbered so a follower can ask for what is new. */
@@ -403,6 +409,10 @@ export class Console {
       mailboxes: mailboxes,
       errors: errors,
     };
+    const sessions = this.target.sessions();
+    result.sessions = sessions.services;
+    result.sockets = sessions.sockets;
+    result.socketLimit = sessions.socketLimit;
     if (this.hal.freeMemory) {
       result.freeMemory = this.hal.freeMemory();
       result.memoryUnit = this.hal.memoryUnit || "bytes";

@@ -14,6 +14,7 @@ import { Service, SocketBudget } from "./sessions";
 import { SmtpServer } from "./smtp";
 import { Access, Flag, Mailbox, type Maildrop } from "./mailbox";
 import { webHandler } from "./webapp";
+import type { MsgMap, MsgValue } from "./msgpack";
 
 export interface Letterbox {
   /** Stops listening and closes every session. */
@@ -97,6 +98,18 @@ export function startLetterbox(hal: Hal, fallbackConfig: Config): Letterbox {
     },
     owners: function (): string[] {
       return mailbox.card.owners();
+    },
+    sessions: function (): MsgMap {
+      const out: MsgValue[] = [];
+      let used = budget.listeners;
+      for (let i = 0; i < services.length; i++) {
+        const list = services[i].sessions;
+        const own = config.services[list.name];
+        used += list.items.length;
+        if (!own.enabled && list.items.length === 0) continue; // off (a switch takes effect at the next start)
+        out.push({ service: list.name, open: list.items.length, max: own.sessions });
+      }
+      return { services: out, sockets: used, socketLimit: config.limits.sockets };
     },
     deleteMail: function (user: string): boolean {
       const drop = mailbox.openMaildrop(user, Access.Exclusive);

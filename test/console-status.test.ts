@@ -20,7 +20,14 @@ it("status reports an unreadable card instead of failing", () => {
   };
   new Console({
     hal,
-    target: { applyConfig: () => {}, listMessages: failing, readMessage: failing, owners: failing, deleteMail: failing },
+    target: {
+      applyConfig: () => {},
+      listMessages: failing,
+      readMessage: failing,
+      owners: failing,
+      deleteMail: failing,
+      sessions: () => ({ services: [{ service: "pop3", open: 1, max: 3 }], sockets: 2, socketLimit: 10 }),
+    },
     settings: { config: testConfig() },
     stored: undefined,
     log: new LogRing(8),
@@ -32,4 +39,6 @@ it("status reports an unreadable card instead of failing", () => {
   assert.equal(reply.ok, true, JSON.stringify(reply));
   assert.equal(reply.cardError, "card not readable");
   assert.ok((reply.errors as string[]).some((e) => /cannot read the card/.test(e)));
+  assert.deepEqual(reply.sessions, [{ service: "pop3", open: 1, max: 3 }], "the sessions are reported with the card gone");
+  assert.equal(reply.sockets, 2);
 });

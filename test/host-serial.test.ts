@@ -18,6 +18,8 @@ import { encodeFrame, FrameReader, packr } from "../host/serial/protocol";
 import { ROOT, tempDir, testConfig } from "./helpers/fixtures";
 import { tcpPipe } from "./helpers/transports";
 import type { Pipe } from "./helpers/dialogue";
+import { connect } from "./helpers/clients";
+import { ImapClient } from "./helpers/imap-client";
 
 const CLI = path.join(ROOT, "host/bin/letterbox.js");
 const EXAMPLE = path.join(ROOT, "examples/home.json");
@@ -157,9 +159,20 @@ for (const runtime of RUNTIME_NAMES) {
       serial.close();
     });
 
-    it("status reports the runtime, the mailboxes and the card", async () => {
+    it("status reports the runtime, the sessions, the mailboxes and the card", async (t) => {
+      // A POP3 client and an IMAP client with INBOX selected are open while it asks.
+      const pop = await connect(sim.pop3Port);
+      assert.match(await pop.line(), /^\+OK /);
+      const imap = await ImapClient.login(sim.imapPort, "alice", "wonderland");
+      t.after(async () => {
+        pop.close();
+        await imap.logout();
+      });
+      assert.match((await imap.command("SELECT INBOX")).status, /^OK /);
       const r = await run(["status", "--port", port]);
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\nsessions +smtp 0 of 3, pop3 1 of 3, http 0 of 4, imap 1 of 4\n/);
+      assert.match(r.stdout, /\nsockets +6 of 10 in use /, "4 listeners and 2 sessions");
       assert.match(r.stdout, /firmware +letterbox \d+\.\d+\.\d+ \(protocol 1\)/);
       assert.match(r.stdout, new RegExp(`runtime .*${runtime}`));
       assert.match(r.stdout, /not provisioned/);
@@ -169,6 +182,7 @@ for (const runtime of RUNTIME_NAMES) {
       else assert.match(r.stdout, /card +(capacity not reported|[\d.]+ \w+ free of)/);
       const json = JSON.parse((await run(["status", "--json", "--port", port])).stdout);
       assert.ok(json.uptime >= 0);
+      assert.deepEqual(json.sessions.find((x: { service: string }) => x.service === "imap"), { service: "imap", open: 1, max: 4 });
     });
 
     it("provision refuses an invalid file, lists every problem, and sends nothing", async () => {

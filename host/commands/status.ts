@@ -9,6 +9,18 @@ function kib(n: unknown): string {
   return v >= 1048576 ? `${(v / 1048576).toFixed(1)} GiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} MiB` : `${v} KiB`;
 }
 
+/** One service's open sessions as the status op reports them (firmware/console.ts ConsoleTarget.sessions). */
+interface ServiceSessions {
+  service: string;
+  open: number;
+  max: number;
+}
+
+/** "smtp 0 of 3, pop3 1 of 3, ..., imap 2 of 4": every service that is on, its open sessions against its cap. */
+export function sessionsLine(services: ServiceSessions[]): string {
+  return services.map((s) => `${s.service} ${s.open} of ${s.max}`).join(", ");
+}
+
 function duration(seconds: number): string {
   const d = Math.floor(seconds / 86400);
   const h = Math.floor((seconds % 86400) / 3600);
@@ -17,7 +29,7 @@ function duration(seconds: number): string {
 }
 
 export function registerStatus(program: Command): void {
-  withPortOptions(program.command("status").description("Show firmware, uptime, memory, card space, mailboxes and recent errors."))
+  withPortOptions(program.command("status").description("Show firmware, uptime, memory, card space, open sessions, mailboxes and recent errors."))
     .option("--json", "print the board's answer as JSON")
     .action(
       action(async (opts: PortOptions & { json?: boolean }) => {
@@ -40,6 +52,11 @@ export function registerStatus(program: Command): void {
           if (s.cardTotalKiB !== undefined) console.log(`card       ${kib(s.cardFreeKiB)} free of ${kib(s.cardTotalKiB)}`);
           else if (s.cardError !== undefined) console.log(`card       ${s.cardError}`);
           else console.log("card       capacity not reported by this board");
+          // Firmware before the sessions were reported has no such field.
+          if (Array.isArray(s.sessions)) {
+            console.log(`sessions   ${sessionsLine(s.sessions as unknown as ServiceSessions[])}`);
+            console.log(`sockets    ${s.sockets} of ${s.socketLimit} in use (listeners and sessions; one is kept free to refuse with)`);
+          }
           for (const m of s.mailboxes as Mailbox[]) {
             const orphaned = m.orphaned ? "  (not a user any more: letterbox backup saves it, users remove --delete-mail deletes it)" : "";
             console.log(`mailbox    ${m.user}: ${plural(m.messages, "message")}, ${plural(m.bytes, "byte")}${orphaned}`);
