@@ -597,8 +597,13 @@ export class ImapSession implements SelectedView, ReaderEvents {
     else if (size > limits.maxMessageBytes) refusal = "NO [TOOBIG] Message larger than " + decimal(limits.maxMessageBytes) + " octets";
     else if (card.usage(this.user) + size > limits.mailboxQuotaBytes) refusal = "NO [OVERQUOTA] Mailbox full";
     else if (card.cardFull) refusal = "NO [OVERQUOTA] The card is full";
-    const delivery = refusal.length === 0 ? card.beginMessage() : undefined;
-    if (refusal.length === 0 && delivery === undefined) refusal = "NO [UNAVAILABLE] Message files busy, try again";
+    let delivery: Delivery | undefined = undefined;
+    try {
+      if (refusal.length === 0) delivery = card.beginMessage();
+      if (refusal.length === 0 && delivery === undefined) refusal = "NO [UNAVAILABLE] Message files busy, try again";
+    } catch (e) {
+      refusal = "NO [UNAVAILABLE] Mail storage unavailable, try again later"; // the card failed (pulled, power): as SMTP's DATA
+    }
     if (refusal.length > 0) {
       // A synchronizing literal is never sent; a non-synchronizing one is read and dropped by the reader.
       this.reply(tag + " " + refusal);
