@@ -144,6 +144,12 @@ export interface Hal {
   /** The unit of freeMemory: "bytes" (the default: heap bytes), "KiB", or "variables" (Espruino's JsVars). */
   memoryUnit?: string;
   /**
+   * A string equal to `s`, stored as compactly as the board can: the index
+   * keeps its full 2 KiB chunks this way (mailindex.ts packWith). Espruino:
+   * a flat string, 14 characters a variable instead of ~10. Absent: `s` as it is.
+   */
+  packString?(s: string): string;
+  /**
    * Octets per chunk when streaming a stored message (RETR, TOP): one card
    * read and one send each. Default 1024, about one TCP segment on the
    * boards; a desktop stack takes far more per send.

@@ -597,6 +597,7 @@ export class ImapSession implements SelectedView, ReaderEvents {
     else if (size > limits.maxMessageBytes) refusal = "NO [TOOBIG] Message larger than " + decimal(limits.maxMessageBytes) + " octets";
     else if (card.usage(this.user) + size > limits.mailboxQuotaBytes) refusal = "NO [OVERQUOTA] Mailbox full";
     else if (card.cardFull) refusal = "NO [OVERQUOTA] The card is full";
+    else if (card.indexFull()) refusal = "NO [LIMIT] The box holds all the messages its memory allows, try again later";
     let delivery: Delivery | undefined = undefined;
     try {
       if (refusal.length === 0) delivery = card.beginMessage();
@@ -987,6 +988,10 @@ function copy(session: ImapSession, cmd: ImapCommand): void {
   }
   if (which.length === 0) {
     session.reply(cmd.tag + " OK No messages");
+    return;
+  }
+  if (session.server.mailbox.card.indexFull()) {
+    session.reply(cmd.tag + " NO [LIMIT] The box holds all the messages its memory allows, try again later");
     return;
   }
   const drop = session.maildrop;

@@ -23,6 +23,7 @@ import { decimal, parseDecimal } from "./num";
 import { HeaderCache, StructureBuilder, wholeLines } from "./hdrcache";
 import type { MessageStructure } from "./mimestruct";
 import { describe, Layout } from "./msgfiles";
+import { packWith } from "./mailindex";
 import { MailStore } from "./store";
 import { findLast, lower, printable } from "./text";
 
@@ -204,6 +205,8 @@ export interface Card {
   available(): boolean;
   /** The store has given up its spare room: refuse new mail (reading and deleting go on). */
   readonly cardFull: boolean;
+  /** The board's memory is too low for the index to grow: refuse new mail for now (MailStore.indexFull). */
+  indexFull(): boolean;
   /** Octets stored for `user` (the quota check). */
   usage(user: string): number;
   /** Every user with mail on the card, configured or not (a removed user's mail stays until deleted). */
@@ -431,6 +434,7 @@ class Maildrop {
           const seq = list.seq(indexes[k]);
           const size = list.size(indexes[k]);
           if (!store.available() || store.cardFull) error = "card unusable or full";
+          else if (store.indexFull()) error = "memory full";
           else if (store.index.flags(source, seq) < 0) error = "message expunged";
           else if (dest > 0 && store.index.folders["u:" + target] === undefined) error = "no such folder";
           if (error !== "") break;
@@ -623,6 +627,16 @@ export class Mailbox {
     private config: Config,
   ) {
     const store = (this.store = this.card = new MailStore(hal.storage, hal.log, hal.random));
+    if (hal.freeMemory !== undefined) {
+      store.setMemory(function () {
+        return (hal.freeMemory as () => number)();
+      }, hal.memoryUnit);
+    }
+    if (hal.packString !== undefined) {
+      packWith(function (s) {
+        return (hal.packString as (s: string) => string)(s);
+      });
+    }
     const mailbox = this;
     store.onChange = function (owner) {
       const changed = mailbox.onChange;

@@ -1,16 +1,22 @@
 /**
- * Who holds what, in memory: per owner a packed string of 8-byte entries
- * (4-byte sequence number, 4-byte word of size and flags, big-endian), in
- * ascending seq (commit order: seqs only grow in every maildrop), looked up
- * by binary search, and the owner's byte count. An owner is a maildrop: a
- * user's INBOX (the user's name: the POP3 maildrop) or one of the user's
- * IMAP folders, `user + "/" + n` for folder n >= 1. The second word
- * holds the size in its low 26 bits and the owner's stored flags (StoredFlag
- * in mailbox.ts, 5 bits) in bits 26 to 30, so flags cost no memory. Per folder
- * it keeps a name and a number (UIDNEXT). Built by replaying the journal at boot
- * and kept up to date by every commit and deletion, so that listing and
- * reading a maildrop never read the journal. No object per message: a user
- * with 100 messages costs one 800-byte string.
+ * Who holds what, in memory: per owner its entries in ascending seq (commit
+ * order: seqs only grow in every maildrop), cut into chunks of at most
+ * Chunk.Bytes, and the owner's byte count. A chunk is a 4-byte base seq and
+ * 6-byte entries: the seq less the base (2 bytes) and a word of size and
+ * flags (4 bytes), big-endian; a seq 65,536 or more above the base starts a
+ * new chunk. Chunks, so that a flag change or a removal copies one chunk,
+ * not the owner's whole index (60 KB for 10,000 messages), and so that a
+ * chunk can be packed (packWith: a flat string on Espruino, 14 octets a
+ * variable instead of ~10). Lookups are binary searches: over the chunks'
+ * bases, then in the chunk. An owner is a maildrop: a user's INBOX (the
+ * user's name: the POP3 maildrop) or one of the user's IMAP folders,
+ * `user + "/" + n` for folder n >= 1. The word holds the size in its low 26
+ * bits and the owner's stored flags (StoredFlag in mailbox.ts, 5 bits) in
+ * bits 26 to 30, so flags cost no memory. Per folder it keeps a name and a
+ * number (UIDNEXT). Built by replaying the journal at boot and kept up to
+ * date by every commit and deletion, so that listing and reading a maildrop
+ * never read the journal. No object per message: a user with 100 messages
+ * costs one 604-byte string.
  */
 import { parseHex8 } from "./msgfiles";
 import { div, hex } from "./num";
@@ -57,14 +63,103 @@ function entryOffset(entries: string, seq: number): number {
   return -1;
 }
 
+/** Chunk layout (a const enum: inlined). */
+const enum Chunk {
+  /** Octets of a full chunk: the base and 340 entries (a flat string of 147 variables on Espruino). */
+  Bytes = 2044,
+  /** The base seq. */
+  Head = 4,
+  /** An entry: seq less the base (2 bytes), size and flags (4 bytes). */
+  Entry = 6,
+  /** The largest seq less the base an entry can hold. */
+  MaxDelta = 65535,
+}
+
+/** What makes a full chunk compact in memory (packWith); keeps it as it is by default. */
+let pack = function (s: string): string {
+  return s;
+};
+
+/**
+ * The board's way to store a chunk compactly: `fn` returns a string equal
+ * to its argument (Espruino: a flat string when a contiguous block is free,
+ * boards/espruino/hal.ts). Closed chunks go through it; the last chunk of
+ * an owner grows in place until it is full, then is packed once.
+ */
+export function packWith(fn: (s: string) => string): void {
+  pack = fn;
+}
+
+/** Two bytes, big-endian, of 0 <= n < 65536. */
+function half(n: number): string {
+  return String.fromCharCode(Math.floor(n / 256)) + String.fromCharCode(n & 0xff);
+}
+
+/** The seq of the entry at offset `at` of chunk `c`. */
+function seqAt(c: string, at: number): number {
+  return wordAt(c, 0) + c.charCodeAt(at) * 256 + c.charCodeAt(at + 1);
+}
+
+/** Entries in chunk `c`. */
+function countOf(c: string): number {
+  return div(c.length - Chunk.Head, Chunk.Entry);
+}
+
+/** A chunk of one entry. */
+function single(seq: number, word4: string): string {
+  return word(seq) + half(0) + word4;
+}
+
+/** Offset of the entry of `seq` in chunk `c`, or -1: a binary search. */
+function chunkOffset(c: string, seq: number): number {
+  const base = wordAt(c, 0);
+  let lo = 0;
+  let hi = countOf(c) - 1;
+  while (lo <= hi) {
+    const mid = div(lo + hi, 2);
+    const at = Chunk.Head + mid * Chunk.Entry;
+    const here = base + c.charCodeAt(at) * 256 + c.charCodeAt(at + 1);
+    if (here === seq) return at;
+    if (here < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** The chunk of `chunks` (ascending, none empty) whose entries `seq` falls among: the last whose base is <= seq, 0 when none is. */
+function chunkOf(chunks: string[], seq: number): number {
+  let lo = 0;
+  let hi = chunks.length - 1;
+  while (lo < hi) {
+    const mid = div(lo + hi + 1, 2);
+    if (wordAt(chunks[mid], 0) <= seq) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Stores `s` as chunk k (none when it has no entry left): packed unless it is the last and not full (appends go on in place there). */
+function put(chunks: string[], k: number, s: string): void {
+  if (s.length <= Chunk.Head) chunks.splice(k, 1);
+  else chunks[k] = k < chunks.length - 1 || s.length + Chunk.Entry > Chunk.Bytes ? pack(s) : s;
+}
+
+/** Chunk `c`'s entries from offset `at` on, as a chunk of their own (its base their first seq). */
+function rebased(c: string, at: number): string {
+  const base = seqAt(c, at);
+  let out = word(base);
+  for (; at < c.length; at += Chunk.Entry) out += half(seqAt(c, at) - base) + c.substring(at + 2, at + Chunk.Entry);
+  return out;
+}
+
 /** Keys are "u:" + user, so that no user name meets Object.prototype. */
 interface ByUser<T> {
   [key: string]: T;
 }
 
 export class MailIndex {
-  /** The user's entries, and their total of bytes (the quota's usage); read by MailStore. */
-  entries: ByUser<string> = {};
+  /** The owner's entries in chunks (ascending seq, none empty, each at most Chunk.Bytes), and their total of bytes (the quota's usage); read by MailStore. */
+  entries: ByUser<string[]> = {};
   bytes: ByUser<number> = {};
   /**
    * The folders named by an M record (journal.ts): "+" when subscribed, else
@@ -93,16 +188,50 @@ export class MailIndex {
    * written before that, where it goes where its seq says.
    */
   add(seq: number, size: number, users: string[]): void {
-    const entry = word(seq) + word(size & Entry.SizeMask); // an older card's size never reaches the flags
+    const sized = word(size & Entry.SizeMask); // an older card's size never reaches the flags
     for (let i = 0; i < users.length; i++) {
       const key = "u:" + users[i];
-      const entries = this.entries[key] || "";
-      let at = entries.length;
-      while (at > 0 && wordAt(entries, at - 8) > seq) at -= 8;
-      this.entries[key] = at === entries.length ? entries + entry : entries.substring(0, at) + entry + entries.substring(at);
+      const chunks = this.entries[key] || (this.entries[key] = []);
+      let k = chunks.length - 1;
+      const last = k < 0 ? "" : chunks[k];
+      if (k < 0) chunks.push(single(seq, sized));
+      else if (seqAt(last, last.length - Chunk.Entry) < seq) {
+        if (seq - wordAt(last, 0) <= Chunk.MaxDelta && last.length + Chunk.Entry <= Chunk.Bytes) chunks[k] += half(seq - wordAt(last, 0)) + sized; // in place on Espruino when no listing shares it
+        else {
+          chunks[k] = pack(last); // no longer the last: packed once
+          chunks.push(single(seq, sized));
+        }
+      } else this.insert(chunks, seq, sized);
       this.bytes[key] = (this.bytes[key] || 0) + size;
       if ((this.next[key] || 0) <= seq) this.next[key] = seq + 1;
     }
+  }
+
+  /** Puts an entry below the last one (a card written before seqs only grew): in its chunk when it fits there, else a chunk of its own or a split. */
+  private insert(chunks: string[], seq: number, sized: string): void {
+    const k = chunkOf(chunks, seq);
+    const c = chunks[k];
+    const base = wordAt(c, 0);
+    if (seq < base) {
+      chunks.splice(k, 0, pack(single(seq, sized))); // below every chunk
+      return;
+    }
+    if (seq - base > Chunk.MaxDelta) {
+      chunks.splice(k + 1, 0, pack(single(seq, sized)));
+      return;
+    }
+    let at = c.length;
+    while (at > Chunk.Head && seqAt(c, at - Chunk.Entry) > seq) at -= Chunk.Entry;
+    const grown = c.substring(0, at) + half(seq - base) + sized + c.substring(at);
+    if (grown.length <= Chunk.Bytes) {
+      put(chunks, k, grown);
+      return;
+    }
+    // Split in two halves, the second with a base of its own.
+    const cut = Chunk.Head + div(countOf(grown), 2) * Chunk.Entry;
+    chunks.splice(k + 1, 0, rebased(grown, cut));
+    put(chunks, k, grown.substring(0, cut));
+    put(chunks, k + 1, chunks[k + 1]);
   }
 
   /**
@@ -118,8 +247,8 @@ export class MailIndex {
       if ((this.next[key] || 0) < uidnext) this.next[key] = uidnext;
       return seqs;
     }
-    const entries = this.entries[key] || "";
-    for (let at = 0; at < entries.length; at += 8) seqs.push(wordAt(entries, at));
+    const chunks = this.entries[key] || [];
+    for (let k = 0; k < chunks.length; k++) for (let at = Chunk.Head as number; at < chunks[k].length; at += Chunk.Entry) seqs.push(seqAt(chunks[k], at));
     delete this.entries[key];
     delete this.bytes[key];
     delete this.folders[key];
@@ -127,81 +256,126 @@ export class MailIndex {
     return seqs;
   }
 
-  /** Takes these messages out of the user's maildrop; those it did not hold are ignored. */
+  /** Takes these messages out of the user's maildrop; those it did not hold are ignored. Copies one chunk per message. */
   remove(user: string, seqs: number[]): void {
     const key = "u:" + user;
-    let entries = this.entries[key];
-    if (entries === undefined) return;
-    for (let i = 0; i < seqs.length; i++) {
-      const at = entryOffset(entries, seqs[i]);
+    const chunks = this.entries[key];
+    if (chunks === undefined) return;
+    for (let i = 0; i < seqs.length && chunks.length > 0; i++) {
+      const k = chunkOf(chunks, seqs[i]);
+      const c = chunks[k];
+      const at = chunkOffset(c, seqs[i]);
       if (at < 0) continue;
-      this.bytes[key] -= wordAt(entries, at + 4) & Entry.SizeMask;
-      entries = entries.substring(0, at) + entries.substring(at + 8);
+      this.bytes[key] -= wordAt(c, at + 2) & Entry.SizeMask;
+      put(chunks, k, c.substring(0, at) + c.substring(at + Chunk.Entry));
     }
-    this.entries[key] = entries;
   }
 
   /** The user's stored flag bits of message `seq` (0 to 31), or -1 when the user's maildrop does not hold it (so >= 0: it holds it). */
   flags(user: string, seq: number): number {
-    const entries = this.entries["u:" + user];
-    const at = entries === undefined ? -1 : entryOffset(entries, seq);
-    return at < 0 ? -1 : Math.floor(entries.charCodeAt(at + 4) / 4);
+    const chunks = this.entries["u:" + user];
+    if (chunks === undefined || chunks.length === 0) return -1;
+    const c = chunks[chunkOf(chunks, seq)];
+    const at = chunkOffset(c, seq);
+    return at < 0 ? -1 : Math.floor(c.charCodeAt(at + 2) / 4);
   }
 
-  /** Sets the user's stored flag bits (0 to 31) of message `seq`; ignored when the user's maildrop does not hold it. */
+  /** Sets the user's stored flag bits (0 to 31) of message `seq`; ignored when the user's maildrop does not hold it. Copies one chunk. */
   setFlags(user: string, seq: number, bits: number): void {
-    const key = "u:" + user;
-    const entries = this.entries[key];
-    const at = entries === undefined ? -1 : entryOffset(entries, seq);
+    const chunks = this.entries["u:" + user];
+    if (chunks === undefined || chunks.length === 0) return;
+    const k = chunkOf(chunks, seq);
+    const c = chunks[k];
+    const at = chunkOffset(c, seq);
     if (at < 0) return;
-    const top = String.fromCharCode((bits & Entry.FlagMask) * 4 + (entries.charCodeAt(at + 4) & 3));
-    this.entries[key] = entries.substring(0, at + 4) + top + entries.substring(at + 5);
+    const top = String.fromCharCode((bits & Entry.FlagMask) * 4 + (c.charCodeAt(at + 2) & 3));
+    put(chunks, k, c.substring(0, at + 2) + top + c.substring(at + 3));
   }
 
   /** True when any maildrop holds message `seq` (else its data file is no one's). */
   held(seq: number): boolean {
-    for (const key in this.entries) if (entryOffset(this.entries[key], seq) >= 0) return true;
+    for (const key in this.entries) {
+      const chunks = this.entries[key];
+      if (chunks.length > 0 && chunkOffset(chunks[chunkOf(chunks, seq)], seq) >= 0) return true;
+    }
     return false;
+  }
+
+  /** The owner's chunks as they are now, for a Maildrop: a new array of the same strings (strings do not change), no copy of the entries. */
+  list(owner: string): string[] {
+    const chunks = this.entries["u:" + owner];
+    return chunks === undefined ? [] : chunks.slice(0);
   }
 }
 
 /**
  * One user's messages, oldest first, as they were when it was made: the
- * index's string itself (strings do not change), no copy. Its flags are
- * those of that moment; MailIndex.flags has the current ones.
+ * index's chunks themselves (strings do not change; a new array of them),
+ * no copy of the entries. Its flags are those of that moment;
+ * MailIndex.flags has the current ones. Message i is found from where the
+ * last lookup was, so that a walk in order (a listing, FETCH 1:*) costs no
+ * search.
  */
 export class Maildrop {
   readonly count: number;
   /** The owner's keyword entries (Keywords.bits) and its user's keyword table (Keywords.names) when it was made ("": none). */
   keys = "";
   names = "";
+  /** The chunk of the last lookup and the index of its first message. */
+  private k = 0;
+  private first = 0;
 
   constructor(
     private epoch: number,
-    private entries: string,
+    private chunks: string[],
     readonly totalBytes: number,
   ) {
-    this.count = div(entries.length, 8);
+    let n = 0;
+    for (let k = 0; k < chunks.length; k++) n += countOf(chunks[k]);
+    this.count = n;
+  }
+
+  /** The offset of message i's entry in this.chunk(), -1 when there is no message i (a set's "*" in an empty folder). */
+  private at(i: number): number {
+    if (i < 0 || i >= this.count) return -1;
+    if (i < this.first) {
+      this.k = 0;
+      this.first = 0;
+    }
+    const chunks = this.chunks;
+    for (let n = countOf(chunks[this.k]); i >= this.first + n; n = countOf(chunks[this.k])) {
+      this.first += n;
+      this.k++;
+    }
+    return Chunk.Head + (i - this.first) * Chunk.Entry;
+  }
+
+  /** The chunk of the last lookup, "" when it found nothing (so that what is read from it is NaN, as from a string's end). */
+  private chunk(at: number): string {
+    return at < 0 ? "" : this.chunks[this.k];
   }
 
   /** i is 0-based */
   seq(i: number): number {
-    return wordAt(this.entries, i * 8);
+    const at = this.at(i);
+    return seqAt(this.chunk(at), at);
   }
 
   /** IMAP's UID of message `i` (RFC 3501 2.3.1.1): its seq, ascending and never reused on this card in every folder. */
   uidAt(i: number): number {
-    return wordAt(this.entries, i * 8);
+    return this.seq(i);
   }
 
   /** Octets of message `i`. */
   size(i: number): number {
-    return wordAt(this.entries, i * 8 + 4) & Entry.SizeMask;
+    const at = this.at(i);
+    return wordAt(this.chunk(at), at + 2) & Entry.SizeMask;
   }
 
   /** Stored flag bits of message `i` when the listing was made (StoredFlag): no search, unlike MailIndex.flags. */
   flags(i: number): number {
-    return Math.floor(this.entries.charCodeAt(i * 8 + 4) / 4);
+    const at = this.at(i);
+    return Math.floor(this.chunk(at).charCodeAt(at + 2) / 4);
   }
 
   /** Keyword bits of message `i` when the listing was made (Keywords). */
@@ -217,8 +391,14 @@ export class Maildrop {
   /** Index of the message whose UIDL is `uid` (as uid() writes it), or -1. */
   find(uid: string): number {
     const seq = parseHex8(uid.substring(9));
-    const at = seq < 0 ? -1 : entryOffset(this.entries, seq);
-    return at >= 0 && this.uid(div(at, 8)) === uid ? div(at, 8) : -1;
+    const chunks = this.chunks;
+    if (seq < 0 || chunks.length === 0) return -1;
+    const k = chunkOf(chunks, seq);
+    const at = chunkOffset(chunks[k], seq);
+    if (at < 0) return -1;
+    let i = div(at - Chunk.Head, Chunk.Entry);
+    for (let j = 0; j < k; j++) i += countOf(chunks[j]);
+    return this.uid(i) === uid ? i : -1;
   }
 }
 

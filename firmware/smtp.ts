@@ -407,12 +407,14 @@ export class SmtpSession implements DataEvents {
 
   /**
    * True when the card cannot take a message of `bytes` now: the store has
-   * given up its spare room, or the board reports too little free space.
+   * given up its spare room, the board reports too little free space, or
+   * its memory is too low for the index to grow (MailStore.indexFull).
    * Boards that cannot tell find out when a write fails (452 after DATA).
    */
   private cardTooFull(bytes: number): boolean {
     const hal = this.server.hal;
-    if (this.server.mailbox.card.cardFull) return true;
+    const card = this.server.mailbox.card;
+    if (card.cardFull || card.indexFull()) return true;
     if (hal.cardSpace === undefined) return false;
     let freeKiB: number;
     try {

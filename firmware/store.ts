@@ -13,7 +13,17 @@ import { Entry, Keyword, Keywords, MailIndex, Maildrop, word } from "./mailindex
 import { HeaderCache, headerRecord, pickHeaders } from "./hdrcache";
 import { describe, headerPath, Layout, MessageFiles, messagePath, parseHex8 } from "./msgfiles";
 import { sortBytewise, type MsgValue } from "./msgpack";
-import { hex } from "./num";
+import { decimal, div, hex } from "./num";
+
+/** When the store asks the board for its free memory (indexFull), and what it keeps free (a const enum: inlined). */
+const enum Memory {
+  /** Commits between two readings: 16 entries are at most 128 bytes more index, far below any reserve. */
+  Every = 16,
+  /** Espruino variables kept free: a few sessions (~300 each, measured on the real interpreter) and a command in flight. */
+  ReserveVariables = 1500,
+  /** Bytes kept free where the board counts bytes (NodeMCU's Lua heap: a session is ~3 KB). */
+  ReserveBytes = 40960,
+}
 
 /**
  * Sequence numbers reserved per B record: one durable journal append per
@@ -32,6 +42,16 @@ export class MailStore {
   compactAfterDeletions = 32;
   /** Random id of this store, part of every UIDL. */
   epoch = 0;
+  /**
+   * The board's free memory now (hal.freeMemory) and the least the index may
+   * leave of it, in the same unit (setMemory); none: the index is never full.
+   */
+  private freeMemory: (() => number) | undefined = undefined;
+  private memoryReserve = 0;
+  /** The last reading was below the reserve. */
+  private memoryLow = false;
+  /** Commits since the last reading (a reading is due at Memory.Every). */
+  private sinceReading = Memory.Every as number;
   private nextSeq = 1;
   /** @internal The journal (tests read which file is active, JOURNALS[journal.active], and its generation). */
   readonly journal: Journal;
@@ -197,7 +217,7 @@ export class MailStore {
     }
     if (!present) throw this.cardFailed(new Error(JOURNALS[this.journal.active] + " is gone"));
     const key = "u:" + user;
-    const drop = new Maildrop(this.epoch, this.index.entries[key] || "", this.index.bytes[key] || 0);
+    const drop = new Maildrop(this.epoch, this.index.list(user), this.index.bytes[key] || 0);
     drop.keys = this.keywords.bits[key] || "";
     const slash = user.indexOf("/");
     drop.names = this.keywords.names[slash < 0 ? key : key.substring(0, slash + 2)] || "";
@@ -267,9 +287,44 @@ export class MailStore {
     this.removed(user, held);
   }
 
+  /**
+   * The board's free memory (hal.freeMemory) in `unit` (hal.memoryUnit:
+   * "variables", "KiB" or bytes): new mail is refused (indexFull) while it
+   * is below a reserve, so that the index never takes the room the sessions
+   * need, and never the last of the heap.
+   */
+  setMemory(free: () => number, unit: string | undefined): void {
+    this.freeMemory = free;
+    this.memoryReserve = unit === "variables" ? Memory.ReserveVariables : unit === "KiB" ? div(Memory.ReserveBytes, 1024) : Memory.ReserveBytes;
+  }
+
+  /**
+   * True when new mail must be refused for now (SMTP 452 4.3.1, IMAP NO):
+   * the board's free memory was below the reserve. Asks the board every
+   * Memory.Every commits, after a deletion, and at every call while it is
+   * low (a refusal is the moment to see whether room came back). Mail
+   * already accepted is committed whatever this says.
+   */
+  indexFull(): boolean {
+    const free = this.freeMemory;
+    if (free === undefined || (!this.memoryLow && this.sinceReading < Memory.Every)) return this.memoryLow;
+    this.sinceReading = 0;
+    let low = this.memoryLow;
+    try {
+      const left = free();
+      low = left < this.memoryReserve;
+      if (low !== this.memoryLow) this.log(low ? "store: " + decimal(left) + " free, below the reserve: new mail is refused" : "store: memory is free again");
+    } catch (e) {
+      // no reading: as before
+    }
+    this.memoryLow = low;
+    return low;
+  }
+
   /** After a deletion's commit point: the files no one holds go, compaction when due, the spare again, onChange. Never throws. */
   private removed(owner: string, seqs: number[]): void {
     this.deletionsSinceSnapshot++;
+    this.sinceReading = Memory.Every; // room may have come back
     try {
       for (let i = 0; i < seqs.length; i++) {
         if (!this.index.held(seqs[i])) this.files.removeMessage(this.index.file(seqs[i]));
@@ -440,6 +495,7 @@ export class MailStore {
     this.append(keys !== 0 ? ["A", uid, message.bytes, users, time, bits, seq, keyBits] : uid !== seq ? ["A", uid, message.bytes, users, time, bits, seq] : (flags & Entry.FlagMask) !== 0 ? ["A", seq, message.bytes, users, time, bits] : ["A", seq, message.bytes, users, time]);
     if (uid !== seq) this.index.aliases += word(uid) + word(seq);
     message.seq = uid;
+    this.sinceReading++;
     this.index.add(uid, message.bytes, users);
     if ((flags & Entry.FlagMask) !== 0) for (let i = 0; i < users.length; i++) this.index.setFlags(users[i], uid, bits[i]);
     if (keys !== 0) for (let i = 0; i < users.length; i++) this.keywords.set(users[i], uid, keys);

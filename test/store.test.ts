@@ -17,6 +17,7 @@ import { MailStore, type IncomingMessage } from "../firmware/store";
 import { fletcher31 } from "../firmware/checksum";
 import { encode } from "../firmware/msgpack";
 import { JOURNALS } from "../firmware/journal";
+import { MailIndex, Maildrop, packWith } from "../firmware/mailindex";
 import { Access, Mailbox } from "../firmware/mailbox";
 import { testConfig } from "./helpers/fixtures";
 import { testHal, type TestHal } from "./helpers/test-hal";
@@ -731,6 +732,51 @@ test("the index keeps every maildrop in ascending seq, whatever order a card wri
   index.add(0x0102, 0x0102, ["bob"]);
   assert.equal(index.flags("bob", 0x0102), 0);
   assert.equal(index.flags("bob", 0x01020000), -1);
+});
+
+test("the index in chunks: 2,000 messages in any order and far apart (a chunk spans at most 65,535 seqs), flag changes, removals and listings made before them agree with a plain model; closed chunks are packed", () => {
+  const packed: number[] = [];
+  packWith((s) => (packed.push(s.length), s));
+  try {
+    const index = new MailIndex();
+    const model = new Map<number, { size: number; flags: number }>();
+    const listing = () => [...model.keys()].sort((a, b) => a - b);
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    // Mostly ascending (deliveries), some below (a card written before IMAP), some far apart.
+    const seqs: number[] = [];
+    for (let i = 0; i < 2000; i++) seqs.push(i % 10 === 3 ? 1 + random(5000) * 2 : 10000 + i * 3 + (i % 50 === 0 ? 70000 : 0));
+    const early = (drop: Maildrop) => [...Array(drop.count).keys()].map((i) => drop.seq(i));
+    let before: { drop: Maildrop; seqs: number[] } | undefined;
+    for (const [n, seq] of seqs.entries()) {
+      if (model.has(seq)) continue;
+      index.add(seq, seq % 1000, ["alice"]);
+      model.set(seq, { size: seq % 1000, flags: 0 });
+      if (n === 1000) before = { drop: new Maildrop(1, index.list("alice"), 0), seqs: listing() };
+    }
+    const chunks = index.entries["u:alice"];
+    assert.ok(chunks.length > 8, `${chunks.length} chunks`);
+    assert.ok(chunks.every((c) => c.length > 4 && c.length <= 2044 && (c.length - 4) % 6 === 0), "no chunk empty or over 2 KiB");
+    assert.ok(packed.length >= chunks.length - 1 && packed.every((l) => l > 4 && l <= 2044), `packed: ${packed.slice(0, 5)}...`);
+    const all = listing();
+    for (const [i, seq] of all.entries()) if (i % 3 === 0) (index.setFlags("alice", seq, i % 32), (model.get(seq)!.flags = i % 32));
+    const gone = all.filter((_, i) => i % 4 === 1).concat([1, 2, 999999]);
+    index.remove("alice", gone);
+    for (const seq of gone) model.delete(seq);
+    const drop = new Maildrop(1, index.list("alice"), 0);
+    assert.equal(drop.count, model.size);
+    assert.deepEqual(early(drop), listing(), "a listing walks in order");
+    const backwards = [...Array(drop.count).keys()].reverse().map((i) => [drop.seq(i), drop.size(i), drop.flags(i)]);
+    assert.deepEqual(backwards, listing().reverse().map((seq) => [seq, model.get(seq)!.size, model.get(seq)!.flags]), "and backwards");
+    for (const i of [0, 17, drop.count - 1, 400, 3]) assert.equal(drop.find(drop.uid(i)), i);
+    for (const seq of [...model.keys()].slice(0, 300)) assert.equal(index.flags("alice", seq), model.get(seq)!.flags);
+    for (const seq of gone) assert.equal(index.flags("alice", seq), -1);
+    assert.equal(index.held(all[0]), model.has(all[0]));
+    assert.deepEqual(early(before!.drop), before!.seqs, "a listing made earlier is as it was");
+    assert.deepEqual(index.folder("alice", "", 0).sort((a, b) => a - b), listing(), "a folder's deletion gives back every seq");
+  } finally {
+    packWith((s) => s);
+  }
 });
 
 test("a version 2 card (card-v2) opens with its flags, is rewritten as version 4, and takes folders", () => {

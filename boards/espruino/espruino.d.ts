@@ -104,6 +104,14 @@ declare const E: {
   reboot(): void;
   /** jswrap_espruino.c:2047 -> jshGetRandomNumber: on ESP32 and Linux rand(), Espruino's own seeded generator (jsutils.c:972). */
   hwRand(): number;
+  /**
+   * The characters of the arguments as one new string (jswrap_espruino.c:1014
+   * jswrap_espruino_toStringX): with two or more arguments always a copy,
+   * made by jsvNewStringOfLength (jsvar.c:1096), a flat string (1 + length/14
+   * variables, jsvar.c:963) when a contiguous block is free, else an
+   * ordinary one (~10 characters a variable); no defragmentation.
+   */
+  toString(...args: string[]): string;
 };
 
 /** jswrap_io.c:86 / :113: the 32-bit word at `address` (above 0x10000000 read as it is on ESP32, jshardware.c:836). */

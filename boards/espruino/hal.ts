@@ -290,6 +290,10 @@ export function espruinoHal(storage: Storage, flash: InternalFlash, serial: Seri
       return process.memory().free;
     },
     memoryUnit: "variables",
+    // Two arguments: always a new string, flat when a contiguous block is free, never undefined (espruino.d.ts).
+    packString: function (s: string) {
+      return E.toString(s, "");
+    },
     listen: listen,
     // One native regular-expression search per received chunk: on the
     // interpreter far cheaper than the DATA reader's walk over the lines.

@@ -368,7 +368,9 @@ export function nodemcuHal(implementation: string, mountCard: (this: void) => vo
     reboot(): void {
       node.restart();
     },
+    // After a full collection: node.heap() (esp_get_free_heap_size) counts garbage as used, and the store refuses mail below a reserve of it.
     freeMemory(): number {
+      collectgarbage("collect");
       return node.heap();
     },
   };

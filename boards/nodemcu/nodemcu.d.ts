@@ -165,6 +165,8 @@ declare namespace math {
 }
 
 declare function print(this: void, line: string): void;
+/** Lua 5.3 (lbaselib.c luaB_collectgarbage): "collect" runs a full collection. */
+declare function collectgarbage(this: void, opt: "collect"): number;
 declare function pcall(this: void, f: (this: void, arg: string) => void, arg: string): LuaMultiReturn<[boolean, string | undefined]>;
 
 /**

@@ -31,6 +31,20 @@ function hoistingDependencies(code: string): HoistingProblem[] {
 export const MAX_PATH = 64;
 /** Storage (internal flash) file names are at most 28 characters. */
 export const MAX_STORAGE_NAME = 28;
+
+/** jsutils.h:296: JSVAR_DATA_STRING_LEN + JSVAR_DATA_STRING_MAX_LEN (9 + 10 with 14-bit references): longer strings are made flat when they can be. */
+const FLAT_STRING_BREAK_EVEN = 19;
+/** Flat strings remembered for pricing (the index's live chunks are a few dozen; the rest are old versions). */
+const MAX_FLAT_KEYS = 4096;
+
+/**
+ * How memory() recognises a flat string in the heap snapshot, which names a
+ * string by its first 1,024 characters, NULs as spaces; beyond those the
+ * estimate's length comes from V8's object size, a multiple of 8.
+ */
+function flatKey(length: number, text: string): string {
+  return (length >= 1024 ? Math.ceil(length / 8) * 8 : length) + ":" + text.substring(0, 1024).replace(/\0/g, " ");
+}
 /**
  * Variables Espruino gets on the board letterbox targets: an ESP32 with PSRAM
  * (WROVER, ESP32-CAM), capped at 16,383 by the variable format
@@ -87,6 +101,13 @@ export interface EspruinoBoardOptions {
    * a busy process, too long for a call the firmware makes while serving.
    */
   codeVariables?: number;
+  /**
+   * process.memory() gives the heap-walking estimate (memory()), which sees
+   * the program's data (the mail index), instead of the quick one: slow (a
+   * heap snapshot per call), for tests of what the firmware does when memory
+   * runs low (it asks rarely: MailStore.indexFull).
+   */
+  walkMemory?: boolean;
   /** The line behind Serial1 (the USB serial port); without it Serial1 leads nowhere. */
   serial?: SerialLine;
   /** Count the program's interpreted and string work (sim/espruino/profile.ts); slower. */
@@ -112,6 +133,8 @@ export class EspruinoBoard {
   private counts: ProfileCounts = emptyProfile();
   /** Reads of the hardware RNG register (peek32), for tests of where randomness comes from. */
   rngReads = 0;
+  /** The flat strings E.toString made (flatKey of each; the oldest forgotten beyond MAX_FLAT_KEYS): memory() prices them as flat. */
+  private flat = new Set<string>();
 
   constructor(private options: EspruinoBoardOptions) {
     this.context = vm.createContext({});
@@ -180,6 +203,7 @@ export class EspruinoBoard {
     const E: { [name: string]: unknown } = {
       // jswrap_espruino.c:2047 -> jshGetRandomNumber = rand() on ESP32 (targets/esp32/jshardware.c:722) and Linux (:829)
       hwRand: () => rand(),
+      toString: (...args: unknown[]) => this.toFlatIfLong(args, fail),
       openFile: (p: string, mode: string) => this.files.openFile(p, mode),
       reboot: () => {
         if (options.onReboot) setImmediate(options.onReboot);
@@ -230,7 +254,7 @@ export class EspruinoBoard {
     g.process = {
       memory: () => {
         const total = options.variables || DEFAULT_VARIABLES;
-        const usage = this.quickMemory();
+        const usage = options.walkMemory ? this.memory().variables : this.quickMemory();
         return { free: total - usage, usage, total };
       },
       env: { BOARD: options.card ? "ESP32" : "LINUX", VERSION: "2v29" },
@@ -331,7 +355,7 @@ export class EspruinoBoard {
     for (const t of this.timers.values()) roots.push(t.callback);
     const global = vm.runInContext("this", this.context) as { [name: string]: unknown };
     for (const name of Object.getOwnPropertyNames(global)) if (!this.builtinGlobals.has(name)) roots.push(global[name]);
-    const estimate = estimateVariables(roots, this.scriptName);
+    const estimate = estimateVariables(roots, this.scriptName, (length, name) => this.flat.has(flatKey(length, name)));
     const bufferedBytes = this.net.bufferedBytes();
     const openFiles = this.files.openCount();
     const connections = this.net.openConnections();
@@ -346,6 +370,27 @@ export class EspruinoBoard {
       openFiles,
       connections,
     };
+  }
+
+  /**
+   * E.toString of strings (jswrap_espruino.c:1014 jswrap_espruino_toStringX):
+   * one string argument is returned as it is (:1019); otherwise a new
+   * string of every argument's characters (:1036-1037, jsvNewStringOfLength,
+   * jsvar.c:1096), flat when it is longer than JSV_FLAT_STRING_BREAK_EVEN
+   * (jsutils.h:296: 9 + 10 characters with the ESP32's 14-bit references,
+   * :280 and :287). The emulation always finds the contiguous block
+   * (fragmentation is not modelled). Arguments other than strings (numbers
+   * as characters, arrays, {data, count}) are not emulated.
+   */
+  private toFlatIfLong(args: unknown[], fail: (message: string) => never): string {
+    if (!args.every((a) => typeof a === "string")) fail("E.toString: only strings are emulated");
+    if (args.length === 1) return args[0] as string;
+    const s = Buffer.from((args as string[]).join(""), "latin1").toString("latin1"); // a new sequential string, as the snapshot names it
+    if (s.length > FLAT_STRING_BREAK_EVEN) {
+      this.flat.add(flatKey(s.length, s));
+      if (this.flat.size > MAX_FLAT_KEYS) this.flat.delete(this.flat.values().next().value as string);
+    }
+    return s;
   }
 
   /** What an open file's data takes: the ESP32's FatFs buffer, or a FILE* on the Linux build (no card). */

@@ -89,7 +89,17 @@ export const CONNECTION_VARIABLES = 105;
 /** Edges that are V8 machinery rather than program data. */
 const SKIPPED_PROPERTIES = new Set(["__proto__", "constructor"]);
 
-export function estimateVariables(roots: unknown[], programScript: string): VariableEstimate {
+/**
+ * Variables a flat string of `length` characters takes: a header and the
+ * blocks after it, 14 characters each (jsvar.c:963 jsvNewFlatStringOfLength,
+ * sizeof(JsVar) = 14 on ESP32).
+ */
+export function flatStringVariables(length: number): number {
+  return 1 + Math.ceil(length / 14);
+}
+
+/** `flat(length, name)`: the string of that length, named so in the snapshot (its first 1,024 characters), is a flat string on the board. */
+export function estimateVariables(roots: unknown[], programScript: string, flat?: (length: number, name: string) => boolean): VariableEstimate {
   let holder: EspruinoHeapRoots | null = new EspruinoHeapRoots(roots);
   const snap = takeSnapshot();
   holder = null;
@@ -203,7 +213,7 @@ export function estimateVariables(roots: unknown[], programScript: string): Vari
   const countString = (n: number) => {
     const length = stringLength(n);
     result.stringBytes += length;
-    const v = stringVariables(length);
+    const v = flat !== undefined && type(n) === "string" && flat(length, name(n)) ? flatStringVariables(length) : stringVariables(length);
     result.stringVariables += v;
     result.variables += v;
   };
