@@ -77,12 +77,16 @@ export interface RealBox {
   output: () => string;
 }
 
-/** Starts `espruino --telnet`, stores `config` as the board's default settings, flashes the bundle and waits for SMTP. */
-export async function startReal(espruino: string, config: Config): Promise<RealBox> {
+/**
+ * Starts `espruino --telnet`, stores `config` as the board's default
+ * settings, flashes the bundle and waits for SMTP (up to `bootMs`).
+ * `dir`: the working directory, with a card already in it (LINUX_CARD_DIR);
+ * a fresh scratch directory when absent.
+ */
+export async function startReal(espruino: string, config: Config, dir = tempDir("real-espruino"), bootMs = 45000): Promise<RealBox> {
   if (!fs.existsSync(espruino)) throw new Error(`no interpreter at ${espruino}`);
   // A console already on the port is another interpreter: this box would be flashed into it.
   if (await listening(TELNET)) throw new Error(`port ${TELNET} is taken (another Espruino running?): one interpreter at a time`);
-  const dir = tempDir("real-espruino");
   const child = spawn(espruino, ["--telnet"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d) => (output += d.toString("latin1")));
@@ -113,7 +117,7 @@ export async function startReal(espruino: string, config: Config): Promise<RealB
       console.log(`# real Espruino: ${String(e)}; writing the unwritten tail through the console`);
       await completeFlash(fs.readFileSync(ESPRUINO_BUNDLE, "latin1"));
     }
-    await waitForPort(settings.services.smtp.port, 45000);
+    await waitForPort(settings.services.smtp.port, bootMs);
     return { child, dir, smtp: settings.services.smtp.port, pop3: settings.services.pop3.port, http: settings.services.http.port, imap: settings.services.imap.port, output: () => output };
   } catch (e) {
     // Never leave an interpreter holding the Telnet port for the next box.
@@ -161,7 +165,7 @@ export async function stopReal(box: RealBox | undefined): Promise<void> {
 }
 
 /** Where the bundle keeps its card on the Linux build, which has no SD card (boards/espruino/main.ts DATA_DIR). */
-const LINUX_CARD_DIR = "letterbox-data";
+export const LINUX_CARD_DIR = "letterbox-data";
 
 /**
  * Files the interpreter has open on its card now, from /proc (Linux): the
