@@ -56,10 +56,8 @@ const enum Wait {
   None = 0,
   /** COPY on the card or a delayed login answer: reading stops, input is held. */
   Blocked = 1,
-  /** A job streams its answer: reading goes on (APPENDs stream, the next other command waits parsed). */
+  /** A job streams its answer, or has and its done() is on a timer: reading goes on (APPENDs stream, the next other command waits parsed). */
   Job = 2,
-  /** The job has queued its last octets; done() is on a timer (runJob). */
-  Finishing = 3,
 }
 
 /** An APPEND whose message is being read (one object, made only then): the card's file, the command's tag, the folder's owner key, flags, INTERNALDATE; `failed` once the card refused a write. */
@@ -110,7 +108,8 @@ export class ImapServer implements Service {
     // A folder changed (delivery, another session, POP3's QUIT, the web page): IDLE sessions on it hear of it now.
     mailbox.onChange = function (owner: string) {
       const all = server.sessions.items;
-      for (let i = 0; i < all.length; i++) if (all[i].idleTag.length > 0 && all[i].owner === owner) all[i].report(true);
+      // lineTag is IDLE's when a folder is selected (owner set); AUTHENTICATE's comes before that.
+      for (let i = 0; i < all.length; i++) if (all[i].lineTag !== undefined && all[i].owner === owner) all[i].report(true);
     };
     // A message's structure is built (after its delivery, in steps): FETCHes waiting for it go on.
     mailbox.onStructureReady = function () {
@@ -157,23 +156,26 @@ export class ImapSession implements SelectedView, ReaderEvents {
   active = false;
   /** The logged-in user, "" before. */
   user = "";
-  /** Selected: the folder's maildrop (opened shared) and its owner key; maildrop.list is this session's view. */
+  /** Selected: the folder's maildrop (opened shared) and its owner key (ownerOf); maildrop.list is this session's view. */
   maildrop: Maildrop = undefined as unknown as Maildrop;
   owner = "";
-  folder = 0;
   readOnly = false;
   /** UIDs from recentUid up to (not including) recentEnd are \Recent in this session: it was the first told of them. */
   recentUid = 0;
   recentEnd = 0;
-  /** The tag of the IDLE in progress, "" when not idling. */
-  idleTag = "";
-  /** The tag of an AUTHENTICATE waiting for its response line, "" otherwise. */
-  private saslTag = "";
+  /**
+   * The tag of the command whose next input line goes to onContinuation:
+   * AUTHENTICATE's (before LOGIN) or IDLE's (after it).
+   *
+   * Memory: every field costs Espruino variables, and on Lua a session
+   * table's hash part doubles at its 17th key (16 -> 32 nodes, ~450 bytes,
+   * kept once grown). So one field serves both; and lineTag, next, app and
+   * delayTimer, which are never set at the same time, are undefined (no
+   * key on Lua) when unused, leaving 15 keys with a folder selected.
+   */
+  lineTag: string | undefined = undefined;
   /** The command in flight (Wait): what the reader may do meanwhile. */
   private waiting = Wait.None;
-  /** The job in flight told the flags of this set (runJob), for settle() when it is done. */
-  settleSet: number[] | undefined = undefined;
-  settleByUid = false;
   /** A command read while a job ran: it runs when the job is done; reading stops until then. */
   private next: ImapCommand | undefined = undefined;
   /** Input that came while reading was stopped (Limit.Held at most). */
@@ -217,8 +219,6 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   receive(data: string): void {
     if (this.state === State.Logout) return;
-    // The job in flight has queued its completion and waits only for its timer: go on now, from here.
-    if (this.waiting === Wait.Finishing) this.done();
     if (this.stopped() || this.held.length > 0) {
       this.hold(data);
       return;
@@ -253,9 +253,8 @@ export class ImapSession implements SelectedView, ReaderEvents {
   }
 
   /** The next input line goes to onContinuation(), not the parser: AUTHENTICATE's response, or IDLE's DONE. */
-  expectLine(tag: string, idle: boolean): void {
-    if (idle) this.idleTag = tag;
-    else this.saslTag = tag;
+  expectLine(tag: string): void {
+    this.lineTag = tag;
     this.reader.expectLine();
   }
 
@@ -296,12 +295,11 @@ export class ImapSession implements SelectedView, ReaderEvents {
         },
         release: function () {
           job.release();
-          if (session.waiting !== Wait.Job) return; // the session ended meanwhile
-          session.waiting = Wait.Finishing;
-          session.settleSet = set;
-          session.settleByUid = byUid;
+          // Meanwhile the reader goes on as while the job ran (Wait.Job): nothing waits longer than this timer.
           session.server.hal.setTimer(0, function () {
-            if (session.waiting === Wait.Finishing) session.done(); // else new input came first and went on (receive)
+            if (session.state === State.Logout) return; // the session ended meanwhile
+            if (set !== undefined) session.settle(set, byUid);
+            session.done();
           });
         },
       };
@@ -311,9 +309,6 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   /** The command in flight is done: the command that waited runs, then what was held is read. */
   done(): void {
-    const set = this.settleSet;
-    this.settleSet = undefined;
-    if (this.waiting === Wait.Finishing && set !== undefined) this.settle(set, this.settleByUid);
     this.waiting = Wait.None;
     const next = this.next;
     this.next = undefined;
@@ -398,15 +393,13 @@ export class ImapSession implements SelectedView, ReaderEvents {
 
   /** A line the reader was told to pass on whole: AUTHENTICATE's response (RFC 3501 6.2.2) or IDLE's DONE (RFC 2177). */
   onContinuation(line: string): void {
-    if (this.idleTag.length > 0) {
-      const tag = this.idleTag;
-      this.idleTag = "";
+    const tag = this.lineTag as string;
+    this.lineTag = undefined;
+    if (this.state !== State.NotAuthenticated) {
       if (upper(line) === "DONE") this.reply(tag + " OK IDLE terminated");
       else this.reply(tag + " BAD Expected DONE");
       return;
     }
-    const tag = this.saslTag;
-    this.saslTag = "";
     if (line === "*") this.reply(tag + " BAD Authentication cancelled");
     else this.plain(tag, line);
   }
@@ -859,7 +852,6 @@ function select(session: ImapSession, cmd: ImapCommand): void {
   const list = drop.list;
   session.maildrop = drop;
   session.owner = owner;
-  session.folder = folder.id;
   session.readOnly = cmd.name === "EXAMINE";
   session.state = State.Selected;
   // \Recent: what arrived since the last session selected this folder is recent here, and in no later session.
@@ -1091,7 +1083,7 @@ const HANDLERS: { [name: string]: Handler } = {
     if (initial !== undefined) session.plain(cmd.tag, initial);
     else {
       // RFC 3501 6.2.2: an empty challenge, then one line of base64.
-      session.expectLine(cmd.tag, false);
+      session.expectLine(cmd.tag);
       session.reply("+ ");
     }
   },
@@ -1123,7 +1115,7 @@ const HANDLERS: { [name: string]: Handler } = {
     if (folder === undefined) session.reply(cmd.tag + (name === undefined ? " BAD DELETE needs a folder name" : " NO [NONEXISTENT] No such folder"));
     else if (folder.id === 0) session.reply(cmd.tag + " NO [CANNOT] INBOX cannot be deleted");
     else {
-      if (session.state === State.Selected && session.folder === folder.id) session.deselect();
+      if (session.owner === session.ownerOf(folder.id)) session.deselect();
       session.server.mailbox.deleteFolder(session.user, folder.id);
       session.reply(cmd.tag + " OK DELETE completed");
     }
@@ -1201,7 +1193,7 @@ const HANDLERS: { [name: string]: Handler } = {
   IDLE: function (session, cmd) {
     // RFC 2177: changes are reported as they happen (ImapServer's onChange) until DONE.
     session.report(true);
-    session.expectLine(cmd.tag, true);
+    session.expectLine(cmd.tag);
     session.reply("+ idling");
   },
   CHECK: function (session, cmd) {

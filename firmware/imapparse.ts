@@ -108,32 +108,55 @@ const LBRACKET = 91;
 const RBRACKET = 93;
 const LBRACE = 123;
 
+/**
+ * The last string token read by quoted(): a module variable, not a reader
+ * field (read at once by its caller; a field costs every session memory:
+ * on Lua a 17th field doubles the reader's hash part).
+ */
+let word = "";
+
+/**
+ * The command being read: kept apart from the reader and made when its
+ * first line comes (begin()), so that an idle reader (every IMAP session
+ * between commands) holds eight fields, no arrays: on Lua a table's hash
+ * part is a power of two (17 fields would take 32 slots, ~640 bytes).
+ */
+interface Reading {
+  /** The command's tag ("*" when none could be read); "" only in IDLE. */
+  tag: string;
+  /** Upper case; "UID X" for the UID forms. */
+  name: string;
+  args: Token[];
+  /** Lists open at this point, innermost last. */
+  stack: Token[][];
+  /** Inline literal octets of this command so far. */
+  litUsed: number;
+  /** Tokens and parentheses of this command so far. */
+  items: number;
+  /** The inline literal being read. */
+  lit: string;
+  /** APPEND's message has arrived: its line must end now. */
+  afterAppend: boolean;
+  /** A literal ended: the next octet must be a space, ")" or the line end. */
+  needSep: boolean;
+}
+
+/** Between commands: one shared Reading that is never written to (begin() makes each command its own). */
+const IDLE: Reading = { tag: "", name: "", args: [], stack: [], litUsed: 0, items: 0, lit: "", afterAppend: false, needSep: false };
+
 /** Reads IMAP commands from a byte stream; see the module comment. */
 export class CommandReader {
   private mode = Mode.Line;
   /** The unfinished line (only its last Tail octets while skipping). */
   private buf = "";
-  /** The tag of the command in progress; "" between commands. */
-  private tag = "";
-  private name = "";
-  private args: Token[] = [];
-  /** Lists open at this point, innermost last. */
-  private stack: Token[][] = [];
+  /** The command in progress; IDLE between commands (its tag is ""). */
+  private c: Reading = IDLE;
   /** Line octets of this command so far (finished lines). */
   private used = 0;
-  /** Inline literal octets of this command so far. */
-  private litUsed = 0;
-  /** Tokens and parentheses of this command so far. */
-  private items = 0;
   /** Octets of the current literal still to come. */
   private remaining = 0;
-  private lit = "";
   /** A fault was answered: the rest of the command is dropped. */
   private skipping = false;
-  /** APPEND's message has arrived: its line must end now. */
-  private afterAppend = false;
-  /** A literal ended: the next octet must be a space, ")" or the line end. */
-  private needSep = false;
   /** The next line goes to onContinuation. */
   private raw = false;
 
@@ -158,7 +181,7 @@ export class CommandReader {
         const piece = chunk.substring(p, p + take);
         p += take;
         this.remaining -= take;
-        if (this.mode === Mode.Literal) this.lit += piece;
+        if (this.mode === Mode.Literal) this.c.lit += piece;
         else if (this.mode === Mode.Append) this.events.onAppendData(piece);
         if (this.remaining === 0) this.literalDone();
       } else {
@@ -198,33 +221,30 @@ export class CommandReader {
       this.events.onBad("*", "Line too long");
       return;
     }
-    if (this.tag.length === 0) {
+    if (this.c.tag.length === 0) {
       const sp = start.indexOf(" ");
-      this.tag = sp > 0 && validTag(start.substring(0, sp)) ? start.substring(0, sp) : "*";
+      this.begin(sp > 0 && validTag(start.substring(0, sp)) ? start.substring(0, sp) : "*");
     }
     this.fail("Command line too long");
   }
 
   /** Answers the command in progress BAD; what is left of it will be skipped. */
   private fail(text: string): void {
-    const tag = this.tag.length > 0 ? this.tag : "*";
+    const tag = this.c.tag.length > 0 ? this.c.tag : "*";
     this.skipping = true;
     this.events.onBad(tag, text);
   }
 
+  /** A command begins: its own Reading. */
+  private begin(tag: string): void {
+    this.c = { tag: tag, name: "", args: [], stack: [], litUsed: 0, items: 0, lit: "", afterAppend: false, needSep: false };
+  }
+
   /** Forgets the command in progress (it ended). */
   private reset(): void {
-    this.tag = "";
-    this.name = "";
-    this.args = [];
-    this.stack = [];
+    this.c = IDLE;
     this.used = 0;
-    this.litUsed = 0;
-    this.items = 0;
-    this.lit = "";
     this.skipping = false;
-    this.afterAppend = false;
-    this.needSep = false;
   }
 
   /** A whole line (CRLF removed). */
@@ -243,7 +263,7 @@ export class CommandReader {
       this.skipLine(s);
       return;
     }
-    if (this.afterAppend) {
+    if (this.c.afterAppend) {
       if (s.length === 0) {
         this.reset();
         this.events.onAppendEnd();
@@ -255,7 +275,7 @@ export class CommandReader {
     }
     const bad = find(s, "\x00", 0) >= 0 ? "NUL in command" : find(s, "\r", 0) >= 0 ? "CR inside a line" : "";
     let p = 0;
-    if (this.tag.length === 0) {
+    if (this.c.tag.length === 0) {
       // Empty lines between commands are ignored (some clients send one after APPEND's literal).
       if (s.length === 0) {
         this.used = 0;
@@ -269,8 +289,8 @@ export class CommandReader {
     }
     const r = bad.length > 0 ? bad : this.tokens(s, p);
     if (r === TAKEN) return;
-    if (r.length === 0 && this.stack.length === 0) {
-      const cmd: ImapCommand = { tag: this.tag, name: this.name, args: this.args };
+    if (r.length === 0 && this.c.stack.length === 0) {
+      const cmd: ImapCommand = { tag: this.c.tag, name: this.c.name, args: this.c.args };
       this.reset();
       this.events.onCommand(cmd);
       return;
@@ -300,19 +320,19 @@ export class CommandReader {
     const mode = this.mode;
     this.mode = Mode.Line;
     if (mode === Mode.Literal) {
-      const lit = this.lit;
-      this.lit = "";
+      const lit = this.c.lit;
+      this.c.lit = "";
       if (find(lit, "\x00", 0) >= 0) this.fail("NUL in literal");
       else this.top().push(lit);
-      this.needSep = true;
+      this.c.needSep = true;
     } else if (mode === Mode.Append) {
-      this.afterAppend = true;
+      this.c.afterAppend = true;
     }
   }
 
   /** The list tokens go into now. */
   private top(): Token[] {
-    return this.stack.length > 0 ? this.stack[this.stack.length - 1] : this.args;
+    return this.c.stack.length > 0 ? this.c.stack[this.c.stack.length - 1] : this.c.args;
   }
 
   /**
@@ -324,11 +344,11 @@ export class CommandReader {
     const sp = s.indexOf(" ");
     const tag = sp < 0 ? s : s.substring(0, sp);
     if (!validTag(tag)) {
-      this.tag = "*";
+      this.begin("*");
       this.fail(tag.length > ImapLimit.Tag ? "Tag too long" : "Invalid tag");
       return -1;
     }
-    this.tag = tag;
+    this.begin(tag);
     if (bad.length > 0) {
       this.fail(bad);
       return -1;
@@ -344,9 +364,9 @@ export class CommandReader {
       const word = upper(s.substring(p, e));
       p = e < s.length ? e + 1 : e;
       if (k === 0) {
-        this.name = word;
+        this.c.name = word;
         if (word !== "UID") break;
-      } else this.name = "UID " + word;
+      } else this.c.name = "UID " + word;
     }
     return p;
   }
@@ -363,8 +383,8 @@ export class CommandReader {
    */
   private tokens(s: string, p: number): string {
     const n = s.length;
-    if (this.needSep) {
-      this.needSep = false;
+    if (this.c.needSep) {
+      this.c.needSep = false;
       if (p < n && s.charCodeAt(p) !== SP && s.charCodeAt(p) !== RPAREN) return "Missing space after literal";
     }
     // The next " ", "(", ")", "[" and '"' at or after p (n when none); -1: not searched yet.
@@ -379,26 +399,26 @@ export class CommandReader {
         p++;
         continue;
       }
-      if (++this.items > ImapLimit.Items) return "Too many arguments";
-      const top = this.stack.length > 0 ? this.stack[this.stack.length - 1] : this.args;
+      if (++this.c.items > ImapLimit.Items) return "Too many arguments";
+      const top = this.c.stack.length > 0 ? this.c.stack[this.c.stack.length - 1] : this.c.args;
       if (c === LPAREN) {
-        if (this.stack.length >= ImapLimit.Depth) return "Lists nested too deeply";
+        if (this.c.stack.length >= ImapLimit.Depth) return "Lists nested too deeply";
         const list: Token[] = [];
         top.push(list);
-        this.stack.push(list);
+        this.c.stack.push(list);
         p++;
         continue;
       }
       if (c === RPAREN) {
-        if (this.stack.length === 0) return "Unexpected )";
-        this.stack.pop();
+        if (this.c.stack.length === 0) return "Unexpected )";
+        this.c.stack.pop();
         p++;
       } else if (c === LBRACE) {
         return this.literal(s, p);
       } else if (c === DQUOTE) {
         p = this.quoted(s, p);
         if (p < 0) return "Invalid quoted string";
-        top.push(this.word);
+        top.push(word);
       } else {
         // An atom: up to a space or parenthesis, a bracketed part read whole (see Token).
         let out = "";
@@ -431,8 +451,8 @@ export class CommandReader {
             }
             const e = this.quoted(s, dq);
             if (e < 0) return "Invalid [section]";
-            if (plainAtom(this.word)) {
-              out += s.substring(from, dq) + this.word;
+            if (plainAtom(word)) {
+              out += s.substring(from, dq) + word;
               from = e;
             }
             q = e;
@@ -446,12 +466,9 @@ export class CommandReader {
     return "";
   }
 
-  /** The last string token read by quoted(). */
-  private word = "";
-
   /**
    * A quoted string starting at s[p] (RFC 3501 9: only \\ and \" escapes).
-   * Sets `word` to its content; returns the index after the closing quote, or -1.
+   * Sets the module's `word` to its content; returns the index after the closing quote, or -1.
    */
   private quoted(s: string, p: number): number {
     let out = "";
@@ -461,7 +478,7 @@ export class CommandReader {
       const dq = s.indexOf('"', q);
       if (dq < 0) return -1;
       if (bs < 0 || bs > dq) {
-        this.word = out + s.substring(q, dq);
+        word = out + s.substring(q, dq);
         return dq + 1;
       }
       const e = s.charCodeAt(bs + 1);
@@ -479,8 +496,8 @@ export class CommandReader {
     const sync = s.charCodeAt(last - 1) !== PLUS;
     const size = parseDecimal(s.substring(p + 1, sync ? last : last - 1));
     if (size < 0) return "Invalid literal";
-    if (this.name === "APPEND" && this.stack.length === 0 && this.args.length > 0) {
-      if (!this.events.onAppendStart({ tag: this.tag, name: this.name, args: this.args }, size, sync)) {
+    if (this.c.name === "APPEND" && this.c.stack.length === 0 && this.c.args.length > 0) {
+      if (!this.events.onAppendStart({ tag: this.c.tag, name: this.c.name, args: this.c.args }, size, sync)) {
         this.skipping = true;
         this.skipLine(s);
         return TAKEN;
@@ -490,16 +507,16 @@ export class CommandReader {
       if (size === 0) this.literalDone();
       return TAKEN;
     }
-    if (size > ImapLimit.Literals - this.litUsed) return "[TOOBIG] Literal too large";
-    this.litUsed += size;
-    if (!this.events.onLiteral(this.tag, size, sync)) {
+    if (size > ImapLimit.Literals - this.c.litUsed) return "[TOOBIG] Literal too large";
+    this.c.litUsed += size;
+    if (!this.events.onLiteral(this.c.tag, size, sync)) {
       this.skipping = true;
       this.skipLine(s);
       return TAKEN;
     }
     this.mode = Mode.Literal;
     this.remaining = size;
-    this.lit = "";
+    this.c.lit = "";
     if (size === 0) this.literalDone();
     return TAKEN;
   }

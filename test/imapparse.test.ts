@@ -292,9 +292,9 @@ describe("the command reader", () => {
 
 /** Octets the reader holds: its partial line, literal and the strings of the command so far. */
 function retained(reader: CommandReader): number {
-  const r = reader as unknown as { buf: string; lit: string; args: unknown[] };
+  const r = reader as unknown as { buf: string; c: { lit: string; args: unknown[] } };
   const size = (t: unknown): number => (typeof t === "string" ? t.length : (t as unknown[]).reduce((a: number, x) => a + size(x), 0));
-  return r.buf.length + r.lit.length + size(r.args);
+  return r.buf.length + r.c.lit.length + size(r.c.args);
 }
 
 /** readAll over given pieces instead of fixed-size chunks. */

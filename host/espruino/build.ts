@@ -127,7 +127,7 @@ export async function measureBootVariables(code: string): Promise<number> {
     card: new SimCard({ dir: scratch }),
     flash: new SimFlash(),
     romFiles: { "lbdefault.cfg": encode(settings) },
-    portMap: { 25: 0, 110: 0, 80: 0 },
+    portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
     bindHost: "127.0.0.1",
     log: () => undefined,
     clock: () => Math.floor(Date.now() / 1000),
