@@ -22,7 +22,7 @@ import type { Connection, ConnectionEvents, Hal, Timer } from "./hal";
 import { decimal, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
 import { Access, Delivery, Folder, Mailbox, Maildrop, StoredFlag } from "./mailbox";
-import { Service, SessionList, SocketBudget } from "./sessions";
+import { FILE_WAIT_SECONDS, Service, SessionList, SocketBudget } from "./sessions";
 import { find, lower, upper } from "./text";
 import { Keyword } from "./mailindex";
 import { CommandReader, decodeMailboxName, ImapCommand, inSet, matchPattern, parseSet, quote, ReaderEvents, Token } from "./imapparse";
@@ -270,9 +270,21 @@ export class ImapSession implements SelectedView, ReaderEvents {
    * (`next`) until done(). done() runs on a timer of its own: the job ends
    * inside the Sender, which must finish its step before the next command
    * queues anything (one send outstanding).
+   *
+   * A job that waits (blocked: no message file free, a structure being
+   * built) gives up after FILE_WAIT_SECONDS, as POP3's RETR does: with
+   * `tag NO [UNAVAILABLE]` when nothing of its answer was sent (`tag`: the
+   * command's; STORE never waits), else the session ends (half an answer
+   * cannot be finished honestly). Checked when the job is retried (the
+   * sweep, once a second; a structure built).
    */
-  runJob(job: FetchSource, set: number[] | undefined, byUid: boolean): void {
+  runJob(job: FetchSource, set: number[] | undefined, byUid: boolean, tag?: string): void {
     const session = this;
+    const hal = this.server.hal;
+    /** Since when the job waits (-1: it does not), whether any of its answer went out, whether it gave up. */
+    let since = -1;
+    let sent = false;
+    let over = false;
     this.waiting = Wait.Job;
     // A card failure inside a literal: the answer cannot be finished honestly, so the session ends after it.
     job.onCardError = function () {
@@ -282,9 +294,21 @@ export class ImapSession implements SelectedView, ReaderEvents {
       const source: ChunkSource = {
         blocked: false,
         next: function () {
+          if (over) return undefined;
           try {
             const chunk = job.next();
             source.blocked = job.blocked;
+            if (!job.blocked) since = -1;
+            else if (since < 0) since = hal.now();
+            else if (hal.now() - since >= FILE_WAIT_SECONDS) {
+              hal.log("imap: gave up waiting for a message file or structure");
+              source.blocked = false;
+              over = true;
+              if (!sent && tag !== undefined) return tag + " NO [UNAVAILABLE] The message cannot be read now, try again later\r\n";
+              session.close();
+              return undefined;
+            }
+            if (chunk !== undefined && chunk.length > 0) sent = true;
             return chunk;
           } catch (e) {
             // Half an answer cannot be finished honestly: the client is told by the connection's end.
@@ -1234,7 +1258,7 @@ const HANDLERS: { [name: string]: Handler } = {
       return;
     }
     session.report(false);
-    session.runJob(fetchJob(session, cmd.tag, set, byUid, items), set, byUid);
+    session.runJob(fetchJob(session, cmd.tag, set, byUid, items), set, byUid, cmd.tag);
   },
   STORE: function (session, cmd) {
     const byUid = cmd.name === "UID STORE";
@@ -1266,7 +1290,7 @@ const HANDLERS: { [name: string]: Handler } = {
       return;
     }
     session.report(false);
-    session.runJob(searchJob(session, cmd.tag, program, cmd.name === "UID SEARCH"), undefined, false);
+    session.runJob(searchJob(session, cmd.tag, program, cmd.name === "UID SEARCH"), undefined, false, cmd.tag);
   },
   COPY: copy,
   MOVE: copy,

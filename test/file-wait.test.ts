@@ -12,6 +12,7 @@ import { RUNTIME_NAMES } from "../sim/runtimes";
 import { startSimulator, Simulator } from "../sim/simulator";
 import { connect, pop3Session, sendMail, stuff, withoutTraceHeaders } from "./helpers/clients";
 import { tempDir, testConfig } from "./helpers/fixtures";
+import { ImapClient } from "./helpers/imap-client";
 
 type Conversation = Awaited<ReturnType<typeof connect>>;
 
@@ -73,6 +74,7 @@ for (const runtime of RUNTIME_NAMES) {
         dataDir: tempDir("filewait"),
         smtpPort: 0,
         pop3Port: 0,
+        imapPort: 0,
         clock: () => Math.floor(Date.now() / 1000) + skipSeconds,
       });
     });
@@ -117,6 +119,30 @@ for (const runtime of RUNTIME_NAMES) {
       assert.match(await reader.line(), /^\+OK/);
       assert.match(await reader.line(), /^\+OK/);
       for (const c of [...holders, reader]) c.close(); // dropped mid-DATA: nothing of theirs is kept
+    });
+
+    it(`an IMAP FETCH still waiting for a message file after ${FILE_WAIT_SECONDS} s ends its session (half an answer was sent)`, async () => {
+      const body = message("imap-wait");
+      assert.match(await sendMail(sim.smtpPort, "s@remote.example", ["bob@example.org"], body), /^250 /);
+      const c = await ImapClient.login(sim.imapPort, "bob", "builder99");
+      assert.equal((await c.command("SELECT INBOX")).status, "OK [READ-WRITE] SELECT completed");
+      const holders = await fillFiles(sim.smtpPort);
+      open.push(...holders);
+      const tag = c.takeTag();
+      c.write(`${tag} FETCH 1 BODY.PEEK[]\r\n`);
+      // The response's head goes out before the file is opened: the literal then waits.
+      await assert.rejects(c.line(400), /no answer within 400 ms; have: "\* 1 FETCH \(BODY\[\] \{\d+\}\\r\\n"/);
+      skipSeconds += FILE_WAIT_SECONDS + 1; // the box's clock jumps; its once-a-second sweep gives up on the wait
+      await assert.rejects(c.until(tag, [], 10000), /connection closed/);
+      for (const h of holders) h.close(); // dropped mid-DATA: the files are freed
+      const d = await ImapClient.login(sim.imapPort, "bob", "builder99");
+      assert.equal((await d.command("SELECT INBOX")).status, "OK [READ-WRITE] SELECT completed");
+      const again = await d.command("FETCH 1 BODY.PEEK[]");
+      assert.equal(again.status, "OK FETCH completed");
+      assert.ok(again.lines[0].endsWith(body.toString("latin1") + ")"), "the whole message once a file is free");
+      assert.equal((await d.command("STORE 1 +FLAGS.SILENT (\\Deleted)")).status, "OK STORE completed");
+      assert.deepEqual(await d.command("EXPUNGE"), { lines: ["* 1 EXPUNGE"], status: "OK EXPUNGE completed" });
+      await d.logout();
     });
 
     it(`a DATA still waiting after ${FILE_WAIT_SECONDS} s gets 451 4.3.2; the transaction stands and DATA works again later`, async () => {
