@@ -8,6 +8,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
@@ -15,6 +16,26 @@ import { EmulatedEspruinoConsole } from "../sim/espruino/repl";
 import { ROOT } from "./helpers/fixtures";
 
 const CLI = path.join(ROOT, "host/bin/letterbox.js");
+
+/**
+ * Holds the services' real default ports on loopback where this process may
+ * (one in use elsewhere, or privileged, is left out): `flash` boots the
+ * bundle on the emulated board to measure it, and a port missing from its
+ * port map would bind the real one (IMAP's 143 did, EADDRINUSE beside
+ * another test run). Held here, such a bind fails the flash.
+ */
+async function holdDefaultPorts(): Promise<net.Server[]> {
+  const held: net.Server[] = [];
+  for (const port of [25, 110, 80, 143]) {
+    const server = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (ok) held.push(server);
+  }
+  return held;
+}
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -30,6 +51,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 test("letterbox flash --runtime espruino --port tcp://... saves the bundle as boot code, verified, and starts it", async () => {
   const board = new EmulatedEspruinoConsole({ consoleName: "Telnet" });
   const port = await board.listen();
+  const held = await holdDefaultPorts();
   try {
     const r = await run(["flash", "--runtime", "espruino", "--port", `tcp://127.0.0.1:${port}`, "--no-progress"]);
     assert.equal(r.code, 0, r.stderr);
@@ -43,6 +65,7 @@ test("letterbox flash --runtime espruino --port tcp://... saves the bundle as bo
     assert.ok(board.boots[0].parses);
     assert.ok(board.executed.some((s) => s.includes("E.CRC32(")), "the upload was checked on the board");
   } finally {
+    for (const server of held) server.close();
     await board.close();
   }
 });
@@ -86,6 +109,7 @@ test("flash to Espruino's Linux build (no Wifi module): the board holds the bund
   // lacks; the real Linux build then held "\n" + bundle and the check failed (issue 13, fault 5).
   const board = new EmulatedEspruinoConsole({ consoleName: "Telnet", board: "LINUX" });
   const port = await board.listen();
+  const held = await holdDefaultPorts();
   try {
     const r = await run(["flash", "--runtime", "espruino", "--port", `tcp://127.0.0.1:${port}`, "--no-progress"]);
     assert.equal(r.code, 0, r.stderr);
@@ -95,6 +119,7 @@ test("flash to Espruino's Linux build (no Wifi module): the board holds the bund
     assert.equal(board.storage.get(".bootcde"), bundle, "no newline or module code in front of the bundle");
     assert.equal(board.boots.length, 1, "load() ran it");
   } finally {
+    for (const server of held) server.close();
     await board.close();
   }
 });

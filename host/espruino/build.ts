@@ -18,6 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as acorn from "acorn";
 import { minify } from "terser";
+import { HTTP_PORT, IMAP_PORT, POP3_PORT, SMTP_PORT } from "../../firmware/main";
 import { encode, MsgMap } from "../../firmware/msgpack";
 import { SimCard } from "../../sim/card";
 import { EspruinoBoard as EmulatedBoard } from "../../sim/espruino/board";
@@ -127,7 +128,8 @@ export async function measureBootVariables(code: string): Promise<number> {
     card: new SimCard({ dir: scratch }),
     flash: new SimFlash(),
     romFiles: { "lbdefault.cfg": encode(settings) },
-    portMap: { 25: 0, 110: 0, 80: 0, 143: 0 },
+    // Every service's port: one left out would bind the real one (IMAP's 143 did: EADDRINUSE beside another run).
+    portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, [IMAP_PORT]: 0 },
     bindHost: "127.0.0.1",
     log: () => undefined,
     clock: () => Math.floor(Date.now() / 1000),

@@ -8,6 +8,7 @@
  * which runs init.lua when there is one, as the board does.
  */
 import type { SerialLine } from "../../firmware/hal";
+import { HTTP_PORT, IMAP_PORT, POP3_PORT, SMTP_PORT } from "../../firmware/main";
 import type { SimCard } from "../card";
 import { LfsStore } from "./lfs";
 import { NodeMcu } from "./nodemcu";
@@ -41,7 +42,8 @@ export class NodeMcuRepl {
       spiffs: this.spiffs,
       card: this.card,
       lfs: this.lfs,
-      portMap: { 25: 0, 110: 0, 80: 0 }, // a box started from LFS listens on ephemeral ports
+      // A box started from LFS listens on ephemeral ports: every service's (one left out would bind the real port).
+      portMap: { [SMTP_PORT]: 0, [POP3_PORT]: 0, [HTTP_PORT]: 0, [IMAP_PORT]: 0 },
       bindHost: "127.0.0.1",
       clock: () => Math.floor(Date.now() / 1000),
       serial: this.serial,
