@@ -6,7 +6,8 @@
  * letter case, FETCH FLAGS, SEARCH KEYWORD/UNKEYWORD, APPEND with keywords,
  * COPY and MOVE keep them, the cap of 31 per user and 64 octets per name
  * (NO [LIMIT], PERMANENTFLAGS without \*), and all of it after a restart of
- * the simulator on the same card (whose compaction frees unused names).
+ * the simulator on the same card (whose compaction frees unused names);
+ * RENAME INBOX moves them with its messages.
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -112,6 +113,10 @@ for (const runtime of RUNTIME_NAMES) {
         assert.deepEqual((await c.command("SEARCH KEYWORD work")).lines, ["* SEARCH 1 2 3"]);
         // A freed slot takes a new name.
         assert.deepEqual((await c.command("STORE 2 +FLAGS (Later)")).lines, [...flagLines(" Later Work $Junk"), "* 2 FETCH (FLAGS (\\Seen \\Recent Later Work))"]);
+        // RENAME INBOX (RFC 3501 6.3.5) moves its messages with their keywords.
+        assert.equal((await c.command("RENAME INBOX Old")).status, "OK RENAME completed");
+        assert.equal((await c.command("SELECT Old")).status, "OK [READ-WRITE] SELECT completed");
+        assert.deepEqual((await c.command("FETCH 1:* FLAGS")).lines, ["* 1 FETCH (FLAGS (\\Flagged \\Recent Work))", "* 2 FETCH (FLAGS (\\Recent))"]);
         await c.logout();
       } finally {
         await sim.stop();
