@@ -7,7 +7,8 @@
  * The port is a serial device (the ESP32's USB serial adapter, 115200 baud)
  * or tcp://HOST:PORT (Espruino's Telnet console). Over serial EspruinoTools
  * pauses after each 1 KB Storage write so the UART does not overrun; TCP has
- * flow control, so those pauses are skipped there.
+ * flow control, so those pauses are skipped there. The check waits until the
+ * board has run the whole upload (drained(), below).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -48,6 +49,8 @@ interface EspruinoGlobal {
       close(): void;
       isConnected(): boolean;
       write(data: string, showStatus: boolean, done: () => void): void;
+      /** Sets the receiver of the board's output (an ArrayBuffer at a time); returns the one before. */
+      startListening(reader: ((data: ArrayBuffer) => void) | undefined): ((data: ArrayBuffer) => void) | undefined;
     };
     Status: unknown;
     Env: { getData(): { [key: string]: unknown } };
@@ -137,6 +140,36 @@ export function requiredModules(code: string): string[] {
   const names = new Set<string>();
   for (const m of code.matchAll(/\brequire\(\s*"([^"]+)"\s*\)/g)) names.add(m[1]);
   return [...names].sort();
+}
+
+/**
+ * Resolves once the board has run everything sent before: it prints a
+ * marker only after the statements ahead of it ran (the console takes its
+ * input in order). Over TCP the upload goes out unpaced, and an interpreter
+ * that is slow to run it (the 32-bit one under qemu; a busy board) was still
+ * writing the last pieces to Storage when EspruinoTools' prompt wait before
+ * the check (500 ms, then Ctrl-C: core/utils.js getEspruinoPrompt) broke off
+ * the write that was running: its bytes stayed erased and the check failed.
+ * The DLE (\x10) keeps the line from being echoed, so only the print shows
+ * the marker.
+ */
+function drained(serial: EspruinoGlobal["Core"]["Serial"], ms: number): Promise<void> {
+  const marker = "LB_DRAINED";
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const before = serial.startListening((data: ArrayBuffer) => {
+      seen = (seen + Buffer.from(data).toString("latin1")).slice(-64);
+      if (!seen.includes(marker)) return;
+      clearTimeout(timer);
+      serial.startListening(before);
+      resolve();
+    });
+    const timer = setTimeout(() => {
+      serial.startListening(before);
+      reject(new FlashError(`the board did not finish writing the code within ${Math.round(ms / 1000)} s`));
+    }, ms);
+    serial.write(`\x10print("LB_"+"DRAINED")\n`, false, () => undefined);
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -247,6 +280,7 @@ export async function flashEspruino(options: FlashEspruinoOptions): Promise<Flas
         "sending the code",
       );
       onProgress(total || code.length, total || code.length);
+      await drained(serial, timeoutMs);
       // What the board holds: its length and CRC32, read back from the Storage file.
       const answer = await withTimeout(
         new Promise<string | undefined>((resolve) =>

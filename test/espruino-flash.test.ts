@@ -104,6 +104,29 @@ test("flashEspruino over a serial port (pty): progress, CRC check, and a failure
   }
 });
 
+test("flashEspruino over Telnet to a slow interpreter: it waits until the board has run the whole upload before the check", async () => {
+  // Over TCP the upload goes out unpaced. An interpreter that runs each statement slowly (the 32-bit one
+  // under qemu did) was still writing the last pieces when EspruinoTools' prompt wait (500 ms) sent
+  // Ctrl-C, which broke off the write that was running: the tail stayed erased and the check failed.
+  const { flashEspruino } = await import("../host/flash-espruino");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lb-flash-slow-"));
+  const file = path.join(dir, "app.js");
+  let code = "";
+  for (let i = 0; code.length < 40000; i++) code += `var v${i} = "${(i * 7919).toString(36).repeat(8)}";\n`;
+  fs.writeFileSync(file, code);
+  const board = new EmulatedEspruinoConsole({ consoleName: "Telnet", statementMs: 60 });
+  const port = await board.listen();
+  try {
+    const result = await flashEspruino({ port: `tcp://127.0.0.1:${port}`, file });
+    assert.equal(result.crc, zlib.crc32(Buffer.from(code, "latin1")));
+    assert.equal(board.storage.get(".bootcde"), code, "every piece written, the last one too");
+    assert.equal(board.boots.length, 1);
+    assert.ok(board.executed.filter((s) => s.includes("Storage")).length > 10, "the upload took many statements");
+  } finally {
+    await board.close();
+  }
+});
+
 test("flash to Espruino's Linux build (no Wifi module): the board holds the bundle exactly, the CRC matches, and it is started", async () => {
   // EspruinoTools would put "\n" in front of code requiring a module the board
   // lacks; the real Linux build then held "\n" + bundle and the check failed (issue 13, fault 5).

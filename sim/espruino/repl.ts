@@ -34,6 +34,15 @@ export interface ReplOptions {
    */
   board?: "ESP32" | "LINUX";
   log?: (line: string) => void;
+  /**
+   * How long each statement takes to run, in ms (default 0: at once). A
+   * slow interpreter (the 32-bit one under qemu, a busy board) handles its
+   * input in order, each statement once the one before has run, so input
+   * waits meanwhile; a Ctrl-C arriving while a statement runs breaks it off
+   * (src/jsdevices.c:493 calls jsiCtrlC() as the byte arrives,
+   * src/jsinteractive.c:2243 sets EXEC_CTRL_C) and it has no effect.
+   */
+  statementMs?: number;
 }
 
 /** process.env.MODULES of Espruino 2v29 per board (ESP32 as configured by boards/ESP32.py; LINUX as the Linux build prints it). */
@@ -146,7 +155,29 @@ export class EmulatedEspruinoConsole {
     let lineEcho = true;
     let pending = "";
     let lastWasCR = false;
+    const statementMs = this.options.statementMs || 0;
+    /** Data received and not handled yet (while a statement runs); `at`: the next byte of the first buffer. */
+    const input: Buffer[] = [];
+    let at = 0;
+    /** A statement is running (statementMs > 0); `interrupted`: a Ctrl-C came meanwhile. */
+    let running = false;
+    let interrupted = false;
     const run = (statement: string, echo: boolean) => {
+      if (statementMs > 0) {
+        running = true;
+        setTimeout(() => {
+          running = false;
+          if (interrupted) {
+            interrupted = false;
+            out("Execution Interrupted\r\n>");
+          } else execute(statement, echo);
+          handle();
+        }, statementMs);
+        return;
+      }
+      execute(statement, echo);
+    };
+    const execute = (statement: string, echo: boolean) => {
       this.executed.push(statement);
       let result: unknown;
       try {
@@ -157,7 +188,8 @@ export class EmulatedEspruinoConsole {
         result = undefined;
       }
       if (echo && session.echo) out(`=${result === undefined ? "undefined" : JSON.stringify(result)}\r\n`);
-      out(">");
+      // The prompt comes back only after a line that was echoed (src/jsinteractive.c:1532 and :429-439): not after a DLE (\x10) line.
+      if (echo && session.echo) out(">");
     };
     const enter = () => {
       const text = line;
@@ -174,8 +206,14 @@ export class EmulatedEspruinoConsole {
       pending = "";
       run(statement, echo);
     };
-    socket.on("data", (buf: Buffer) => {
-      for (const byte of buf) {
+    const handle = () => {
+      while (!running && input.length > 0) {
+        if (at >= input[0].length) {
+          input.shift();
+          at = 0;
+          continue;
+        }
+        const byte = input[0][at++];
         const c = String.fromCharCode(byte);
         if (c === "\n" && lastWasCR) {
           lastWasCR = false;
@@ -195,6 +233,11 @@ export class EmulatedEspruinoConsole {
           if (lineEcho && session.echo) out(c);
         }
       }
+    };
+    socket.on("data", (buf: Buffer) => {
+      if (running && buf.includes(3)) interrupted = true;
+      input.push(buf);
+      handle();
     });
     out("\r\n>");
   }
