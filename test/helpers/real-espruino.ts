@@ -111,8 +111,10 @@ export async function startReal(espruino: string, config: Config, dir = tempDir(
       // getEspruinoPrompt) sends Ctrl-C, which breaks off the last write (a
       // 178 KB bundle: its last 307 bytes stayed 0xFF). Flashing again does
       // the same; the helper writes the tail again, confirmed piece by
-      // piece, and says so. (The fix belongs in host/flash-espruino.ts: wait
-      // for the board to echo a marker before the check.)
+      // piece, and says so. (host/flash-espruino.ts now waits for a marker the
+      // board prints after the upload, tested on the emulated console in
+      // test/espruino-flash.test.ts; this fallback stays until a run on the real
+      // interpreter shows it is no longer needed.)
       if (!/does not match/.test(String(e))) throw e;
       console.log(`# real Espruino: ${String(e)}; writing the unwritten tail through the console`);
       await completeFlash(fs.readFileSync(ESPRUINO_BUNDLE, "latin1"));
