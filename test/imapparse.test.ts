@@ -11,14 +11,12 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as ts from "typescript";
-import * as tstl from "typescript-to-lua";
 import fc from "fast-check";
 import { CommandReader, decodeMailboxName, inSet, matchPattern, parseSet, quote, type ImapCommand } from "../firmware/imapparse";
 import { cases, imapparseWorkload, readAll, show as showTok } from "./portable/imapparse-workload";
 import { runs, split } from "./fuzz-arbitraries";
-import { lauxlib, lua } from "../sim/lua/wasm";
 import { LuaVm } from "../sim/lua/vm";
+import { compileWorkload, runLua } from "./helpers/lua-workload";
 import { spawnSync } from "node:child_process";
 import * as vm from "node:vm";
 import { minify } from "terser";
@@ -487,28 +485,8 @@ describe("the Lua VM with the board's numbers (LUA_32BITS)", () => {
   it("gives the transcript Node gives", () => {
     const expected = imapparseWorkload();
     assert.ok(!/DIFFERENT|push consumed nothing|empty data chunk/.test(expected), expected.match(/.*(DIFFERENT|consumed|empty data).*/)?.[0]);
-    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "lb-imap-lua-"));
-    const entry = path.join(ROOT, "test/portable/imapparse-workload.ts");
-    const tsconfig = path.join(outDir, "tsconfig.json");
-    fs.writeFileSync(
-      tsconfig,
-      JSON.stringify({
-        compilerOptions: { target: "ES5", lib: ["ES5"], types: [], strict: true, ignoreDeprecations: "6.0", rootDir: ROOT, outDir },
-        files: [entry],
-        tstl: { luaTarget: "5.3", luaBundle: "workload.lua", luaBundleEntry: entry, noImplicitSelf: false, noHeader: true },
-      }),
-    );
-    const result = tstl.transpileProject(tsconfig);
-    const errors = result.diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
-    assert.deepEqual(errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")), []);
-    const bundle = fs.readFileSync(path.join(outDir, "workload.lua"));
-    fs.rmSync(outDir, { recursive: true, force: true });
-    const vm = new LuaVm({ write: () => {}, onError: () => {} });
-    vm.setGlobalBytes("__workload", bundle);
-    vm.run(`transcript = load(__workload, "=workload")().imapparseWorkload(nil)`, "=imapparse");
-    lua.lua_getglobal(vm.L, "transcript");
-    const got = Buffer.from(lauxlib.luaL_tolstring(vm.L, -1)).toString("latin1");
-    lua.lua_settop(vm.L, 0);
+    const bundle = compileWorkload(path.join(ROOT, "test/portable/imapparse-workload.ts"));
+    const got = runLua(new LuaVm({ write: () => {}, onError: () => {} }), bundle, "workload.imapparseWorkload(nil)");
     if (got !== expected) {
       const a = got.split("\n");
       const b = expected.split("\n");

@@ -7,36 +7,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import * as ts from "typescript";
-import * as tstl from "typescript-to-lua";
 import { lauxlib, lua } from "../sim/lua/wasm";
 import { LuaVm } from "../sim/lua/vm";
+import { compileWorkload, ROOT } from "./helpers/lua-workload";
 import { bigWorkload, mimeWorkload } from "./portable/mimestruct-workload";
 
-const ROOT = path.resolve(__dirname, "../..");
 const ENTRY = path.join(ROOT, "test/portable/mimestruct-workload.ts");
-
-function compileWorkload(): Buffer {
-  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "lb-lua-mime-"));
-  const tsconfig = path.join(outDir, "tsconfig.json");
-  fs.writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      compilerOptions: { target: "ES5", lib: ["ES5"], types: [], strict: true, ignoreDeprecations: "6.0", rootDir: ROOT, outDir },
-      files: [ENTRY],
-      tstl: { luaTarget: "5.3", luaBundle: "workload.lua", luaBundleEntry: ENTRY, noImplicitSelf: false, noHeader: true },
-    }),
-  );
-  const result = tstl.transpileProject(tsconfig);
-  const errors = result.diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
-  assert.deepEqual(errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")), []);
-  const bundle = fs.readFileSync(path.join(outDir, "workload.lua"));
-  fs.rmSync(outDir, { recursive: true, force: true });
-  return bundle;
-}
 
 let vm: LuaVm | undefined;
 
@@ -44,7 +21,7 @@ let vm: LuaVm | undefined;
 function workloadVm(): LuaVm {
   if (vm === undefined) {
     vm = new LuaVm({ write: () => {}, onError: () => {} });
-    vm.setGlobalBytes("__workload", compileWorkload());
+    vm.setGlobalBytes("__workload", compileWorkload(ENTRY));
     vm.run(`workload = load(__workload, "=workload")()`, "=load");
   }
   return vm;

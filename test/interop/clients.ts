@@ -170,8 +170,17 @@ export async function runFetchmail(scratch: string, rcLines: (mda: string) => st
   return fs.readdirSync(out).sort().map((f) => fs.readFileSync(path.join(out, f), "latin1"));
 }
 
-/** getmail6 into a Maildir (delivered as user nobody: getmail will not deliver as root). */
+/** getmail6 over POP3 into a Maildir, deleting what it read. */
 export async function getmail(port: number, account: Account, scratch: string): Promise<string[]> {
+  return runGetmail(scratch, ["type = SimplePOP3Retriever", "server = 127.0.0.1", `port = ${port}`, `username = ${account.login}`, `password = ${account.password}`], true);
+}
+
+/**
+ * Runs getmail6 once with these [retriever] lines into a fresh Maildir,
+ * delivered as user nobody (getmail will not deliver as root); deletes what
+ * it read when `remove`. Returns the messages it delivered, in name order.
+ */
+export async function runGetmail(scratch: string, retriever: string[], remove: boolean): Promise<string[]> {
   const home = fs.mkdtempSync(path.join(scratch, "getmail-"));
   openToOthers(home, scratch);
   const maildir = path.join(home, "Maildir");
@@ -181,11 +190,7 @@ export async function getmail(port: number, account: Account, scratch: string): 
     path.join(home, "getmailrc"),
     [
       "[retriever]",
-      "type = SimplePOP3Retriever",
-      "server = 127.0.0.1",
-      `port = ${port}`,
-      `username = ${account.login}`,
-      `password = ${account.password}`,
+      ...retriever,
       "",
       "[destination]",
       "type = Maildir",
@@ -194,7 +199,7 @@ export async function getmail(port: number, account: Account, scratch: string): 
       "",
       "[options]",
       "read_all = true",
-      "delete = true",
+      `delete = ${remove}`,
       "delivered_to = false",
       "received = false",
       "",

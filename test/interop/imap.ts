@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImapFlow } from "imapflow";
 import { ROOT } from "../helpers/fixtures";
-import { Account, command, openToOthers, runFetchmail } from "./clients";
+import { Account, command, runFetchmail, runGetmail } from "./clients";
 
 const SCRIPTS = path.join(ROOT, "test/interop");
 
@@ -278,37 +278,6 @@ export async function fetchmailImap(port: number, account: Account, keep: boolea
  * envelope sender).
  */
 export async function getmailImap(port: number, account: Account, remove: boolean, scratch: string): Promise<string[]> {
-  const home = fs.mkdtempSync(path.join(scratch, "getmail-imap-"));
-  openToOthers(home, scratch);
-  const maildir = path.join(home, "Maildir");
-  for (const sub of ["cur", "new", "tmp"]) fs.mkdirSync(path.join(maildir, sub), { recursive: true });
-  for (const d of [maildir, ...["cur", "new", "tmp"].map((s) => path.join(maildir, s))]) fs.chownSync(d, 65534, 65534);
-  fs.writeFileSync(
-    path.join(home, "getmailrc"),
-    [
-      "[retriever]",
-      "type = SimpleIMAPRetriever",
-      "server = 127.0.0.1",
-      `port = ${port}`,
-      `username = ${account.login}`,
-      `password = ${account.password}`,
-      "mailboxes = ('INBOX',)",
-      "record_mailbox = false",
-      "",
-      "[destination]",
-      "type = Maildir",
-      `path = ${maildir}/`,
-      "user = nobody",
-      "",
-      "[options]",
-      "read_all = true",
-      `delete = ${remove}`,
-      "delivered_to = false",
-      "received = false",
-      "",
-    ].join("\n"),
-  );
-  await command("getmail", ["--rcfile", "getmailrc", "--getmaildir", home, "--quiet"]);
-  const dir = path.join(maildir, "new");
-  return fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f), "latin1"));
+  const retriever = ["type = SimpleIMAPRetriever", "server = 127.0.0.1", `port = ${port}`, `username = ${account.login}`, `password = ${account.password}`];
+  return runGetmail(scratch, [...retriever, "mailboxes = ('INBOX',)", "record_mailbox = false"], remove);
 }
