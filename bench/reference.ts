@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { BenchUser } from "./setup";
+import { privateDovecotConf } from "../test/helpers/dovecot";
 
 /** The uid/gid the delivered mail belongs to (virtual delivery and Dovecot both act as it). */
 const MAIL_UID = 65534;
@@ -109,55 +110,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 }
 
 export function dovecotConf(o: ReferenceOptions): string {
-  return `# Private Dovecot instance for make bench (bench/reference.ts).
-base_dir = ${path.join(o.dir, "dovecot-run")}
-state_dir = ${path.join(o.dir, "dovecot-state")}
-log_path = ${path.join(o.dir, "dovecot.log")}
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:${path.join(o.dir, "mail")}/%n
-first_valid_uid = ${MAIL_UID}
-first_valid_gid = ${MAIL_GID}
-pop3_uidl_format = %08Xu%08Xv
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n ${path.join(o.dir, "dovecot-users")}
-}
-userdb {
-  driver = static
-  args = uid=${MAIL_UID} gid=${MAIL_GID} home=${path.join(o.dir, "mail")}/%n
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = ${o.pop3Port}
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-service imap-login {
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service submission-login {
-  inet_listener submission {
-    port = 0
-  }
-}
-service lmtp {
-  unix_listener lmtp {
-    mode = 0600
-  }
-}
-`;
+  return privateDovecotConf({
+    purpose: "Private Dovecot instance for make bench (bench/reference.ts).",
+    dir: o.dir,
+    prefix: "dovecot-",
+    protocols: "pop3",
+    mechanisms: "plain",
+    layout: "",
+    users: path.join(o.dir, "dovecot-users"),
+    ports: { imap: 0, pop3: o.pop3Port },
+  });
 }
 
 /** Counts files in a Maildir's new/ and cur/ (Dovecot moves them from new/ to cur/). */

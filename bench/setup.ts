@@ -18,6 +18,8 @@ export const MAX_MESSAGE_BYTES = 12 * 1024 * 1024;
 export function letterboxConfig(): Config {
   const limits = defaultLimits();
   limits.maxMessageBytes = MAX_MESSAGE_BYTES;
+  // Four sessions of one service beside SMTP's reserve of 2: 4 listeners + 2 + 4 + the one kept free to refuse with (firmware/sessions.ts).
+  limits.sockets = 11;
   const services = defaultServices();
   services.smtp.sessions = 4;
   services.pop3.sessions = 4;

@@ -44,67 +44,80 @@ export interface Dovecot {
 
 export function dovecotConf(dir: string, users: string, ports: { imap: number; pop3: number; lmtp: number }): string {
   const folders = SPECIAL_FOLDERS.map(([name, use]) => `  mailbox ${name} {\n    special_use = ${use}\n    auto = subscribe\n  }\n`).join("");
-  return `# Private Dovecot instance (test/helpers/dovecot.ts).
-base_dir = ${path.join(dir, "run")}
-state_dir = ${path.join(dir, "state")}
-log_path = ${path.join(dir, "dovecot.log")}
-protocols = imap pop3 lmtp
+  return privateDovecotConf({
+    purpose: "Private Dovecot instance (test/helpers/dovecot.ts).",
+    dir,
+    prefix: "",
+    protocols: "imap pop3 lmtp",
+    mechanisms: "plain login",
+    layout: ":LAYOUT=fs",
+    users,
+    ports,
+    extra: `namespace inbox {\n  inbox = yes\n  separator = /\n${folders}}\nprotocol lmtp {\n  postmaster_address = postmaster@test.example\n}\n`,
+  });
+}
+
+/** What a private Dovecot's configuration varies in (privateDovecotConf). */
+export interface PrivateDovecotOptions {
+  /** The file's first line, a comment: whose instance it is. */
+  purpose: string;
+  /** Its directory: run and state directories (named `prefix` + run/state), log, mail (mail/NAME, Maildir). */
+  dir: string;
+  prefix: string;
+  protocols: string;
+  mechanisms: string;
+  /** Appended to the Maildir location (":LAYOUT=fs" for "/" as hierarchy delimiter), or "". */
+  layout: string;
+  /** The passwd-file (NAME:{PLAIN}PASSWORD lines). */
+  users: string;
+  /** Loopback listeners; 0: none. LMTP always has its unix socket. */
+  ports: { imap: number; pop3: number; lmtp?: number };
+  /** More configuration, at the end. */
+  extra?: string;
+}
+
+/**
+ * A Dovecot configuration that keeps to itself: its state, log and mail
+ * under `dir`, listeners on loopback only (no TLS, no submission), plain
+ * passwords from a passwd-file, mail owned by MAIL_UID. The tests' instance
+ * (above) and the POP3 bench's (bench/reference.ts) are both this.
+ */
+export function privateDovecotConf(o: PrivateDovecotOptions): string {
+  const listener = (name: string, port: number) => `  inet_listener ${name} {\n${port ? `    address = 127.0.0.1\n    port = ${port}` : "    port = 0"}\n  }\n`;
+  const lmtp = o.ports.lmtp ? listener("lmtp", o.ports.lmtp) : "";
+  return `# ${o.purpose}
+base_dir = ${path.join(o.dir, o.prefix + "run")}
+state_dir = ${path.join(o.dir, o.prefix + "state")}
+log_path = ${path.join(o.dir, "dovecot.log")}
+protocols = ${o.protocols}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:${path.join(dir, "mail")}/%n:LAYOUT=fs
+auth_mechanisms = ${o.mechanisms}
+mail_location = maildir:${path.join(o.dir, "mail")}/%n${o.layout}
 first_valid_uid = ${MAIL_UID}
 first_valid_gid = ${MAIL_GID}
 pop3_uidl_format = %08Xu%08Xv
-namespace inbox {
-  inbox = yes
-  separator = /
-${folders}}
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%n ${users}
+  args = scheme=PLAIN username_format=%n ${o.users}
 }
 userdb {
   driver = static
-  args = uid=${MAIL_UID} gid=${MAIL_GID} home=${path.join(dir, "mail")}/%n
+  args = uid=${MAIL_UID} gid=${MAIL_GID} home=${path.join(o.dir, "mail")}/%n
 }
 service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${ports.imap}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
+${listener("imap", o.ports.imap)}${listener("imaps", 0)}}
 service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = ${ports.pop3}
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
+${listener("pop3", o.ports.pop3)}${listener("pop3s", 0)}}
 service submission-login {
-  inet_listener submission {
-    port = 0
-  }
-}
+${listener("submission", 0)}}
 service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = ${ports.lmtp}
-  }
-  unix_listener lmtp {
+${lmtp}  unix_listener lmtp {
     mode = 0600
   }
 }
-protocol lmtp {
-  postmaster_address = postmaster@test.example
-}
-`;
+${o.extra || ""}`;
 }
 
 /**
