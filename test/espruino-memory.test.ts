@@ -24,10 +24,11 @@ function body(bytes: number): Buffer {
 }
 
 test("every session the limits allow, open at once and as busy as the card lets them be, stays within the board's variables; write buffers paced by drain", async (t) => {
-  // The default session caps (SMTP 4, POP3 3): under the default 10-socket budget with 3 listeners (IMAP off here), all of them fit.
+  // The default session caps (SMTP 4, POP3 3) under the default 10-socket budget with 3 listeners (IMAP off here) and
+  // one socket kept free to refuse with: 6 sessions, SMTP's 4 and 2 POP3 (a third is refused, firmware/sessions.ts).
   const services = defaultServices();
-  const limits = { smtpSessions: services.smtp.sessions, pop3Sessions: services.pop3.sessions };
-  const config = testConfig({ smtpSessions: limits.smtpSessions, pop3Sessions: limits.pop3Sessions, maxMessageBytes: 9 * 1024 * 1024 });
+  const limits = { smtpSessions: services.smtp.sessions, pop3Sessions: 10 - 3 - 1 - services.smtp.sessions };
+  const config = testConfig({ smtpSessions: limits.smtpSessions, pop3Sessions: services.pop3.sessions, maxMessageBytes: 9 * 1024 * 1024 });
   config.services.imap.enabled = false;
   const box = (await espruinoRuntime.start({
     config,
@@ -88,6 +89,10 @@ test("every session the limits allow, open at once and as busy as the card lets 
       }
       c.send("RETR 1\r\n"); // waits for a file
     }
+    // One more is answered "too many" on the socket kept for that, not reset.
+    const over = await connect(box.ports[110]);
+    closers.push(() => over.close());
+    assert.match(await over.line(), /^-ERR \[SYS\/TEMP\] Too many connections/);
     await new Promise((r) => setTimeout(r, 500));
     const busy = box.board.memory();
     t.diagnostic(
