@@ -21,7 +21,7 @@ import type { Config } from "./config";
 import type { Connection, ConnectionEvents, Hal, Timer } from "./hal";
 import { decimal, parseDecimal } from "./num";
 import { ChunkSource, Sender } from "./sender";
-import { Access, Delivery, Folder, Mailbox, Maildrop, StoredFlag } from "./mailbox";
+import { Access, Delivery, Folder, Listing, Mailbox, Maildrop, StoredFlag } from "./mailbox";
 import { FILE_WAIT_SECONDS, Service, SessionList, SocketBudget } from "./sessions";
 import { find, lower, upper } from "./text";
 import { Keyword } from "./mailindex";
@@ -109,7 +109,14 @@ export class ImapServer implements Service {
     mailbox.onChange = function (owner: string) {
       const all = server.sessions.items;
       // lineTag is IDLE's when a folder is selected (owner set); AUTHENTICATE's comes before that.
-      for (let i = 0; i < all.length; i++) if (all[i].lineTag !== undefined && all[i].owner === owner) all[i].report(true);
+      for (let i = 0; i < all.length; i++) {
+        if (all[i].lineTag === undefined || all[i].owner !== owner) continue;
+        try {
+          all[i].report(true);
+        } catch (e) {
+          // The card failed while the IDLE looked: not the committer's error (this runs inside its call); the next command hears of it.
+        }
+      }
     };
     // A message's structure is built (after its delivery, in steps): FETCHes waiting for it go on.
     mailbox.onStructureReady = function () {
@@ -522,7 +529,12 @@ export class ImapSession implements SelectedView, ReaderEvents {
   settle(set: number[], byUid: boolean): void {
     if (this.state !== State.Selected) return;
     const old = this.maildrop.list;
-    const now = this.maildrop.refresh();
+    let now: Listing;
+    try {
+      now = this.maildrop.refresh();
+    } catch (e) {
+      return; // the card failed (this runs on a timer, after the answer): the next command hears of it
+    }
     if (now.count !== old.count) return;
     for (let i = 0; i < old.count; i++) if (now.seq(i) !== old.seq(i)) return;
     const star = byUid ? old.seq(old.count - 1) : old.count;
