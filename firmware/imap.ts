@@ -680,7 +680,11 @@ export class ImapSession implements SelectedView, ReaderEvents {
       this.reply(tag + " NO [UNAVAILABLE] The message could not be stored: " + (e as Error).message);
       return;
     }
-    if (this.waiting === Wait.None) this.report(true);
+    try {
+      if (this.waiting === Wait.None) this.report(true);
+    } catch (e) {
+      // Stored; the card failed after it (this runs in the socket's callback, no caller catches): the next command hears of it.
+    }
     this.reply(tag + " OK [APPENDUID " + decimal(this.server.mailbox.uidValidity()) + " " + decimal(delivery.seq) + "] APPEND completed");
   }
 
