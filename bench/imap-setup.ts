@@ -116,8 +116,8 @@ export function imapBenchConfig(): Config {
   limits.sockets = 16; // the most settings allow
   const services = defaultServices();
   services.smtp.sessions = 4;
-  // Four clients on one mailbox from one address.
-  services.imap = { enabled: true, port: 143, sessions: 6, reserve: 0, perClient: 0, idleSeconds: 1800 };
+  // Four clients on one mailbox from one address, as one user.
+  services.imap = { enabled: true, port: 143, sessions: 6, reserve: 0, perClient: 0, perUser: 0, idleSeconds: 1800 };
   return {
     hostname: `letterbox.${BENCH_DOMAIN}`,
     domains: [BENCH_DOMAIN],

@@ -29,6 +29,13 @@ export interface ServiceConfig {
   reserve: number;
   /** Sessions one client address may hold at once; 0: no cap. Counted only where the board reports the address (Connection.remoteAddress). */
   perClient: number;
+  /**
+   * Sessions logged in as one user at once, counted at LOGIN/AUTHENTICATE
+   * (IMAP: a household's user has several devices, each holding one or two
+   * connections, and leaves the rest to the others); 0: no cap. Beyond it,
+   * `NO [LIMIT]` (RFC 5530) and the session stays not authenticated.
+   */
+  perUser: number;
   /** Idle time before a session is dropped, in seconds. */
   idleSeconds: number;
 }
@@ -77,12 +84,12 @@ export function defaultLimits(): Limits {
 export function defaultServices(): Services {
   return {
     // RFC 5321 4.5.3.2.7: 5 minutes idle
-    smtp: { enabled: true, port: 25, sessions: 4, reserve: 2, perClient: 0, idleSeconds: 300 },
+    smtp: { enabled: true, port: 25, sessions: 4, reserve: 2, perClient: 0, perUser: 0, idleSeconds: 300 },
     // RFC 1939 3: 10 minutes idle
-    pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+    pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, perUser: 0, idleSeconds: 600 },
     // The web page (firmware/http.ts); a browser holds a connection or two between clicks
-    http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, idleSeconds: 60 },
+    http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, perUser: 0, idleSeconds: 60 },
     // RFC 3501 5.4: at least 30 minutes idle; each device of the household may hold two connections (INBOX + IDLE)
-    imap: { enabled: true, port: 143, sessions: 4, reserve: 0, perClient: 2, idleSeconds: 1800 },
+    imap: { enabled: true, port: 143, sessions: 4, reserve: 0, perClient: 2, perUser: 3, idleSeconds: 1800 },
   };
 }

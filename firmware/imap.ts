@@ -143,6 +143,14 @@ export class ImapServer implements Service {
     return this.sessions.events(session);
   };
 
+  /** Open sessions logged in as `user` (any state but logout). */
+  loggedIn(user: string): number {
+    const all = this.sessions.items;
+    let n = 0;
+    for (let i = 0; i < all.length; i++) if (all[i].user === user && all[i].state !== State.Logout) n++;
+    return n;
+  }
+
   sweep(now: number): void {
     // RFC 3501 5.4: at least 30 minutes (services.imap.idleSeconds); an IDLE costs no timer, only this sweep.
     this.sessions.sweep(now, this.config.services.imap.idleSeconds, "* BYE Idle for too long, closing connection");
@@ -401,6 +409,12 @@ export class ImapSession implements SelectedView, ReaderEvents {
     const server = this.server;
     const result = server.mailbox.authenticate({ service: "imap", method: method, name: name, secret: password, challenge: "" }, this.sender.conn.remoteAddress);
     if (result.user.length > 0) {
+      // The cap per user (services.imap.perUser): one user's devices leave sessions to the others.
+      const cap = server.config.services.imap.perUser;
+      if (cap > 0 && server.loggedIn(result.user) >= cap) {
+        this.reply(tag + " NO [LIMIT] Too many connections for this user, at most " + decimal(cap));
+        return;
+      }
       server.mailbox.ensureSpecialFolders(result.user);
       this.user = result.user;
       this.state = State.Authenticated;

@@ -16,13 +16,14 @@ const INT31 = { type: "integer", minimum: 1, maximum: 2147483647 };
 const SERVICE = {
   type: "object",
   additionalProperties: false,
-  allowed: "an object with some of enabled, port, sessions, reserve, perClient, idleSeconds",
+  allowed: "an object with some of enabled, port, sessions, reserve, perClient, perUser, idleSeconds",
   properties: {
     enabled: { type: "boolean", allowed: "true (the service listens) or false (it does not)" },
     port: { type: "integer", minimum: 1, maximum: 65535, allowed: "a port number from 1 to 65535" },
     sessions: { type: "integer", minimum: 1, maximum: 16, allowed: "a whole number from 1 to 16" },
     reserve: { type: "integer", minimum: 0, maximum: 16, allowed: "a whole number of sockets from 0 to 16" },
     perClient: { type: "integer", minimum: 0, maximum: 16, allowed: "a whole number from 0 (no cap) to 16" },
+    perUser: { type: "integer", minimum: 0, maximum: 16, allowed: "a whole number from 0 (no cap) to 16 (IMAP: sessions logged in as one user)" },
     idleSeconds: { type: "integer", minimum: 1, maximum: 3600, allowed: "a whole number of seconds from 1 to 3600" },
   },
 };
@@ -67,7 +68,7 @@ export const configSchema = {
     services: {
       type: "object",
       additionalProperties: false,
-      allowed: "an object with smtp, pop3, http and imap, each with some of enabled, port, sessions, reserve, perClient, idleSeconds",
+      allowed: "an object with smtp, pop3, http and imap, each with some of enabled, port, sessions, reserve, perClient, perUser, idleSeconds",
       properties: { smtp: SERVICE, pop3: SERVICE, http: SERVICE, imap: SERVICE },
     },
     // The settings from before services were a list: services.smtp.port and services.pop3.port.

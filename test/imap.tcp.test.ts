@@ -263,3 +263,40 @@ for (const runtime of RUNTIME_NAMES) {
     });
   });
 }
+
+for (const runtime of RUNTIME_NAMES) {
+  describe(`IMAP's cap per user, services.imap.perUser (${runtime} runtime)`, () => {
+    let sim: Simulator;
+
+    before(async () => {
+      // No cap per address (all clients are 127.0.0.1 here), 2 log-ins per user; 12 sockets leave IMAP its 4 sessions.
+      const config = testConfig({ sockets: 12 });
+      Object.assign(config.services.imap, { perClient: 0, perUser: 2 });
+      sim = await startSimulator({ runtime, config, dataDir: tempDir("imap-peruser"), smtpPort: 0, pop3Port: 0, imapPort: 0 });
+    });
+    after(async () => {
+      await sim.stop();
+    });
+
+    it("logs one user in at most perUser times at once (LOGIN and AUTHENTICATE alike, by name or address); others get in; a session that left makes room", async (t) => {
+      const open: ImapClient[] = [];
+      t.after(() => Promise.all(open.map((c) => c.logout())));
+      const first = await ImapClient.login(sim.imapPort, "alice", "wonderland");
+      open.push(first, await ImapClient.login(sim.imapPort, "alice@example.org", "wonderland"));
+      const third = await ImapClient.connect(sim.imapPort);
+      open.push(third);
+      const refused = { lines: [], status: "NO [LIMIT] Too many connections for this user, at most 2" };
+      assert.deepEqual(await third.command("LOGIN alice wonderland"), refused);
+      assert.deepEqual(await third.command(`AUTHENTICATE PLAIN ${Buffer.from("\0ALICE@example.org\0wonderland").toString("base64")}`), refused);
+      // Still not authenticated: the session goes on and may log in as someone else.
+      assert.deepEqual(await third.command("SELECT INBOX"), { lines: [], status: "BAD SELECT is not allowed before LOGIN" });
+      assert.deepEqual(await third.command("LOGIN bob builder99"), { lines: [], status: `OK [CAPABILITY ${CAPS}] Logged in` });
+      // One of alice's sessions leaves: the next log-in as alice is let in.
+      await first.logout();
+      open.splice(0, 1);
+      const again = await ImapClient.connect(sim.imapPort);
+      open.push(again);
+      assert.deepEqual(await again.command("LOGIN alice wonderland"), { lines: [], status: `OK [CAPABILITY ${CAPS}] Logged in` });
+    });
+  });
+}

@@ -121,11 +121,11 @@ test("the flash of test/fixtures/card-v1 (written by 2159b3d, before services we
       ],
       // Its smtpPort 25, pop3Port 110 and limits.smtpSessions 3, pop3Sessions 3, smtpIdleSeconds 300, pop3IdleSeconds 600:
       services: {
-        smtp: { enabled: true, port: 25, sessions: 3, reserve: 2, perClient: 0, idleSeconds: 300 },
-        pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, idleSeconds: 600 },
+        smtp: { enabled: true, port: 25, sessions: 3, reserve: 2, perClient: 0, perUser: 0, idleSeconds: 300 },
+        pop3: { enabled: true, port: 110, sessions: 3, reserve: 0, perClient: 0, perUser: 0, idleSeconds: 600 },
         // A service that build did not have: its defaults.
-        http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, idleSeconds: 60 },
-        imap: { enabled: true, port: 143, sessions: 4, reserve: 0, perClient: 2, idleSeconds: 1800 },
+        http: { enabled: true, port: 80, sessions: 4, reserve: 0, perClient: 0, perUser: 0, idleSeconds: 60 },
+        imap: { enabled: true, port: 143, sessions: 4, reserve: 0, perClient: 2, perUser: 3, idleSeconds: 1800 },
       },
       limits: { maxMessageBytes: 20000, mailboxQuotaBytes: 1073741824, maxRecipients: 5, sockets: 10 },
     },

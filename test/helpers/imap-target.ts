@@ -39,7 +39,7 @@ export async function letterboxTarget(runtime: RuntimeName, accounts: Account[],
   // Clients like mbsync and imapflow open several connections from the one test address.
   config.limits.sockets = 16; // the most settings allow
   const imap = config.services.imap;
-  if (imap) Object.assign(imap, { sessions: 8, perClient: 0 });
+  if (imap) Object.assign(imap, { sessions: 8, perClient: 0, perUser: 0 });
   config.services.pop3.sessions = 4;
   const sim = await startSimulator({ runtime, config, dataDir: path.join(scratch, "card"), smtpPort: 0, pop3Port: 0, imapPort: 0 } as SimulatorOptions);
   const imapPort = sim.ports[DEVICE_IMAP_PORT];
