@@ -195,6 +195,8 @@ export class ImapSession implements SelectedView, ReaderEvents {
   private next: ImapCommand | undefined = undefined;
   /** Input that came while reading was stopped (Limit.Held at most). */
   private held = "";
+  /** Input passed Limit.Held: what is held is answered, then the session ends (hold). */
+  private overflow = false;
   private errors = 0;
   private reader: CommandReader;
   private delayTimer: Timer | undefined = undefined;
@@ -233,7 +235,13 @@ export class ImapSession implements SelectedView, ReaderEvents {
   }
 
   receive(data: string): void {
-    if (this.state === State.Logout) return;
+    // Past the held limit the session only answers what it holds, then ends (hold): later input is dropped.
+    if (this.state === State.Logout || this.overflow) return;
+    this.feed(data);
+  }
+
+  /** Reads `data` (from the socket, or held input given back by done()) until reading stops; the rest is held. */
+  private feed(data: string): void {
     if (this.stopped() || this.held.length > 0) {
       this.hold(data);
       return;
@@ -243,6 +251,12 @@ export class ImapSession implements SelectedView, ReaderEvents {
       return session.stopped();
     });
     if (rest.length > 0 && (this.state as State) !== State.Logout) this.hold(rest);
+    else if (this.overflow && !this.stopped()) {
+      // Every whole command held has been answered: the client is told why the rest is not.
+      this.reply("* BYE Too much input while a command runs");
+      this.state = State.Logout;
+      this.sender.closeWhenDone();
+    }
   }
 
   /** Reading stops: the session ends, a command waits parsed, or the one in flight lets nothing be read (Wait.Blocked). */
@@ -250,12 +264,21 @@ export class ImapSession implements SelectedView, ReaderEvents {
     return this.state === State.Logout || this.next !== undefined || this.waiting === Wait.Blocked;
   }
 
+  /**
+   * Keeps input that cannot be read now, up to Limit.Held octets (the boards
+   * cannot pause a socket). Past it the input is kept up to its last line end
+   * within the limit and the session is marked `overflow`: the commands held
+   * are still answered (a client pipelining hundreds of FETCHes, as mbsync's
+   * first sync does, gets that many answers and keeps them), then feed()
+   * says BYE; a command cut short there is never run.
+   */
   private hold(data: string): void {
     if (this.held.length + data.length > Limit.Held) {
-      // The answer in flight is finished first (the Sender keeps the order); the folder is left at gone().
-      this.reply("* BYE Too much input while a command runs");
-      this.state = State.Logout;
-      this.sender.closeWhenDone();
+      // Once per session, over one chunk: a scan back to the last line end that fits.
+      let cut = Limit.Held - this.held.length;
+      while (cut > 0 && data.charCodeAt(cut - 1) !== 10) cut--;
+      this.held += data.substring(0, cut);
+      this.overflow = true;
       return;
     }
     this.held += data;
@@ -354,7 +377,8 @@ export class ImapSession implements SelectedView, ReaderEvents {
     if (next !== undefined && this.state !== State.Logout) this.onCommand(next);
     const held = this.held;
     this.held = "";
-    if (held.length > 0) this.receive(held);
+    if (held.length > 0) this.feed(held);
+    else if (this.overflow && this.state !== State.Logout) this.feed("");
   }
 
   /** ReaderEvents: a malformed command or one over a limit (imapparse.ts). */
