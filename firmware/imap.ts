@@ -195,8 +195,13 @@ export class ImapSession implements SelectedView, ReaderEvents {
   private next: ImapCommand | undefined = undefined;
   /** Input that came while reading was stopped (Limit.Held at most). */
   private held = "";
-  /** Input passed Limit.Held: what is held is answered, then the session ends (hold). */
-  private overflow = false;
+  /**
+   * Input passed Limit.Held: what is held is answered, then the session ends
+   * (hold). No initial value: a field set in the constructor is one more
+   * table slot in every Lua session (a 17th doubles the table), for a case
+   * that ends the session anyway.
+   */
+  private overflow?: boolean;
   private errors = 0;
   private reader: CommandReader;
   private delayTimer: Timer | undefined = undefined;
